@@ -1,0 +1,20 @@
+"""torch2trt: convert a PyTorch model into a TensorRT engine with one call.
+
+    from torch2trt import torch2trt, TRTModule, tensorrt_converter
+    model_trt = torch2trt(model.eval(), [x])
+"""
+
+from .backend import trt  # noqa: F401  (converters: `from torch2trt import trt`)
+from . import converters  # noqa: F401  (registers the built-in converters)
+from .convert import torch2trt
+from .runtime.build import EngineBuildError
+from .runtime.module import InputError, StateError, TRTModule, TRTModuleError
+from .tracing.context import ConversionContext, ConversionError, UnsupportedArgument
+from .tracing.registry import tensorrt_converter
+from .tracing.registry import unregister as unregister_converter
+
+__version__ = "0.1.0"
+
+__all__ = ["torch2trt", "TRTModule", "tensorrt_converter", "unregister_converter", "trt", "ConversionContext",
+           "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError", "StateError",
+           "TRTModuleError"]

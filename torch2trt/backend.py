@@ -1,0 +1,101 @@
+"""Which TensorRT this process uses: `tensorrt` (>= 10) or `tensorrt_rtx`.
+
+This is the ONE module that knows how the two backends differ; everything else imports `trt` from here
+and calls the helpers below instead of branching on the backend itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+ENV_VAR = "TORCH2TRT_BACKEND"
+BACKENDS = ("tensorrt", "tensorrt_rtx")
+_PIP = {"tensorrt": "pip install 'torch2trt[tensorrt]'  (or: pip install tensorrt)",
+        "tensorrt_rtx": "pip install 'torch2trt[rtx]'  (or: pip install tensorrt-rtx)"}
+
+# TensorRT-RTX runs on these compute capabilities only (not on 9.0 / 10.x, e.g. H100, H200, B200).
+_RTX_COMPUTE_CAPABILITIES = {(7, 5), (8, 0), (8, 6), (8, 9), (12, 0), (12, 1)}
+
+
+class BackendNotFoundError(ImportError):
+    """Neither TensorRT backend can be imported (or the forced one cannot)."""
+
+
+def _load() -> ModuleType:
+    forced = os.environ.get(ENV_VAR, "").strip()
+    if forced:
+        if forced not in BACKENDS:
+            raise BackendNotFoundError(
+                f"{ENV_VAR}={forced!r} is not a backend; use one of {', '.join(BACKENDS)} or unset it")
+        try:
+            return importlib.import_module(forced)
+        except ImportError as e:
+            raise BackendNotFoundError(
+                f"{ENV_VAR}={forced} but `import {forced}` failed ({e}). Fix: {_PIP[forced]}") from e
+    errors = []
+    for name in BACKENDS:
+        try:
+            return importlib.import_module(name)
+        except ImportError as e:
+            errors.append(f"import {name}: {e}")
+    raise BackendNotFoundError(
+        "torch2trt needs TensorRT and neither backend imports (" + "; ".join(errors) + "). Fix: "
+        + _PIP["tensorrt_rtx"] + "  — or, on a machine that can download it: " + _PIP["tensorrt"])
+
+
+trt = _load()
+NAME: str = trt.__name__
+VERSION: str = trt.__version__
+IS_RTX: bool = NAME == "tensorrt_rtx"
+
+
+def version_tuple(version: str = VERSION) -> tuple[int, ...]:
+    """'10.3.0.26' -> (10, 3, 0, 26); compared as numbers, never as strings."""
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def network_flags() -> int:
+    """Creation flags for a strongly typed network (the only kind TensorRT 11 and TensorRT-RTX build)."""
+    flag = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
+    return 0 if flag is None else 1 << int(flag)
+
+
+def create_network(builder):
+    return builder.create_network(network_flags())
+
+
+def set_workspace(config, max_workspace_size: int | None) -> None:
+    if max_workspace_size is not None:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(max_workspace_size))
+
+
+def gpu_compute_capability() -> tuple[int, int] | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return tuple(torch.cuda.get_device_capability())  # type: ignore[return-value]
+
+
+def configure_build_target(config) -> None:
+    """TensorRT-RTX without a GPU builds ahead of time on the CPU; it needs no target then (it keeps a
+    portable engine that is JIT-compiled on the GPU that runs it). `tensorrt` always builds for the GPU
+    it runs on and needs no setting here."""
+    return None
+
+
+def engine_runnable_here() -> tuple[bool, str]:
+    """Can an engine built by this backend run in this process? (answer, reason when it cannot)"""
+    cc = gpu_compute_capability()
+    if cc is None:
+        return False, "no CUDA device is available (torch.cuda.is_available() is False)"
+    if IS_RTX and cc not in _RTX_COMPUTE_CAPABILITIES:
+        return False, (f"TensorRT-RTX cannot run on this GPU (compute capability {cc[0]}.{cc[1]}); "
+                       f"it supports {sorted(_RTX_COMPUTE_CAPABILITIES)}. Use the `tensorrt` backend here.")
+    return True, ""
+
+
+def tensor_shape(itensor) -> tuple[int, ...]:
+    return tuple(int(d) for d in itensor.shape)

@@ -1,0 +1,129 @@
+"""The torch2trt() entry point: check arguments, trace the model into a strongly typed network, build the
+engine, return a TRTModule. Nothing the caller owns is changed (inputs are cloned, model state restored).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from . import backend
+from .runtime.build import build_engine, new_builder
+from .runtime.module import TRTModule, dtype_name
+from .tracing import structure
+from .tracing.context import ConversionContext, ConversionError, get_trt, torch_dtype_to_trt
+from .tracing.mode import tracing
+
+# Arguments of the original torch2trt that we accept only at their default (they select features that
+# do not exist in strongly typed TensorRT or are not implemented): name -> default.
+_ORIGINAL_DEFAULTS = {"strict_type_constraints": False, "int8_mode": False, "int8_calib_dataset": None,
+                      "use_onnx": False, "dla_core": 0, "gpu_fallback": True, "device_types": None,
+                      "default_device_type": None, "int8_calib_algorithm": None, "onnx_opset": None,
+                      "avg_timing_iterations": None, "max_batch_size": None}
+
+
+def _check_model(module: torch.nn.Module) -> None:
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"torch2trt converts an nn.Module, got {type(module).__name__}")
+    training = [n or type(module).__name__ for n, m in module.named_modules() if m.training]
+    if training:
+        raise ValueError(f"the model is in training mode ({training[0]} and {len(training) - 1} more): dropout "
+                         "and batch norm would differ from inference. Call model.eval() before torch2trt().")
+
+
+def _input_names(n: int, names: Sequence[str] | None, kind: str) -> list[str]:
+    if names is None:
+        return [f"{kind}_{i}" for i in range(n)]
+    names = list(names)
+    if len(names) != n or len(set(names)) != n:
+        raise ValueError(f"{kind}_names must be {n} distinct names (one per {kind} tensor), got {names}")
+    return names
+
+
+def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] | None = None,
+              output_names: Sequence[str] | None = None, log_level: Any = None, fp16_mode: bool = False,
+              max_workspace_size: int | None = None, keep_network: bool = True, **kwargs: Any) -> TRTModule:
+    """Convert `module` into a TensorRT engine traced with the sample `inputs`.
+
+    `inputs` is a list/tuple of the model's positional arguments (tensors or nested lists/tuples/dicts
+    of tensors). The returned TRTModule takes and returns the same structures.
+    """
+    for key, value in kwargs.items():
+        if key not in _ORIGINAL_DEFAULTS:
+            raise TypeError(f"torch2trt() got an unexpected keyword argument {key!r}")
+        if value != _ORIGINAL_DEFAULTS[key] and value is not None:
+            raise ValueError(f"torch2trt(..., {key}={value!r}) is not supported by this torch2trt "
+                             f"(strongly typed TensorRT); leave it at its default")
+    if fp16_mode:
+        raise ValueError("fp16_mode=True is not implemented yet in this version; convert in float32")
+    _check_model(module)
+    if isinstance(inputs, torch.Tensor):
+        inputs = [inputs]
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"inputs must be a list or tuple of the model's arguments, got {type(inputs).__name__}")
+    flat_in, in_schema = structure.flatten(list(inputs))
+    names_in = _input_names(len(flat_in), input_names, "input")
+    for name, t in zip(names_in, flat_in):
+        if t.dtype == torch.float64:
+            raise TypeError(f"input {name!r} is float64, which TensorRT does not support; pass float32")
+        torch_dtype_to_trt(t.dtype)
+
+    builder, logger = new_builder(log_level)
+    network = backend.create_network(builder)
+    ctx = ConversionContext(network, builder)
+    clones = [t.detach().clone() for t in flat_in]  # in-place ops in forward must not touch the caller's
+    saved_state = {k: v.detach().clone() for k, v in module.state_dict(keep_vars=True).items()
+                   if isinstance(v, torch.Tensor)}
+    try:
+        with torch.no_grad(), tracing(ctx, module) as tracer:
+            for name, t in zip(names_in, clones):
+                t._trt = network.add_input(name, torch_dtype_to_trt(t.dtype), tuple(t.shape))
+                tracer.track(t)
+            outputs = module(*structure.unflatten(in_schema, clones))
+            tracer.raise_if_problems()
+            flat_out, out_schema = structure.flatten(outputs)
+            names_out = _input_names(len(flat_out), output_names, "output")
+            _mark_outputs(ctx, flat_out, names_out, set(map(id, clones)))
+    finally:
+        _restore_state(module, saved_state)
+
+    profile = {n: (tuple(t.shape),) * 3 for n, t in zip(names_in, flat_in)}
+    engine = build_engine(builder, network, logger, max_workspace_size=max_workspace_size)
+    input_specs = [{"name": n, "dtype": dtype_name(t.dtype), "min": list(p[0]), "opt": list(p[1]),
+                    "max": list(p[2])} for (n, p), t in zip(profile.items(), flat_in)]
+    output_specs = [{"name": n, "dtype": dtype_name(t.dtype), "shape": list(t.shape)}
+                    for n, t in zip(names_out, flat_out)]
+    trt_module = TRTModule(engine, names_in, names_out, in_schema, out_schema, input_specs, output_specs,
+                           network=network if keep_network else None,
+                           build_settings={"max_workspace_size": max_workspace_size})
+    if keep_network:
+        trt_module._network_keepalive = (builder, ctx._keepalive)
+    return trt_module
+
+
+def _mark_outputs(ctx: ConversionContext, flat_out: list[torch.Tensor], names: list[str],
+                  input_ids: set[int]) -> None:
+    for name, t in zip(names, flat_out):
+        itensor = get_trt(t)
+        if itensor is None:  # an output that does not depend on the inputs
+            itensor = ctx.constant(t)
+        if itensor.is_network_output or id(t) in input_ids or itensor.is_network_input:
+            # TensorRT cannot mark one tensor twice or an input as an output: give it its own copy.
+            layer = ctx.network.add_identity(itensor)
+            ctx.name_layer(layer, "output_copy")
+            itensor = layer.get_output(0)
+        itensor.name = name
+        ctx.network.mark_output(itensor)
+
+
+def _restore_state(module: torch.nn.Module, saved: dict[str, torch.Tensor]) -> None:
+    """Undo any in-place change the traced forward made to parameters or buffers."""
+    with torch.no_grad():
+        for key, value in module.state_dict(keep_vars=True).items():
+            old = saved.get(key)
+            if old is not None and (value.shape != old.shape or not torch.equal(value, old)):
+                value.copy_(old)
+
+
+__all__ = ["torch2trt", "ConversionError"]

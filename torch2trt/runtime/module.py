@@ -1,0 +1,227 @@
+"""TRTModule: a converted model that is called like the original.
+
+Holds the serialized engine, the I/O names, nested I/O structure and input profile. On a GPU that can
+run the engine it executes it on torch's current stream; elsewhere it runs the network on the CPU
+with the reference executor (when the network is available) or raises an error that says why.
+Its state_dict holds only tensors and plain Python values.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+
+from .. import backend
+from ..backend import trt
+from ..tracing import structure
+
+FORMAT_VERSION = 1
+_DTYPES = {str(d).replace("torch.", ""): d for d in (
+    torch.float32, torch.float16, torch.bfloat16, torch.int8, torch.uint8, torch.int32, torch.int64, torch.bool)}
+
+
+class TRTModuleError(RuntimeError):
+    """The module cannot run here, or its state is unusable."""
+
+
+class InputError(ValueError):
+    """A call's inputs do not match what the engine was built for."""
+
+
+class StateError(TRTModuleError):
+    """A saved state cannot be loaded; the message says which key and what is wrong."""
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+def dtype_from_name(name: str) -> torch.dtype:
+    try:
+        return _DTYPES[name]
+    except (KeyError, TypeError):
+        raise StateError(f"unknown dtype {name!r} in saved state; expected one of {sorted(_DTYPES)}") from None
+
+
+def _engine_bytes(engine: Any) -> bytes:
+    if engine is None:
+        return b""
+    if isinstance(engine, torch.Tensor):
+        return engine.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
+    if hasattr(engine, "serialize"):  # an ICudaEngine
+        engine = engine.serialize()
+    return bytes(memoryview(engine))
+
+
+class TRTModule(torch.nn.Module):
+    """A TensorRT engine as a torch module.
+
+    Created by `torch2trt(...)`, or empty (`TRTModule()`) and filled by `load_state_dict`.
+    """
+
+    def __init__(self, engine: Any = None, input_names: list[str] | None = None,
+                 output_names: list[str] | None = None, input_schema: dict | None = None,
+                 output_schema: dict | None = None, input_specs: list[dict] | None = None,
+                 output_specs: list[dict] | None = None, network: Any = None,
+                 build_settings: dict | None = None):
+        super().__init__()
+        self.engine_bytes = _engine_bytes(engine)
+        self.input_names = list(input_names or [])
+        self.output_names = list(output_names or [])
+        n_in, n_out = len(self.input_names), len(self.output_names)
+        self.input_schema = input_schema or {"kind": "list", "items": [
+            {"kind": "tensor", "index": i} for i in range(n_in)]}
+        self.output_schema = output_schema or (
+            {"kind": "tensor", "index": 0} if n_out == 1 else
+            {"kind": "tuple", "items": [{"kind": "tensor", "index": i} for i in range(n_out)]})
+        self.input_specs = list(input_specs or [])
+        self.output_specs = list(output_specs or [])
+        self.build_settings = dict(build_settings or {})
+        self.network = network           # INetworkDefinition kept for the CPU reference path
+        self._network_keepalive: Any = None
+        self.backend_name, self.backend_version = backend.NAME, backend.VERSION
+        self._engine = None
+        self._context = None
+        self._device: torch.device | None = None
+        self._warned_reference = False
+
+    # ---- calling ---------------------------------------------------------------------------------
+    def forward(self, *args: Any) -> Any:
+        flat = self._flatten_inputs(args)
+        self._check_inputs(flat)
+        runnable, why = self._engine_runnable()
+        if runnable:
+            outputs = self._run_engine(flat)
+        elif self.network is not None:
+            outputs = self._run_reference(flat, why)
+        else:
+            raise TRTModuleError(f"this TensorRT engine cannot run here: {why}; and no network is kept "
+                                 "for the CPU reference path (convert with keep_network=True).")
+        return structure.unflatten(self.output_schema, outputs)
+
+    def _flatten_inputs(self, args: tuple) -> list[torch.Tensor]:
+        flat, schema = structure.flatten(list(args))
+        expected = structure.num_tensors(self.input_schema)
+        if len(flat) != expected or len(flat) != len(self.input_names):
+            raise InputError(f"expected {expected} input tensor(s) ({', '.join(self.input_names)}) in the "
+                             f"structure the model was converted with; got {len(flat)}")
+        return flat
+
+    def _check_inputs(self, flat: list[torch.Tensor]) -> None:
+        runnable, _ = self._engine_runnable()
+        for t, name, spec in zip(flat, self.input_names, self.input_specs):
+            want = dtype_from_name(spec["dtype"])
+            if t.dtype != want:
+                raise InputError(f"input {name!r} has dtype {t.dtype}; the engine expects {want}")
+            lo, hi = spec["min"], spec["max"]
+            if t.dim() != len(lo):
+                raise InputError(f"input {name!r} has rank {t.dim()} (shape {tuple(t.shape)}); the engine "
+                                 f"expects rank {len(lo)} (shape between {tuple(lo)} and {tuple(hi)})")
+            for axis, (s, a, b) in enumerate(zip(t.shape, lo, hi)):
+                if not a <= s <= b:
+                    allowed = f"exactly {a}" if a == b else f"between {a} and {b}"
+                    raise InputError(f"input {name!r} has size {s} on axis {axis} (shape {tuple(t.shape)}); "
+                                     f"the engine's profile allows {allowed}")
+            if runnable and t.device.type != "cuda":
+                raise InputError(f"input {name!r} is on {t.device}; the engine runs on CUDA — move it "
+                                 f"with .cuda()")
+            if runnable and self._device is not None and t.device != self._device:
+                raise InputError(f"input {name!r} is on {t.device}; the engine was loaded on {self._device}")
+
+    def _engine_runnable(self) -> tuple[bool, str]:
+        if not self.engine_bytes:
+            return False, "the module holds no engine"
+        if self.backend_name != backend.NAME:
+            return False, f"the engine was built by {self.backend_name}, this process uses {backend.NAME}"
+        return backend.engine_runnable_here()
+
+    # ---- the GPU path ----------------------------------------------------------------------------
+    def _load_engine(self, device: torch.device) -> None:
+        with torch.cuda.device(device):
+            runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
+            engine = runtime.deserialize_cuda_engine(self.engine_bytes)
+            if engine is None:
+                raise TRTModuleError(
+                    f"TensorRT ({backend.NAME} {backend.VERSION}) could not deserialize the engine on {device} "
+                    f"(built by {self.backend_name} {self.backend_version}); it must be rebuilt for this "
+                    "TensorRT version and GPU")
+            self._engine, self._context = engine, engine.create_execution_context()
+            self._runtime = runtime
+        self._device = device
+
+    def _run_engine(self, flat: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self._context is None:
+            self._load_engine(flat[0].device if flat else torch.device("cuda", torch.cuda.current_device()))
+        device = self._device
+        ctx, engine = self._context, self._engine
+        keep = []
+        for name, t in zip(self.input_names, flat):
+            t = t.contiguous()
+            keep.append(t)
+            ctx.set_input_shape(name, tuple(t.shape))
+            ctx.set_tensor_address(name, t.data_ptr())
+        outputs = []
+        for name in self.output_names:
+            shape = tuple(ctx.get_tensor_shape(name))
+            from ..tracing.context import torch_dtype_from_trt
+
+            out = torch.empty(shape, dtype=torch_dtype_from_trt(engine.get_tensor_dtype(name)), device=device)
+            ctx.set_tensor_address(name, out.data_ptr())
+            outputs.append(out)
+        stream = torch.cuda.current_stream(device)
+        if not ctx.execute_async_v3(stream.cuda_stream):
+            raise TRTModuleError("TensorRT execute_async_v3 failed (see the TensorRT log above)")
+        return outputs
+
+    # ---- the CPU reference path ------------------------------------------------------------------
+    def _run_reference(self, flat: list[torch.Tensor], why: str) -> list[torch.Tensor]:
+        from ..network import reference
+
+        if not self._warned_reference:
+            warnings.warn(f"TRTModule: running the network with the CPU reference executor, not TensorRT "
+                          f"({why}). Results are TensorRT's semantics computed by PyTorch; speed is not.",
+                          stacklevel=3)
+            self._warned_reference = True
+        device = flat[0].device if flat else torch.device("cpu")
+        feeds = {n: t.detach().cpu() for n, t in zip(self.input_names, flat)}
+        results = reference.run(self.network, feeds)
+        return [results[n].to(device) for n in self.output_names]
+
+    # ---- state -----------------------------------------------------------------------------------
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        destination[prefix + "format_version"] = FORMAT_VERSION
+        destination[prefix + "backend"] = self.backend_name
+        destination[prefix + "backend_version"] = self.backend_version
+        destination[prefix + "engine"] = torch.frombuffer(bytearray(self.engine_bytes), dtype=torch.uint8) \
+            if self.engine_bytes else torch.zeros(0, dtype=torch.uint8)
+        destination[prefix + "input_names"] = list(self.input_names)
+        destination[prefix + "output_names"] = list(self.output_names)
+        destination[prefix + "input_schema"] = self.input_schema
+        destination[prefix + "output_schema"] = self.output_schema
+        destination[prefix + "input_specs"] = self.input_specs
+        destination[prefix + "output_specs"] = self.output_specs
+        destination[prefix + "build_settings"] = self.build_settings
+
+    _STATE_KEYS = ("format_version", "backend", "backend_version", "engine", "input_names", "output_names",
+                   "input_schema", "output_schema", "input_specs", "output_specs", "build_settings")
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        from .state import read_state
+
+        own = {k[len(prefix):]: v for k, v in state_dict.items()
+               if k.startswith(prefix) and "." not in k[len(prefix):]}
+        state = read_state(own, where=prefix.rstrip(".") or "TRTModule")
+        self.engine_bytes = state["engine"]
+        for key in ("input_names", "output_names", "input_schema", "output_schema", "input_specs",
+                    "output_specs", "build_settings"):
+            setattr(self, key, state[key])
+        self.backend_name, self.backend_version = state["backend"], state["backend_version"]
+        self._engine = self._context = self._device = None
+        self.network = None
+        for k in own:
+            if k not in self._STATE_KEYS and strict:
+                unexpected_keys.append(prefix + k)

@@ -1,0 +1,89 @@
+"""Validation of a TRTModule's saved state: every key, its type and its consistency, with errors that say
+what is wrong. Only tensors and plain Python values are accepted; nothing is executed or unpickled here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..tracing import structure
+from .module import FORMAT_VERSION, StateError, dtype_from_name
+
+
+def _require(state: dict, key: str, types: type | tuple, where: str) -> Any:
+    if key not in state:
+        raise StateError(f"{where}: saved state has no {key!r} entry (keys found: {sorted(state)}); "
+                         "is this a TRTModule state_dict?")
+    value = state[key]
+    if not isinstance(value, types):
+        raise StateError(f"{where}: {key!r} should be {getattr(types, '__name__', types)}, "
+                         f"got {type(value).__name__}")
+    return value
+
+
+def _str_list(state: dict, key: str, where: str) -> list[str]:
+    value = _require(state, key, list, where)
+    if not all(isinstance(v, str) for v in value) or len(set(value)) != len(value):
+        raise StateError(f"{where}: {key!r} must be a list of distinct names")
+    return value
+
+
+def _shape(value: Any, what: str, where: str) -> list[int]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and v >= -1 for v in value):
+        raise StateError(f"{where}: {what} must be a list of ints, got {value!r}")
+    return list(value)
+
+
+def read_state(state: dict, where: str = "TRTModule") -> dict:
+    """Check a TRTModule state (keys without prefix) and return it normalized (engine as bytes)."""
+    version = _require(state, "format_version", int, where)
+    if version > FORMAT_VERSION:
+        raise StateError(f"{where}: saved with format version {version}; this torch2trt reads up to "
+                         f"{FORMAT_VERSION}. Upgrade torch2trt to load it.")
+    if version < 1:
+        raise StateError(f"{where}: invalid format version {version}")
+    engine = _require(state, "engine", torch.Tensor, where)
+    if engine.dtype != torch.uint8 or engine.dim() != 1:
+        raise StateError(f"{where}: 'engine' must be a 1-d uint8 tensor, got {engine.dtype} {tuple(engine.shape)}")
+    out = {
+        "engine": engine.numpy().tobytes(),
+        "backend": _require(state, "backend", str, where),
+        "backend_version": _require(state, "backend_version", str, where),
+        "input_names": _str_list(state, "input_names", where),
+        "output_names": _str_list(state, "output_names", where),
+        "build_settings": _require(state, "build_settings", dict, where),
+    }
+    for key in ("input_schema", "output_schema"):
+        schema = _require(state, key, dict, where)
+        try:
+            structure.validate(schema, key)
+        except ValueError as e:
+            raise StateError(f"{where}: {e}") from None
+        out[key] = schema
+    if structure.num_tensors(out["input_schema"]) != len(out["input_names"]):
+        raise StateError(f"{where}: input_schema holds {structure.num_tensors(out['input_schema'])} tensors "
+                         f"but there are {len(out['input_names'])} input names")
+    specs = _require(state, "input_specs", list, where)
+    if len(specs) != len(out["input_names"]):
+        raise StateError(f"{where}: {len(specs)} input_specs for {len(out['input_names'])} inputs")
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict):
+            raise StateError(f"{where}: input_specs[{i}] must be a dict")
+        dtype_from_name(spec.get("dtype"))
+        lo, opt, hi = (_shape(spec.get(k), f"input_specs[{i}].{k}", where) for k in ("min", "opt", "max"))
+        if not len(lo) == len(opt) == len(hi) or any(not a <= b <= c for a, b, c in zip(lo, opt, hi)):
+            raise StateError(f"{where}: input_specs[{i}] needs min <= opt <= max of one rank")
+        out.setdefault("input_specs", []).append(spec)
+    out.setdefault("input_specs", [])
+    ospecs = _require(state, "output_specs", list, where)
+    if len(ospecs) != len(out["output_names"]):
+        raise StateError(f"{where}: {len(ospecs)} output_specs for {len(out['output_names'])} outputs")
+    for i, spec in enumerate(ospecs):
+        if not isinstance(spec, dict):
+            raise StateError(f"{where}: output_specs[{i}] must be a dict")
+        dtype_from_name(spec.get("dtype"))
+        _shape(spec.get("shape"), f"output_specs[{i}].shape", where)
+    out["output_specs"] = ospecs
+    return out

@@ -1,0 +1,206 @@
+"""ConversionContext: what a converter sees (network, the call and its real result) and the helpers
+converters share (argument lookup, constants, casts, broadcasting, dtype maps).
+
+It must not decide which converter runs (tracing/mode.py) nor build engines (runtime/build.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..backend import trt
+
+_REQUIRED = object()
+
+
+class ConversionError(RuntimeError):
+    """A conversion failed; the message lists what and where."""
+
+
+class UnsupportedArgument(Exception):
+    """Raised by a converter that cannot express a call exactly; collected like an unsupported op."""
+
+
+# ---- dtypes ----------------------------------------------------------------------------------------
+_TORCH_TO_TRT = {
+    torch.float32: trt.float32,
+    torch.float16: trt.float16,
+    torch.bfloat16: trt.bfloat16,
+    torch.int8: trt.int8,
+    torch.uint8: trt.uint8,
+    torch.int32: trt.int32,
+    torch.int64: trt.int64,
+    torch.bool: trt.bool,
+}
+_TRT_TO_TORCH = {v: k for k, v in _TORCH_TO_TRT.items()}
+
+
+def torch_dtype_to_trt(dtype: torch.dtype):
+    try:
+        return _TORCH_TO_TRT[dtype]
+    except KeyError:
+        raise TypeError(f"TensorRT has no type for {dtype}; supported: "
+                        f"{', '.join(str(d) for d in _TORCH_TO_TRT)}") from None
+
+
+def torch_dtype_from_trt(dtype) -> torch.dtype:
+    try:
+        return _TRT_TO_TORCH[dtype]
+    except KeyError:
+        raise TypeError(f"no torch dtype for TensorRT type {dtype}") from None
+
+
+def trt_dims(itensor) -> tuple[int, ...]:
+    return tuple(int(d) for d in itensor.shape)
+
+
+def get_trt(value: Any):
+    """The network tensor a torch tensor carries during conversion, or None."""
+    return getattr(value, "_trt", None) if isinstance(value, torch.Tensor) else None
+
+
+class ConversionContext:
+    """State of one conversion. Converters read `method_args`, `method_kwargs`, `method_return` and add
+    layers to `network`; they set `output._trt` on the tensors they produce (or call `set_output`)."""
+
+    def __init__(self, network, builder=None):
+        self.network = network
+        self.builder = builder
+        self.method = None
+        self.method_name = ""
+        self.method_args: tuple = ()
+        self.method_kwargs: dict = {}
+        self.method_return: Any = None
+        self.module_path = ""
+        self._constants: dict[tuple, Any] = {}
+        self._keepalive: list[Any] = []       # numpy arrays behind trt.Weights must outlive the build
+        self._names_used: dict[str, int] = {}
+
+    # ---- arguments -------------------------------------------------------------------------------
+    def get_arg(self, name: str, pos: int | None = None, default: Any = _REQUIRED) -> Any:
+        """Argument by keyword `name` or position `pos` (positions count `self` for Tensor methods and
+        the module for module converters), else `default`."""
+        if name in self.method_kwargs:
+            return self.method_kwargs[name]
+        if pos is not None and pos < len(self.method_args):
+            return self.method_args[pos]
+        if default is _REQUIRED:
+            raise UnsupportedArgument(f"{self.method_name}: missing argument {name!r}")
+        return default
+
+    def unsupported(self, message: str) -> UnsupportedArgument:
+        """`raise ctx.unsupported("...")`: refuse this call; it is reported with all other problems."""
+        return UnsupportedArgument(message)
+
+    def trt_dtype(self, dtype: torch.dtype):
+        return torch_dtype_to_trt(dtype)
+
+    # ---- tensors ---------------------------------------------------------------------------------
+    def set_output(self, tensor: torch.Tensor, itensor) -> None:
+        tensor._trt = itensor
+
+    def weights(self, value: torch.Tensor | np.ndarray, dtype: torch.dtype | None = None):
+        """trt.Weights from a tensor (kept alive until the engine is built)."""
+        if isinstance(value, torch.Tensor):
+            t = value.detach()
+            if dtype is not None:
+                t = t.to(dtype)
+            if t.dtype == torch.bfloat16:  # numpy has no bfloat16: hand TensorRT the raw bits
+                arr = t.contiguous().cpu().view(torch.int16).numpy()
+                self._keepalive.append(arr)
+                return trt.Weights(trt.bfloat16, arr.ctypes.data, arr.size)
+            arr = np.ascontiguousarray(t.cpu().numpy())
+        else:
+            arr = np.ascontiguousarray(value)
+        self._keepalive.append(arr)
+        return trt.Weights(arr)
+
+    def constant(self, value: Any, dtype: torch.dtype | None = None, rank: int | None = None):
+        """A network constant for a torch tensor, numpy array or Python number (cached per tensor).
+        With `rank`, size-1 axes are prepended (as broadcasting would) without adding a layer."""
+        t = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+        if dtype is not None:
+            t = t.to(dtype)
+        if t.dtype == torch.float64:
+            raise UnsupportedArgument(f"{self.method_name}: float64 constant; TensorRT has no float64")
+        if rank is not None and t.dim() < rank:
+            t = t.reshape((1,) * (rank - t.dim()) + tuple(t.shape))
+        key = (id(value), t.dtype, tuple(t.shape)) if isinstance(value, torch.Tensor) else None
+        if key is not None and key in self._constants:
+            return self._constants[key][1]
+        layer = self.network.add_constant(tuple(t.shape), self.weights(t))
+        self.name_layer(layer, "constant")
+        out = layer.get_output(0)
+        if key is not None:
+            self._constants[key] = (value, out)  # holding `value` keeps its id() from being reused
+        return out
+
+    def trt(self, value: Any, dtype: torch.dtype | None = None, rank: int | None = None):
+        """ITensor for a traced tensor, or a constant for anything else; cast to `dtype` and brought to
+        `rank` (size-1 axes in front) if given. A Python number without `dtype` becomes float32/int64/bool."""
+        itensor = value if isinstance(value, trt.ITensor) else get_trt(value)
+        if itensor is None:
+            if not isinstance(value, (torch.Tensor, bool, int, float, np.ndarray, np.generic)):
+                raise UnsupportedArgument(
+                    f"{self.method_name}: cannot turn {type(value).__name__} into a network tensor")
+            if dtype is None and isinstance(value, float):
+                dtype = torch.float32
+            return self.constant(value, dtype, rank)
+        if dtype is not None:
+            itensor = self.cast(itensor, dtype)
+        return itensor if rank is None else self.unsqueeze_to_rank(itensor, rank)
+
+    def cast(self, itensor, dtype: torch.dtype):
+        target = torch_dtype_to_trt(dtype)
+        if itensor.dtype == target:
+            return itensor
+        layer = self.network.add_cast(itensor, target)
+        self.name_layer(layer, "cast")
+        return layer.get_output(0)
+
+    def reshape(self, itensor, shape: Sequence[int]):
+        layer = self.network.add_shuffle(itensor)
+        layer.reshape_dims = tuple(int(s) for s in shape)
+        self.name_layer(layer, "reshape")
+        return layer.get_output(0)
+
+    def unsqueeze_to_rank(self, itensor, rank: int):
+        """Prepend size-1 axes (as broadcasting does) until `itensor` has `rank` dims."""
+        cur = len(itensor.shape)
+        if cur >= rank:
+            return itensor
+        layer = self.network.add_shuffle(itensor)
+        # zero_is_placeholder (default True): 0 copies the input extent, so dynamic dims survive.
+        layer.reshape_dims = (1,) * (rank - cur) + (0,) * cur
+        self.name_layer(layer, "unsqueeze")
+        return layer.get_output(0)
+
+    def broadcast(self, *itensors):
+        rank = max(len(t.shape) for t in itensors)
+        return tuple(self.unsqueeze_to_rank(t, rank) for t in itensors)
+
+    def operands(self, *values, dtype: torch.dtype):
+        """Network tensors of one rank and `dtype` for an elementwise op. Values may be traced tensors,
+        ITensors, or tensors/numbers that become constants."""
+        rank = max(len(v.shape) if isinstance(v, (torch.Tensor, trt.ITensor)) else 0 for v in values)
+        return tuple(self.trt(v, dtype, rank) for v in values)
+
+    # ---- naming ----------------------------------------------------------------------------------
+    def name_layer(self, layer, op: str | None = None) -> None:
+        """Name a layer `<module path>/<op>` so TensorRT logs read like the model. Unique per network."""
+        base = f"{self.module_path or 'model'}/{op or self.method_name.rsplit('.', 1)[-1]}"
+        n = self._names_used.get(base, 0)
+        self._names_used[base] = n + 1
+        layer.name = base if n == 0 else f"{base}_{n}"
+
+    # ---- reading the call ------------------------------------------------------------------------
+    def dims(self, value: Any) -> tuple[int, ...]:
+        return tuple(value.shape)
+
+    def normalize_dim(self, dim: int, rank: int) -> int:
+        if not -rank <= dim < max(rank, 1):
+            raise UnsupportedArgument(f"{self.method_name}: dim {dim} out of range for rank {rank}")
+        return dim % rank if rank else 0

@@ -1,0 +1,270 @@
+"""Tracing: run the model once under a TorchFunctionMode (+ global module forward hooks) and hand every
+call that touches a traced tensor to its converter, after the real op has run.
+
+Owns: dispatch, module paths for layer names, collection of unsupported calls, the per-call checks of a
+converter's result (shape/dtype), stale in-place views, and removing every `_trt` afterwards. It does
+not know any particular op.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+import weakref
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import torch
+from torch.nn.modules import module as nn_module
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
+
+from . import registry
+from .context import ConversionContext, ConversionError, UnsupportedArgument, get_trt, torch_dtype_from_trt
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Calls that return Python values computed from tensor *data*: the value would be frozen into the
+# engine, which is silently wrong for any other input. (Metadata queries like size()/dim() are fine.)
+_DATA_DEPENDENT = {"item", "tolist", "__bool__", "__int__", "__float__", "__index__", "numpy", "__array__",
+                   "__iter__", "__contains__", "__setitem__"}
+
+
+class _Broken:
+    """Placed in `_trt` of a tensor whose network value is unknown (its converter failed, it was not
+    produced, or an in-place op through another view changed its data). Using it is reported."""
+
+    def __init__(self, reason: str, root: bool):
+        self.reason = reason
+        self.root = root  # True: report when used; False: a consequence of an error already reported
+
+    def __repr__(self) -> str:
+        return f"<no network tensor: {self.reason}>"
+
+
+@dataclass
+class Problem:
+    name: str
+    reason: str
+    count: int = 0
+    location: str = ""
+    module_path: str = ""
+
+
+@dataclass
+class Tracer:
+    ctx: ConversionContext
+    module_names: dict[int, str]
+    problems: dict[tuple[str, str], Problem] = field(default_factory=dict)
+    suppress: int = 0
+    module_stack: list[tuple[str, bool]] = field(default_factory=list)
+    _refs: list[weakref.ref] = field(default_factory=list)
+
+    # ---- bookkeeping -----------------------------------------------------------------------------
+    def track(self, tensor: torch.Tensor) -> None:
+        self._refs.append(weakref.ref(tensor))
+
+    def live_traced(self) -> Iterator[torch.Tensor]:
+        for r in self._refs:
+            t = r()
+            if t is not None and "_trt" in t.__dict__:
+                yield t
+
+    def strip(self) -> None:
+        """Remove every `_trt` this conversion set (the tensors may be the model's buffers)."""
+        for t in list(self.live_traced()):
+            t.__dict__.pop("_trt", None)
+        self._refs.clear()
+
+    def report(self, name: str, reason: str) -> None:
+        key = (name, reason)
+        p = self.problems.get(key)
+        if p is None:
+            p = self.problems[key] = Problem(name, reason, location=_user_location(),
+                                             module_path=self.ctx.module_path)
+        p.count += 1
+
+    def raise_if_problems(self) -> None:
+        if not self.problems:
+            return
+        lines = [f"torch2trt cannot convert this model exactly ({len(self.problems)} problem(s)):"]
+        for p in self.problems.values():
+            where = f" in {p.module_path}" if p.module_path else ""
+            lines.append(f"  - {p.name}: {p.reason}; called {p.count} time(s){where}, first at {p.location}")
+        lines.append("Write a converter with @tensorrt_converter(<name>) or change the model; "
+                     "docs/converters.md lists what is supported.")
+        raise ConversionError("\n".join(lines))
+
+    # ---- the core step ---------------------------------------------------------------------------
+    def handle(self, func: Any, name: str, args: tuple, kwargs: dict, out: Any, converter) -> None:
+        inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        marks = [get_trt(t) for t in inputs]
+        if all(m is None for m in marks):
+            return
+        outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+        broken = [m for m in marks if isinstance(m, _Broken)]
+        if converter is None:
+            if not outputs and _short(name) not in _DATA_DEPENDENT:
+                return  # a metadata query (size, dim, dtype, ...): nothing to convert
+            reason = ("its result is a Python value computed from tensor data, which would be frozen into "
+                      "the engine" if not outputs else "no converter")
+            self.report(name, reason)
+            self._mark(outputs, f"output of unconverted {name}", root=False)
+            return
+        if broken:
+            root = [b for b in broken if b.root]
+            for b in root:
+                self.report(name, b.reason)
+            self._mark(outputs, f"depends on a failed conversion ({name})", root=False)
+            return
+        ctx = self.ctx
+        ctx.method, ctx.method_name = func, name
+        ctx.method_args, ctx.method_kwargs, ctx.method_return = args, kwargs, out
+        before = {id(t): get_trt(t) for t in inputs + outputs}
+        try:
+            self.suppress += 1
+            converter.function(ctx)
+        except UnsupportedArgument as e:
+            self.report(name, str(e) or "unsupported arguments")
+            self._mark(outputs, f"output of unconverted {name}", root=False)
+            return
+        except Exception as e:  # a converter bug must not hide the other problems of the model
+            self.report(name, f"converter raised {type(e).__name__}: {e}")
+            self._mark(outputs, f"output of failed {name}", root=False)
+            return
+        finally:
+            self.suppress -= 1
+            ctx.method_args, ctx.method_kwargs, ctx.method_return = (), {}, None
+        mutated = [t for t in inputs if get_trt(t) is not before[id(t)]]
+        for t in mutated:
+            self.track(t)
+        self._check_outputs(name, outputs, before)
+        self._stale_views(mutated, name)
+
+    def _check_outputs(self, name: str, outputs: list, before: dict) -> None:
+        """Every output must carry a network tensor of exactly PyTorch's shape and dtype."""
+        for t in outputs:
+            itensor = get_trt(t)
+            if itensor is None:
+                self.report(name, "the converter did not produce this output")
+                t._trt = _Broken(f"output of {name} was not converted", root=False)
+            elif not isinstance(itensor, _Broken) and itensor is not before[id(t)]:
+                shape = tuple(int(d) for d in itensor.shape)
+                dims_ok = len(shape) == t.dim() and all(d in (-1, s) for d, s in zip(shape, t.shape))
+                if not dims_ok or itensor.dtype != _trt_dtype_of(t.dtype):
+                    self.report(name, f"converter produced shape {shape} {itensor.dtype} but PyTorch "
+                                      f"gives {tuple(t.shape)} {t.dtype} (converter bug)")
+                    t._trt = _Broken(f"output of {name} has a wrong shape/dtype", root=False)
+            self.track(t)
+
+    def _stale_views(self, mutated: list[torch.Tensor], name: str) -> None:
+        """An in-place op changes every tensor that shares storage with its target; only the target's
+        `_trt` was updated, so the others (views, bases) no longer match the network."""
+        if not mutated:
+            return
+        ptrs = {_storage_ptr(t) for t in mutated}
+        keep = {id(t) for t in mutated}
+        for t in self.live_traced():
+            if id(t) not in keep and _storage_ptr(t) in ptrs and not isinstance(t._trt, _Broken):
+                t._trt = _Broken(f"its data was changed in place through another view by {name} at "
+                                 f"{_user_location()}; in-place ops on views are not supported", root=True)
+
+    def _mark(self, outputs: list, reason: str, root: bool) -> None:
+        for t in outputs:
+            t._trt = _Broken(reason, root)
+            self.track(t)
+
+
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def _storage_ptr(t: torch.Tensor) -> int:
+    try:
+        return t.untyped_storage().data_ptr()
+    except Exception:
+        return -id(t)
+
+
+def _trt_dtype_of(dtype: torch.dtype):
+    from .context import torch_dtype_to_trt
+
+    try:
+        return torch_dtype_to_trt(dtype)
+    except TypeError:
+        return None
+
+
+def _user_location() -> str:
+    """file:line of the innermost frame outside torch and torch2trt (the user's model code)."""
+    for frame in reversed(traceback.extract_stack()):
+        f = os.path.abspath(frame.filename)
+        if f.startswith(_TORCH_DIR) or f.startswith(_PKG_DIR) or "<frozen" in f:
+            continue
+        return f"{frame.filename}:{frame.lineno} ({frame.line})" if frame.line else \
+            f"{frame.filename}:{frame.lineno}"
+    return "<unknown>"
+
+
+class _FunctionMode(TorchFunctionMode):
+    def __init__(self, tracer: Tracer):
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)  # the real op first; inside it, this mode is off
+        tracer = self.tracer
+        if tracer.suppress:
+            return out
+        converter = registry.lookup_function(func)
+        name = converter.target if converter else registry.qualified_name(func)
+        tracer.handle(func, name, args, kwargs, out, converter)
+        return out
+
+
+@contextmanager
+def tracing(ctx: ConversionContext, model: torch.nn.Module) -> Iterator[Tracer]:
+    """Trace `model`'s calls while the block runs; afterwards nothing of the tracing is left behind
+    (the function mode and hooks are removed and every `_trt` is stripped)."""
+    names = {id(m): n for n, m in model.named_modules()}
+    tracer = Tracer(ctx, names)
+
+    def pre_hook(module, args):
+        path = names.get(id(module), type(module).__name__)
+        converted = tracer.suppress == 0 and registry.lookup_module(module) is not None
+        tracer.module_stack.append((path, converted))
+        if converted:
+            tracer.suppress += 1
+        if tracer.suppress <= 1 and path:
+            ctx.module_path = path
+
+    def post_hook(module, args, kwargs, output):
+        if not tracer.module_stack:
+            return None
+        path, converted = tracer.module_stack.pop()
+        if converted:
+            tracer.suppress -= 1
+            conv = registry.lookup_module(module)
+            ctx.module_path = path
+            tracer.handle(type(module).forward, conv.target, (module, *args), kwargs, output, conv)
+        if tracer.suppress == 0:
+            ctx.module_path = next((p for p, _ in reversed(tracer.module_stack) if p), "")
+        return None
+
+    h1 = nn_module.register_module_forward_pre_hook(pre_hook)
+    h2 = nn_module.register_module_forward_hook(post_hook, with_kwargs=True, always_call=True)
+    mode = _FunctionMode(tracer)
+    try:
+        with mode:
+            yield tracer
+    finally:
+        h1.remove()
+        h2.remove()
+        tracer.strip()
+        ctx.module_path = ""
+
+
+__all__ = ["tracing", "Tracer", "Problem", "torch_dtype_from_trt"]

@@ -1,0 +1,186 @@
+"""The converter registry: `tensorrt_converter` and target resolution (string or object -> hashable key).
+
+Owns which converter handles which torch function, Tensor method or module class; it must not trace
+or build anything. A later registration for the same target shadows the earlier one until removed.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+
+@dataclass(frozen=True)
+class Converter:
+    function: Callable
+    target: str            # the qualified name it was registered under
+    is_module: bool         # module-level target ("torch.nn.ReLU.forward"): hooks, not the function mode
+
+
+# key -> stack of converters (last one wins); key is a function object or, for modules, the class
+_FUNCTIONS: dict[Any, list[Converter]] = {}
+_MODULES: dict[type, list[Converter]] = {}
+
+
+def _import_path(path: str) -> Any:
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            if not hasattr(obj, attr):
+                raise ValueError(f"cannot resolve converter target {path!r}: no attribute {attr!r}")
+            obj = inspect.getattr_static(obj, attr) if isinstance(obj, type) else getattr(obj, attr)
+        return obj
+    raise ValueError(f"cannot resolve converter target {path!r}: no importable module prefix")
+
+
+def resolve(target: Any) -> tuple[Any, bool, str]:
+    """Target (string or object) -> (key, is_module, qualified name)."""
+    if isinstance(target, str):
+        name = target
+        owner_path, _, attr = target.rpartition(".")
+        if attr == "forward":
+            owner = _import_path(owner_path)
+            if isinstance(owner, type) and issubclass(owner, torch.nn.Module):
+                return owner, True, name
+        obj = _import_path(target)
+    else:
+        obj = target
+        name = qualified_name(target)
+    if isinstance(obj, type) and issubclass(obj, torch.nn.Module):
+        return obj, True, name
+    # Properties (Tensor.shape, Tensor.T) reach __torch_function__ as their __get__.
+    if isinstance(obj, property) or type(obj).__name__ == "getset_descriptor":
+        obj = obj.__get__
+    elif isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    return _function_key(obj), False, name
+
+
+def _function_key(func: Any) -> Any:
+    # Tensor methods resolved from torch.Tensor by getattr_static are the same objects the mode sees.
+    return func
+
+
+def register(target: Any, function: Callable) -> Converter:
+    key, is_module, name = resolve(target)
+    conv = Converter(function, name, is_module)
+    (_MODULES if is_module else _FUNCTIONS).setdefault(key, []).append(conv)
+    _NAMES.pop(key, None)
+    return conv
+
+
+def unregister(target: Any, function: Callable | None = None) -> None:
+    """Remove the newest converter for `target` (or the given function), restoring any earlier one."""
+    key, is_module, name = resolve(target)
+    table = _MODULES if is_module else _FUNCTIONS
+    stack = table.get(key, [])
+    for i in range(len(stack) - 1, -1, -1):
+        if function is None or stack[i].function is function:
+            del stack[i]
+            break
+    else:
+        raise KeyError(f"no converter registered for {name}")
+    if not stack:
+        table.pop(key, None)
+
+
+def tensorrt_converter(method: Any, is_real: bool = True, enabled: bool = True, imports: Any = ()):
+    """Register the decorated function as the converter of `method` (a qualified name or the object).
+
+    `method` may also be a list/tuple of targets. `is_real` and `imports` exist for compatibility with
+    the original torch2trt and have no effect. With `enabled=False` nothing is registered.
+    """
+    targets = list(method) if isinstance(method, (list, tuple)) else [method]
+
+    def decorate(function: Callable) -> Callable:
+        if enabled:
+            for t in targets:
+                register(t, function)
+        return function
+
+    return decorate
+
+
+def lookup_function(func: Any) -> Converter | None:
+    try:
+        stack = _FUNCTIONS.get(func)
+    except TypeError:  # unhashable callables
+        return None
+    return stack[-1] if stack else None
+
+
+def lookup_module(module: torch.nn.Module) -> Converter | None:
+    for cls in type(module).__mro__:
+        stack = _MODULES.get(cls)
+        if stack:
+            return stack[-1]
+        if cls is torch.nn.Module:
+            break
+    return None
+
+
+def has_module_converters() -> bool:
+    return any(_MODULES.values())
+
+
+def registered_targets() -> list[tuple[str, Callable]]:
+    """(qualified target, converter function) for every active registration, sorted by name."""
+    rows = [(s[-1].target, s[-1].function) for s in list(_FUNCTIONS.values()) + list(_MODULES.values()) if s]
+    return sorted(rows, key=lambda r: r[0])
+
+
+# ---- names for error messages ---------------------------------------------------------------------
+_NAMES: dict[Any, str] = {}
+_NAMESPACES = (("torch.nn.functional", "torch.nn.functional"), ("torch.Tensor", "torch.Tensor"),
+               ("torch", "torch"), ("torch.special", "torch.special"), ("torch.linalg", "torch.linalg"),
+               ("torch.fft", "torch.fft"))
+
+
+@functools.lru_cache(maxsize=1)
+def _namespace_index() -> dict[int, str]:
+    index: dict[int, str] = {}
+    for path, label in reversed(_NAMESPACES):  # earlier namespaces win
+        ns = _import_path(path)
+        for attr in dir(ns):
+            try:
+                obj = getattr(ns, attr)
+            except Exception:
+                continue
+            if callable(obj):
+                index[id(obj)] = f"{label}.{attr}"
+    return index
+
+
+def qualified_name(func: Any) -> str:
+    """A readable dotted name: torch.conv2d, torch.Tensor.add_, torch.nn.functional.relu."""
+    stack = None
+    try:
+        stack = _FUNCTIONS.get(func)
+    except TypeError:
+        pass
+    if stack:
+        return stack[-1].target
+    if isinstance(func, type):
+        return f"{func.__module__}.{func.__qualname__}"
+    name = _namespace_index().get(id(func))
+    if name:
+        return name
+    self_obj = getattr(func, "__self__", None)  # property getters: <method-wrapper '__get__' of ...>
+    if getattr(func, "__name__", None) == "__get__" and self_obj is not None:
+        return f"torch.Tensor.{getattr(self_obj, '__name__', '?')}"
+    qual = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+    if qual.startswith(("TensorBase.", "_TensorBase.")):
+        return "torch.Tensor." + qual.split(".", 1)[1]
+    if qual.startswith("_VariableFunctionsClass."):
+        return "torch." + qual.split(".", 1)[1]
+    module = getattr(func, "__module__", None)
+    return f"{module}.{qual}" if module else qual
