@@ -7,6 +7,7 @@
 from .backend import trt  # noqa: F401  (converters: `from torch2trt import trt`)
 from . import converters  # noqa: F401  (registers the built-in converters)
 from .convert import torch2trt
+from .check import check  # noqa: E402
 from .runtime.build import EngineBuildError
 from .runtime.module import InputError, StateError, TRTModule, TRTModuleError
 from .tracing.context import ConversionContext, ConversionError, UnsupportedArgument
@@ -15,6 +16,6 @@ from .tracing.registry import unregister as unregister_converter
 
 __version__ = "0.1.0"
 
-__all__ = ["torch2trt", "TRTModule", "tensorrt_converter", "unregister_converter", "trt", "ConversionContext",
+__all__ = ["torch2trt", "check", "TRTModule", "tensorrt_converter", "unregister_converter", "trt", "ConversionContext",
            "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError", "StateError",
            "TRTModuleError"]
