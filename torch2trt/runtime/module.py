@@ -154,25 +154,30 @@ class TRTModule(torch.nn.Module):
     def _run_engine(self, flat: list[torch.Tensor]) -> list[torch.Tensor]:
         if self._context is None:
             self._load_engine(flat[0].device if flat else torch.device("cuda", torch.cuda.current_device()))
-        device = self._device
+        stream = torch.cuda.current_stream(self._device)
+        return self._execute(flat, self._device, stream.cuda_stream)
+
+    def _execute(self, flat: list[torch.Tensor], device: torch.device, stream_handle: int) -> list[torch.Tensor]:
+        """Bind inputs and freshly allocated outputs by name, then enqueue the engine on `stream_handle`."""
+        from ..tracing.context import torch_dtype_from_trt
+
         ctx, engine = self._context, self._engine
-        keep = []
+        keep = []  # contiguous copies must live until the engine has read them
         for name, t in zip(self.input_names, flat):
             t = t.contiguous()
             keep.append(t)
-            ctx.set_input_shape(name, tuple(t.shape))
+            if not ctx.set_input_shape(name, tuple(t.shape)):
+                raise InputError(f"TensorRT rejected shape {tuple(t.shape)} for input {name!r}")
             ctx.set_tensor_address(name, t.data_ptr())
         outputs = []
         for name in self.output_names:
             shape = tuple(ctx.get_tensor_shape(name))
-            from ..tracing.context import torch_dtype_from_trt
-
             out = torch.empty(shape, dtype=torch_dtype_from_trt(engine.get_tensor_dtype(name)), device=device)
             ctx.set_tensor_address(name, out.data_ptr())
             outputs.append(out)
-        stream = torch.cuda.current_stream(device)
-        if not ctx.execute_async_v3(stream.cuda_stream):
+        if not ctx.execute_async_v3(stream_handle):
             raise TRTModuleError("TensorRT execute_async_v3 failed (see the TensorRT log above)")
+        self._inflight = keep
         return outputs
 
     # ---- the CPU reference path ------------------------------------------------------------------

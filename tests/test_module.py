@@ -1,0 +1,171 @@
+"""TRTModule: input checks, engine binding logic, CPU fallback, and saving/loading its state."""
+
+import io
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn as nn
+
+from torch2trt import InputError, StateError, TRTModule, TRTModuleError, torch2trt, trt
+
+
+@pytest.fixture(scope="module")
+def model_trt():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    return torch2trt(model, [torch.randn(2, 3, 8, 8)])
+
+
+@pytest.mark.parametrize("args, match", [
+    ((), r"expected 1 input tensor\(s\) \(input_0\).*got 0"),
+    ((torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)), r"expected 1 input tensor.*got 2"),
+    ((torch.randn(2, 3, 8, 8).half(),), r"input 'input_0' has dtype torch.float16; the engine expects torch.float32"),
+    ((torch.randn(3, 8, 8),), r"input 'input_0' has rank 3 .*expects rank 4"),
+    ((torch.randn(3, 3, 8, 8),), r"input 'input_0' has size 3 on axis 0 .*allows exactly 2"),
+])
+def test_inputs_that_do_not_match_the_engine_are_refused(model_trt, args, match):
+    with pytest.raises(InputError, match=match):
+        model_trt(*args)
+
+
+def test_input_on_wrong_device_is_refused_when_the_engine_can_run(model_trt, monkeypatch):
+    monkeypatch.setattr(TRTModule, "_engine_runnable", lambda self: (True, ""))
+    with pytest.raises(InputError, match=r"input 'input_0' is on cpu; the engine runs on CUDA"):
+        model_trt(torch.randn(2, 3, 8, 8))
+
+
+def test_no_gpu_and_no_network_gives_an_error_that_says_why():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3)).eval()
+    m = torch2trt(model, [torch.randn(2, 3, 8, 8)], keep_network=False)
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(TRTModuleError, match=r"cannot run here: no CUDA device.*keep_network=True"):
+        m(torch.randn(2, 3, 8, 8))
+
+
+class FakeEngine:
+    def get_tensor_dtype(self, name):
+        return trt.float32
+
+
+class FakeContext:
+    """Test double of IExecutionContext: records bindings instead of running on a GPU."""
+
+    def __init__(self):
+        self.shapes, self.addresses, self.streams = {}, {}, []
+
+    def set_input_shape(self, name, shape):
+        self.shapes[name] = shape
+        return True
+
+    def set_tensor_address(self, name, ptr):
+        self.addresses[name] = ptr
+
+    def get_tensor_shape(self, name):
+        n, _, h, w = self.shapes["input_0"]
+        return (n, 4, h - 2, w - 2)
+
+    def execute_async_v3(self, stream):
+        self.streams.append(stream)
+        return True
+
+
+def test_engine_binding_uses_names_shapes_dtypes_addresses_and_stream(model_trt):
+    """Uses a test double of the execution context (no GPU here): checks what TRTModule binds."""
+    m = model_trt
+    m._engine, m._context = FakeEngine(), FakeContext()
+    x = torch.randn(2, 3, 8, 8).transpose(2, 3)  # non-contiguous: must be bound as a contiguous copy
+    try:
+        (out,) = m._execute([x], torch.device("cpu"), stream_handle=1234)
+        ctx = m._context
+        assert ctx.shapes == {"input_0": (2, 3, 8, 8)}
+        assert ctx.addresses["input_0"] == m._inflight[0].data_ptr() and m._inflight[0].is_contiguous()
+        assert ctx.addresses["output_0"] == out.data_ptr()
+        assert out.shape == (2, 4, 6, 6) and out.dtype == torch.float32
+        assert ctx.streams == [1234]
+    finally:
+        m._engine = m._context = None
+
+
+def test_execute_failure_raises(model_trt):
+    """Uses a test double of the execution context whose enqueue fails."""
+    m = model_trt
+    ctx = FakeContext()
+    ctx.execute_async_v3 = lambda stream: False
+    m._engine, m._context = FakeEngine(), ctx
+    try:
+        with pytest.raises(TRTModuleError, match="execute_async_v3 failed"):
+            m._execute([torch.randn(2, 3, 8, 8)], torch.device("cpu"), 0)
+    finally:
+        m._engine = m._context = None
+
+
+def _roundtrip(state):
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+def test_state_dict_loads_with_weights_only_and_restores_the_module(model_trt):
+    state = _roundtrip(model_trt.state_dict())
+    assert state["engine"].dtype == torch.uint8 and state["format_version"] == 1
+    loaded = TRTModule()
+    loaded.load_state_dict(state)
+    assert loaded.engine_bytes == model_trt.engine_bytes
+    assert loaded.input_names == model_trt.input_names and loaded.output_names == model_trt.output_names
+    assert loaded.input_specs == model_trt.input_specs and loaded.output_schema == model_trt.output_schema
+    with pytest.raises(InputError, match="has size 3 on axis 0"):
+        loaded(torch.randn(3, 3, 8, 8))  # the profile survived the round trip
+
+
+def test_nested_trt_module_state_respects_prefixes(model_trt):
+    class Wrapper(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.head = nn.Linear(2, 2)
+            self.body = inner
+
+    state = _roundtrip(Wrapper(model_trt).state_dict())
+    assert "body.engine" in state and "head.weight" in state
+    restored = Wrapper(TRTModule())
+    restored.load_state_dict(state)
+    assert restored.body.engine_bytes == model_trt.engine_bytes
+    assert restored.body.input_specs == model_trt.input_specs
+
+
+@pytest.mark.parametrize("corrupt, match", [
+    (lambda s: s.pop("engine"), r"no 'engine' entry"),
+    (lambda s: s.__setitem__("engine", "not a tensor"), r"'engine' should be Tensor"),
+    (lambda s: s.__setitem__("format_version", 99), r"format version 99.*Upgrade torch2trt"),
+    (lambda s: s.__setitem__("input_names", ["a", "a"]), r"'input_names' must be a list of distinct names"),
+    (lambda s: s["input_specs"][0].__setitem__("dtype", "float128"), r"unknown dtype 'float128'"),
+    (lambda s: s["input_specs"][0].__setitem__("min", [9, 9, 9, 9]), r"min <= opt <= max"),
+    (lambda s: s.__setitem__("output_schema", {"kind": "weird"}), r"unknown kind 'weird'"),
+])
+def test_corrupt_state_gives_a_clear_error(model_trt, corrupt, match):
+    state = _roundtrip(model_trt.state_dict())
+    corrupt(state)
+    with pytest.raises(StateError, match=match):
+        TRTModule().load_state_dict(state)
+
+
+def test_backend_selection_errors_name_the_fix():
+    code = "import torch2trt"
+    bad = subprocess.run([sys.executable, "-c", code], env={"TORCH2TRT_BACKEND": "nope", "PATH": ""},
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "TORCH2TRT_BACKEND='nope' is not a backend" in bad.stderr
+    missing = subprocess.run([sys.executable, "-c", code], env={"TORCH2TRT_BACKEND": "tensorrt", "PATH": ""},
+                             capture_output=True, text=True)
+    if missing.returncode == 0:
+        pytest.skip("tensorrt is installed here")
+    assert "pip install" in missing.stderr and "tensorrt" in missing.stderr
+
+
+def test_backend_forced_rtx_is_used():
+    out = subprocess.run([sys.executable, "-c", "from torch2trt import backend; print(backend.NAME)"],
+                         env={"TORCH2TRT_BACKEND": "tensorrt_rtx", "PATH": ""}, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "tensorrt_rtx"
