@@ -4,6 +4,7 @@ engine, return a TRTModule. Nothing the caller owns is changed (inputs are clone
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Sequence
 
 import torch
@@ -43,11 +44,16 @@ def _input_names(n: int, names: Sequence[str] | None, kind: str) -> list[str]:
 
 def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] | None = None,
               output_names: Sequence[str] | None = None, log_level: Any = None, fp16_mode: bool = False,
-              max_workspace_size: int | None = None, keep_network: bool = True, **kwargs: Any) -> TRTModule:
+              max_workspace_size: int | None = None, keep_network: bool = True,
+              dtype: torch.dtype | None = None, **kwargs: Any) -> TRTModule:
     """Convert `module` into a TensorRT engine traced with the sample `inputs`.
 
     `inputs` is a list/tuple of the model's positional arguments (tensors or nested lists/tuples/dicts
     of tensors). The returned TRTModule takes and returns the same structures.
+
+    `dtype` (float32, float16 or bfloat16; `fp16_mode=True` means float16) sets the precision of the
+    weights and activations inside the network; its inputs and outputs keep the dtypes of the sample
+    inputs and of the model's outputs (cast at the boundaries). Without it the model's own dtypes are kept.
     """
     for key, value in kwargs.items():
         if key not in _ORIGINAL_DEFAULTS:
@@ -56,7 +62,11 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
             raise ValueError(f"torch2trt(..., {key}={value!r}) is not supported by this torch2trt "
                              f"(strongly typed TensorRT); leave it at its default")
     if fp16_mode:
-        raise ValueError("fp16_mode=True is not implemented yet in this version; convert in float32")
+        if dtype not in (None, torch.float16):
+            raise ValueError(f"fp16_mode=True contradicts dtype={dtype}")
+        dtype = torch.float16
+    if dtype not in (None, torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"dtype must be torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
     _check_model(module)
     if isinstance(inputs, torch.Tensor):
         inputs = [inputs]
@@ -72,42 +82,65 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     builder, logger = new_builder(log_level)
     network = backend.create_network(builder)
     ctx = ConversionContext(network, builder)
-    clones = [t.detach().clone() for t in flat_in]  # in-place ops in forward must not touch the caller's
-    saved_state = {k: v.detach().clone() for k, v in module.state_dict(keep_vars=True).items()
+    model, out_dtypes = _in_precision(module, inputs, dtype)
+    # in-place ops in forward must not touch the caller's tensors: trace with copies
+    clones = [t.detach().to(dtype if dtype and t.is_floating_point() else t.dtype, copy=True) for t in flat_in]
+    saved_state = {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()
                    if isinstance(v, torch.Tensor)}
     try:
-        with torch.no_grad(), tracing(ctx, module) as tracer:
-            for name, t in zip(names_in, clones):
-                t._trt = network.add_input(name, torch_dtype_to_trt(t.dtype), tuple(t.shape))
+        with torch.no_grad(), tracing(ctx, model) as tracer:
+            for name, t, given in zip(names_in, clones, flat_in):
+                itensor = network.add_input(name, torch_dtype_to_trt(given.dtype), tuple(t.shape))
+                t._trt = ctx.cast(itensor, t.dtype)  # no layer unless the precision differs
                 tracer.track(t)
-            outputs = module(*structure.unflatten(in_schema, clones))
+            outputs = model(*structure.unflatten(in_schema, clones))
             tracer.raise_if_problems()
             flat_out, out_schema = structure.flatten(outputs)
             names_out = _input_names(len(flat_out), output_names, "output")
-            _mark_outputs(ctx, flat_out, names_out, set(map(id, clones)))
+            out_dtypes = out_dtypes or [t.dtype for t in flat_out]
+            _mark_outputs(ctx, flat_out, names_out, set(map(id, clones)), out_dtypes)
     finally:
-        _restore_state(module, saved_state)
+        _restore_state(model, saved_state)
 
     profile = {n: (tuple(t.shape),) * 3 for n, t in zip(names_in, flat_in)}
     engine = build_engine(builder, network, logger, max_workspace_size=max_workspace_size)
     input_specs = [{"name": n, "dtype": dtype_name(t.dtype), "min": list(p[0]), "opt": list(p[1]),
                     "max": list(p[2])} for (n, p), t in zip(profile.items(), flat_in)]
-    output_specs = [{"name": n, "dtype": dtype_name(t.dtype), "shape": list(t.shape)}
-                    for n, t in zip(names_out, flat_out)]
+    output_specs = [{"name": n, "dtype": dtype_name(d), "shape": list(t.shape)}
+                    for n, t, d in zip(names_out, flat_out, out_dtypes)]
     trt_module = TRTModule(engine, names_in, names_out, in_schema, out_schema, input_specs, output_specs,
                            network=network if keep_network else None,
-                           build_settings={"max_workspace_size": max_workspace_size})
+                           build_settings={"max_workspace_size": max_workspace_size,
+                                           "dtype": dtype_name(dtype) if dtype else None})
     if keep_network:
         trt_module._network_keepalive = (builder, ctx._keepalive)
     return trt_module
 
 
+def _in_precision(module: torch.nn.Module, inputs: list, dtype: torch.dtype | None):
+    """The model to trace in the requested precision (a copy when its weights must change) and the
+    output dtypes the network must keep (those of the model as given; None when nothing changes)."""
+    if dtype is None:
+        return module, None
+    tensors = list(module.parameters()) + list(module.buffers())
+    if all(t.dtype == dtype for t in tensors if t.is_floating_point()) and all(
+            t.dtype == dtype for t in structure.flatten(list(inputs))[0] if t.is_floating_point()):
+        return module, None
+    flat, schema = structure.flatten(list(inputs))
+    with torch.no_grad():  # the model as given fixes the output dtypes
+        reference_out = module(*structure.unflatten(schema, [t.clone() for t in flat]))
+    out_dtypes = [t.dtype for t in structure.flatten(reference_out)[0]]
+    return copy.deepcopy(module).to(dtype), out_dtypes
+
+
 def _mark_outputs(ctx: ConversionContext, flat_out: list[torch.Tensor], names: list[str],
-                  input_ids: set[int]) -> None:
-    for name, t in zip(names, flat_out):
+                  input_ids: set[int], dtypes: list[torch.dtype]) -> None:
+    for name, t, dtype in zip(names, flat_out, dtypes):
         itensor = get_trt(t)
         if itensor is None:  # an output that does not depend on the inputs
             itensor = ctx.constant(t)
+        if t.dtype != dtype:
+            itensor = ctx.cast(itensor, dtype)
         if itensor.is_network_output or id(t) in input_ids or itensor.is_network_input:
             # TensorRT cannot mark one tensor twice or an input as an output: give it its own copy.
             layer = ctx.network.add_identity(itensor)

@@ -45,6 +45,30 @@ class _Broken:
 
 
 @dataclass
+class Call:
+    """A converted call, as seen by observers (torch2trt.debug): its result tensors carry `_trt`."""
+    name: str
+    module_path: str
+    location: str
+    args: tuple
+    kwargs: dict
+    result: Any
+
+
+_OBSERVERS: list = []
+
+
+@contextmanager
+def observe(callback) -> Iterator[None]:
+    """Call `callback(Call)` after every successfully converted call while the block runs."""
+    _OBSERVERS.append(callback)
+    try:
+        yield
+    finally:
+        _OBSERVERS.remove(callback)
+
+
+@dataclass
 class Problem:
     name: str
     reason: str
@@ -138,6 +162,10 @@ class Tracer:
             self.suppress -= 1
             ctx.method_args, ctx.method_kwargs, ctx.method_return = (), {}, None
         mutated = [t for t in inputs if get_trt(t) is not before[id(t)]]
+        if _OBSERVERS:
+            location = _user_location()
+            for observe in _OBSERVERS:
+                observe(Call(name, ctx.module_path, location, args, kwargs, out))
         for t in mutated:
             self.track(t)
         self._check_outputs(name, outputs, before)
