@@ -4,10 +4,10 @@
     model_trt = torch2trt(model.eval(), [x])
 """
 
-from .backend import trt  # noqa: F401  (converters: `from torch2trt import trt`)
 from . import converters  # noqa: F401  (registers the built-in converters)
-from .convert import torch2trt
+from .backend import trt  # noqa: F401  (converters: `from torch2trt import trt`)
 from .check import check  # noqa: E402
+from .convert import torch2trt
 from .runtime.build import EngineBuildError
 from .runtime.module import InputError, StateError, TRTModule, TRTModuleError
 from .tracing.context import ConversionContext, ConversionError, UnsupportedArgument

@@ -45,7 +45,8 @@ def _input_names(n: int, names: Sequence[str] | None, kind: str) -> list[str]:
 def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] | None = None,
               output_names: Sequence[str] | None = None, log_level: Any = None, fp16_mode: bool = False,
               max_workspace_size: int | None = None, keep_network: bool = True,
-              dtype: torch.dtype | None = None, **kwargs: Any) -> TRTModule:
+              dtype: torch.dtype | None = None, min_shapes: Any = None, opt_shapes: Any = None,
+              max_shapes: Any = None, **kwargs: Any) -> TRTModule:
     """Convert `module` into a TensorRT engine traced with the sample `inputs`.
 
     `inputs` is a list/tuple of the model's positional arguments (tensors or nested lists/tuples/dicts
@@ -54,6 +55,9 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     `dtype` (float32, float16 or bfloat16; `fp16_mode=True` means float16) sets the precision of the
     weights and activations inside the network; its inputs and outputs keep the dtypes of the sample
     inputs and of the model's outputs (cast at the boundaries). Without it the model's own dtypes are kept.
+
+    `min_shapes`, `opt_shapes`, `max_shapes` (nested like `inputs`, None where static) define one
+    optimization profile; dimensions whose min and max differ are dynamic (-1) in the network.
     """
     for key, value in kwargs.items():
         if key not in _ORIGINAL_DEFAULTS:
@@ -79,6 +83,7 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
             raise TypeError(f"input {name!r} is float64, which TensorRT does not support; pass float32")
         torch_dtype_to_trt(t.dtype)
 
+    profile = _profile(flat_in, in_schema, names_in, min_shapes, opt_shapes, max_shapes)
     builder, logger = new_builder(log_level)
     network = backend.create_network(builder)
     ctx = ConversionContext(network, builder)
@@ -90,7 +95,9 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     try:
         with torch.no_grad(), tracing(ctx, model) as tracer:
             for name, t, given in zip(names_in, clones, flat_in):
-                itensor = network.add_input(name, torch_dtype_to_trt(given.dtype), tuple(t.shape))
+                lo, _, hi = profile[name]
+                dims = tuple(-1 if a != b else a for a, b in zip(lo, hi))
+                itensor = network.add_input(name, torch_dtype_to_trt(given.dtype), dims)
                 t._trt = ctx.cast(itensor, t.dtype)  # no layer unless the precision differs
                 tracer.track(t)
             outputs = model(*structure.unflatten(in_schema, clones))
@@ -102,12 +109,13 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     finally:
         _restore_state(model, saved_state)
 
-    profile = {n: (tuple(t.shape),) * 3 for n, t in zip(names_in, flat_in)}
-    engine = build_engine(builder, network, logger, max_workspace_size=max_workspace_size)
+    dynamic = any(p[0] != p[2] for p in profile.values())
+    engine = build_engine(builder, network, logger, max_workspace_size=max_workspace_size,
+                          profile=profile if dynamic else None)
     input_specs = [{"name": n, "dtype": dtype_name(t.dtype), "min": list(p[0]), "opt": list(p[1]),
                     "max": list(p[2])} for (n, p), t in zip(profile.items(), flat_in)]
-    output_specs = [{"name": n, "dtype": dtype_name(d), "shape": list(t.shape)}
-                    for n, t, d in zip(names_out, flat_out, out_dtypes)]
+    output_specs = [{"name": n, "dtype": dtype_name(d), "shape": [int(v) for v in network.get_output(i).shape]}
+                    for i, (n, d) in enumerate(zip(names_out, out_dtypes))]
     trt_module = TRTModule(engine, names_in, names_out, in_schema, out_schema, input_specs, output_specs,
                            network=network if keep_network else None,
                            build_settings={"max_workspace_size": max_workspace_size,
@@ -115,6 +123,48 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     if keep_network:
         trt_module._network_keepalive = (builder, ctx._keepalive)
     return trt_module
+
+
+def _shapes_per_input(schema: dict, value: Any, what: str) -> list:
+    """Walk `value` (shapes nested like the inputs; None anywhere means 'static there') along `schema`."""
+    if value is None:
+        return [None] * structure.num_tensors(schema)
+    kind = schema["kind"]
+    if kind == "tensor":
+        if not isinstance(value, (list, tuple, torch.Size)) or not all(isinstance(v, int) for v in value):
+            raise ValueError(f"{what}: expected a shape (a tuple of ints) for an input tensor, got {value!r}")
+        return [tuple(value)]
+    if kind in ("list", "tuple"):
+        if not isinstance(value, (list, tuple)) or len(value) != len(schema["items"]):
+            raise ValueError(f"{what} must be nested like the inputs ({len(schema['items'])} items here)")
+        return [s for sub, v in zip(schema["items"], value) for s in _shapes_per_input(sub, v, what)]
+    if kind == "dict":
+        if not isinstance(value, dict):
+            raise ValueError(f"{what} must be nested like the inputs (a dict here)")
+        return [s for k, sub in zip(schema["keys"], schema["items"])
+                for s in _shapes_per_input(sub, value.get(k), what)]
+    return []
+
+
+def _profile(flat_in: list[torch.Tensor], schema: dict, names: list[str], min_shapes: Any, opt_shapes: Any,
+             max_shapes: Any) -> dict[str, tuple[tuple, tuple, tuple]]:
+    """input name -> (min, opt, max) shape; the sample shape fills in what is not given."""
+    lows, opts, highs = (_shapes_per_input(schema, v, w) for v, w in
+                         ((min_shapes, "min_shapes"), (opt_shapes, "opt_shapes"), (max_shapes, "max_shapes")))
+    profile = {}
+    for name, t, lo, opt, hi in zip(names, flat_in, lows, opts, highs):
+        sample = tuple(t.shape)
+        lo, opt, hi = lo or sample, opt or sample, hi or sample
+        for shape, what in ((lo, "min"), (opt, "opt"), (hi, "max")):
+            if len(shape) != len(sample):
+                raise ValueError(f"input {name!r}: {what} shape {shape} has rank {len(shape)}, the sample "
+                                 f"{sample} has rank {len(sample)}")
+        for axis, (a, o, b, s) in enumerate(zip(lo, opt, hi, sample)):
+            if not (a <= s <= b and a <= o <= b and a >= 0):
+                raise ValueError(f"input {name!r} axis {axis}: need min <= sample <= max and min <= opt <= max; "
+                                 f"got min {a}, opt {o}, max {b}, sample {s}")
+        profile[name] = (lo, opt, hi)
+    return profile
 
 
 def _in_precision(module: torch.nn.Module, inputs: list, dtype: torch.dtype | None):

@@ -204,3 +204,75 @@ class ConversionContext:
         if not -rank <= dim < max(rank, 1):
             raise UnsupportedArgument(f"{self.method_name}: dim {dim} out of range for rank {rank}")
         return dim % rank if rank else 0
+
+    # ---- dynamic shapes (see tracing/shapes.py) ---------------------------------------------------
+    def report_frozen(self, what: str) -> None:
+        """A dynamic dimension reached Python code whose result is frozen at the sample's value."""
+        reporter = getattr(self, "_reporter", None)
+        if reporter is not None:
+            reporter(self.method_name or "dynamic shape", what)
+
+    def shape_of(self, itensor):
+        """The 1-d int64 shape tensor of `itensor` (one SHAPE layer per tensor)."""
+        key = ("shape", id(itensor))
+        if key not in self._constants:
+            layer = self.network.add_shape(itensor)
+            self.name_layer(layer, "shape")
+            self._constants[key] = (itensor, layer.get_output(0))
+        return self._constants[key][1]
+
+    def dim_tensor(self, itensor, index: int):
+        """Dimension `index` of `itensor` as a 1-element int64 shape tensor."""
+        key = ("dim", id(itensor), index)
+        if key not in self._constants:
+            layer = self.network.add_slice(self.shape_of(itensor), (index,), (1,), (1,))
+            self.name_layer(layer, "dim")
+            self._constants[key] = (itensor, layer.get_output(0))
+        return self._constants[key][1]
+
+    def dim_value(self, value: Any):
+        """A size (int or DynDim) as a 1-element int64 tensor."""
+        itensor = getattr(value, "_trt", None)
+        if itensor is not None and not isinstance(value, torch.Tensor):
+            return itensor
+        return self.constant(torch.tensor([int(value)], dtype=torch.int64))
+
+    def shape_tensor(self, sizes: Sequence[Any]):
+        """A 1-d int64 tensor holding `sizes` (ints and DynDims), or None when all are plain ints."""
+        from .shapes import DynDim
+
+        if not any(isinstance(s, DynDim) for s in sizes):
+            return None
+        pieces, static = [], []
+        for s in sizes:
+            if isinstance(s, DynDim):
+                if static:
+                    pieces.append(self.constant(torch.tensor(static, dtype=torch.int64)))
+                    static = []
+                pieces.append(s._trt)
+            else:
+                static.append(int(s))
+        if static:
+            pieces.append(self.constant(torch.tensor(static, dtype=torch.int64)))
+        if len(pieces) == 1:
+            return pieces[0]
+        layer = self.network.add_concatenation(pieces)
+        layer.axis = 0
+        self.name_layer(layer, "shape_concat")
+        return layer.get_output(0)
+
+    @property
+    def dynamic(self) -> bool:
+        """True when some network input has a dynamic (-1) dimension."""
+        net = self.network
+        return any(-1 in tuple(net.get_input(i).shape) for i in range(net.num_inputs))
+
+    def require_static(self, *values: Any) -> None:
+        """Refuse the call if a traced tensor among `values` has dynamic dims: for converters that build
+        from PyTorch's concrete shapes, which would be frozen at the sample in a dynamic network."""
+        for v in values:
+            itensor = v if isinstance(v, trt.ITensor) else get_trt(v)
+            if itensor is not None and hasattr(itensor, "shape") and -1 in tuple(itensor.shape):
+                raise UnsupportedArgument(
+                    f"{self.method_name}: not supported with dynamic shapes yet (input shape "
+                    f"{tuple(itensor.shape)}); convert with static shapes")

@@ -8,6 +8,7 @@ not know any particular op.
 
 from __future__ import annotations
 
+import math
 import os
 import traceback
 import weakref
@@ -18,10 +19,10 @@ from typing import Any, Iterator
 import torch
 from torch.nn.modules import module as nn_module
 from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_leaves
 
 from . import registry
 from .context import ConversionContext, ConversionError, UnsupportedArgument, get_trt, torch_dtype_from_trt
+from .shapes import DynDim, dims_of
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,11 +124,12 @@ class Tracer:
 
     # ---- the core step ---------------------------------------------------------------------------
     def handle(self, func: Any, name: str, args: tuple, kwargs: dict, out: Any, converter) -> None:
-        inputs = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        leaves = _leaves((args, kwargs))
+        inputs = [t for t in leaves if isinstance(t, torch.Tensor)]
         marks = [get_trt(t) for t in inputs]
-        if all(m is None for m in marks):
+        if all(m is None for m in marks) and not any(isinstance(v, DynDim) for v in leaves):
             return
-        outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+        outputs = [t for t in _leaves(out) if isinstance(t, torch.Tensor)]
         broken = [m for m in marks if isinstance(m, _Broken)]
         if converter is None:
             if not outputs and _short(name) not in _DATA_DEPENDENT:
@@ -205,6 +207,37 @@ class Tracer:
             self.track(t)
 
 
+def _leaves(obj: Any) -> list:
+    """Leaves of nested lists/tuples (torch.Size included)/dicts."""
+    if isinstance(obj, (list, tuple)):
+        return [leaf for item in obj for leaf in _leaves(item)]
+    if isinstance(obj, dict):
+        return [leaf for item in obj.values() for leaf in _leaves(item)]
+    return [obj]
+
+
+_SHAPE_QUERIES = {torch.Tensor.size, torch.Tensor.shape.__get__, torch.Tensor.numel, torch.Tensor.__len__}
+
+
+def _shape_query(ctx: ConversionContext, func: Any, args: tuple, kwargs: dict, out: Any) -> Any:
+    """size()/shape/numel()/len() of a tensor with dynamic dims: the same values, as DynDims."""
+    t = args[0] if args else None
+    itensor = get_trt(t)
+    if itensor is None or isinstance(itensor, _Broken) or -1 not in tuple(itensor.shape):
+        return out
+    dims = dims_of(ctx, t, itensor)
+    if func is torch.Tensor.numel:
+        return math.prod(dims)
+    if func is torch.Tensor.__len__:
+        if isinstance(dims[0], DynDim):
+            ctx.report_frozen("len() of a tensor with a dynamic first dimension (use x.size(0))")
+        return out
+    if func is torch.Tensor.size:
+        dim = args[1] if len(args) > 1 else kwargs.get("dim")
+        return dims if dim is None else dims[dim]
+    return dims
+
+
 def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
@@ -247,6 +280,8 @@ class _FunctionMode(TorchFunctionMode):
         tracer = self.tracer
         if tracer.suppress:
             return out
+        if func in _SHAPE_QUERIES:
+            return _shape_query(tracer.ctx, func, args, kwargs, out)
         converter = registry.lookup_function(func)
         name = converter.target if converter else registry.qualified_name(func)
         tracer.handle(func, name, args, kwargs, out, converter)
@@ -259,6 +294,7 @@ def tracing(ctx: ConversionContext, model: torch.nn.Module) -> Iterator[Tracer]:
     (the function mode and hooks are removed and every `_trt` is stripped)."""
     names = {id(m): n for n, m in model.named_modules()}
     tracer = Tracer(ctx, names)
+    ctx._reporter = tracer.report
 
     def pre_hook(module, args):
         path = names.get(id(module), type(module).__name__)
@@ -293,6 +329,7 @@ def tracing(ctx: ConversionContext, model: torch.nn.Module) -> Iterator[Tracer]:
         h2.remove()
         tracer.strip()
         ctx.module_path = ""
+        ctx._reporter = None
 
 
 __all__ = ["tracing", "Tracer", "Problem", "torch_dtype_from_trt"]

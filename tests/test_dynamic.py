@@ -1,0 +1,85 @@
+"""Dynamic shapes: the optimization profile, dynamic network dims, DynDim shape values, profile checks."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from torch2trt import InputError, torch2trt
+from torch2trt.check import FunctionModule, compare, run_reference
+from torch2trt.tracing.shapes import DynDim
+
+
+class ConvAdd(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x)) + 1.0
+
+
+def test_profile_makes_varying_dims_dynamic_and_specs_record_it():
+    m = torch2trt(ConvAdd().eval(), [torch.randn(2, 3, 16, 16)], min_shapes=[(1, 3, 8, 8)],
+                  max_shapes=[(4, 3, 32, 32)])
+    assert tuple(m.network.get_input(0).shape) == (-1, 3, -1, -1)
+    assert m.input_specs[0]["min"] == [1, 3, 8, 8] and m.input_specs[0]["max"] == [4, 3, 32, 32]
+    assert m.input_specs[0]["opt"] == [2, 3, 16, 16]  # the sample when opt is not given
+    assert m.output_specs[0]["shape"] == [-1, 4, -1, -1]
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 8, 8), (2, 3, 16, 16), (4, 3, 32, 32), (3, 3, 11, 27)])
+def test_dynamic_network_matches_pytorch_at_every_shape_in_range(shape):
+    torch.manual_seed(0)
+    model = ConvAdd().eval()
+    m = torch2trt(model, [torch.randn(2, 3, 16, 16)], min_shapes=[(1, 3, 8, 8)], max_shapes=[(4, 3, 32, 32)])
+    x = torch.randn(shape)
+    err = compare(run_reference(m, [x]), model(x))
+    assert err.same_layout and err.rel <= 1e-5
+
+
+def test_sample_outside_the_profile_is_refused():
+    with pytest.raises(ValueError, match=r"input 'input_0' axis 0: need min <= sample <= max"):
+        torch2trt(ConvAdd().eval(), [torch.randn(8, 3, 16, 16)], min_shapes=[(1, 3, 8, 8)],
+                  max_shapes=[(4, 3, 32, 32)])
+    with pytest.raises(ValueError, match=r"min shape \(1, 3, 8\) has rank 3"):
+        torch2trt(ConvAdd().eval(), [torch.randn(2, 3, 16, 16)], min_shapes=[(1, 3, 8)])
+    with pytest.raises(ValueError, match=r"min_shapes must be nested like the inputs"):
+        torch2trt(ConvAdd().eval(), [torch.randn(2, 3, 16, 16)], min_shapes=[(1, 3, 8, 8), (1, 2)])
+
+
+def test_trt_module_rejects_input_outside_profile_naming_axis_and_range():
+    m = torch2trt(ConvAdd().eval(), [torch.randn(2, 3, 16, 16)], min_shapes=[(1, 3, 8, 8)],
+                  max_shapes=[(4, 3, 32, 32)])
+    with pytest.raises(InputError, match=r"input 'input_0' has size 64 on axis 3 .*allows between 8 and 32"):
+        m(torch.randn(2, 3, 16, 64))
+
+
+def test_shape_queries_on_dynamic_dims_give_dyndims_with_sample_values():
+    seen = {}
+
+    def fn(x):
+        seen["b"], seen["c"] = x.size(0), x.shape[1]
+        seen["half"] = x.shape[-1] // 2
+        seen["numel"] = x.numel()
+        return x + 1
+
+    m = torch2trt(FunctionModule(fn).eval(), [torch.randn(2, 3, 10)], min_shapes=[(1, 3, 4)],
+                  max_shapes=[(4, 3, 20)])
+    assert isinstance(seen["b"], DynDim) and seen["b"] == 2
+    assert type(seen["c"]) is int and seen["c"] == 3  # static dims stay plain ints
+    assert isinstance(seen["half"], DynDim) and seen["half"] == 5
+    assert isinstance(seen["numel"], DynDim) and seen["numel"] == 60
+    types = {m.network.get_layer(i).type.name for i in range(m.network.num_layers)}
+    assert types == {"CONSTANT", "ELEMENTWISE"}  # unused shape values add no SHAPE/SLICE layers
+
+
+def test_control_flow_on_a_dynamic_dim_is_reported():
+    def fn(x):
+        if x.size(0) > 1:
+            return x + 1
+        return x - 1
+
+    from torch2trt import ConversionError
+
+    with pytest.raises(ConversionError, match=r"comparison gt on dynamic dimension 2"):
+        torch2trt(FunctionModule(fn).eval(), [torch.randn(2, 3)], min_shapes=[(1, 3)], max_shapes=[(4, 3)])

@@ -1,0 +1,150 @@
+"""Dynamic dimensions: `x.size(0)`, `x.shape[-1] // 2`, ... on a tensor whose network shape has -1 dims
+return `DynDim`s — ints (the sample's value, so the real ops run) that also carry the network's
+computation of that value (a 1-element int64 shape tensor). Arithmetic on them adds int64 layers;
+converters turn sequences of them into shape tensors with `ConversionContext.shape_tensor`.
+
+Owns only shape values; which converters accept them is each converter's business.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Sequence
+
+import torch
+
+from ..backend import trt
+
+E = trt.ElementWiseOperation
+
+# Python operator -> (ElementWiseOperation, reflected?)
+_ARITH = {
+    "__add__": (operator.add, E.SUM, False), "__radd__": (operator.add, E.SUM, True),
+    "__sub__": (operator.sub, E.SUB, False), "__rsub__": (operator.sub, E.SUB, True),
+    "__mul__": (operator.mul, E.PROD, False), "__rmul__": (operator.mul, E.PROD, True),
+    "__floordiv__": (operator.floordiv, E.FLOOR_DIV, False),
+    "__rfloordiv__": (operator.floordiv, E.FLOOR_DIV, True),
+    "__mod__": (operator.mod, None, False), "__rmod__": (operator.mod, None, True),
+}
+
+
+class DynDim(int):
+    """An int that is also a network value (`_trt`: 1-d int64 ITensor of one element). The layers that
+    compute it are added only when something uses `_trt`, so shape queries nobody uses cost nothing."""
+
+    def __new__(cls, value: int, make, ctx, key: Any = None):
+        self = super().__new__(cls, int(value))
+        self._make = make      # () -> ITensor
+        self._itensor = None
+        self._ctx = ctx
+        self._key = key        # identifies a dimension read from a tensor (equal keys: same value always)
+        return self
+
+    @property
+    def _trt(self):
+        if self._itensor is None:
+            self._itensor = self._make()
+        return self._itensor
+
+    def __repr__(self) -> str:
+        return f"DynDim({int(self)})"
+
+    __hash__ = int.__hash__
+
+    def __neg__(self):
+        return _arith(self._ctx, 0, self, operator.sub, E.SUB)
+
+    def __pos__(self):
+        return self
+
+    def __truediv__(self, other):
+        self._ctx.report_frozen(f"dynamic dimension {int(self)} divided with '/' (a float)")
+        return int(self) / other
+
+    def __rtruediv__(self, other):
+        self._ctx.report_frozen(f"'/' by dynamic dimension {int(self)} (a float)")
+        return other / int(self)
+
+    # comparisons decide Python control flow: its outcome may differ at other shapes in the profile
+    def _compare(self, other, op):
+        if isinstance(other, DynDim) and self._key is not None and other._key == self._key:
+            return op(int(self), int(other))
+        self._ctx.report_frozen(f"comparison {op.__name__} on dynamic dimension {int(self)} (control flow "
+                                "that depends on a dynamic shape is frozen at the sample)")
+        return op(int(self), int(other) if isinstance(other, int) else other)
+
+    def __eq__(self, other):
+        return self._compare(other, operator.eq) if isinstance(other, (int, float)) else NotImplemented
+
+    def __ne__(self, other):
+        return self._compare(other, operator.ne) if isinstance(other, (int, float)) else NotImplemented
+
+    def __lt__(self, other):
+        return self._compare(other, operator.lt)
+
+    def __le__(self, other):
+        return self._compare(other, operator.le)
+
+    def __gt__(self, other):
+        return self._compare(other, operator.gt)
+
+    def __ge__(self, other):
+        return self._compare(other, operator.ge)
+
+
+def _make_arith(name: str):
+    pyop, op, reflected = _ARITH[name]
+
+    def method(self, other):
+        if isinstance(other, bool) or not isinstance(other, int):
+            if isinstance(other, float):
+                self._ctx.report_frozen(f"dynamic dimension {int(self)} in float arithmetic")
+                return pyop(other, int(self)) if reflected else pyop(int(self), other)
+            return NotImplemented
+        a, b = (other, self) if reflected else (self, other)
+        return _arith(self._ctx, a, b, pyop, op)
+
+    method.__name__ = name
+    return method
+
+
+for _name in _ARITH:
+    setattr(DynDim, _name, _make_arith(_name))
+
+
+def _arith(ctx, a: int, b: int, pyop, op) -> DynDim:
+    return DynDim(pyop(int(a), int(b)), lambda: _arith_layers(ctx, a, b, pyop, op), ctx)
+
+
+def _arith_layers(ctx, a: int, b: int, pyop, op):
+    ta, tb = ctx.dim_value(a), ctx.dim_value(b)
+    if op is None:  # a % b == a - (a // b) * b for the non-negative sizes shapes hold
+        q = ctx.network.add_elementwise(ta, tb, E.FLOOR_DIV)
+        ctx.name_layer(q, "dim_floordiv")
+        p = ctx.network.add_elementwise(q.get_output(0), tb, E.PROD)
+        ctx.name_layer(p, "dim_mul")
+        layer = ctx.network.add_elementwise(ta, p.get_output(0), E.SUB)
+    else:
+        layer = ctx.network.add_elementwise(ta, tb, op)
+    ctx.name_layer(layer, "dim_" + pyop.__name__)
+    return layer.get_output(0)
+
+
+def is_dynamic(values: Any) -> bool:
+    """True if `values` (an int, or a sequence of ints) holds a DynDim."""
+    if isinstance(values, DynDim):
+        return True
+    return isinstance(values, (list, tuple)) and any(isinstance(v, DynDim) for v in values)
+
+
+def dims_of(ctx, tensor: torch.Tensor, itensor) -> torch.Size:
+    """tensor.shape with a DynDim for each dimension that is -1 in the network."""
+    dims = tuple(int(d) for d in itensor.shape)
+    if -1 not in dims:
+        return tensor.shape
+    return torch.Size([DynDim(s, lambda i=i: ctx.dim_tensor(itensor, i), ctx, ("dim", id(itensor), i))
+                       if d == -1 else s for i, (s, d) in enumerate(zip(tensor.shape, dims))])
+
+
+def shape_values(sizes: Sequence[int]) -> list[int]:
+    return [int(s) for s in sizes]
