@@ -6,6 +6,8 @@ It must not decide which converter runs (tracing/mode.py) nor build engines (run
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from typing import Any, Sequence
 
 import numpy as np
@@ -57,9 +59,30 @@ def trt_dims(itensor) -> tuple[int, ...]:
     return tuple(int(d) for d in itensor.shape)
 
 
+class Deferred:
+    """Placed in `_trt` when a tensor's network value is made only if something uses it (e.g. the
+    unfolded output of a convolution whose weights absorbed the following batch norm)."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self.make = make
+
+
 def get_trt(value: Any):
     """The network tensor a torch tensor carries during conversion, or None."""
-    return getattr(value, "_trt", None) if isinstance(value, torch.Tensor) else None
+    if not isinstance(value, torch.Tensor):
+        return None
+    itensor = getattr(value, "_trt", None)
+    if isinstance(itensor, Deferred):
+        itensor = value._trt = itensor.make()
+    return itensor
+
+
+class _Foldable:
+    def __init__(self, tensor, layer, kernel, bias, make_unfolded):
+        self.ref = weakref.ref(tensor)
+        self.itensor = tensor._trt
+        self.layer, self.kernel, self.bias, self.make_unfolded = layer, kernel, bias, make_unfolded
+        self.uses = 0
 
 
 class ConversionContext:
@@ -78,6 +101,8 @@ class ConversionContext:
         self._constants: dict[tuple, Any] = {}
         self._keepalive: list[Any] = []       # numpy arrays behind trt.Weights must outlive the build
         self._names_used: dict[str, int] = {}
+        self._foldable: dict[int, _Foldable] = {}
+        self.allow_folding = True
 
     # ---- arguments -------------------------------------------------------------------------------
     def get_arg(self, name: str, pos: int | None = None, default: Any = _REQUIRED) -> Any:
@@ -276,3 +301,33 @@ class ConversionContext:
                 raise UnsupportedArgument(
                     f"{self.method_name}: not supported with dynamic shapes yet (input shape "
                     f"{tuple(itensor.shape)}); convert with static shapes")
+
+    # ---- folding a per-channel affine (batch norm) into the convolution before it --------------------
+    def offer_fold(self, tensor: torch.Tensor, layer, kernel: torch.Tensor, bias: torch.Tensor | None,
+                   make_unfolded: Callable[[], Any]) -> None:
+        """`tensor` is the output of convolution `layer` (weights `kernel`, `bias`; output channels on
+        axis 1). A per-channel affine that is its only consumer may be folded into the weights;
+        `make_unfolded()` rebuilds the plain convolution if the tensor is used anywhere else later."""
+        if self.allow_folding:
+            self._foldable[id(tensor)] = _Foldable(tensor, layer, kernel, bias, make_unfolded)
+
+    def note_use(self, tensor: torch.Tensor) -> None:
+        entry = self._foldable.get(id(tensor))
+        if entry is not None:
+            entry.uses += 1
+
+    def fold_channel_affine(self, tensor: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor, dtype):
+        """y = tensor * scale[c] + shift[c] folded into the convolution that produced `tensor`, if that is
+        exact and `tensor` has no other consumer so far. Returns y's ITensor, or None (not foldable)."""
+        entry = self._foldable.pop(id(tensor), None)
+        if entry is None or entry.ref() is not tensor or tensor.__dict__.get("_trt") is not entry.itensor \
+                or entry.uses != 1:
+            return None
+        shape = (-1,) + (1,) * (entry.kernel.dim() - 1)
+        kernel = entry.kernel.double() * scale.double().reshape(shape)
+        bias = (entry.bias.double() if entry.bias is not None else torch.zeros_like(scale.double()))
+        bias = bias * scale.double() + shift.double()
+        entry.layer.kernel = self.weights(kernel, dtype)
+        entry.layer.bias = self.weights(bias, dtype)
+        tensor._trt = Deferred(entry.make_unfolded)
+        return entry.itensor

@@ -21,7 +21,7 @@ from torch.nn.modules import module as nn_module
 from torch.overrides import TorchFunctionMode
 
 from . import registry
-from .context import ConversionContext, ConversionError, UnsupportedArgument, get_trt, torch_dtype_from_trt
+from .context import ConversionContext, ConversionError, Deferred, UnsupportedArgument, get_trt, torch_dtype_from_trt
 from .shapes import DynDim, dims_of
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
@@ -126,7 +126,7 @@ class Tracer:
     def handle(self, func: Any, name: str, args: tuple, kwargs: dict, out: Any, converter) -> None:
         leaves = _leaves((args, kwargs))
         inputs = [t for t in leaves if isinstance(t, torch.Tensor)]
-        marks = [get_trt(t) for t in inputs]
+        marks = [t.__dict__.get("_trt") for t in inputs]
         if all(m is None for m in marks) and not any(isinstance(v, DynDim) for v in leaves):
             return
         outputs = [t for t in _leaves(out) if isinstance(t, torch.Tensor)]
@@ -148,6 +148,9 @@ class Tracer:
         ctx = self.ctx
         ctx.method, ctx.method_name = func, name
         ctx.method_args, ctx.method_kwargs, ctx.method_return = args, kwargs, out
+        for t in inputs:
+            get_trt(t)  # makes Deferred network values real
+            ctx.note_use(t)
         before = {id(t): get_trt(t) for t in inputs + outputs}
         try:
             self.suppress += 1
@@ -163,7 +166,8 @@ class Tracer:
         finally:
             self.suppress -= 1
             ctx.method_args, ctx.method_kwargs, ctx.method_return = (), {}, None
-        mutated = [t for t in inputs if get_trt(t) is not before[id(t)]]
+        mutated = [t for t in inputs if t.__dict__.get("_trt") is not before[id(t)]
+                   and not isinstance(t.__dict__.get("_trt"), Deferred)]
         if _OBSERVERS:
             location = _user_location()
             for observe in _OBSERVERS:
@@ -295,6 +299,7 @@ def tracing(ctx: ConversionContext, model: torch.nn.Module) -> Iterator[Tracer]:
     names = {id(m): n for n, m in model.named_modules()}
     tracer = Tracer(ctx, names)
     ctx._reporter = tracer.report
+    ctx.allow_folding = not _OBSERVERS  # layer-wise debugging needs every call's own network tensor
 
     def pre_hook(module, args):
         path = names.get(id(module), type(module).__name__)
