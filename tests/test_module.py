@@ -169,3 +169,39 @@ def test_backend_forced_rtx_is_used():
                          env={"TORCH2TRT_BACKEND": "tensorrt_rtx", "PATH": ""}, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "tensorrt_rtx"
+
+
+def test_a_flipped_byte_in_a_name_is_detected(model_trt):
+    state = _roundtrip(model_trt.state_dict())
+    state["input_names"] = ["inpuu_0"]  # what a flipped byte in the file gives: torch.save has no checksum
+    with pytest.raises(StateError, match=r"corrupt \(its sha256 does not match"):
+        TRTModule().load_state_dict(state)
+
+
+def test_an_engine_blob_that_is_not_an_engine_is_refused(model_trt):
+    from torch2trt.runtime.state import state_digest
+
+    state = _roundtrip(model_trt.state_dict())
+    state["engine"] = torch.randint(0, 255, (5000,), dtype=torch.uint8)
+    state["state_sha256"] = state_digest(state)  # consistent file, wrong content
+    with pytest.raises(StateError, match=r"'engine' is not a serialized tensorrt_rtx engine"):
+        TRTModule().load_state_dict(state)
+    state["engine"] = torch.frombuffer(bytearray(model_trt.engine_bytes[:-100]), dtype=torch.uint8)
+    state["state_sha256"] = state_digest(state)
+    with pytest.raises(StateError, match=r"recorded size does not match"):
+        TRTModule().load_state_dict(state)
+
+
+def test_load_wraps_unreadable_files(tmp_path, model_trt):
+    import torch2trt
+
+    path = tmp_path / "m.pth"
+    torch.save(model_trt.state_dict(), path)
+    loaded = torch2trt.load(str(path))
+    assert loaded.engine_bytes == model_trt.engine_bytes
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(StateError, match=r"cannot read .*m.pth as a saved TRTModule"):
+        torch2trt.load(str(path))
+    torch.save([1, 2], path)
+    with pytest.raises(StateError, match=r"holds a list, not a TRTModule state_dict"):
+        torch2trt.load(str(path))

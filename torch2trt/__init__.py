@@ -10,12 +10,13 @@ from .check import check  # noqa: E402
 from .convert import torch2trt
 from .runtime.build import EngineBuildError
 from .runtime.module import InputError, StateError, TRTModule, TRTModuleError
+from .runtime.state import load
 from .tracing.context import ConversionContext, ConversionError, UnsupportedArgument
 from .tracing.registry import tensorrt_converter
 from .tracing.registry import unregister as unregister_converter
 
 __version__ = "0.1.0"
 
-__all__ = ["torch2trt", "check", "TRTModule", "tensorrt_converter", "unregister_converter", "trt", "ConversionContext",
+__all__ = ["torch2trt", "check", "load", "TRTModule", "tensorrt_converter", "unregister_converter", "trt", "ConversionContext",
            "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError", "StateError",
            "TRTModuleError"]

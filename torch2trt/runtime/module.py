@@ -209,9 +209,15 @@ class TRTModule(torch.nn.Module):
         destination[prefix + "input_specs"] = self.input_specs
         destination[prefix + "output_specs"] = self.output_specs
         destination[prefix + "build_settings"] = self.build_settings
+        from .state import state_digest
+
+        own = {k[len(prefix):]: v for k, v in destination.items() if k.startswith(prefix)
+               and k[len(prefix):] in self._STATE_KEYS}
+        destination[prefix + "state_sha256"] = state_digest(own)
 
     _STATE_KEYS = ("format_version", "backend", "backend_version", "engine", "input_names", "output_names",
-                   "input_schema", "output_schema", "input_specs", "output_specs", "build_settings")
+                   "input_schema", "output_schema", "input_specs", "output_specs", "build_settings",
+                   "state_sha256")
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):

@@ -4,10 +4,13 @@ what is wrong. Only tensors and plain Python values are accepted; nothing is exe
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import torch
 
+from .. import backend
 from ..tracing import structure
 from .module import FORMAT_VERSION, StateError, dtype_from_name
 
@@ -34,6 +37,23 @@ def _shape(value: Any, what: str, where: str) -> list[int]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and v >= -1 for v in value):
         raise StateError(f"{where}: {what} must be a list of ints, got {value!r}")
     return list(value)
+
+
+def state_digest(state: dict) -> str:
+    """sha256 over every entry but the digest itself (tensor bytes and canonical JSON of plain values):
+    torch.save files carry no checksum, so a flipped byte would otherwise load as a different module."""
+    h = hashlib.sha256()
+    for key in sorted(k for k in state if k != "state_sha256"):
+        value = state[key]
+        h.update(key.encode() + b"\0")
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        else:
+            h.update(json.dumps(value, sort_keys=True, default=repr).encode())
+        h.update(b"\1")
+    return h.hexdigest()
 
 
 def read_state(state: dict, where: str = "TRTModule") -> dict:
@@ -86,4 +106,30 @@ def read_state(state: dict, where: str = "TRTModule") -> dict:
         dtype_from_name(spec.get("dtype"))
         _shape(spec.get("shape"), f"output_specs[{i}].shape", where)
     out["output_specs"] = ospecs
+    problem = backend.engine_blob_problem(out["engine"], out["backend"]) if out["engine"] else None
+    if problem:
+        raise StateError(f"{where}: 'engine' is not a serialized {out['backend']} engine: {problem}")
+    digest = _require(state, "state_sha256", str, where)
+    if digest != state_digest(state):
+        raise StateError(f"{where}: the saved state is corrupt (its sha256 does not match its contents)")
     return out
+
+
+def load(f: Any, map_location: Any = "cpu"):
+    """Load a TRTModule saved with `torch.save(model_trt.state_dict(), f)`; only tensors and plain
+    values are unpickled (weights_only). Any unreadable or inconsistent file raises StateError."""
+    from .module import TRTModule
+
+    name = f if isinstance(f, str) else getattr(f, "name", "<file>")
+    try:
+        state = torch.load(f, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # torch.load reports corrupt zips/pickles with many exception types
+        raise StateError(f"cannot read {name} as a saved TRTModule: {type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}") from None
+    if not isinstance(state, dict):
+        raise StateError(f"{name} holds a {type(state).__name__}, not a TRTModule state_dict")
+    module = TRTModule()
+    module.load_state_dict(state)
+    return module
