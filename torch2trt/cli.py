@@ -1,0 +1,504 @@
+"""The `torch2trt` command: convert | check | bench | info.
+
+Owns argument parsing, model loading from a command-line spec, progress lines on stderr and turning
+torch2trt's errors into one clear message and a non-zero exit. The work itself is done by the library
+(torch2trt(), check, debug) and benchmarks/model_table.py; nothing here converts or runs layers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+DTYPES = ("float32", "float16", "bfloat16")
+DEFAULT_IMAGE_SHAPE = (3, 224, 224)
+SEED = 0
+
+
+class CliError(Exception):
+    """A problem the user can fix (bad argument, unknown model, missing file): printed as one line."""
+
+
+# ---- progress ----------------------------------------------------------------------------------------
+class Progress:
+    """Stage lines on stderr: `[resnet18] converting ... 0.41 s`. Silent with quiet=True."""
+
+    def __init__(self, quiet: bool = False, stream=None):
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=self.stream, flush=True)
+
+    @contextlib.contextmanager
+    def stage(self, label: str) -> Iterator[None]:
+        start = time.perf_counter()
+        if not self.quiet:
+            print(f"{label} ...", end="", file=self.stream, flush=True)
+        try:
+            yield
+        except BaseException:
+            if not self.quiet:
+                print(" failed", file=self.stream, flush=True)
+            raise
+        if not self.quiet:
+            print(f" {time.perf_counter() - start:.2f} s", file=self.stream, flush=True)
+
+
+# ---- models --------------------------------------------------------------------------------------------
+@dataclass
+class LoadedModel:
+    name: str
+    module: Any                      # torch.nn.Module, in eval mode
+    inputs: list = field(default_factory=list)
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'3x224x224' -> (3, 224, 224)."""
+    try:
+        dims = tuple(int(p) for p in text.lower().split("x"))
+    except ValueError:
+        raise CliError(f"bad --input-shape {text!r}: expected sizes joined by 'x', e.g. 3x224x224") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise CliError(f"bad --input-shape {text!r}: sizes must be positive")
+    return dims
+
+
+def _torchvision_model_names() -> set[str]:
+    import torchvision
+
+    try:
+        return set(torchvision.models.list_models())
+    except AttributeError:  # older torchvision
+        return {n for n in dir(torchvision.models) if not n.startswith("_")}
+
+
+def _torchvision_model(name: str):
+    import torchvision
+
+    available = _torchvision_model_names()
+    if name not in available:
+        close = sorted(n for n in available if n.startswith(name[:3]))[:6]
+        hint = f"; similar: {', '.join(close)}" if close else ""
+        raise CliError(f"unknown torchvision model {name!r}{hint}")
+    return torchvision.models.get_model(name, weights=None)
+
+
+def _factory_model(path: str, factory: str):
+    file = Path(path)
+    if not file.is_file():
+        raise CliError(f"model file not found: {path}")
+    module_name = f"_torch2trt_cli_{file.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise CliError(f"cannot import {path} (not a Python file?)")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as e:
+        raise CliError(f"importing {path} failed: {type(e).__name__}: {e}") from None
+    fn = getattr(mod, factory, None)
+    if not callable(fn):
+        raise CliError(f"{path} has no function {factory!r}")
+    try:
+        return fn()
+    except Exception as e:
+        raise CliError(f"{path}:{factory}() failed: {type(e).__name__}: {e}") from None
+
+
+def load_model(spec: str, batch: int | None = None, input_shapes: Sequence[str] | None = None,
+               dtype: Any = None) -> LoadedModel:
+    """A model from a command-line spec, in eval mode, with its example inputs (fixed seed).
+
+    `torchvision:NAME` (or a bare NAME): random weights, input `batch` x 3x224x224 unless `input_shapes`.
+    `path/to/file.py:factory`: factory() returns a module or (module, example inputs); `input_shapes`
+    replaces the example inputs (random normal, `batch` prepended).
+    """
+    import torch
+
+    if batch is not None and batch <= 0:
+        raise CliError(f"--batch must be positive, got {batch}")
+    torch.manual_seed(SEED)
+    kind, sep, rest = spec.rpartition(":")
+    if sep and (kind.endswith(".py") or "/" in kind or os.sep in kind):
+        made = _factory_model(kind, rest)
+        name = f"{Path(kind).stem}:{rest}"
+    else:
+        name = rest if kind in ("", "torchvision") else None
+        if name is None or not name:
+            raise CliError(f"bad model {spec!r}: use torchvision:NAME (e.g. torchvision:resnet50) or "
+                           "path/to/file.py:factory")
+        made = _torchvision_model(name)
+    example = None
+    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module):
+        made, example = made
+    if not isinstance(made, torch.nn.Module):
+        raise CliError(f"{spec} did not give a torch.nn.Module (got {type(made).__name__})")
+    if isinstance(example, torch.Tensor):
+        example = [example]
+    torch.manual_seed(SEED)
+    if input_shapes:
+        inputs = [torch.randn((batch or 1,) + parse_shape(s)) for s in input_shapes]
+    elif example is not None:
+        if batch is not None:
+            raise CliError(f"{spec} gives its own example inputs; use --input-shape with --batch to replace them")
+        inputs = list(example)
+    elif kind in ("", "torchvision"):
+        inputs = [torch.randn((batch or 1,) + DEFAULT_IMAGE_SHAPE)]
+    else:
+        raise CliError(f"{spec} returns no example inputs: give --input-shape (e.g. --input-shape 3x224x224)")
+    return LoadedModel(name, made.eval(), inputs)
+
+
+def torch_dtype(args: argparse.Namespace):
+    import torch
+
+    name = "float16" if getattr(args, "fp16", False) else getattr(args, "dtype", None)
+    if getattr(args, "fp16", False) and args.dtype not in (None, "float16"):
+        raise CliError(f"--fp16 contradicts --dtype {args.dtype}")
+    return getattr(torch, name) if name else None
+
+
+# ---- conversion with the build timed separately ------------------------------------------------------
+@dataclass
+class Conversion:
+    model_trt: Any
+    total_seconds: float
+    build_seconds: float
+
+    @property
+    def convert_seconds(self) -> float:
+        """Tracing + network construction: what the ONNX route's export + parse corresponds to."""
+        return self.total_seconds - self.build_seconds
+
+
+@contextlib.contextmanager
+def timed_build() -> Iterator[list[float]]:
+    """Time torch2trt()'s engine build: convert.build_engine is wrapped while the block runs (torch2trt()
+    reports no split of its own). Yields a list that receives the build seconds of each build."""
+    from . import convert
+
+    original = convert.build_engine
+    seconds: list[float] = []
+
+    def build_engine(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            seconds.append(time.perf_counter() - start)
+
+    convert.build_engine = build_engine
+    try:
+        yield seconds
+    finally:
+        convert.build_engine = original
+
+
+def convert_timed(module, inputs, **kwargs) -> Conversion:
+    from .convert import torch2trt
+
+    with timed_build() as builds:
+        start = time.perf_counter()
+        model_trt = torch2trt(module, inputs, **kwargs)
+        total = time.perf_counter() - start
+    return Conversion(model_trt, total, sum(builds))
+
+
+def layer_counts(network) -> Counter:
+    return Counter(network.get_layer(i).type.name for i in range(network.num_layers))
+
+
+def format_counts(counts: Counter, limit: int = 12) -> str:
+    items = counts.most_common()
+    text = ", ".join(f"{k} {v}" for k, v in items[:limit])
+    return text + (f", ... ({len(items) - limit} more types)" if len(items) > limit else "")
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+# ---- subcommands -------------------------------------------------------------------------------------
+def cmd_convert(args: argparse.Namespace) -> int:
+    import torch
+
+    progress = Progress(args.quiet)
+    out = Path(args.output)
+    if out.parent and not out.parent.exists():
+        raise CliError(f"output folder does not exist: {out.parent}")
+    dtype = torch_dtype(args)
+    with progress.stage(f"[{args.model}] loading"):
+        loaded = load_model(args.model, args.batch, args.input_shape)
+    with progress.stage(f"[{loaded.name}] tracing, building the network and the engine"):
+        conv = convert_timed(loaded.module, loaded.inputs, dtype=dtype)
+    with progress.stage(f"[{loaded.name}] saving {out}"):
+        torch.save(conv.model_trt.state_dict(), out)
+    m = conv.model_trt
+    counts = layer_counts(m.network)
+    shapes = ", ".join(f"{s['name']} {tuple(s['opt'])} {s['dtype']}" for s in m.input_specs)
+    print(f"converted {loaded.name} ({shapes}; precision {args.dtype or ('float16' if args.fp16 else 'as model')})")
+    print(f"  conversion (tracing + network): {conv.convert_seconds:.2f} s")
+    print(f"  engine build:                   {conv.build_seconds:.2f} s")
+    print(f"  network layers:                 {sum(counts.values())} ({format_counts(counts)})")
+    print(f"  engine size:                    {megabytes(len(m.engine_bytes))}")
+    print(f"  saved:                          {out} ({megabytes(out.stat().st_size)})")
+    return 0
+
+
+def _default_rtol(dtype) -> float:
+    import torch
+
+    return 1e-2 if dtype in (torch.float16, torch.bfloat16) else 1e-5
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import torch
+
+    from .check import compare, run_reference
+    from .tracing import structure
+
+    progress = Progress(args.quiet)
+    dtype = torch_dtype(args)
+    rtol = args.rtol if args.rtol is not None else _default_rtol(dtype)
+    with progress.stage(f"[{args.model}] loading"):
+        loaded = load_model(args.model, args.batch, args.input_shape)
+    flat_in, schema = structure.flatten(list(loaded.inputs))
+    with progress.stage(f"[{loaded.name}] running PyTorch"), torch.no_grad():
+        expected = loaded.module(*structure.unflatten(schema, [t.clone() for t in flat_in]))
+    if args.layerwise:
+        from . import debug
+
+        with progress.stage(f"[{loaded.name}] converting with every call recorded, reference run of all tensors"):
+            report = debug.compare(loaded.module, loaded.inputs, rtol=rtol, dtype=dtype)
+        print(report.table())
+        print()
+        print(report.summary())
+        return 0 if report.ok else 1
+    with progress.stage(f"[{loaded.name}] converting"):
+        conv = convert_timed(loaded.module, loaded.inputs, dtype=dtype)
+    with progress.stage(f"[{loaded.name}] running the network with the reference executor"):
+        got = run_reference(conv.model_trt, loaded.inputs)
+    flat_got, _ = structure.flatten(got)
+    flat_exp, _ = structure.flatten(expected)
+    rows = [compare(g, e, n) for g, e, n in zip(flat_got, flat_exp, conv.model_trt.output_names)]
+    print("| output | shape | dtype | max abs error | relative error | within rtol |")
+    print("|---|---|---|---|---|---|")
+    bad = []
+    for r in rows:
+        ok = r.same_layout and r.rel <= rtol
+        if not ok:
+            bad.append(r)
+        shape = str(r.shape) if r.shape == r.expected_shape else f"{r.shape} (PyTorch {r.expected_shape})"
+        print(f"| {r.name} | {shape} | {str(r.dtype).replace('torch.', '')} | {r.max_abs:.3g} | {r.rel:.3g} | "
+              f"{'yes' if ok else 'NO'} |")
+    if bad:
+        worst = max(bad, key=lambda r: r.rel)
+        print(f"FAILED: {len(bad)} output(s) differ from PyTorch beyond rtol {rtol:g} (worst: {worst.name}, "
+              f"relative error {worst.rel:.3g}); run with --layerwise to find the first diverging call",
+              file=sys.stderr)
+        return 1
+    print(f"OK: every output matches PyTorch within rtol {rtol:g}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    model_table = _load_model_table()
+    return model_table.main(args.bench_args)
+
+
+def _load_model_table():
+    """benchmarks/model_table.py of this source tree (the benchmark is not part of the installed package)."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "model_table.py"
+    if not path.is_file():
+        raise CliError(f"the benchmark script is not here ({path}); run it from a torch2trt source checkout")
+    spec = importlib.util.spec_from_file_location("torch2trt_model_table", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def read_saved_state(path: str) -> tuple[dict, dict]:
+    """(validated TRTModule state, the raw entries) of a file saved with torch.save(m.state_dict())."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    from .runtime.module import StateError
+    from .runtime.state import read_state
+
+    file = Path(path)
+    if not file.is_file():
+        raise CliError(f"file not found: {path}")
+    with open(file, "rb") as f:
+        if f.read(2) != b"PK":  # torch.save writes a zip archive
+            raise CliError(f"{path} is not a torch.save file (not a zip archive)")
+    try:
+        raw = torch.load(file, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError:
+        raise CliError(f"{path} holds objects other than tensors and plain values: not a TRTModule "
+                       "state_dict (arbitrary objects are not unpickled)") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        first = str(e).strip().split(". ")[0] if str(e).strip() else type(e).__name__
+        raise CliError(f"{path} is not a readable torch.save file (corrupt or truncated: {first})") from None
+    if not isinstance(raw, dict):
+        raise StateError(f"{path} holds a {type(raw).__name__}, not a TRTModule state_dict")
+    prefix = ""
+    if "engine" not in raw:  # a TRTModule saved inside a bigger model: one prefix
+        prefixes = {k[: -len("engine")] for k in raw if isinstance(k, str) and k.endswith(".engine")}
+        if len(prefixes) == 1:
+            prefix = prefixes.pop()
+    own = {k[len(prefix):]: v for k, v in raw.items() if isinstance(k, str) and k.startswith(prefix)}
+    return read_state(own, where=f"{path}{' (' + prefix.rstrip('.') + ')' if prefix else ''}"), own
+
+
+def _network_counts(stored: Any) -> Counter | None:
+    """Layer counts of a stored portable network, if its layout is one this version understands."""
+    layers = stored.get("layers") if isinstance(stored, dict) else stored
+    if not isinstance(layers, (list, tuple)):
+        return None
+    kinds = [rec.get("type") if isinstance(rec, dict) else None for rec in layers]
+    if not all(isinstance(k, str) for k in kinds):
+        return None
+    return Counter(kinds)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    state, raw = read_saved_state(args.file)
+    size = Path(args.file).stat().st_size
+    print(f"file:     {args.file} ({megabytes(size)})")
+    print(f"backend:  {state['backend']} {state['backend_version']} (format version {raw['format_version']})")
+    print(f"engine:   {megabytes(len(state['engine']))}")
+    settings = ", ".join(f"{k}={v}" for k, v in state["build_settings"].items()) or "(none recorded)"
+    print(f"build:    {settings}")
+    print("inputs:")
+    for spec in state["input_specs"]:
+        lo, opt, hi = (tuple(spec[k]) for k in ("min", "opt", "max"))
+        profile = f"shape {opt}" if lo == hi else f"min {lo}, opt {opt}, max {hi}"
+        print(f"  {spec.get('name', '?')}: {spec['dtype']}, {profile}")
+    print("outputs:")
+    for spec in state["output_specs"]:
+        print(f"  {spec.get('name', '?')}: {spec['dtype']}, shape {tuple(spec['shape'])}")
+    if "network" in raw:
+        counts = _network_counts(raw["network"])
+        if counts is None:
+            print("network:  stored (layout not understood by this torch2trt version)")
+        else:
+            print(f"network:  {sum(counts.values())} layers ({format_counts(counts, limit=100)})")
+    else:
+        print("network:  not stored (this file holds the engine only)")
+    return 0
+
+
+# ---- parser and entry point ---------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of argparse's usage dump
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="torchvision:NAME (random weights, seed 0) or path/to/file.py:factory "
+                                 "(factory() returns a module or (module, example_inputs))")
+    p.add_argument("--batch", type=int, help="batch size prepended to --input-shape (default 1)")
+    p.add_argument("--input-shape", action="append", metavar="CxHxW",
+                   help="shape of one input without the batch, e.g. 3x224x224 (repeat for several inputs; "
+                        "default 3x224x224 for torchvision models)")
+    p.add_argument("--dtype", choices=DTYPES, help="precision inside the network (default: the model's)")
+    p.add_argument("--fp16", action="store_true", help="same as --dtype float16")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="torch2trt", description="Convert PyTorch models into TensorRT engines, check them "
+                                                  "against PyTorch, benchmark them, inspect saved engines.")
+    parser.add_argument("--traceback", action="store_true", help="show Python tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("convert", help="convert a model and save the TRTModule state_dict",
+                       description="Convert a model and save its TRTModule state_dict (load it with "
+                                   "TRTModule().load_state_dict(torch.load(FILE, weights_only=True))).")
+    _add_model_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to save the state_dict (.pth)")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("check", help="compare PyTorch with the converted network (CPU reference executor)",
+                       description="Convert the model, run PyTorch and the network (with the CPU reference "
+                                   "executor) and print each output's error. Exits 1 if an error is above "
+                                   "--rtol.")
+    _add_model_args(p)
+    p.add_argument("--rtol", type=float, help="relative error allowed (||out-ref||/||ref||); default 1e-5, "
+                                              "1e-2 with float16/bfloat16")
+    p.add_argument("--layerwise", action="store_true",
+                   help="compare every converted call's output and report the first that diverges")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("bench", help="the model-table benchmark (benchmarks/model_table.py)", add_help=False,
+                       description="Run benchmarks/model_table.py; all arguments are passed on to it.")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of benchmarks/model_table.py")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("info", help="describe a saved TRTModule state_dict",
+                       description="Inputs, outputs, profile, backend and versions, build settings and size of "
+                                   "a file saved with torch.save(model_trt.state_dict(), FILE).")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # `bench` forwards everything (including --help) to the benchmark's own parser
+    show_traceback = bool(argv) and argv[0] == "--traceback"
+    rest = argv[1:] if show_traceback else argv
+    if rest and rest[0] == "bench":
+        args = argparse.Namespace(func=cmd_bench, bench_args=rest[1:], traceback=show_traceback, command="bench")
+    else:
+        args = parser.parse_args(argv)
+    prog = f"torch2trt {args.command}"
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if args.traceback:
+            raise
+        print(f"{prog}: error: {_describe(e)}", file=sys.stderr)
+        return 1
+
+
+def _describe(e: BaseException) -> str:
+    """The message of an expected error as is; a type name first for anything else."""
+    from .convert import ConversionError
+    from .runtime.build import EngineBuildError
+    from .runtime.module import InputError, TRTModuleError
+
+    if isinstance(e, (CliError, ConversionError, EngineBuildError, InputError, TRTModuleError)):
+        return _one_line(e)
+    if isinstance(e, (ValueError, TypeError, FileNotFoundError)):
+        return _one_line(e)
+    return f"{type(e).__name__}: {_one_line(e)} (run with --traceback for details)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
