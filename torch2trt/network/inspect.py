@@ -1,0 +1,295 @@
+"""Read a built TensorRT `INetworkDefinition` back into plain records (layer type, attributes, weights, tensor ids).
+
+Owns the translation TensorRT object -> plain Python/torch data; it must not interpret what a layer computes
+(that is network/reference.py) and keeps no TensorRT object in its output.
+
+Record format (all plain data; `NetworkRecord.to_state()` gives a dict that `torch.save(weights_only=True)` accepts):
+
+- `NetworkRecord.inputs`: list of `(name, torch.dtype, shape)`; -1 marks a dynamic dimension.
+- `NetworkRecord.outputs`: list of tensor ids (network output names, in network order).
+- `NetworkRecord.layers`: list of `LayerRecord` in network order:
+  - `type`: `trt.LayerType` member name (e.g. "CONVOLUTION"); `name`: the layer name.
+  - `attrs`: the layer's TensorRT Python properties by their exact property names (so a replay can do
+    `setattr(layer, key, value)`), converted to plain values: enums by member name, Dims as tuples of ints. For
+    POOLING and ACTIVATION the kind is under "type" (PoolingType / ActivationType, as the cast layer's `.type`).
+    Structural layers carry "conditional" (CONDITION, CONDITIONAL_INPUT, CONDITIONAL_OUTPUT) or "loop" (loop
+    layers): the name of the IIfConditional / ILoop they belong to.
+  - `enums`: attr name -> `trt` enum class name, for every attr stored as an enum member name
+    (`getattr(trt, rec.enums[k])[rec.attrs[k]]` gives the enum back).
+  - `weights`: weight-valued properties (kernel, bias, weights of CONSTANT, shift/scale/power of SCALE), as
+    torch tensors of the weights' own dtype, shaped as the layer uses them; absent when empty.
+  - `inputs`: tensor ids, None for an absent optional input; `outputs`: tensor ids.
+  - `output_dtypes` (torch.dtype) and `output_shapes` (tuples, -1 dynamic) as the network declares them.
+- Tensor ids are the ITensor names (TensorRT keeps them unique; a duplicate would get a "#k" suffix).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..backend import trt
+
+# ---- DataType <-> torch.dtype ---------------------------------------------------------------------------
+
+# TensorRT types torch cannot hold natively are stored in the closest torch type that holds every value:
+# INT4 as int8 (values in [-8, 7]); FP4/E8M0 as their torch "shell" types where torch has them.
+_TRT_TO_TORCH: dict[str, torch.dtype] = {
+    "FLOAT": torch.float32, "HALF": torch.float16, "BF16": torch.bfloat16, "INT8": torch.int8,
+    "INT32": torch.int32, "INT64": torch.int64, "BOOL": torch.bool, "UINT8": torch.uint8,
+    "FP8": torch.float8_e4m3fn, "INT4": torch.int8,
+}
+if hasattr(torch, "float4_e2m1fn_x2"):
+    _TRT_TO_TORCH["FP4"] = torch.float4_e2m1fn_x2
+if hasattr(torch, "float8_e8m0fnu"):
+    _TRT_TO_TORCH["E8M0"] = torch.float8_e8m0fnu
+
+
+def torch_dtype(trt_dtype: Any) -> torch.dtype:
+    """`trt.DataType` (or its member name) -> torch.dtype."""
+    name = trt_dtype if isinstance(trt_dtype, str) else trt_dtype.name
+    try:
+        return _TRT_TO_TORCH[name]
+    except KeyError:
+        raise NotImplementedError(f"TensorRT data type {name} has no torch equivalent here") from None
+
+
+# ---- records --------------------------------------------------------------------------------------------
+
+@dataclass
+class LayerRecord:
+    type: str
+    name: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, torch.Tensor] = field(default_factory=dict)
+    inputs: list[str | None] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    output_dtypes: list[torch.dtype] = field(default_factory=list)
+    output_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    enums: dict[str, str] = field(default_factory=dict)
+
+    _FIELDS = ("type", "name", "attrs", "weights", "inputs", "outputs", "output_dtypes", "output_shapes", "enums")
+
+    def to_state(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._FIELDS}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LayerRecord:
+        return cls(**{k: state[k] for k in cls._FIELDS if k in state})
+
+
+@dataclass
+class NetworkRecord:
+    inputs: list[tuple[str, torch.dtype, tuple[int, ...]]]
+    outputs: list[str]
+    layers: list[LayerRecord]
+    name: str = ""
+    # run-time caches of the reference executor (execution plan, prepared weights); never saved
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def to_state(self) -> dict[str, Any]:
+        """Plain nested dicts/lists/tuples/tensors/dtypes: loadable with torch.load(weights_only=True)."""
+        return {"format": 1, "name": self.name, "inputs": [tuple(i) for i in self.inputs],
+                "outputs": list(self.outputs), "layers": [layer.to_state() for layer in self.layers]}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> NetworkRecord:
+        if state.get("format") != 1:
+            raise ValueError(f"unknown network record format {state.get('format')!r} (this version reads 1)")
+        return cls([tuple(i) for i in state["inputs"]], list(state["outputs"]),
+                   [LayerRecord.from_state(s) for s in state["layers"]], state.get("name", ""))
+
+    def layer_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for layer in self.layers:
+            counts[layer.type] = counts.get(layer.type, 0) + 1
+        return counts
+
+
+# ---- reading layers -------------------------------------------------------------------------------------
+
+# LayerType name -> the ILayer subclass that exposes its attributes
+_LAYER_CLASSES: dict[str, str] = {
+    "ACTIVATION": "IActivationLayer", "ASSERTION": "IAssertionLayer", "CAST": "ICastLayer",
+    "CONCATENATION": "IConcatenationLayer", "CONDITION": "IConditionLayer",
+    "CONDITIONAL_INPUT": "IIfConditionalInputLayer", "CONDITIONAL_OUTPUT": "IIfConditionalOutputLayer",
+    "CONSTANT": "IConstantLayer", "CONVOLUTION": "IConvolutionLayer", "CUMULATIVE": "ICumulativeLayer",
+    "DECONVOLUTION": "IDeconvolutionLayer", "DEQUANTIZE": "IDequantizeLayer",
+    "DYNAMIC_QUANTIZE": "IDynamicQuantizeLayer", "EINSUM": "IEinsumLayer", "ELEMENTWISE": "IElementWiseLayer",
+    "FILL": "IFillLayer", "GATHER": "IGatherLayer", "GRID_SAMPLE": "IGridSampleLayer",
+    "IDENTITY": "IIdentityLayer", "ITERATOR": "IIteratorLayer", "LOOP_OUTPUT": "ILoopOutputLayer",
+    "LRN": "ILRNLayer", "MATRIX_MULTIPLY": "IMatrixMultiplyLayer", "NMS": "INMSLayer",
+    "NON_ZERO": "INonZeroLayer", "NORMALIZATION": "INormalizationLayer", "ONE_HOT": "IOneHotLayer",
+    "PADDING": "IPaddingLayer", "PARAMETRIC_RELU": "IParametricReLULayer", "POOLING": "IPoolingLayer",
+    "QUANTIZE": "IQuantizeLayer", "RAGGED_SOFTMAX": "IRaggedSoftMaxLayer", "RECURRENCE": "IRecurrenceLayer",
+    "REDUCE": "IReduceLayer", "RESIZE": "IResizeLayer", "REVERSE_SEQUENCE": "IReverseSequenceLayer",
+    "SCALE": "IScaleLayer", "SCATTER": "IScatterLayer", "SELECT": "ISelectLayer", "SHAPE": "IShapeLayer",
+    "SHUFFLE": "IShuffleLayer", "SLICE": "ISliceLayer", "SOFTMAX": "ISoftMaxLayer", "SQUEEZE": "ISqueezeLayer",
+    "TOPK": "ITopKLayer", "TRIP_LIMIT": "ITripLimitLayer", "UNARY": "IUnaryLayer", "UNSQUEEZE": "IUnsqueezeLayer",
+    "KV_CACHE_UPDATE": "IKVCacheUpdateLayer", "ROTARY_EMBEDDING": "IRotaryEmbeddingLayer",
+}
+# Layer types whose cast class reuses `.type` for their kind (PoolingType, ActivationType)
+_KIND_IN_TYPE = {"POOLING", "ACTIVATION"}
+# Properties that are redundant views of others (padding_nd is pre_padding when pre != post) or not data
+_SKIP_ATTRS = {"padding_nd"}
+# Properties that name the structure a layer belongs to
+_OWNER_ATTRS = ("conditional", "loop", "attention")
+_ILAYER_ATTRS = set(dir(trt.ILayer))
+
+
+def _plain(value: Any) -> tuple[Any, str | None]:
+    """A TensorRT property value -> (plain value, enum class name or None)."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value, None
+    if hasattr(type(value), "__members__"):
+        return value.name, type(value).__name__
+    if isinstance(value, trt.Permutation):
+        return tuple(int(v) for v in value), None
+    if isinstance(value, trt.Dims) or isinstance(value, (tuple, list)):
+        items = [_plain(v)[0] for v in value]
+        return (list(items) if isinstance(value, list) else tuple(items)), None
+    if isinstance(value, np.generic):
+        return value.item(), None
+    raise TypeError(f"cannot turn {type(value).__name__} into a plain value")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# BACKEND DIFFERENCE (marked): the Python bindings return `trt.Weights` instead of a numpy array for weight
+# types numpy lacks (BF16, FP8, INT4, ...) and expose no data pointer. The pybind11 instance holds a pointer to
+# the C++ `nvinfer1::Weights {DataType type; void const* values; int64_t count;}` right after the PyObject
+# header; we read the bytes through it and check type and count against what the binding reports.
+# ---------------------------------------------------------------------------------------------------------
+def _weights_bytes(w: Any) -> bytes:
+    header = ctypes.sizeof(ctypes.c_ssize_t) + ctypes.sizeof(ctypes.c_void_p)     # ob_refcnt + ob_type
+    cpp = ctypes.c_void_p.from_address(id(w) + header).value
+    if not cpp:
+        raise RuntimeError("cannot locate the data of a trt.Weights object")
+    wtype = ctypes.c_int32.from_address(cpp).value
+    values = ctypes.c_void_p.from_address(cpp + 8).value
+    count = ctypes.c_int64.from_address(cpp + 16).value
+    if wtype != int(w.dtype) or count != w.size:
+        raise RuntimeError(f"trt.Weights layout check failed (type {wtype} vs {int(w.dtype)}, "
+                           f"count {count} vs {w.size}); this TensorRT build lays Weights out differently")
+    if not values or not w.nbytes:
+        return b""
+    return ctypes.string_at(values, w.nbytes)
+
+
+def weights_to_tensor(w: Any) -> torch.Tensor:
+    """Weights (numpy view or trt.Weights) -> a flat torch tensor that owns a copy of the data."""
+    if isinstance(w, np.ndarray):
+        return torch.from_numpy(np.array(w, copy=True).reshape(-1))
+    dtype = torch_dtype(w.dtype)
+    if w.dtype.name == "INT4":                      # two values per byte, low nibble first
+        raw = torch.frombuffer(bytearray(_weights_bytes(w)), dtype=torch.uint8)
+        lo, hi = (raw & 0xF).to(torch.int8), (raw >> 4).to(torch.int8)
+        vals = torch.stack([lo, hi], -1).reshape(-1)[: w.size]
+        return torch.where(vals > 7, vals - 16, vals)
+    data = _weights_bytes(w)
+    return torch.frombuffer(bytearray(data), dtype=dtype).clone() if data else torch.empty(0, dtype=dtype)
+
+
+def _shape_weights(kind: str, key: str, t: torch.Tensor, layer: Any, attrs: dict, in_shape: tuple) -> torch.Tensor:
+    """Give flat weights the shape the layer uses them in."""
+    if kind == "CONSTANT":
+        return t.reshape(attrs["shape"])
+    if kind in ("CONVOLUTION", "DECONVOLUTION") and key == "kernel":
+        k = tuple(attrs["kernel_size_nd"])
+        if kind == "CONVOLUTION":                  # (out maps, in channels / groups, *kernel)
+            return t.reshape(attrs["num_output_maps"], -1, *k)
+        return t.reshape(-1, attrs["num_output_maps"] // attrs["num_groups"], *k)  # (in, out / groups, *k)
+    if kind == "SCALE" and t.numel() > 1:
+        mode, axis = attrs["mode"], attrs["channel_axis"]
+        if mode == "CHANNEL":
+            return t.reshape(-1)
+        if mode == "ELEMENTWISE" and all(d >= 0 for d in in_shape[axis:]):
+            return t.reshape(in_shape[axis:])
+    return t
+
+
+class _TensorIds:
+    """ITensor -> id (its name; unique within a network). Keeps the wrappers alive so identity stays valid."""
+
+    def __init__(self):
+        self._ids: dict[Any, str] = {}
+        self._used: set[str] = set()
+        self._keep: list[Any] = []
+
+    def __call__(self, tensor: Any) -> str:
+        if tensor in self._ids:
+            return self._ids[tensor]
+        name = tensor.name
+        if name in self._used:
+            k = 1
+            while f"{name}#{k}" in self._used:
+                k += 1
+            name = f"{name}#{k}"
+        self._ids[tensor] = name
+        self._used.add(name)
+        self._keep.append(tensor)
+        return name
+
+
+def _read_layer(layer: Any, tensor_id: _TensorIds) -> LayerRecord:
+    kind = layer.type.name                       # LayerType: read BEFORE the cast below changes `.type`
+    rec = LayerRecord(type=kind, name=layer.name)
+    inputs = [layer.get_input(i) for i in range(layer.num_inputs)]
+    rec.inputs = [None if t is None else tensor_id(t) for t in inputs]
+    outs = [layer.get_output(i) for i in range(layer.num_outputs)]
+    rec.outputs = [tensor_id(t) for t in outs]
+    rec.output_dtypes = [torch_dtype(t.dtype) for t in outs]
+    rec.output_shapes = [tuple(int(d) for d in t.shape) for t in outs]
+    in_shape = tuple(int(d) for d in inputs[0].shape) if inputs and inputs[0] is not None else ()
+
+    cls_name = _LAYER_CLASSES.get(kind)
+    if cls_name is None or not hasattr(trt, cls_name):
+        return rec                                # e.g. PLUGIN: type and wiring only; the executor refuses it
+    cls = getattr(trt, cls_name)
+    layer.__class__ = cls
+    raw: dict[str, Any] = {}
+    if kind in _KIND_IN_TYPE:
+        raw["type"] = layer.type
+    for attr in sorted(a for a in dir(cls) if not a.startswith("_") and a not in _ILAYER_ATTRS):
+        if attr in _SKIP_ATTRS or callable(getattr(cls, attr)):
+            continue
+        try:
+            raw[attr] = getattr(layer, attr)
+        except (RuntimeError, ValueError, TypeError):
+            continue                              # property not set on this layer (e.g. block_shape)
+    if kind == "FILL":
+        raw["is_alpha_beta_int64"] = bool(layer.is_alpha_beta_int64())
+
+    weights = {}
+    for attr, value in raw.items():
+        if attr in _OWNER_ATTRS:
+            rec.attrs[attr] = value.name if value is not None else None
+        elif isinstance(value, (np.ndarray, trt.Weights)):
+            weights[attr] = value
+        else:
+            rec.attrs[attr], enum = _plain(value)
+            if enum is not None:
+                rec.enums[attr] = enum
+    for attr, value in weights.items():
+        t = weights_to_tensor(value)
+        if t.numel():
+            rec.weights[attr] = _shape_weights(kind, attr, t, layer, rec.attrs, in_shape)
+    return rec
+
+
+def read_network(network: Any) -> NetworkRecord:
+    """Read every layer, input and output of `network` into a plain `NetworkRecord`.
+
+    Networks built by the ONNX parser point at weight memory the parser owns: keep the parser alive until this
+    returns (the record holds copies afterwards)."""
+    tensor_id = _TensorIds()
+    inputs = []
+    for i in range(network.num_inputs):
+        t = network.get_input(i)
+        inputs.append((tensor_id(t), torch_dtype(t.dtype), tuple(int(d) for d in t.shape)))
+    layers = [_read_layer(network.get_layer(i), tensor_id) for i in range(network.num_layers)]
+    outputs = [tensor_id(network.get_output(i)) for i in range(network.num_outputs)]
+    return NetworkRecord(inputs, outputs, layers, name=network.name or "")

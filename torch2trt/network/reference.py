@@ -1,0 +1,229 @@
+"""The reference executor: computes a TensorRT network on the CPU with PyTorch, layer by layer, from the network
+itself (its records), with the semantics of TensorRT's operator documentation. It knows nothing about converters.
+
+    outputs = reference.run(network_or_record, {"input": x})                    # declared dtypes
+    outputs = reference.run(record, feeds, dtype=torch.float64)                # every float in float64
+    tensors = reference.run(record, feeds, intermediates=True)                 # every named tensor
+
+Reduced-precision layers (float16/bfloat16) are computed in float32 and rounded to their declared dtype at the
+layer's output, as TensorRT rounds at layer boundaries. Pass a `NetworkRecord` (inspect.read_network) to run a
+network several times: reading an INetworkDefinition copies all of its weights each call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from . import _ref_nn, _ref_tensor
+from ._ref_common import Ctx, ReferenceError
+from .inspect import LayerRecord, NetworkRecord, read_network
+
+HANDLERS: dict = {**_ref_tensor.HANDLERS, **_ref_nn.HANDLERS}
+
+__all__ = ["run", "ReferenceError", "HANDLERS", "supported_layer_types"]
+
+
+def supported_layer_types() -> list[str]:
+    return sorted(HANDLERS)
+
+
+@dataclass
+class _Step:
+    layer: LayerRecord
+    fn: Any
+    inputs: list            # tensor ids (None for absent optional inputs)
+    guards: tuple           # ((condition tensor id, required value), ...): run only when all hold
+    release: tuple          # tensor ids no longer needed after this step
+
+
+class _Plan:
+    """Execution order (topological), if-conditional guards and tensor lifetimes of a record."""
+
+    def __init__(self, record: NetworkRecord):
+        layers = record.layers
+        producer: dict[str, int] = {}
+        for i, layer in enumerate(layers):
+            for t in layer.outputs:
+                producer[t] = i
+        network_inputs = {name for name, _, _ in record.inputs}
+        for t in record.outputs:
+            if t not in producer and t not in network_inputs:
+                raise ReferenceError(f"network output {t!r} is produced by no layer")
+
+        # if-conditionals: condition tensor of each conditional; CONDITIONAL_OUTPUT reads it as an extra input
+        condition_of: dict[str, str] = {}
+        for layer in layers:
+            if layer.type == "CONDITION":
+                condition_of[layer.attrs["conditional"]] = layer.inputs[0]
+        inputs_of = []
+        for layer in layers:
+            ins = list(layer.inputs)
+            if layer.type == "CONDITIONAL_OUTPUT":
+                ins.append(condition_of[layer.attrs["conditional"]])
+            inputs_of.append(ins)
+
+        # layers that contribute to an output (or assert something), in a data-dependency order
+        roots = {producer[t] for t in record.outputs if t in producer}
+        roots |= {i for i, layer in enumerate(layers) if layer.type == "ASSERTION"}
+        needed, stack = set(), list(roots)
+        while stack:
+            i = stack.pop()
+            if i in needed:
+                continue
+            needed.add(i)
+            stack.extend(producer[t] for t in inputs_of[i] if t is not None and t in producer)
+        order = self._toposort(sorted(needed), inputs_of, producer, layers)
+
+        # guards: a layer runs only under the branches every one of its uses lies in
+        users: dict[int, list] = {i: [] for i in needed}
+        for i in needed:
+            for slot, t in enumerate(inputs_of[i]):
+                if t is not None and t in producer and producer[t] in needed:
+                    users[producer[t]].append((i, slot))
+        outputs = set(record.outputs)
+        guards: dict[int, frozenset] = {}
+        for i in reversed(order):
+            layer = layers[i]
+            uses = []
+            if any(t in outputs for t in layer.outputs) or layer.type == "ASSERTION":
+                uses.append(frozenset())
+            for user, slot in users[i]:
+                g = guards[user]
+                ul = layers[user]
+                if ul.type == "CONDITIONAL_OUTPUT" and slot < 2:
+                    g = g | {(condition_of[ul.attrs["conditional"]], slot == 0)}
+                uses.append(g)
+            guards[i] = frozenset.intersection(*uses) if uses else frozenset()
+        # a guarded layer must run after its conditions are known
+        extra = {i: [c for c, _ in guards[i]] for i in needed if guards[i]}
+        if extra:
+            order = self._toposort(sorted(needed), [inputs_of[i] + extra.get(i, []) for i in range(len(layers))],
+                                   producer, layers)
+
+        missing = sorted({layers[i].type for i in order if layers[i].type not in HANDLERS})
+        if missing:
+            names = {t: next(layers[i].name for i in order if layers[i].type == t) for t in missing}
+            raise ReferenceError("the reference executor has no semantics for layer type(s) " + ", ".join(
+                f"{t} (e.g. layer {names[t]!r})" for t in missing) + "; supported: " + ", ".join(sorted(HANDLERS)))
+
+        # lifetimes: drop a tensor after its last reader (outputs are kept)
+        last_use: dict[str, int] = {}
+        for pos, i in enumerate(order):
+            for t in inputs_of[i] + [c for c, _ in guards[i]]:
+                if t is not None:
+                    last_use[t] = pos
+            for t in layers[i].outputs:
+                last_use.setdefault(t, pos)
+        release: dict[int, list] = {}
+        for t, pos in last_use.items():
+            if t not in outputs:
+                release.setdefault(pos, []).append(t)
+
+        self.steps = [_Step(layers[i], HANDLERS[layers[i].type], inputs_of[i], tuple(sorted(guards[i])),
+                            tuple(release.get(pos, ()))) for pos, i in enumerate(order)]
+
+    @staticmethod
+    def _toposort(nodes: list[int], inputs_of: list, producer: dict, layers: list) -> list[int]:
+        node_set = set(nodes)
+        deps = {i: {producer[t] for t in inputs_of[i] if t is not None and t in producer} & node_set for i in nodes}
+        consumers: dict[int, list] = {i: [] for i in nodes}
+        for i in nodes:
+            for d in deps[i]:
+                consumers[d].append(i)
+        pending = {i: len(deps[i]) for i in nodes}
+        import heapq
+        ready = [i for i in nodes if pending[i] == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            i = heapq.heappop(ready)
+            order.append(i)
+            for c in consumers[i]:
+                pending[c] -= 1
+                if pending[c] == 0:
+                    heapq.heappush(ready, c)
+        if len(order) != len(nodes):
+            stuck = [layers[i].name for i in nodes if pending[i] > 0][:5]
+            raise ReferenceError(f"the network has a cycle (loops are not supported); layers involved: {stuck}")
+        return order
+
+
+def _plan(record: NetworkRecord) -> _Plan:
+    plan = record._cache.get("plan")
+    if plan is None:
+        plan = record._cache["plan"] = _Plan(record)
+    return plan
+
+
+def _check_shape(layer: LayerRecord, name: str, got: tuple, declared: tuple) -> None:
+    if len(got) != len(declared) or any(d >= 0 and d != g for g, d in zip(got, declared)):
+        raise ReferenceError(f"{layer.type} layer {layer.name!r}: output {name!r} has shape {tuple(got)}, the "
+                             f"network declares {tuple(declared)} (-1 = dynamic)")
+
+
+def run(network_or_record: Any, inputs: dict[str, torch.Tensor], *, dtype: torch.dtype | None = None,
+        intermediates: bool = False) -> dict[str, torch.Tensor]:
+    """Compute the network's outputs on the CPU with PyTorch.
+
+    `inputs` maps every network input name to a tensor of its declared dtype and a shape that fits its declared
+    dimensions (-1 = any). `dtype=torch.float64` (or float32) computes and returns every float tensor in that dtype
+    instead of rounding to the declared float types. `intermediates=True` returns every named tensor."""
+    record = network_or_record if isinstance(network_or_record, NetworkRecord) else read_network(network_or_record)
+    if dtype is not None and dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be None, torch.float32 or torch.float64, not {dtype}")
+    plan = _plan(record)
+    ctx = Ctx(dtype or torch.float32, dtype is not None, record._cache.setdefault("weights", {}))
+
+    env: dict[str, torch.Tensor] = {}
+    for name, declared_dtype, shape in record.inputs:
+        if name not in inputs:
+            raise KeyError(f"missing network input {name!r}; the network's inputs are "
+                           f"{[n for n, _, _ in record.inputs]}")
+        t = inputs[name]
+        if not isinstance(t, torch.Tensor):
+            t = torch.as_tensor(t)
+        t = t.detach().cpu()
+        if len(t.shape) != len(shape) or any(d >= 0 and d != g for g, d in zip(t.shape, shape)):
+            raise ValueError(f"input {name!r} has shape {tuple(t.shape)}, the network declares {shape} (-1 = any)")
+        if t.dtype != declared_dtype and not (ctx.override and t.is_floating_point()
+                                              and declared_dtype.is_floating_point):
+            raise TypeError(f"input {name!r} is {t.dtype}, the network declares {declared_dtype}")
+        env[name] = t.to(ctx.storage(declared_dtype))
+
+    compute = ctx.compute
+    storage = ctx.storage
+    for step in plan.steps:
+        if step.guards and not all(bool(env[c]) == want for c, want in step.guards):
+            continue
+        layer = step.layer
+        if layer.type == "CONDITIONAL_OUTPUT":
+            ins = [env.get(t) for t in step.inputs]
+        else:
+            try:
+                ins = [None if t is None else compute(env[t]) for t in step.inputs]
+            except KeyError as e:
+                raise ReferenceError(f"{layer.type} layer {layer.name!r}: input {e.args[0]!r} was not computed"
+                                     ) from None
+        try:
+            outs = step.fn(layer, ins, ctx)
+        except (ReferenceError, AssertionError):
+            raise
+        except Exception as e:
+            raise ReferenceError(f"{layer.type} layer {layer.name!r} failed: {type(e).__name__}: {e}") from e
+        for name, out, dt, shape in zip(layer.outputs, outs, layer.output_dtypes, layer.output_shapes):
+            target = storage(dt)
+            if out.dtype != target:
+                out = out.to(target)
+            if len(out.shape) != len(shape) or any(d >= 0 and d != g for g, d in zip(out.shape, shape)):
+                _check_shape(layer, name, tuple(out.shape), shape)
+            env[name] = out
+        if not intermediates:
+            for t in step.release:
+                env.pop(t, None)
+
+    if intermediates:
+        return dict(env)
+    return {name: env[name] for name in record.outputs}
