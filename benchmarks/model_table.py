@@ -81,7 +81,6 @@ def _cuda_timing(fn, x, warmup: int, iterations: int) -> dict:
 
 
 def measure_gpu(model, model_trt, inputs, warmup: int, iterations: int) -> dict:
-    import torch
 
     batch = inputs[0].shape[0]
     x = [t.cuda() for t in inputs]

@@ -156,7 +156,7 @@ def test_check_fails_beyond_tolerance(models):
 def test_check_layerwise_prints_per_call_table(models):
     proc = run("check", f"{models}:tiny", "--input-shape", "3x8x8", "--layerwise")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "| 0 | torch.conv2d | conv |" in proc.stdout
+    assert "| 0 | torch.nn.functional.conv2d | conv |" in proc.stdout
     assert "| torch.nn.functional.relu | act |" in proc.stdout
     assert "No call diverges" in proc.stdout
 
