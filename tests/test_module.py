@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 
 from torch2trt import InputError, StateError, TRTModule, TRTModuleError, torch2trt, trt
+from torch2trt.network import reference
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +39,10 @@ def test_input_on_wrong_device_is_refused_when_the_engine_can_run(model_trt, mon
 
 def test_no_gpu_and_no_network_gives_an_error_that_says_why():
     model = nn.Sequential(nn.Conv2d(3, 4, 3)).eval()
-    m = torch2trt(model, [torch.randn(2, 3, 8, 8)], keep_network=False)
+    m = torch2trt(model, [torch.randn(2, 3, 8, 8)], keep_network=False, portable=False)
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    with pytest.raises(TRTModuleError, match=r"cannot run here: no CUDA device.*keep_network=True"):
+    with pytest.raises(TRTModuleError, match=r"cannot run here: no CUDA device.*portable=True"):
         m(torch.randn(2, 3, 8, 8))
 
 
@@ -205,3 +206,28 @@ def test_load_wraps_unreadable_files(tmp_path, model_trt):
     torch.save([1, 2], path)
     with pytest.raises(StateError, match=r"holds a list, not a TRTModule state_dict"):
         torch2trt.load(str(path))
+
+
+def test_loaded_portable_module_runs_the_reference_path_and_portable_false_saves_engine_only(model_trt):
+    torch.manual_seed(1)
+    state = _roundtrip(model_trt.state_dict())
+    assert "network" in state and state["network"]["layers"]
+    loaded = TRTModule()
+    loaded.load_state_dict(state)
+    x = torch.randn(2, 3, 8, 8)
+    with pytest.warns(UserWarning, match="CPU reference executor"):
+        y = loaded(x)
+    expected = reference.run(model_trt.network, {"input_0": x})["output_0"]
+    assert torch.equal(y, expected)
+    engine_only = torch2trt(nn.Sequential(nn.Conv2d(3, 4, 3)).eval(), [x], portable=False)
+    assert "network" not in engine_only.state_dict()
+
+
+def test_malformed_network_record_is_a_state_error(model_trt):
+    from torch2trt.runtime.state import state_digest
+
+    state = _roundtrip(model_trt.state_dict())
+    state["network"] = {"format": 7}
+    state["state_sha256"] = state_digest(state)
+    with pytest.raises(StateError, match=r"saved 'network' is malformed"):
+        TRTModule().load_state_dict(state)

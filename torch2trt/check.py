@@ -60,6 +60,7 @@ class CheckReport:
 
 def compare(out: torch.Tensor, ref: torch.Tensor, name: str = "output") -> OutputError:
     """Errors of `out` against `ref` (computed in float64)."""
+    out, ref = out.detach(), ref.detach()
     layout_ok = tuple(out.shape) == tuple(ref.shape)
     if layout_ok and out.numel():
         diff = out.double() - ref.double()

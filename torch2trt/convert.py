@@ -10,6 +10,7 @@ from typing import Any, Sequence
 import torch
 
 from . import backend
+from .network.inspect import read_network
 from .runtime.build import build_engine, new_builder
 from .runtime.module import TRTModule, dtype_name
 from .tracing import structure
@@ -46,7 +47,7 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
               output_names: Sequence[str] | None = None, log_level: Any = None, fp16_mode: bool = False,
               max_workspace_size: int | None = None, keep_network: bool = True,
               dtype: torch.dtype | None = None, min_shapes: Any = None, opt_shapes: Any = None,
-              max_shapes: Any = None, **kwargs: Any) -> TRTModule:
+              max_shapes: Any = None, portable: bool = True, **kwargs: Any) -> TRTModule:
     """Convert `module` into a TensorRT engine traced with the sample `inputs`.
 
     `inputs` is a list/tuple of the model's positional arguments (tensors or nested lists/tuples/dicts
@@ -58,6 +59,9 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
 
     `min_shapes`, `opt_shapes`, `max_shapes` (nested like `inputs`, None where static) define one
     optimization profile; dimensions whose min and max differ are dynamic (-1) in the network.
+
+    `portable=True` keeps the network as plain records in the module (and its state_dict), so the engine
+    can be rebuilt where the stored one cannot run and the CPU reference executor works after loading.
     """
     for key, value in kwargs.items():
         if key not in _ORIGINAL_DEFAULTS:
@@ -119,7 +123,8 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     trt_module = TRTModule(engine, names_in, names_out, in_schema, out_schema, input_specs, output_specs,
                            network=network if keep_network else None,
                            build_settings={"max_workspace_size": max_workspace_size,
-                                           "dtype": dtype_name(dtype) if dtype else None})
+                                           "dtype": dtype_name(dtype) if dtype else None},
+                           network_record=read_network(network) if portable else None)
     if keep_network:
         trt_module._network_keepalive = (builder, ctx._keepalive)
     return trt_module

@@ -65,7 +65,7 @@ class TRTModule(torch.nn.Module):
                  output_names: list[str] | None = None, input_schema: dict | None = None,
                  output_schema: dict | None = None, input_specs: list[dict] | None = None,
                  output_specs: list[dict] | None = None, network: Any = None,
-                 build_settings: dict | None = None):
+                 build_settings: dict | None = None, network_record: Any = None):
         super().__init__()
         self.engine_bytes = _engine_bytes(engine)
         self.input_names = list(input_names or [])
@@ -79,7 +79,8 @@ class TRTModule(torch.nn.Module):
         self.input_specs = list(input_specs or [])
         self.output_specs = list(output_specs or [])
         self.build_settings = dict(build_settings or {})
-        self.network = network           # INetworkDefinition kept for the CPU reference path
+        self.network = network           # the live INetworkDefinition (keep_network=True), not saved
+        self.network_record = network_record  # plain records of the network (portable): saved, replayable
         self._network_keepalive: Any = None
         self.backend_name, self.backend_version = backend.NAME, backend.VERSION
         self._engine = None
@@ -94,11 +95,11 @@ class TRTModule(torch.nn.Module):
         runnable, why = self._engine_runnable()
         if runnable:
             outputs = self._run_engine(flat)
-        elif self.network is not None:
+        elif self.network is not None or self.network_record is not None:
             outputs = self._run_reference(flat, why)
         else:
-            raise TRTModuleError(f"this TensorRT engine cannot run here: {why}; and no network is kept "
-                                 "for the CPU reference path (convert with keep_network=True).")
+            raise TRTModuleError(f"this TensorRT engine cannot run here: {why}; and the module holds no network "
+                                 "for the CPU reference path (convert with portable=True or keep_network=True).")
         return structure.unflatten(self.output_schema, outputs)
 
     def _flatten_inputs(self, args: tuple) -> list[torch.Tensor]:
@@ -142,6 +143,12 @@ class TRTModule(torch.nn.Module):
         with torch.cuda.device(device):
             runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
             engine = runtime.deserialize_cuda_engine(self.engine_bytes)
+            if engine is None and self.network_record is not None:
+                warnings.warn(f"TRTModule: the stored engine (built by {self.backend_name} {self.backend_version}) "
+                              f"cannot be deserialized by {backend.NAME} {backend.VERSION} on this GPU; rebuilding "
+                              "it from the saved network", stacklevel=4)
+                self.rebuild()
+                engine = runtime.deserialize_cuda_engine(self.engine_bytes)
             if engine is None:
                 raise TRTModuleError(
                     f"TensorRT ({backend.NAME} {backend.VERSION}) could not deserialize the engine on {device} "
@@ -150,6 +157,20 @@ class TRTModule(torch.nn.Module):
             self._engine, self._context = engine, engine.create_execution_context()
             self._runtime = runtime
         self._device = device
+
+    def rebuild(self) -> None:
+        """Build the engine again from the saved network with this process's TensorRT (other version,
+        backend or GPU than the one that built the stored engine)."""
+        if self.network_record is None:
+            raise TRTModuleError("this module holds no network to rebuild from (converted with portable=False)")
+        from ..network.portable import rebuild_engine
+
+        dynamic = any(spec["min"] != spec["max"] for spec in self.input_specs)
+        profile = {spec["name"]: (spec["min"], spec["opt"], spec["max"]) for spec in self.input_specs}
+        self.engine_bytes = rebuild_engine(self.network_record, profile=profile if dynamic else None,
+                                           max_workspace_size=self.build_settings.get("max_workspace_size"))
+        self.backend_name, self.backend_version = backend.NAME, backend.VERSION
+        self._engine = self._context = None
 
     def _run_engine(self, flat: list[torch.Tensor]) -> list[torch.Tensor]:
         if self._context is None:
@@ -191,7 +212,11 @@ class TRTModule(torch.nn.Module):
             self._warned_reference = True
         device = flat[0].device if flat else torch.device("cpu")
         feeds = {n: t.detach().cpu() for n, t in zip(self.input_names, flat)}
-        results = reference.run(self.network, feeds)
+        if self.network_record is None:
+            from ..network.inspect import read_network
+
+            self.network_record = read_network(self.network)
+        results = reference.run(self.network_record, feeds)
         return [results[n].to(device) for n in self.output_names]
 
     # ---- state -----------------------------------------------------------------------------------
@@ -209,6 +234,8 @@ class TRTModule(torch.nn.Module):
         destination[prefix + "input_specs"] = self.input_specs
         destination[prefix + "output_specs"] = self.output_specs
         destination[prefix + "build_settings"] = self.build_settings
+        if self.network_record is not None:
+            destination[prefix + "network"] = self.network_record.to_state()
         from .state import state_digest
 
         own = {k[len(prefix):]: v for k, v in destination.items() if k.startswith(prefix)
@@ -217,7 +244,7 @@ class TRTModule(torch.nn.Module):
 
     _STATE_KEYS = ("format_version", "backend", "backend_version", "engine", "input_names", "output_names",
                    "input_schema", "output_schema", "input_specs", "output_specs", "build_settings",
-                   "state_sha256")
+                   "state_sha256", "network")
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
@@ -233,6 +260,7 @@ class TRTModule(torch.nn.Module):
         self.backend_name, self.backend_version = state["backend"], state["backend_version"]
         self._engine = self._context = self._device = None
         self.network = None
+        self.network_record = state["network"]
         for k in own:
             if k not in self._STATE_KEYS and strict:
                 unexpected_keys.append(prefix + k)

@@ -5,7 +5,6 @@ what is wrong. Only tensors and plain Python values are accepted; nothing is exe
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 import torch
@@ -43,16 +42,26 @@ def state_digest(state: dict) -> str:
     """sha256 over every entry but the digest itself (tensor bytes and canonical JSON of plain values):
     torch.save files carry no checksum, so a flipped byte would otherwise load as a different module."""
     h = hashlib.sha256()
-    for key in sorted(k for k in state if k != "state_sha256"):
-        value = state[key]
-        h.update(key.encode() + b"\0")
+
+    def feed(value: Any) -> None:
         if isinstance(value, torch.Tensor):
             t = value.detach().cpu().contiguous()
-            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            h.update(f"T{t.dtype}{tuple(t.shape)}:".encode())
+            if t.numel():
+                h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            h.update(f"D{len(value)}:".encode())
+            for k in sorted(value, key=repr):
+                feed(k)
+                feed(value[k])
+        elif isinstance(value, (list, tuple)):
+            h.update(f"{'L' if isinstance(value, list) else 'U'}{len(value)}:".encode())
+            for v in value:
+                feed(v)
         else:
-            h.update(json.dumps(value, sort_keys=True, default=repr).encode())
-        h.update(b"\1")
+            h.update(f"V{type(value).__name__}:{value!r};".encode())
+
+    feed({k: v for k, v in state.items() if k != "state_sha256"})
     return h.hexdigest()
 
 
@@ -106,6 +115,14 @@ def read_state(state: dict, where: str = "TRTModule") -> dict:
         dtype_from_name(spec.get("dtype"))
         _shape(spec.get("shape"), f"output_specs[{i}].shape", where)
     out["output_specs"] = ospecs
+    out["network"] = None
+    if "network" in state:
+        from ..network.inspect import NetworkRecord
+
+        try:
+            out["network"] = NetworkRecord.from_state(state["network"])
+        except Exception as e:  # any malformed record: say so, never half-load
+            raise StateError(f"{where}: the saved 'network' is malformed ({type(e).__name__}: {e})") from None
     problem = backend.engine_blob_problem(out["engine"], out["backend"]) if out["engine"] else None
     if problem:
         raise StateError(f"{where}: 'engine' is not a serialized {out['backend']} engine: {problem}")
