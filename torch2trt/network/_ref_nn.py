@@ -292,8 +292,10 @@ def resize(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
 # ---- NORMALIZATION: DOCS + "Normalization.html" -------------------------------------------------------------
 @handles("NORMALIZATION")
 def normalization(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
-    # Y = (X - mean(X, axes)) / sqrt(var(X, axes) + epsilon) * S + B, biased variance; with num_groups > 1 the
-    # channels (axis 1) are split into groups and the statistics also run over the channels of each group
+    # Y = (X - mean(X, axes)) / sqrt(var(X, axes) + epsilon) * S + B, biased variance. With num_groups = G > 1
+    # the channels (axis 1) are split into G groups, the statistics also run over the channels of a group, and
+    # S and B have shape [1, G, 1, ...]: one scale and bias per group (documented shapes; the builder enforces
+    # them)
     x, sc, bias, a = ins[0], ins[1], ins[2], layer.attrs
     axes = bitmask_axes(a["axes"], x.dim())
     groups = a.get("num_groups", 1)
@@ -304,7 +306,11 @@ def normalization(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
         dims = [2] + [d + 1 for d in axes if d >= 2]
         mean = xg.mean(dims, keepdim=True)
         var = (xg - mean).square().mean(dims, keepdim=True)
-        y = ((xg - mean) / torch.sqrt(var + eps)).reshape(x.shape)
+        y = (xg - mean) / torch.sqrt(var + eps)
+        if sc.dim() >= 2 and sc.shape[1] == groups and groups != c:
+            view = (1, groups) + (1,) * (xg.dim() - 2)
+            return [(y * sc.reshape(view) + bias.reshape(view)).reshape(x.shape)]
+        y = y.reshape(x.shape)
     else:
         mean = x.mean(axes, keepdim=True)
         var = (x - mean).square().mean(axes, keepdim=True)
