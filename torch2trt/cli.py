@@ -93,6 +93,23 @@ def _torchvision_model(name: str):
     return torchvision.models.get_model(name, weights=None)
 
 
+def randomize_norm_statistics(model, seed: int = SEED) -> None:
+    """Give batch norms random running statistics and affine parameters: with a fresh model's (mean 0,
+    variance 1, weight 1, bias 0) normalization is nearly the identity and checks would not exercise it."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+                n = m.running_mean.numel()
+                m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
+                if m.affine:
+                    m.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
+                    m.bias.copy_(torch.randn(n, generator=g) * 0.1)
+
+
 def _factory_model(path: str, factory: str):
     file = Path(path)
     if not file.is_file():
@@ -120,7 +137,8 @@ def load_model(spec: str, batch: int | None = None, input_shapes: Sequence[str] 
                dtype: Any = None) -> LoadedModel:
     """A model from a command-line spec, in eval mode, with its example inputs (fixed seed).
 
-    `torchvision:NAME` (or a bare NAME): random weights, input `batch` x 3x224x224 unless `input_shapes`.
+    `torchvision:NAME` (or a bare NAME): random weights and batch-norm statistics, input `batch` x
+    3x224x224 unless `input_shapes`.
     `path/to/file.py:factory`: factory() returns a module or (module, example inputs); `input_shapes`
     replaces the example inputs (random normal, `batch` prepended).
     """
@@ -139,6 +157,7 @@ def load_model(spec: str, batch: int | None = None, input_shapes: Sequence[str] 
             raise CliError(f"bad model {spec!r}: use torchvision:NAME (e.g. torchvision:resnet50) or "
                            "path/to/file.py:factory")
         made = _torchvision_model(name)
+        randomize_norm_statistics(made)
     example = None
     if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module):
         made, example = made
@@ -241,7 +260,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     with progress.stage(f"[{args.model}] loading"):
         loaded = load_model(args.model, args.batch, args.input_shape)
     with progress.stage(f"[{loaded.name}] tracing, building the network and the engine"):
-        conv = convert_timed(loaded.module, loaded.inputs, dtype=dtype)
+        conv = convert_timed(loaded.module, loaded.inputs, dtype=dtype, portable=not args.no_network)
     with progress.stage(f"[{loaded.name}] saving {out}"):
         torch.save(conv.model_trt.state_dict(), out)
     m = conv.model_trt
@@ -364,17 +383,6 @@ def read_saved_state(path: str) -> tuple[dict, dict]:
     return read_state(own, where=f"{path}{' (' + prefix.rstrip('.') + ')' if prefix else ''}"), own
 
 
-def _network_counts(stored: Any) -> Counter | None:
-    """Layer counts of a stored portable network, if its layout is one this version understands."""
-    layers = stored.get("layers") if isinstance(stored, dict) else stored
-    if not isinstance(layers, (list, tuple)):
-        return None
-    kinds = [rec.get("type") if isinstance(rec, dict) else None for rec in layers]
-    if not all(isinstance(k, str) for k in kinds):
-        return None
-    return Counter(kinds)
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     state, raw = read_saved_state(args.file)
     size = Path(args.file).stat().st_size
@@ -391,14 +399,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     print("outputs:")
     for spec in state["output_specs"]:
         print(f"  {spec.get('name', '?')}: {spec['dtype']}, shape {tuple(spec['shape'])}")
-    if "network" in raw:
-        counts = _network_counts(raw["network"])
-        if counts is None:
-            print("network:  stored (layout not understood by this torch2trt version)")
-        else:
-            print(f"network:  {sum(counts.values())} layers ({format_counts(counts, limit=100)})")
+    record = state.get("network")
+    if record is None:
+        print("network:  not stored (this file holds the engine only: no rebuild or CPU reference run after "
+              "loading)")
     else:
-        print("network:  not stored (this file holds the engine only)")
+        counts = Counter(layer.type for layer in record.layers)
+        print(f"network:  {sum(counts.values())} layers ({format_counts(counts, limit=100)})")
     return 0
 
 
@@ -410,8 +417,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="torchvision:NAME (random weights, seed 0) or path/to/file.py:factory "
-                                 "(factory() returns a module or (module, example_inputs))")
+    p.add_argument("model", help="torchvision:NAME (random weights and batch-norm statistics, seed 0) or "
+                                 "path/to/file.py:factory (factory() returns a module or (module, example_inputs))")
     p.add_argument("--batch", type=int, help="batch size prepended to --input-shape (default 1)")
     p.add_argument("--input-shape", action="append", metavar="CxHxW",
                    help="shape of one input without the batch, e.g. 3x224x224 (repeat for several inputs; "
@@ -433,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "TRTModule().load_state_dict(torch.load(FILE, weights_only=True))).")
     _add_model_args(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to save the state_dict (.pth)")
+    p.add_argument("--no-network", action="store_true",
+                   help="save the engine only, without the portable network (a smaller file, but no rebuild "
+                        "for another GPU or TensorRT version and no CPU reference run after loading)")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("check", help="compare PyTorch with the converted network (CPU reference executor)",
