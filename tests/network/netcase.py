@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
 import torch
 
 from torch2trt.backend import create_network, trt
@@ -89,8 +88,3 @@ def assert_same(got: torch.Tensor, expected: torch.Tensor, rtol: float = 1e-6, a
         torch.testing.assert_close(got, expected, rtol=rtol, atol=atol, equal_nan=True)
     else:
         assert torch.equal(got, expected), f"values differ:\n{got}\n{expected}"
-
-
-@pytest.fixture
-def net() -> Net:
-    return Net()

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import assert_same, run
+from netcase import assert_same, run
 
 from torch2trt.backend import trt
 from torch2trt.network import reference
@@ -826,7 +826,8 @@ def test_resize_to_dynamic_output_shape(net):
                                                  ("CUBIC", "REFLECT", False), ("LINEAR", "CLAMP", True)])
 def test_grid_sample(net, interp, sample, align):
     x, grid = torch.randn(B, 2, 5, 6), torch.rand(B, 4, 3, 2) * 2.4 - 1.2
-    layer = net.network.add_grid_sample(net.input("x", torch.float32, x.shape), net.input("g", torch.float32, grid.shape))
+    layer = net.network.add_grid_sample(net.input("x", torch.float32, x.shape),
+                                        net.input("g", torch.float32, grid.shape))
     layer.interpolation_mode = getattr(trt.InterpolationMode, interp)
     layer.sample_mode = getattr(trt.SampleMode, sample)
     layer.align_corners = align

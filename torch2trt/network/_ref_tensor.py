@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._ref_common import DOCS, Ctx, bitmask_axes, fail, ints, optional, scalar
+from ._ref_common import Ctx, bitmask_axes, fail, ints, optional, scalar
 from .inspect import LayerRecord
 
 HANDLERS: dict = {}

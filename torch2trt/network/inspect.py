@@ -234,6 +234,18 @@ class _TensorIds:
         return name
 
 
+def _dynamic_attrs(kind: str, inputs: list) -> set[str]:
+    """Properties that an input tensor replaces (TensorRT logs an error when they are read then)."""
+    given = {i for i, t in enumerate(inputs) if t is not None}
+    if kind == "RESIZE" and 1 in given:
+        return {"shape", "scales"}
+    if kind == "SLICE":
+        return {name for i, name in ((1, "start"), (2, "shape"), (3, "stride")) if i in given}
+    if kind == "FILL" and 0 in given:
+        return {"shape"}
+    return set()
+
+
 def _read_layer(layer: Any, tensor_id: _TensorIds) -> LayerRecord:
     kind = layer.type.name                       # LayerType: read BEFORE the cast below changes `.type`
     rec = LayerRecord(type=kind, name=layer.name)
@@ -251,10 +263,11 @@ def _read_layer(layer: Any, tensor_id: _TensorIds) -> LayerRecord:
     cls = getattr(trt, cls_name)
     layer.__class__ = cls
     raw: dict[str, Any] = {}
+    skip = _SKIP_ATTRS | _dynamic_attrs(kind, inputs)
     if kind in _KIND_IN_TYPE:
         raw["type"] = layer.type
     for attr in sorted(a for a in dir(cls) if not a.startswith("_") and a not in _ILAYER_ATTRS):
-        if attr in _SKIP_ATTRS or callable(getattr(cls, attr)):
+        if attr in skip or callable(getattr(cls, attr)):
             continue
         try:
             raw[attr] = getattr(layer, attr)
