@@ -207,7 +207,7 @@ def _environment(args) -> dict:
             "backend": f"{backend.NAME} {backend.VERSION}", "cpu": platform.processor() or platform.machine(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else "none",
             "batch": args.batch, "input": args.input_shape or f"3x{args.size}x{args.size}",
-            "dtype": args.dtype or "float32 (the models' own)", "repeat": args.repeat}
+            "dtype": args.dtype or "float32 (the models' own)", "repeat": args.repeat, "threads": args.threads}
 
 
 def write_markdown(rows: list[Row], env: dict, path: Path, gpu_reason: str | None) -> None:
@@ -238,7 +238,8 @@ def write_markdown(rows: list[Row], env: dict, path: Path, gpu_reason: str | Non
               "and building the TensorRT network); *build*: the TensorRT builder's "
               "`build_serialized_network`, timed by wrapping torch2trt's build call. *convert* includes reading "
               "the network back into portable records (`portable=True`, the default). Times are the fastest "
-              f"of {env['repeat']} runs on a shared 2-core machine.",
+              f"of {env['repeat']} runs with {env['threads']} torch CPU thread(s) (the ONNX export too) on a shared "
+              "2-core machine.",
               "- *ONNX route*: `torch.onnx.export` (TorchScript exporter, constant folding) + TensorRT's "
               "`OnnxParser` into a network — the counterpart of *convert*; *ONNX route layers*: that network's "
               "layer count (same input, same precision).",
@@ -265,6 +266,7 @@ def write_chart(rows: list[Row], path: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     names = [r.model for r in rows]
     y = list(range(len(rows)))
@@ -281,14 +283,23 @@ def write_chart(rows: list[Row], path: Path, title: str) -> None:
     ax.barh([i - h / 2 for i in y], build, h, left=conv, label="torch2trt: engine build", color="#a1c9f4")
     ax.barh([i + h / 2 for i in y], onnx, h, label="ONNX route: export + parse", color="#dd8452")
     ax.set_xlabel("seconds (CPU)")
-    ax.set_title("Conversion time", pad=28)
+    ax.set_title("Conversion time")
 
     ax = axes[1]
     ax.barh([i - h / 2 for i in y], [r.layers or 0 for r in rows], h, label="torch2trt", color="#4c72b0")
     ax.barh([i + h / 2 for i in y], [r.onnx_layers or 0 for r in rows], h, label="ONNX route", color="#dd8452")
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 3.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    for i, r in enumerate(rows):
+        for value, dy in ((r.layers, -h / 2), (r.onnx_layers, h / 2)):
+            if value:
+                ax.text(value * 1.03, i + dy, str(value), va="center", fontsize=7)
+    most = max([r.layers or 0 for r in rows] + [r.onnx_layers or 0 for r in rows] + [1])
+    ax.set_xlim(left=min([v for r in rows for v in (r.layers, r.onnx_layers) if v] + [10]) / 1.5, right=most * 1.6)
     ax.set_xlabel("network layers (log scale)")
-    ax.set_title("Network size", pad=28)
+    ax.set_title("Network size")
 
     if gpu:
         ax = axes[2]
@@ -297,10 +308,10 @@ def write_chart(rows: list[Row], path: Path, title: str) -> None:
         ax.barh([i + h / 2 for i in y], [r.gpu.get("trt_fps", 0) for r in rows], h, label="TensorRT",
                 color="#55a868")
         ax.set_xlabel("images / s")
-        ax.set_title("Throughput (GPU)", pad=28)
+        ax.set_title("Throughput (GPU)")
 
     for ax in axes:
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.04), ncol=3, fontsize=8, frameon=False)
+        ax.legend(loc="best", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     for i, r in enumerate(rows):
         if r.layers is None:  # where our bars would be, say why they are missing
@@ -331,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), help="precision inside the network")
     p.add_argument("--repeat", type=int, default=3, help="conversions (and ONNX exports) per model; the "
                    "fastest is reported, which discounts other load on the machine (default 3)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: with more, other load "
+                   "on the machine makes the CPU timings swing tenfold)")
     p.add_argument("--warmup", type=int, default=10, help="GPU warm-up iterations")
     p.add_argument("--iterations", type=int, default=100, help="GPU timed iterations")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX route columns")
@@ -345,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.batch <= 0 or args.repeat <= 0:
         raise CliError(f"--batch and --repeat must be positive, got {args.batch} and {args.repeat}")
+    import torch
+
+    torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress(args.quiet)

@@ -68,7 +68,8 @@ def models(tmp_path_factory) -> Path:
 
 
 def run(*args, cwd=None):
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    # one torch thread: two spinning OpenMP threads per process slow everything down under pytest -n 2
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "torch2trt.cli", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd or ROOT, env=env, timeout=300)
 

@@ -155,7 +155,7 @@ def test_cli_check_layerwise_reports_the_wrong_converter(tmp_path):
         def make():
             return Outer()
     '''))
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", "torch2trt.cli", "check", f"{path}:make", "--input-shape", "4x6x6",
                            "--layerwise"], capture_output=True, text=True, env=env, timeout=300,
                           cwd=Path(__file__).parent.parent)
