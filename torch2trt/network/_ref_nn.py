@@ -311,6 +311,8 @@ def normalization(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
             view = (1, groups) + (1,) * (xg.dim() - 2)
             return [(y * sc.reshape(view) + bias.reshape(view)).reshape(x.shape)]
         y = y.reshape(x.shape)
+    elif axes and axes == list(range(x.dim() - len(axes), x.dim())):
+        y = F.layer_norm(x, x.shape[-len(axes):], eps=eps)          # same statistics, one fused kernel
     else:
         mean = x.mean(axes, keepdim=True)
         var = (x - mean).square().mean(axes, keepdim=True)
