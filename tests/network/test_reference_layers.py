@@ -964,3 +964,32 @@ def test_record_is_plain_data(net):
     assert pool_rec.attrs["type"] == "AVERAGE" and pool_rec.enums["type"] == "PoolingType"
     assert record.inputs == [("x", torch.float32, (B, 2, 5, 5))]
     assert pool_rec.output_shapes == [(B, 3, 2, 2)]   # default stride 1 and pool_rec.output_dtypes == [torch.float32]
+
+
+def test_bfloat16_weights_are_read_and_layers_round_to_bfloat16(net):
+    """BF16 weights come back from the bindings as trt.Weights without a numpy view (inspect reads their bytes)."""
+    c = torch.randn(1, 5).bfloat16()
+    net._keep.append(c)
+    const = net.network.add_constant(tuple(c.shape), trt.Weights(trt.bfloat16, c.data_ptr(), c.numel())).get_output(0)
+    x = torch.randn(B, 5)
+    h = net.network.add_cast(net.input("x", torch.float32, x.shape), trt.bfloat16).get_output(0)
+    s = net.network.add_elementwise(h, const, trt.ElementWiseOperation.SUM).get_output(0)
+    record = net.build(s)
+    const_rec = next(layer for layer in record.layers if layer.type == "CONSTANT")
+    assert const_rec.weights["weights"].dtype == torch.bfloat16
+    assert torch.equal(const_rec.weights["weights"], c)
+    (got,) = run(record, {"x": x})
+    assert_same(got, (x.bfloat16().float() + c.float()).bfloat16(), rtol=0, atol=0)
+
+
+def test_float16_convolution_computes_in_float32_and_rounds_its_output(net):
+    x = torch.randn(B, 4, 6, 6).half()
+    w, b = torch.randn(5, 4, 3, 3).half(), torch.randn(5).half()
+    conv = net.network.add_convolution_nd(net.input("x", torch.float16, x.shape), 5, (3, 3), net.weights(w),
+                                          net.weights(b))
+    conv.padding_nd = (1, 1)
+    (got,) = run(net.build(conv.get_output(0)), {"x": x})
+    expected = F.conv2d(x.double(), w.double(), b.double(), padding=1).half()
+    assert got.dtype == torch.float16
+    # float32 accumulation then one rounding: at most one float16 ulp from the exactly rounded result
+    assert ((got.float() - expected.float()).abs() <= expected.float().abs() * 2**-10 + 1e-6).all()
