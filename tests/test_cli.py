@@ -256,3 +256,19 @@ def test_info_rejects_corrupt_or_foreign_files(content, tmp_path, capsys):
     else:
         path.write_bytes(content)
     assert_clean_error(run_here(["info", path], capsys), str(path), code=1)
+
+
+@pytest.mark.gpu
+def test_bench_measures_gpu_columns_where_an_engine_can_run(tmp_path):
+    from torch2trt import backend
+
+    runnable, why = backend.engine_runnable_here()
+    if not runnable:
+        pytest.skip(why)
+    proc = run("bench", "resnet18", "--size", "64", "--out", tmp_path, "--repeat", "1", "--iterations", "20",
+               "--no-onnx")
+    assert proc.returncode == 0, proc.stderr
+    gpu = json.loads((tmp_path / "model_table.json").read_text())["rows"][0]["gpu"]
+    assert gpu["pytorch_fps"] > 0 and gpu["trt_fps"] > 0
+    assert 0 < gpu["trt_median_ms"] <= gpu["trt_p99_ms"]
+    assert "not measurable here" not in (tmp_path / "model_table.md").read_text()
