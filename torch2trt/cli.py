@@ -93,23 +93,6 @@ def _torchvision_model(name: str):
     return torchvision.models.get_model(name, weights=None)
 
 
-def randomize_norm_statistics(model, seed: int = SEED) -> None:
-    """Give batch norms random running statistics and affine parameters: with a fresh model's (mean 0,
-    variance 1, weight 1, bias 0) normalization is nearly the identity and checks would not exercise it."""
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
-                n = m.running_mean.numel()
-                m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-                m.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
-                if m.affine:
-                    m.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
-                    m.bias.copy_(torch.randn(n, generator=g) * 0.1)
-
-
 def _factory_model(path: str, factory: str):
     file = Path(path)
     if not file.is_file():
@@ -156,6 +139,8 @@ def load_model(spec: str, batch: int | None = None, input_shapes: Sequence[str] 
         if name is None or not name:
             raise CliError(f"bad model {spec!r}: use torchvision:NAME (e.g. torchvision:resnet50) or "
                            "path/to/file.py:factory")
+        from .testing import randomize_norm_statistics
+
         made = _torchvision_model(name)
         randomize_norm_statistics(made)
     example = None

@@ -43,3 +43,18 @@ def assert_refuses(fn: torch.nn.Module | Callable, inputs: list, match: str, **c
         assert re.search(match, msg), f"error message does not match {match!r}:\n{msg}"
         return msg
     raise AssertionError(f"conversion succeeded; expected a ConversionError matching {match!r}")
+
+
+def randomize_norm_statistics(model: torch.nn.Module, seed: int = 0) -> None:
+    """Give batch norms random running statistics and affine parameters: with a fresh model's (mean 0,
+    variance 1, weight 1, bias 0) normalization is nearly the identity and checks would not exercise it."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+                n = m.running_mean.numel()
+                m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
+                if m.affine:
+                    m.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
+                    m.bias.copy_(torch.randn(n, generator=g) * 0.1)

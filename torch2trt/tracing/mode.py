@@ -24,8 +24,9 @@ from . import registry
 from .context import ConversionContext, ConversionError, Deferred, UnsupportedArgument, get_trt, torch_dtype_from_trt
 from .shapes import DynDim, dims_of
 
-_TORCH_DIR = os.path.dirname(torch.__file__)
-_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# trailing separators: site-packages/torchvision must not count as torch (it is model code)
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 # Calls that return Python values computed from tensor *data*: the value would be frozen into the
 # engine, which is silently wrong for any other input. (Metadata queries like size()/dim() are fine.)
@@ -266,7 +267,7 @@ def _user_location() -> str:
     """file:line of the innermost frame outside torch and torch2trt (the user's model code)."""
     for frame in reversed(traceback.extract_stack()):
         f = os.path.abspath(frame.filename)
-        if f.startswith(_TORCH_DIR) or f.startswith(_PKG_DIR) or "<frozen" in f:
+        if f.startswith((_TORCH_DIR, _PKG_DIR)) or "<frozen" in f:
             continue
         return f"{frame.filename}:{frame.lineno} ({frame.line})" if frame.line else \
             f"{frame.filename}:{frame.lineno}"
