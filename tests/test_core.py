@@ -242,3 +242,24 @@ def test_data_dependent_python_values_are_refused():
 
 def test_trt_module_is_an_nn_module():
     assert issubclass(TRTModule, nn.Module)
+
+
+def test_converter_registered_for_a_tensor_operator_runs_for_the_operator():
+    """In torch 2.x `a * b` reaches __torch_function__ as Tensor.mul: a converter registered for
+    "torch.Tensor.__mul__" (as the original torch2trt documents) must still run for it."""
+    calls = []
+
+    @tensorrt_converter("torch.Tensor.__mul__")
+    def convert_mul(ctx):
+        a, b = ctx.method_args[0], ctx.method_args[1]
+        calls.append(ctx.method_name)
+        layer = ctx.network.add_elementwise(a._trt, b._trt, trt.ElementWiseOperation.PROD)
+        ctx.method_return._trt = layer.get_output(0)
+
+    try:
+        assert_converts(lambda a, b: a * b, [torch.randn(2, 3), torch.randn(2, 3)])
+        assert calls == ["torch.Tensor.__mul__"]
+    finally:
+        t2t.unregister_converter("torch.Tensor.__mul__", convert_mul)
+    with pytest.raises(ConversionError, match="torch.Tensor.mul: no converter"):
+        torch2trt(FunctionModule(lambda a, b: a * b).eval(), [torch.randn(2, 3), torch.randn(2, 3)])

@@ -73,24 +73,63 @@ def _function_key(func: Any) -> Any:
 def register(target: Any, function: Callable) -> Converter:
     key, is_module, name = resolve(target)
     conv = Converter(function, name, is_module)
-    (_MODULES if is_module else _FUNCTIONS).setdefault(key, []).append(conv)
-    _NAMES.pop(key, None)
+    table = _MODULES if is_module else _FUNCTIONS
+    for k in _keys(key, is_module):
+        table.setdefault(k, []).append(conv)
     return conv
+
+
+def _keys(key: Any, is_module: bool) -> list:
+    """The key, plus the function a Tensor operator actually reaches __torch_function__ as (in torch 2.x
+    `a + b` arrives as Tensor.add, `x += 1` as Tensor.add_), so `"torch.Tensor.__add__"` keeps working."""
+    if is_module:
+        return [key]
+    alias = _operator_alias(getattr(key, "__name__", ""))
+    return [key] if alias is None or alias == key else [key, alias]
+
+
+@functools.lru_cache(maxsize=None)
+def _operator_alias(name: str) -> Any:
+    if not (name.startswith("__") and name.endswith("__")) or not callable(getattr(torch.Tensor, name, None)):
+        return None
+    from torch.overrides import TorchFunctionMode
+
+    seen: list = []
+
+    class Probe(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            seen.append(func)
+            return func(*args, **(kwargs or {}))
+
+    unary = name in ("__neg__", "__pos__", "__abs__", "__invert__")
+    for a, b in ((torch.ones(2), torch.ones(2)), (torch.ones(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool))):
+        seen.clear()
+        try:
+            with Probe():
+                getattr(a, name)() if unary else getattr(a, name)(b)
+        except Exception:  # noqa: BLE001  (the probe only learns what arrives; operators may reject dtypes)
+            continue
+        if seen:
+            return seen[0]
+    return None
 
 
 def unregister(target: Any, function: Callable | None = None) -> None:
     """Remove the newest converter for `target` (or the given function), restoring any earlier one."""
     key, is_module, name = resolve(target)
     table = _MODULES if is_module else _FUNCTIONS
-    stack = table.get(key, [])
-    for i in range(len(stack) - 1, -1, -1):
-        if function is None or stack[i].function is function:
-            del stack[i]
-            break
-    else:
+    found = False
+    for k in _keys(key, is_module):
+        stack = table.get(k, [])
+        for i in range(len(stack) - 1, -1, -1):
+            if (function is None or stack[i].function is function) and stack[i].target == name:
+                del stack[i]
+                found = True
+                break
+        if not stack:
+            table.pop(k, None)
+    if not found:
         raise KeyError(f"no converter registered for {name}")
-    if not stack:
-        table.pop(key, None)
 
 
 def tensorrt_converter(method: Any, is_real: bool = True, enabled: bool = True, imports: Any = ()):
@@ -134,12 +173,11 @@ def has_module_converters() -> bool:
 
 def registered_targets() -> list[tuple[str, Callable]]:
     """(qualified target, converter function) for every active registration, sorted by name."""
-    rows = [(s[-1].target, s[-1].function) for s in list(_FUNCTIONS.values()) + list(_MODULES.values()) if s]
+    rows = {(c.target, c.function) for s in list(_FUNCTIONS.values()) + list(_MODULES.values()) for c in s}
     return sorted(rows, key=lambda r: r[0])
 
 
 # ---- names for error messages ---------------------------------------------------------------------
-_NAMES: dict[Any, str] = {}
 _NAMESPACES = (("torch.nn.functional", "torch.nn.functional"), ("torch.Tensor", "torch.Tensor"),
                ("torch", "torch"), ("torch.special", "torch.special"), ("torch.linalg", "torch.linalg"),
                ("torch.fft", "torch.fft"))
