@@ -88,7 +88,7 @@ def _keys(key: Any, is_module: bool) -> list:
     return [key] if alias is None or alias == key else [key, alias]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _operator_alias(name: str) -> Any:
     if not (name.startswith("__") and name.endswith("__")) or not callable(getattr(torch.Tensor, name, None)):
         return None
