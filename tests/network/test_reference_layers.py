@@ -993,3 +993,18 @@ def test_float16_convolution_computes_in_float32_and_rounds_its_output(net):
     assert got.dtype == torch.float16
     # float32 accumulation then one rounding: at most one float16 ulp from the exactly rounded result
     assert ((got.float() - expected.float()).abs() <= expected.float().abs() * 2**-10 + 1e-6).all()
+
+
+@pytest.mark.parametrize("mode,crop_before", [("SAME_UPPER", 0), ("SAME_LOWER", 1)])
+def test_deconvolution_same_modes_with_odd_padding_and_3d(net, mode, crop_before):
+    # DK = 3, S = 2: P = max(DK - S, 0) = 1; SAME_UPPER keeps pre <= post (0, 1), SAME_LOWER pre >= post (1, 0)
+    x, w = torch.randn(B, 2, 4, 3, 5), torch.randn(2, 3, 3, 3, 3)
+    layer = net.network.add_deconvolution_nd(net.input("x", torch.float32, x.shape), 3, (3, 3, 3), net.weights(w),
+                                             trt.Weights())
+    layer.stride_nd = (2, 2, 2)
+    layer.padding_mode = getattr(trt.PaddingMode, mode)
+    (got,) = run(net.build(layer.get_output(0)), {"x": x})
+    full = F.conv_transpose3d(x.double(), w.double(), None, 2)           # (I - 1) * 2 + 3 = 2 * I + 1
+    c = crop_before
+    expected = full[:, :, c:c + 8, c:c + 6, c:c + 10].float()           # O = min(I * S, (I - 1) * S + DK) = 2 * I
+    assert_same(got, expected, rtol=1e-5, atol=1e-5)

@@ -194,7 +194,9 @@ def scale(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
 
 # ---- RESIZE: DOCS + "Resize.html" -------------------------------------------------------------------------------
 def _source_coords(n_in: int, n_out: int, transform: str, selector: str) -> torch.Tensor:
-    # x_original from x_resized, with the documented ratio length_original / length_resized
+    # x_original from x_resized, with the documented ratio length_original / length_resized — also when the
+    # output shape came from scales (the documentation gives no other rule; where floor(n * scale) != n * scale,
+    # ONNX and PyTorch would use 1 / scale instead)
     i = torch.arange(n_out, dtype=torch.float64)
     if n_out == 1 and selector == "UPPER":
         return torch.zeros(1, dtype=torch.float64)
