@@ -40,13 +40,20 @@ def convert_conv(ctx):
         xt = ctx.reshape(xt, tuple(x.shape) + (1,))
         weight = weight.unsqueeze(-1)
         kernel, stride, dilation, pre, post = kernel + (1,), stride + (1,), dilation + (1,), pre + (0,), post + (0,)
-    layer = ctx.network.add_convolution_nd(
-        xt, weight.shape[0], kernel, ctx.weights(weight, out.dtype),
-        ctx.weights(bias, out.dtype) if bias is not None else trt.Weights(ctx.trt_dtype(out.dtype)))
-    layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
-    layer.pre_padding, layer.post_padding = pre, post
-    ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
+
+    def add_conv(kernel_w, bias_w):
+        layer = ctx.network.add_convolution_nd(
+            xt, weight.shape[0], kernel, ctx.weights(kernel_w, out.dtype),
+            ctx.weights(bias_w, out.dtype) if bias_w is not None else trt.Weights(ctx.trt_dtype(out.dtype)))
+        layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
+        layer.pre_padding, layer.post_padding = pre, post
+        ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
+        return layer
+
+    layer = add_conv(weight, bias)
     y = layer.get_output(0)
     if nd == 1:
         y = ctx.reshape(y, tuple(out.shape))
     ctx.set_output(out, y)
+    if nd > 1:  # a batch norm right after may fold into the weights
+        ctx.offer_fold(out, layer, weight, bias, lambda: add_conv(weight, bias).get_output(0))
