@@ -85,6 +85,17 @@ class _Foldable:
         self.uses = 0
 
 
+class _LazyDim:
+    """A dimension of an ITensor for shape_tensor(): its value is read from the network."""
+
+    def __init__(self, ctx, itensor, index: int):
+        self.ctx, self.itensor, self.index = ctx, itensor, index
+
+    @property
+    def _trt(self):
+        return self.ctx.dim_tensor(self.itensor, self.index)
+
+
 class ConversionContext:
     """State of one conversion. Converters read `method_args`, `method_kwargs`, `method_return` and add
     layers to `network`; they set `output._trt` on the tensors they produce (or call `set_output`)."""
@@ -194,12 +205,15 @@ class ConversionContext:
 
     def unsqueeze_to_rank(self, itensor, rank: int):
         """Prepend size-1 axes (as broadcasting does) until `itensor` has `rank` dims."""
-        cur = len(itensor.shape)
-        if cur >= rank:
+        dims = trt_dims(itensor)
+        if len(dims) >= rank:
             return itensor
         layer = self.network.add_shuffle(itensor)
-        # zero_is_placeholder (default True): 0 copies the input extent, so dynamic dims survive.
-        layer.reshape_dims = (1,) * (rank - cur) + (0,) * cur
+        ones = (1,) * (rank - len(dims))
+        if -1 in dims:  # dynamic: the new shape is [1, ..., 1] ++ shape(itensor)
+            layer.set_input(1, self.shape_tensor([*ones, *(_LazyDim(self, itensor, i) for i in range(len(dims)))]))
+        else:
+            layer.reshape_dims = ones + dims
         self.name_layer(layer, "unsqueeze")
         return layer.get_output(0)
 
@@ -266,11 +280,11 @@ class ConversionContext:
         """A 1-d int64 tensor holding `sizes` (ints and DynDims), or None when all are plain ints."""
         from .shapes import DynDim
 
-        if not any(isinstance(s, DynDim) for s in sizes):
+        if not any(isinstance(s, (DynDim, _LazyDim)) for s in sizes):
             return None
         pieces, static = [], []
         for s in sizes:
-            if isinstance(s, DynDim):
+            if isinstance(s, (DynDim, _LazyDim)):
                 if static:
                     pieces.append(self.constant(torch.tensor(static, dtype=torch.int64)))
                     static = []
