@@ -59,7 +59,7 @@ def _convert_max_pool(nd: int):
         x = ctx.get_arg("input", 0)
         kernel, stride, padding = _window_args(ctx, nd)
         dilation = _tuple(ctx.get_arg("dilation", 4, 1), nd)
-        ceil_mode, return_indices = ctx.get_arg("ceil_mode", 5, False), ctx.get_arg("return_indices", 6, False)
+        return_indices = ctx.get_arg("return_indices", 6, False)
         if return_indices:
             raise ctx.unsupported(f"max_pool{nd}d(return_indices=True): TensorRT pooling gives no indices")
         if any(d != 1 for d in dilation):
