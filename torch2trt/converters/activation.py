@@ -1,4 +1,5 @@
-"""Activation converters: uniform activations are one table entry each."""
+"""Activation converters. Activations that are one ActivationType are table entries (with how their
+alpha/beta come from the call); the others are short exact compositions. Softmax family included."""
 
 from __future__ import annotations
 
@@ -7,23 +8,215 @@ import torch.nn.functional as F
 
 from ..backend import trt
 from ..tracing.registry import tensorrt_converter
+from .unary import U, binary, select, spellings, unary
 
-# name -> (ActivationType, spellings that reach the converter)
+A = trt.ActivationType
+E = trt.ElementWiseOperation
+
+
+def activation(ctx, itensor, kind, alpha: float | None = None, beta: float | None = None):
+    layer = ctx.network.add_activation(itensor, kind)
+    if alpha is not None:
+        layer.alpha = alpha
+    if beta is not None:
+        layer.beta = beta
+    ctx.name_layer(layer)
+    return layer.get_output(0)
+
+
+def _x(ctx):
+    out = ctx.method_return
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
+    return ctx.trt(ctx.get_arg("input", 0), out.dtype)
+
+
+# name -> (ActivationType, targets, (alpha, beta) from the call)
 ACTIVATIONS = {
-    "relu": (trt.ActivationType.RELU, (F.relu, torch.relu, torch.relu_, torch.Tensor.relu, torch.Tensor.relu_,
-                                       F.relu_)),
+    "relu": (A.RELU, spellings("relu") + [F.relu, F.relu_], lambda ctx: (None, None)),
+    "sigmoid": (A.SIGMOID, spellings("sigmoid") + [F.sigmoid, torch.special.expit], lambda ctx: (None, None)),
+    "tanh": (A.TANH, spellings("tanh") + [F.tanh], lambda ctx: (None, None)),
+    "softsign": (A.SOFTSIGN, [F.softsign], lambda ctx: (None, None)),
+    "leaky_relu": (A.LEAKY_RELU, [F.leaky_relu, F.leaky_relu_, torch._C._nn.leaky_relu_],
+                   lambda ctx: (float(ctx.get_arg("negative_slope", 1, 0.01)), None)),
+    "elu": (A.ELU, [F.elu, F.elu_], lambda ctx: (float(ctx.get_arg("alpha", 1, 1.0)), None)),
+    "selu": (A.SELU, [F.selu, F.selu_, torch.selu, torch.selu_],
+             lambda ctx: (1.6732632423543772848170429916717, 1.0507009873554804934193349852946)),
+    "hardtanh": (A.CLIP, [F.hardtanh, F.hardtanh_],
+                 lambda ctx: (float(ctx.get_arg("min_val", 1, -1.0)), float(ctx.get_arg("max_val", 2, 1.0)))),
+    "relu6": (A.CLIP, [F.relu6], lambda ctx: (0.0, 6.0)),
+    "hardsigmoid": (A.HARD_SIGMOID, [F.hardsigmoid], lambda ctx: (1.0 / 6.0, 0.5)),
 }
 
 
-def _convert_activation(kind):
+def _convert_activation(kind, params):
     def convert(ctx):
-        x = ctx.get_arg("input", 0)
-        layer = ctx.network.add_activation(ctx.trt(x), kind)
-        ctx.name_layer(layer)
-        ctx.set_output(ctx.method_return, layer.get_output(0))
+        alpha, beta = params(ctx)
+        ctx.set_output(ctx.method_return, activation(ctx, _x(ctx), kind, alpha, beta))
 
     return convert
 
 
-for _name, (_kind, _targets) in ACTIVATIONS.items():
-    tensorrt_converter(list(_targets))(_convert_activation(_kind))
+for _name, (_kind, _targets, _params) in ACTIVATIONS.items():
+    tensorrt_converter(_targets)(_convert_activation(_kind, _params))
+
+
+@tensorrt_converter([F.gelu])
+def convert_gelu(ctx):
+    approximate = ctx.get_arg("approximate", 1, "none")
+    kind = {"none": A.GELU_ERF, "tanh": A.GELU_TANH}.get(approximate)
+    if kind is None:
+        raise ctx.unsupported(f"gelu(approximate={approximate!r})")
+    ctx.set_output(ctx.method_return, activation(ctx, _x(ctx), kind))
+
+
+def softplus(ctx, x, beta: float, threshold: float, dtype):
+    """PyTorch: x where beta * x > threshold, else log(1 + exp(beta * x)) / beta."""
+    y = activation(ctx, x, A.SOFTPLUS, 1.0 / beta, beta)
+    bx = x if beta == 1 else binary(ctx, x, beta, E.PROD, dtype)
+    return select(ctx, binary(ctx, bx, threshold, E.GREATER, dtype), x, y)
+
+
+@tensorrt_converter([F.softplus])
+def convert_softplus(ctx):
+    out = ctx.method_return
+    beta, threshold = float(ctx.get_arg("beta", 1, 1.0)), float(ctx.get_arg("threshold", 2, 20.0))
+    ctx.set_output(out, softplus(ctx, _x(ctx), beta, threshold, out.dtype))
+
+
+@tensorrt_converter([F.silu])
+def convert_silu(ctx):
+    out = ctx.method_return
+    x = _x(ctx)
+    ctx.set_output(out, binary(ctx, x, activation(ctx, x, A.SIGMOID), E.PROD, out.dtype))
+
+
+@tensorrt_converter([F.hardswish])
+def convert_hardswish(ctx):
+    out = ctx.method_return
+    x = _x(ctx)
+    ctx.set_output(out, binary(ctx, x, activation(ctx, x, A.HARD_SIGMOID, 1.0 / 6.0, 0.5), E.PROD, out.dtype))
+
+
+@tensorrt_converter([F.mish])
+def convert_mish(ctx):
+    out = ctx.method_return
+    x = _x(ctx)
+    sp = softplus(ctx, x, 1.0, 20.0, out.dtype)
+    ctx.set_output(out, binary(ctx, x, activation(ctx, sp, A.TANH), E.PROD, out.dtype))
+
+
+@tensorrt_converter([F.logsigmoid])
+def convert_logsigmoid(ctx):
+    out = ctx.method_return
+    x = _x(ctx)
+    neg = unary(ctx, x, U.NEG)
+    ctx.set_output(out, unary(ctx, softplus(ctx, neg, 1.0, 20.0, out.dtype), U.NEG))
+
+
+@tensorrt_converter([F.celu, F.celu_, torch.celu, torch.celu_])
+def convert_celu(ctx):
+    """alpha * elu(x / alpha)."""
+    out = ctx.method_return
+    alpha = float(ctx.get_arg("alpha", 1, 1.0))
+    x = _x(ctx)
+    if alpha == 1.0:
+        ctx.set_output(out, activation(ctx, x, A.ELU, 1.0))
+        return
+    y = activation(ctx, binary(ctx, x, alpha, E.DIV, out.dtype), A.ELU, 1.0)
+    ctx.set_output(out, binary(ctx, y, alpha, E.PROD, out.dtype))
+
+
+@tensorrt_converter([F.threshold, F.threshold_, torch.threshold, torch.threshold_])
+def convert_threshold(ctx):
+    out = ctx.method_return
+    threshold, value = ctx.get_arg("threshold", 1), ctx.get_arg("value", 2)
+    x = ctx.trt(ctx.get_arg("input", 0), out.dtype)
+    cond = binary(ctx, x, threshold, E.GREATER, out.dtype)
+    ctx.set_output(out, select(ctx, cond, x, ctx.trt(value, out.dtype, out.dim())))
+
+
+@tensorrt_converter([F.prelu, torch.prelu])
+def convert_prelu(ctx):
+    out = ctx.method_return
+    x, weight = ctx.get_arg("input", 0), ctx.get_arg("weight", 1)
+    shape = [1] * out.dim()
+    if weight.numel() > 1:
+        shape[1 if out.dim() > 1 else 0] = weight.numel()
+    slope = ctx.trt(weight.reshape(shape) if not hasattr(weight, "_trt") else weight, out.dtype, out.dim())
+    if len(slope.shape) != out.dim():
+        raise ctx.unsupported("prelu with a computed weight of another rank")
+    layer = ctx.network.add_parametric_relu(ctx.trt(x, out.dtype), slope)
+    ctx.name_layer(layer, "prelu")
+    ctx.set_output(out, layer.get_output(0))
+
+
+@tensorrt_converter([F.glu])
+def convert_glu(ctx):
+    x = ctx.get_arg("input", 0)
+    dim = ctx.get_arg("dim", 1, -1) % x.dim()
+    out = ctx.method_return
+    ctx.require_static(x)
+    half = x.shape[dim] // 2
+    xt = ctx.trt(x)
+    start = [0] * x.dim()
+    size = list(out.shape)
+    a = ctx.network.add_slice(xt, start, size, [1] * x.dim())
+    start[dim] = half
+    b = ctx.network.add_slice(xt, start, size, [1] * x.dim())
+    ctx.name_layer(a, "glu_a")
+    ctx.name_layer(b, "glu_b")
+    gate = activation(ctx, b.get_output(0), A.SIGMOID)
+    ctx.set_output(out, binary(ctx, a.get_output(0), gate, E.PROD, out.dtype))
+
+
+# ---- softmax family --------------------------------------------------------------------------------
+def _softmax_dim(ctx, x) -> int:
+    dim = ctx.get_arg("dim", 1, None)
+    if dim is None:  # PyTorch's legacy implicit dim
+        dim = 0 if x.dim() in (0, 1, 3) else 1
+    return dim % max(x.dim(), 1)
+
+
+def _softmax_input(ctx):
+    """(input in the compute dtype, axis, output dtype). Reduced precision computes in float32."""
+    x = ctx.get_arg("input", 0)
+    out = ctx.method_return
+    dim = _softmax_dim(ctx, x)
+    compute = torch.float32 if out.dtype in (torch.float16, torch.bfloat16) else out.dtype
+    return ctx.trt(x, compute), dim, compute, out
+
+
+def softmax(ctx, xt, dim: int):
+    layer = ctx.network.add_softmax(xt)
+    layer.axes = 1 << dim
+    ctx.name_layer(layer, "softmax")
+    return layer.get_output(0)
+
+
+@tensorrt_converter([F.softmax, torch.softmax, torch.Tensor.softmax, torch.special.softmax])
+def convert_softmax(ctx):
+    xt, dim, compute, out = _softmax_input(ctx)
+    ctx.set_output(out, ctx.cast(softmax(ctx, xt, dim), out.dtype))
+
+
+@tensorrt_converter([F.softmin])
+def convert_softmin(ctx):
+    xt, dim, compute, out = _softmax_input(ctx)
+    ctx.set_output(out, ctx.cast(softmax(ctx, unary(ctx, xt, U.NEG), dim), out.dtype))
+
+
+def log_softmax(ctx, xt, dim: int, dtype):
+    """x - max - log(sum(exp(x - max))), stable like PyTorch's."""
+    mx = ctx.network.add_reduce(xt, trt.ReduceOperation.MAX, 1 << dim, True)
+    ctx.name_layer(mx, "max")
+    shifted = binary(ctx, xt, mx.get_output(0), E.SUB, dtype)
+    s = ctx.network.add_reduce(unary(ctx, shifted, U.EXP), trt.ReduceOperation.SUM, 1 << dim, True)
+    ctx.name_layer(s, "sum")
+    return binary(ctx, shifted, unary(ctx, s.get_output(0), U.LOG), E.SUB, dtype)
+
+
+@tensorrt_converter([F.log_softmax, torch.log_softmax, torch.Tensor.log_softmax, torch.special.log_softmax])
+def convert_log_softmax(ctx):
+    xt, dim, compute, out = _softmax_input(ctx)
+    ctx.set_output(out, ctx.cast(log_softmax(ctx, xt, dim, compute), out.dtype))
