@@ -1,0 +1,193 @@
+"""Indexing converters: `x[...]` (ints, slices with steps, negative indices, None, Ellipsis, one integer
+tensor or a constant boolean mask), gather, index_select, embedding.
+
+Basic indexing is one SLICE plus (when axes are dropped or inserted) one reshape; one advanced index adds
+a GATHER. Combinations whose PyTorch result layout differs from that construction are refused."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..backend import trt
+from ..tracing.context import get_trt, trt_dims
+from ..tracing.registry import tensorrt_converter
+from ..tracing.shapes import DynDim
+from .shape import input_dims, reshape
+
+
+def _is_tensor_index(i) -> bool:
+    return isinstance(i, torch.Tensor) and (i.dtype == torch.bool or not i.is_floating_point())
+
+
+def _normalize(ctx, x, index):
+    index = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, list) for i in index):
+        index = tuple(torch.tensor(i) if isinstance(i, list) else i for i in index)
+    consumed = sum(i.dim() if isinstance(i, torch.Tensor) and i.dtype == torch.bool else
+                   (0 if i is None or i is Ellipsis else 1) for i in index)
+    if sum(i is Ellipsis for i in index) > 1:
+        raise ctx.unsupported("x[...] with more than one Ellipsis")
+    out = []
+    for i in index:
+        if i is Ellipsis:
+            out += [slice(None)] * (x.dim() - consumed)
+        else:
+            out.append(i)
+    if not any(i is Ellipsis for i in index):
+        out += [slice(None)] * (x.dim() - consumed)
+    return out
+
+
+@tensorrt_converter([torch.Tensor.__getitem__])
+def convert_getitem(ctx):
+    x, index, out = ctx.method_args[0], ctx.method_args[1], ctx.method_return
+    entries = _normalize(ctx, x, index)
+    xt = ctx.trt(x)
+    dims = input_dims(ctx, xt)
+    starts, sizes, strides = [], [], []
+    keep_shape: list = []          # output dims (None: the tensor index's dims)
+    advanced = None                 # (axis in the sliced tensor, index tensor)
+    axis = 0
+    has_int = False
+    for e in entries:
+        if e is None:
+            keep_shape.append(1)
+            continue
+        if axis >= x.dim():
+            raise ctx.unsupported(f"x[{index!r}]: too many indices")
+        n = dims[axis]
+        if isinstance(e, (int, DynDim)) and not isinstance(e, bool):
+            if isinstance(n, int):
+                e = int(e) % max(n, 1) if not isinstance(e, DynDim) else e
+            elif int(e) < 0:
+                raise ctx.unsupported("negative index on a dynamic dimension")
+            starts.append(e)
+            sizes.append(1)
+            strides.append(1)
+            has_int = True
+        elif isinstance(e, slice):
+            start, stop, step = e.start, e.stop, 1 if e.step is None else e.step
+            if isinstance(step, DynDim) or step <= 0:
+                raise ctx.unsupported(f"x[{index!r}]: slice step {step}")
+            if isinstance(n, int) and not isinstance(start, DynDim) and not isinstance(stop, DynDim):
+                start, stop, step = slice(start, stop, step).indices(n)
+                size = max(0, -(-(stop - start) // step))
+            else:
+                start = 0 if start is None else start
+                stop = n if stop is None else stop
+                if any(isinstance(v, int) and not isinstance(v, DynDim) and v < 0 for v in (start, stop)):
+                    raise ctx.unsupported(f"x[{index!r}]: negative slice bounds on a dynamic dimension")
+                size = stop - start if step == 1 else (stop - start + (step - 1)) // step
+            starts.append(start)
+            sizes.append(size)
+            strides.append(step)
+            keep_shape.append(size)
+        elif _is_tensor_index(e):
+            if advanced is not None:
+                raise ctx.unsupported("x[...] with several tensor indices")
+            if e.dtype == torch.bool:
+                if get_trt(e) is not None:
+                    raise ctx.unsupported("x[mask] with a mask computed in the model: its output shape depends "
+                                          "on the data")
+                if e.dim() != 1:
+                    raise ctx.unsupported("x[mask] with a multi-dimensional boolean mask")
+                e = e.nonzero().reshape(-1)
+            starts.append(0)
+            sizes.append(n)
+            strides.append(1)
+            advanced = (axis, e)
+            keep_shape.append(None)  # placeholder for the index's shape
+        else:
+            raise ctx.unsupported(f"x[{index!r}]: index of type {type(e).__name__}")
+        axis += 1
+    if advanced is not None and has_int:
+        raise ctx.unsupported("x[...] mixing integer and tensor indices (PyTorch moves the indexed dims)")
+    y = _slice(ctx, xt, starts, sizes, strides, dims)
+    if advanced is not None:
+        if -1 in trt_dims(y):
+            raise ctx.unsupported("x[tensor] with dynamic shapes")
+        # the slice keeps every axis, so the index applies to the same axis as in x
+        layer = ctx.network.add_gather(y, ctx.trt(advanced[1], torch.int64), advanced[0])
+        ctx.name_layer(layer, "gather")
+        y = layer.get_output(0)
+    if trt_dims(y) != tuple(out.shape) or has_int or any(e is None for e in entries):
+        if -1 in trt_dims(y):
+            y = reshape(ctx, y, _dynamic_out_shape(ctx, y, entries))
+        elif trt_dims(y) != tuple(out.shape):
+            y = reshape(ctx, y, list(out.shape))
+    ctx.set_output(out, y)
+
+
+def _dynamic_out_shape(ctx, y, entries) -> list:
+    """Output shape of basic indexing from the sliced tensor's dims: ints drop their axis, None adds one."""
+    dims = input_dims(ctx, y)
+    shape, axis = [], 0
+    for e in entries:
+        if e is None:
+            shape.append(1)
+            continue
+        if not isinstance(e, slice) and not isinstance(e, torch.Tensor):
+            axis += 1
+            continue
+        shape.append(dims[axis])
+        axis += 1
+    return shape
+
+
+def _slice(ctx, xt, starts, sizes, strides, dims):
+    if all(isinstance(s, int) and not isinstance(s, DynDim) for s in starts) and starts == [0] * len(starts) \
+            and sizes == dims and strides == [1] * len(strides):
+        return xt
+    static = all(isinstance(v, int) and not isinstance(v, DynDim) for v in starts + sizes)
+    layer = ctx.network.add_slice(xt, [int(s) if static else 0 for s in starts],
+                                  [int(s) for s in sizes] if static else [0] * len(sizes), strides)
+    if not static:
+        layer.set_input(1, ctx.shape_tensor([_as_dyn(ctx, s) for s in starts]))
+        layer.set_input(2, ctx.shape_tensor([_as_dyn(ctx, s) for s in sizes]))
+    ctx.name_layer(layer, "getitem")
+    return layer.get_output(0)
+
+
+def _as_dyn(ctx, v):
+    """shape_tensor() needs at least one dynamic entry to build a tensor; keep ints as they are."""
+    return v
+
+
+@tensorrt_converter([torch.gather, torch.Tensor.gather, torch.take_along_dim, torch.Tensor.take_along_dim])
+def convert_gather(ctx):
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    dim = ctx.get_arg("dim", 1)
+    index = ctx.get_arg("index", 2)
+    if ctx.method_name.endswith("take_along_dim"):
+        index, dim = ctx.get_arg("indices", 1), ctx.get_arg("dim", 2, None)
+        if dim is None:
+            raise ctx.unsupported("take_along_dim without dim")
+    if tuple(index.shape) != tuple(out.shape) or index.dim() != x.dim():
+        raise ctx.unsupported(f"{ctx.method_name}: index shape {tuple(index.shape)} must match the output")
+    layer = ctx.network.add_gather(ctx.trt(x), ctx.trt(index, torch.int64), dim % x.dim())
+    layer.mode = trt.GatherMode.ELEMENT
+    ctx.name_layer(layer, "gather")
+    ctx.set_output(out, layer.get_output(0))
+
+
+@tensorrt_converter([torch.index_select, torch.Tensor.index_select])
+def convert_index_select(ctx):
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    dim, index = ctx.get_arg("dim", 1) % max(x.dim(), 1), ctx.get_arg("index", 2)
+    layer = ctx.network.add_gather(ctx.trt(x), ctx.trt(index, torch.int64), dim)
+    ctx.name_layer(layer, "index_select")
+    y = layer.get_output(0)
+    if trt_dims(y) != tuple(out.shape):  # a 0-d index keeps the dimension in index_select
+        y = reshape(ctx, y, list(out.shape))
+    ctx.set_output(out, y)
+
+
+@tensorrt_converter([F.embedding])
+def convert_embedding(ctx):
+    index, weight, out = ctx.get_arg("input", 0), ctx.get_arg("weight", 1), ctx.method_return
+    if ctx.get_arg("max_norm", 3, None) is not None:
+        raise ctx.unsupported("embedding(max_norm=...): renormalizes the weight in place")
+    layer = ctx.network.add_gather(ctx.trt(weight), ctx.trt(index, torch.int64), 0)
+    ctx.name_layer(layer, "embedding")
+    ctx.set_output(out, layer.get_output(0))
