@@ -110,7 +110,6 @@ def convert_group_norm(ctx):
 @tensorrt_converter(F.instance_norm)
 def convert_instance_norm(ctx):
     x = ctx.get_arg("input", 0)
-    mean, var = ctx.get_arg("running_mean", 1, None), ctx.get_arg("running_var", 2, None)
     weight, bias = ctx.get_arg("weight", 3, None), ctx.get_arg("bias", 4, None)
     use_input_stats, eps = ctx.get_arg("use_input_stats", 5, True), ctx.get_arg("eps", 7, 1e-5)
     out = ctx.method_return
