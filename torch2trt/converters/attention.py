@@ -42,7 +42,8 @@ def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, 
                         ctx.trt(torch.tensor(-math.inf), compute, rank))
     if mask is not None:
         if mask.dtype == torch.bool:
-            scores = select(ctx, ctx.trt(mask, torch.bool, rank), scores, ctx.trt(torch.tensor(-math.inf), compute, rank))
+            neg_inf = ctx.trt(torch.tensor(-math.inf), compute, rank)
+            scores = select(ctx, ctx.trt(mask, torch.bool, rank), scores, neg_inf)
         else:
             scores = binary(ctx, scores, ctx.trt(mask, compute, rank), E.SUM, compute)
     probs = ctx.cast(softmax(ctx, scores, rank - 1), dtype)
@@ -77,7 +78,7 @@ def convert_multi_head_attention_forward(ctx):
     bias_k, bias_v, add_zero_attn = a("bias_k", 7), a("bias_v", 8), a("add_zero_attn", 9)
     dropout_p, out_w, out_b = a("dropout_p", 10), a("out_proj_weight", 11), a("out_proj_bias", 12)
     training = a("training", 13, True)
-    key_padding_mask, need_weights = a("key_padding_mask", 14, None), a("need_weights", 15, True)
+    key_padding_mask = a("key_padding_mask", 14, None)
     attn_mask, separate = a("attn_mask", 16, None), a("use_separate_proj_weight", 17, False)
     average = a("average_attn_weights", 21, True)
     is_causal = a("is_causal", 22, False)
@@ -138,15 +139,19 @@ def convert_multi_head_attention_forward(ctx):
         ctx.set_output(weights_out, ctx.cast(w, weights_out.dtype))
 
 
+def _additive(mask: torch.Tensor) -> torch.Tensor:
+    """A bool mask (True = masked out) as 0 / -inf; a float mask as it is."""
+    if mask.dtype == torch.bool:
+        return torch.zeros_like(mask, dtype=torch.float32).masked_fill(mask, -math.inf)
+    return mask.float()
+
+
 def _merge_masks(attn_mask, key_padding_mask, N, H, L, S, dtype):
     """One float mask of shape (N, H, L, S) (or broadcastable) as multi_head_attention_forward builds it."""
     m = torch.zeros(1, 1, L, S, dtype=torch.float32)
     if attn_mask is not None:
-        am = attn_mask
-        am = torch.zeros_like(am, dtype=torch.float32).masked_fill(am, -math.inf) if am.dtype == torch.bool else am.float()
+        am = _additive(attn_mask)
         m = m + (am.reshape(N, H, L, S) if am.dim() == 3 else am.reshape(1, 1, L, S))
     if key_padding_mask is not None:
-        kp = key_padding_mask
-        kp = torch.zeros_like(kp, dtype=torch.float32).masked_fill(kp, -math.inf) if kp.dtype == torch.bool else kp.float()
-        m = m + kp.reshape(N, 1, 1, S)
+        m = m + _additive(key_padding_mask).reshape(N, 1, 1, S)
     return m

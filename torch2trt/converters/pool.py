@@ -59,15 +59,18 @@ def _convert_max_pool(nd: int):
         x = ctx.get_arg("input", 0)
         kernel, stride, padding = _window_args(ctx, nd)
         dilation = _tuple(ctx.get_arg("dilation", 4, 1), nd)
-        return_indices = ctx.get_arg("return_indices", 6, False)
+        ceil_mode, return_indices = ctx.get_arg("ceil_mode", 5, False), ctx.get_arg("return_indices", 6, False)
         if return_indices:
             raise ctx.unsupported(f"max_pool{nd}d(return_indices=True): TensorRT pooling gives no indices")
         if any(d != 1 for d in dilation):
             raise ctx.unsupported(f"max_pool{nd}d(dilation={dilation}): TensorRT pooling has no dilation")
-        ctx.require_static(x)
         out = ctx.method_return
         # padding never wins a maximum, so extra right padding for ceil_mode windows is exact
-        post = _post_padding(x.shape[-nd:], out.shape[-nd:], kernel, stride, padding)
+        post = padding
+        if ceil_mode:  # floor mode is TensorRT's default; ceil_mode needs size-dependent extra padding
+            post = _post_padding(x.shape[-nd:], out.shape[-nd:], kernel, stride, padding)
+            if post != padding:
+                ctx.require_static(x)
         ctx.set_output(out, _pool(ctx, x, trt.PoolingType.MAX, nd, kernel, stride, padding, post))
 
     return convert
@@ -80,9 +83,10 @@ def _convert_avg_pool(nd: int):
         ceil_mode = ctx.get_arg("ceil_mode", 4, False)
         count_include_pad = ctx.get_arg("count_include_pad", 5, True)
         divisor = ctx.get_arg("divisor_override", 6, None)
-        ctx.require_static(x)
         out = ctx.method_return
-        post = _post_padding(x.shape[-nd:], out.shape[-nd:], kernel, stride, padding)
+        post = _post_padding(x.shape[-nd:], out.shape[-nd:], kernel, stride, padding) if ceil_mode else padding
+        if post != padding or nd == 1:
+            ctx.require_static(x)
         if post != padding:
             # PyTorch never counts the part of a ceil_mode window beyond the padding; TensorRT's
             # EXPLICIT_ROUND_UP window neither, so it is exact when it gives PyTorch's output size.
@@ -92,7 +96,7 @@ def _convert_avg_pool(nd: int):
             y = _pool_round_up(ctx, x, nd, kernel, stride, padding, count_include_pad)
         else:
             y = _pool(ctx, x, trt.PoolingType.AVERAGE, nd, kernel, stride, padding, padding, count_include_pad)
-        if tuple(y.shape) != tuple(out.shape):
+        if not all(d in (-1, s) for d, s in zip(tuple(y.shape), tuple(out.shape))):
             raise ctx.unsupported(f"avg_pool{nd}d(ceil_mode=True): TensorRT gives {tuple(y.shape)}, PyTorch "
                                   f"{tuple(out.shape)} (a last window starting in the padding)")
         if divisor is not None:
@@ -147,10 +151,11 @@ def _convert_adaptive_avg_pool(nd: int):
     def convert(ctx):
         x = ctx.get_arg("input", 0)
         out = ctx.method_return
-        ctx.require_static(x)
         in_sz, out_sz = tuple(x.shape[-nd:]), tuple(out.shape[-nd:])
         rank = x.dim()
         xt = ctx.trt(x)
+        if not all(o == 1 for o in out_sz) and -1 in tuple(xt.shape)[-nd:]:
+            ctx.require_static(x)  # window sizes follow the input size
         if in_sz == out_sz:  # every window is one element
             ctx.set_output(out, xt)
             return

@@ -1,229 +1,387 @@
-"""Reduction converters: sum/mean/prod/amax/amin (table), max/min (values and indices, or two-tensor form),
-argmax/argmin, var/std, logsumexp, norm, any/all, cumsum. Without dim they reduce ALL dims."""
+"""Reduction converters: sum/mean/prod/amax/amin/max/min (values and indices), argmax/argmin, std/var,
+logsumexp, norm, any/all, cumsum/cumprod. Axes come from the call; with no dim every axis is reduced (the
+original torch2trt reduced only axes 1..n). Reduced-precision floats accumulate in float32, as PyTorch's."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 from ..backend import trt
 from ..tracing.registry import tensorrt_converter
 from .shape import reshape
-from .unary import U, binary, spellings, unary
+from .unary import U, binary, select, spellings, unary
 
 R = trt.ReduceOperation
 E = trt.ElementWiseOperation
 
 
-def _dims(ctx, x, dim) -> list[int]:
-    rank = max(x.dim(), 1)
-    if dim is None or (isinstance(dim, (list, tuple)) and len(dim) == 0):
-        return list(range(x.dim()))
-    dims = dim if isinstance(dim, (list, tuple)) else [dim]
-    return sorted({d % rank for d in dims})
+# ---- helpers -------------------------------------------------------------------------------------------
+def accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype a reduction of `dtype` accumulates in (PyTorch's opmath type)."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
-def reduce(ctx, itensor, op, dims: list[int], keepdim: bool, out):
-    """One REDUCE layer; a 0-d input or no dims reduces nothing (PyTorch returns the value)."""
-    if not dims or len(itensor.shape) == 0:
+def reduce_axes(ctx, x: torch.Tensor, dim, empty_means_all: bool = True) -> list[int]:
+    """The sorted, non-negative axes a call reduces. `dim=None` reduces all; an empty list reduces all
+    for sum-like ops and none for any/all (PyTorch's rules)."""
+    rank = x.dim()
+    if dim is None:
+        return list(range(rank))
+    dims = [dim] if isinstance(dim, int) else list(dim)
+    if not all(isinstance(d, int) for d in dims):
+        raise ctx.unsupported(f"{ctx.method_name}(dim={dim!r}): named dimensions are not supported")
+    if not dims:
+        return list(range(rank)) if empty_means_all else []
+    if rank == 0:
+        return []
+    return sorted({ctx.normalize_dim(d, rank) for d in dims})
+
+
+def reduce(ctx, itensor, op, axes: list[int], keepdim: bool, name: str | None = None):
+    """One REDUCE layer over `axes` (nothing to do for no axes or a 0-d tensor)."""
+    if not axes or len(itensor.shape) == 0:
         return itensor
-    layer = ctx.network.add_reduce(itensor, op, sum(1 << d for d in dims), keepdim)
-    ctx.name_layer(layer)
+    layer = ctx.network.add_reduce(itensor, op, sum(1 << a for a in axes), bool(keepdim))
+    ctx.name_layer(layer, name)
     return layer.get_output(0)
 
 
-def _compute_dtype(out_dtype):
-    """Reductions over many elements in reduced precision accumulate in float32."""
-    return torch.float32 if out_dtype in (torch.float16, torch.bfloat16) else out_dtype
+def _keepdim(ctx, pos: int) -> bool:
+    return bool(ctx.get_arg("keepdim", pos, False))
 
 
-def _convert_reduce(op):
+def _count(x: torch.Tensor, axes: list[int]) -> int:
+    return math.prod(int(x.shape[a]) for a in axes)
+
+
+# ---- sum, mean, prod, nansum -----------------------------------------------------------------------------
+def _convert_accumulate(op, empty_means_all=True):
     def convert(ctx):
-        x, out = ctx.get_arg("input", 0), ctx.method_return
+        x = ctx.get_arg("input", 0)
+        out = ctx.method_return
+        axes = reduce_axes(ctx, x, ctx.get_arg("dim", 1, None), empty_means_all)
+        keepdim = _keepdim(ctx, 2)
+        acc = accumulate_dtype(out.dtype)
+        if op == R.AVG and not acc.is_floating_point:
+            raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
+        xt = ctx.trt(x, acc)
+        if ctx.method_name.endswith("nansum"):
+            if acc.is_floating_point:
+                xt = select(ctx, unary(ctx, xt, U.ISNAN), ctx.trt(0.0, acc, x.dim()), xt)
+        ctx.set_output(out, ctx.cast(reduce(ctx, xt, op, axes, keepdim), out.dtype))
+
+    return convert
+
+
+tensorrt_converter(spellings("sum"))(_convert_accumulate(R.SUM))
+tensorrt_converter(spellings("nansum"))(_convert_accumulate(R.SUM))
+tensorrt_converter(spellings("mean"))(_convert_accumulate(R.AVG))
+tensorrt_converter(spellings("prod"))(_convert_accumulate(R.PROD))
+
+
+# ---- amax, amin, max, min, argmax, argmin -----------------------------------------------------------------
+def _extremum(ctx, xt, dtype, op, axes, keepdim):
+    """MAX/MIN reduce; bool runs as int32 (TensorRT reduces numbers)."""
+    if dtype == torch.bool:
+        return ctx.cast(reduce(ctx, ctx.cast(xt, torch.int32), op, axes, keepdim), torch.bool)
+    return reduce(ctx, xt, op, axes, keepdim)
+
+
+def _first_index(ctx, x, xt, op, axis: int, keepdim: bool, extreme=None):
+    """Index of the first maximum (MAX) / minimum (MIN) along `axis`, int64, as PyTorch's (ties pick the
+    first occurrence): min over { i : x_i == extreme } of i."""
+    ctx.require_static(x)
+    dtype = x.dtype
+    if dtype == torch.bool:
+        xt, dtype = ctx.cast(xt, torch.int32), torch.int32
+    if extreme is None:
+        extreme = reduce(ctx, xt, op, [axis], True)
+    elif not keepdim:
+        extreme = reshape(ctx, extreme, tuple(x.shape[:axis]) + (1,) + tuple(x.shape[axis + 1:]))
+    hit = binary(ctx, xt, extreme, E.EQUAL, dtype)
+    n = int(x.shape[axis])
+    shape = [1] * x.dim()
+    shape[axis] = n
+    iota = ctx.trt(torch.arange(n, dtype=torch.int32).reshape(shape))
+    candidates = select(ctx, hit, iota, ctx.trt(torch.tensor(n, dtype=torch.int32), rank=x.dim()))
+    return ctx.cast(reduce(ctx, candidates, R.MIN, [axis], keepdim, "first_index"), torch.int64)
+
+
+def _convert_amax(op):
+    def convert(ctx):
+        x = ctx.get_arg("input", 0)
+        out = ctx.method_return
+        axes = reduce_axes(ctx, x, ctx.get_arg("dim", 1, ()), True)
+        ctx.set_output(out, _extremum(ctx, ctx.trt(x), x.dtype, op, axes, _keepdim(ctx, 2)))
+
+    return convert
+
+
+tensorrt_converter(spellings("amax"))(_convert_amax(R.MAX))
+tensorrt_converter(spellings("amin"))(_convert_amax(R.MIN))
+
+
+def _convert_max(op, elementwise_op):
+    """torch.max(x) -> 0-d; torch.max(x, dim, keepdim) -> (values, indices); torch.max(x, other) -> elementwise."""
+    def convert(ctx):
+        x = ctx.get_arg("input", 0)
+        out = ctx.method_return
+        other = ctx.method_kwargs.get("other", ctx.method_args[1] if len(ctx.method_args) > 1 else None)
+        if isinstance(other, torch.Tensor):
+            dtype = out.dtype if out.dtype != torch.bool else torch.int32
+            ctx.set_output(out, ctx.cast(binary(ctx, x, other, elementwise_op, dtype), out.dtype))
+            return
         dim = ctx.get_arg("dim", 1, None)
-        keepdim = ctx.get_arg("keepdim", 2, False)
-        if isinstance(dim, torch.dtype):  # sum(x, dtype) positional form
-            raise ctx.unsupported(f"{ctx.method_name} with a positional dtype")
-        dtype = _compute_dtype(out.dtype)
-        if out.dtype == torch.bool or (op in (R.SUM, R.PROD) and dtype == torch.bool):
-            raise ctx.unsupported(f"{ctx.method_name} on bool results")
-        xt = ctx.trt(x, dtype)
-        if op in (R.MAX, R.MIN) and x.dtype == torch.bool:
-            raise ctx.unsupported(f"{ctx.method_name} on bool")
-        y = reduce(ctx, xt, op, _dims(ctx, x, dim), keepdim, out)
-        ctx.set_output(out, ctx.cast(y, out.dtype))
-
-    return convert
-
-
-REDUCTIONS = {"sum": R.SUM, "mean": R.AVG, "prod": R.PROD, "amax": R.MAX, "amin": R.MIN, "nansum": None}
-for _name, _op in REDUCTIONS.items():
-    if _op is not None:
-        tensorrt_converter(spellings(_name))(_convert_reduce(_op))
-
-
-def _convert_max_min(op, arg_op, elementwise):
-    def convert(ctx):
-        x, out = ctx.get_arg("input", 0), ctx.method_return
-        second = ctx.method_args[1] if len(ctx.method_args) > 1 else ctx.method_kwargs.get("dim",
-                                                                                             ctx.method_kwargs.get("other"))
-        if isinstance(second, torch.Tensor):  # torch.max(a, b): elementwise
-            ctx.set_output(out, binary(ctx, x, second, elementwise, out.dtype))
-            return
-        if second is None:  # torch.max(x): over everything, 0-d
-            ctx.set_output(out, reduce(ctx, ctx.trt(x), op, _dims(ctx, x, None), False, out))
-            return
-        dim = second % max(x.dim(), 1)
-        keepdim = ctx.get_arg("keepdim", 2, False)
-        values, indices = out
-        ctx.set_output(values, reduce(ctx, ctx.trt(x), op, [dim], keepdim, values))
-        ctx.set_output(indices, _arg(ctx, x, dim, keepdim, arg_op, indices))
-
-    return convert
-
-
-def _arg(ctx, x, dim, keepdim, kind, out):
-    """Index of the first max/min along dim (TopK with k = 1), int64."""
-    if x.dtype == torch.bool:
-        raise ctx.unsupported(f"{ctx.method_name} on bool")
-    xt = ctx.trt(x)
-    if len(xt.shape) == 0:
-        xt = reshape(ctx, xt, [1])
-        dim = 0
-    layer = ctx.network.add_topk(xt, kind, 1, 1 << dim)
-    ctx.name_layer(layer, "argmax" if kind == trt.TopKOperation.MAX else "argmin")
-    idx = ctx.cast(layer.get_output(1), torch.int64)
-    if not keepdim or tuple(idx.shape) != tuple(out.shape):
-        idx = reshape(ctx, idx, list(out.shape))
-    return idx
-
-
-tensorrt_converter([torch.max, torch.Tensor.max])(_convert_max_min(R.MAX, trt.TopKOperation.MAX, E.MAX))
-tensorrt_converter([torch.min, torch.Tensor.min])(_convert_max_min(R.MIN, trt.TopKOperation.MIN, E.MIN))
-
-
-def _convert_argmax(kind):
-    def convert(ctx):
-        x, out = ctx.get_arg("input", 0), ctx.method_return
-        dim, keepdim = ctx.get_arg("dim", 1, None), ctx.get_arg("keepdim", 2, False)
+        xt = ctx.trt(x)
         if dim is None:
-            flat = reshape(ctx, ctx.trt(x), [1, -1])  # TopK wants a batch axis
-            layer = ctx.network.add_topk(flat, kind, 1, 1 << 1)
-            ctx.name_layer(layer, "argmax")
-            idx = ctx.cast(layer.get_output(1), torch.int64)
-            ctx.set_output(out, reshape(ctx, idx, list(out.shape)))
+            ctx.set_output(out, _extremum(ctx, xt, x.dtype, op, list(range(x.dim())), False))
             return
-        ctx.set_output(out, _arg(ctx, x, dim % max(x.dim(), 1), keepdim, kind, out))
+        if not isinstance(dim, int):
+            raise ctx.unsupported(f"{ctx.method_name}(dim={dim!r}): only an int dim")
+        keepdim = _keepdim(ctx, 2)
+        values, indices = out
+        if x.dim() == 0:
+            ctx.set_output(values, xt)
+            ctx.set_output(indices, ctx.trt(torch.zeros((), dtype=torch.int64)))
+            return
+        axis = ctx.normalize_dim(dim, x.dim())
+        v = _extremum(ctx, xt, x.dtype, op, [axis], keepdim)
+        ctx.set_output(values, v)
+        ctx.set_output(indices, _first_index(ctx, x, xt, op, axis, keepdim,
+                                             ctx.cast(v, torch.int32) if x.dtype == torch.bool else v))
 
     return convert
 
 
-tensorrt_converter(spellings("argmax"))(_convert_argmax(trt.TopKOperation.MAX))
-tensorrt_converter(spellings("argmin"))(_convert_argmax(trt.TopKOperation.MIN))
+tensorrt_converter(spellings("max"))(_convert_max(R.MAX, E.MAX))
+tensorrt_converter(spellings("min"))(_convert_max(R.MIN, E.MIN))
 
 
-def _correction(ctx) -> float:
-    corr = ctx.method_kwargs.get("correction")
-    if corr is not None:
-        return float(corr)
-    unbiased = ctx.method_kwargs.get("unbiased")
-    if unbiased is None and len(ctx.method_args) > 1 and isinstance(ctx.method_args[1], bool):
-        unbiased = ctx.method_args[1]
-    return 1.0 if unbiased is None or unbiased else 0.0
-
-
-def variance(ctx, xt, dims, keepdim, correction, count, dtype):
-    mean = reduce(ctx, xt, R.AVG, dims, True, None)
-    d = binary(ctx, xt, mean, E.SUB, dtype)
-    ss = reduce(ctx, binary(ctx, d, d, E.PROD, dtype), R.SUM, dims, keepdim, None)
-    return binary(ctx, ss, max(count - correction, 0), E.DIV, dtype)
-
-
-def _convert_var(take_sqrt: bool):
+def _convert_argmax(op):
     def convert(ctx):
-        x, out = ctx.get_arg("input", 0), ctx.method_return
-        dim = ctx.method_kwargs.get("dim", ctx.method_args[1] if len(ctx.method_args) > 1 and not isinstance(
-            ctx.method_args[1], bool) else None)
-        keepdim = ctx.method_kwargs.get("keepdim", False)
-        dtype = _compute_dtype(out.dtype)
-        dims = _dims(ctx, x, dim)
-        count = 1
-        for d in dims:
-            count *= x.shape[d]
-        y = variance(ctx, ctx.trt(x, dtype), dims, keepdim, _correction(ctx), count, dtype)
-        if take_sqrt:
-            y = unary(ctx, y, U.SQRT)
-        ctx.set_output(out, ctx.cast(y, out.dtype))
+        x = ctx.get_arg("input", 0)
+        out = ctx.method_return
+        dim = ctx.get_arg("dim", 1, None)
+        keepdim = _keepdim(ctx, 2)
+        xt = ctx.trt(x)
+        if x.dim() == 0:
+            ctx.set_output(out, ctx.trt(torch.zeros((), dtype=torch.int64)))
+            return
+        if dim is None:  # the index into the flattened tensor
+            ctx.require_static(x)
+            flat = torch.empty(x.numel(), dtype=x.dtype, device="meta")
+            y = _first_index(ctx, flat, reshape(ctx, xt, (-1,)), op, 0, False)
+            ctx.set_output(out, reshape(ctx, y, tuple(out.shape)) if keepdim else y)
+            return
+        ctx.set_output(out, _first_index(ctx, x, xt, op, ctx.normalize_dim(dim, x.dim()), keepdim))
 
     return convert
 
 
-tensorrt_converter(spellings("var"))(_convert_var(False))
-tensorrt_converter(spellings("std"))(_convert_var(True))
+tensorrt_converter(spellings("argmax"))(_convert_argmax(R.MAX))
+tensorrt_converter(spellings("argmin"))(_convert_argmax(R.MIN))
+
+
+# ---- var, std (and their _mean forms) ---------------------------------------------------------------------
+def _var_args(ctx, x):
+    """(axes, correction, keepdim) from every calling form: (x, unbiased), (x, dim, unbiased, keepdim),
+    (x, dim, *, correction, keepdim)."""
+    args = list(ctx.method_args[1:])
+    dim, unbiased = ctx.method_kwargs.get("dim"), ctx.method_kwargs.get("unbiased")
+    keepdim = ctx.method_kwargs.get("keepdim", False)
+    if args and isinstance(args[0], bool):
+        unbiased = args.pop(0)
+    elif args:
+        dim = args.pop(0)
+        if args:
+            unbiased = args.pop(0)
+        if args:
+            keepdim = args.pop(0)
+    correction = ctx.method_kwargs.get("correction")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return reduce_axes(ctx, x, dim, True), correction, bool(keepdim)
+
+
+def _variance(ctx, x, out_dtype):
+    """(variance, mean) ITensors in the accumulate dtype: sum((x - mean)^2) / (N - correction)."""
+    axes, correction, keepdim = _var_args(ctx, x)
+    if not out_dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out_dtype}")
+    ctx.require_static(x)
+    acc = accumulate_dtype(out_dtype)
+    xt = ctx.trt(x, acc)
+    mean = reduce(ctx, xt, R.AVG, axes, True, "mean")
+    d = binary(ctx, xt, mean, E.SUB, acc)
+    ss = reduce(ctx, binary(ctx, d, d, E.PROD, acc), R.SUM, axes, keepdim, "sum_squares")
+    divisor = max(_count(x, axes) - correction, 0)
+    var = binary(ctx, ss, float(divisor), E.DIV, acc)
+    if not keepdim and axes and x.dim():
+        mean = reshape(ctx, mean, [s for i, s in enumerate(x.shape) if i not in axes])
+    return var, mean
+
+
+def _convert_var(std: bool, with_mean: bool):
+    def convert(ctx):
+        x = ctx.get_arg("input", 0)
+        out = ctx.method_return
+        first = out[0] if with_mean else out
+        var, mean = _variance(ctx, x, first.dtype)
+        y = unary(ctx, var, U.SQRT) if std else var
+        ctx.set_output(first, ctx.cast(y, first.dtype))
+        if with_mean:
+            ctx.set_output(out[1], ctx.cast(mean, out[1].dtype))
+
+    return convert
+
+
+tensorrt_converter(spellings("var"))(_convert_var(False, False))
+tensorrt_converter(spellings("std"))(_convert_var(True, False))
+tensorrt_converter([torch.var_mean])(_convert_var(False, True))
+tensorrt_converter([torch.std_mean])(_convert_var(True, True))
+
+
+# ---- logsumexp ---------------------------------------------------------------------------------------------
+def logsumexp(ctx, xt, axes: list[int], keepdim: bool, dtype):
+    """m + log(sum(exp(x - m))) with m = max (0 where infinite), PyTorch's stable form."""
+    m = reduce(ctx, xt, R.MAX, axes, True, "max")
+    m = select(ctx, unary(ctx, m, U.ISINF), ctx.trt(0.0, dtype, len(m.shape)), m)
+    s = reduce(ctx, unary(ctx, binary(ctx, xt, m, E.SUB, dtype), U.EXP), R.SUM, axes, keepdim, "sum")
+    if not keepdim:
+        m = reduce(ctx, m, R.MAX, axes, False, "squeeze")  # the size-1 axes go away, values unchanged
+    return binary(ctx, unary(ctx, s, U.LOG), m, E.SUM, dtype)
 
 
 @tensorrt_converter(spellings("logsumexp") + [torch.special.logsumexp])
 def convert_logsumexp(ctx):
-    x, out = ctx.get_arg("input", 0), ctx.method_return
-    dims, keepdim = _dims(ctx, x, ctx.get_arg("dim", 1)), ctx.get_arg("keepdim", 2, False)
-    dtype = _compute_dtype(out.dtype)
-    xt = ctx.trt(x, dtype)
-    mx = reduce(ctx, xt, R.MAX, dims, True, None)
-    s = reduce(ctx, unary(ctx, binary(ctx, xt, mx, E.SUB, dtype), U.EXP), R.SUM, dims, keepdim, None)
-    mx_out = mx if keepdim else reshape(ctx, mx, list(out.shape))
-    ctx.set_output(out, ctx.cast(binary(ctx, unary(ctx, s, U.LOG), mx_out, E.SUM, dtype), out.dtype))
-
-
-@tensorrt_converter(spellings("norm") + [torch.linalg.vector_norm])
-def convert_norm(ctx):
-    x, out = ctx.get_arg("input", 0), ctx.method_return
-    p = ctx.method_kwargs.get("p", ctx.method_kwargs.get("ord", ctx.method_args[1] if len(ctx.method_args) > 1
-                                                         else 2))
-    dim = ctx.method_kwargs.get("dim", ctx.method_args[2] if len(ctx.method_args) > 2 else None)
-    keepdim = ctx.method_kwargs.get("keepdim", ctx.method_args[3] if len(ctx.method_args) > 3 else False)
-    if p == "fro":
-        p = 2
-    dtype = _compute_dtype(out.dtype)
-    dims = _dims(ctx, x, dim)
-    xt = ctx.trt(x, dtype)
-    a = unary(ctx, xt, U.ABS)
-    if p in (float("inf"), "inf"):
-        y = reduce(ctx, a, R.MAX, dims, keepdim, out)
-    elif p in (float("-inf"), "-inf"):
-        y = reduce(ctx, a, R.MIN, dims, keepdim, out)
-    elif p == 1:
-        y = reduce(ctx, a, R.SUM, dims, keepdim, out)
-    elif p == 2:
-        y = unary(ctx, reduce(ctx, binary(ctx, xt, xt, E.PROD, dtype), R.SUM, dims, keepdim, out), U.SQRT)
-    elif isinstance(p, (int, float)) and p > 0:
-        s = reduce(ctx, binary(ctx, a, float(p), E.POW, dtype), R.SUM, dims, keepdim, out)
-        y = binary(ctx, s, 1.0 / p, E.POW, dtype)
-    else:
-        raise ctx.unsupported(f"{ctx.method_name}(p={p!r})")
+    x = ctx.get_arg("input", 0)
+    out = ctx.method_return
+    axes = reduce_axes(ctx, x, ctx.get_arg("dim", 1), True)
+    acc = accumulate_dtype(out.dtype)
+    y = logsumexp(ctx, ctx.trt(x, acc), axes, _keepdim(ctx, 2), acc)
     ctx.set_output(out, ctx.cast(y, out.dtype))
 
 
-def _convert_any_all(op):
+# ---- norm --------------------------------------------------------------------------------------------------
+def vector_norm(ctx, xt, p, axes: list[int], keepdim: bool, dtype):
+    """||x||_p over `axes` for p in {inf, -inf, 0, positive numbers}."""
+    a = unary(ctx, xt, U.ABS)
+    if p == math.inf:
+        return reduce(ctx, a, R.MAX, axes, keepdim, "norm")
+    if p == -math.inf:
+        return reduce(ctx, a, R.MIN, axes, keepdim, "norm")
+    if p == 0:
+        nz = ctx.cast(unary(ctx, binary(ctx, xt, 0.0, E.EQUAL, dtype), U.NOT), dtype)
+        return reduce(ctx, nz, R.SUM, axes, keepdim, "norm")
+    if p == 1:
+        return reduce(ctx, a, R.SUM, axes, keepdim, "norm")
+    if p == 2:
+        return unary(ctx, reduce(ctx, binary(ctx, xt, xt, E.PROD, dtype), R.SUM, axes, keepdim, "norm"), U.SQRT)
+    s = reduce(ctx, binary(ctx, a, float(p), E.POW, dtype), R.SUM, axes, keepdim, "norm")
+    return binary(ctx, s, 1.0 / p, E.POW, dtype)
+
+
+def _norm_call(ctx):
+    """(input, p, dim, keepdim, dtype) of torch.norm / Tensor.norm / torch.linalg.vector_norm."""
+    x = ctx.get_arg("input", 0)
+    if ctx.method_name.endswith("vector_norm"):
+        p = ctx.get_arg("ord", 1, 2)
+    else:
+        p = ctx.get_arg("p", 1, "fro")
+    return x, p, ctx.get_arg("dim", 2, None), _keepdim(ctx, 3)
+
+
+@tensorrt_converter([torch.norm, torch.Tensor.norm, torch.linalg.vector_norm])
+def convert_norm(ctx):
+    x, p, dim, keepdim = _norm_call(ctx)
+    out = ctx.method_return
+    if p == "fro" or p is None:
+        p = 2
+    if isinstance(p, str):
+        raise ctx.unsupported(f"{ctx.method_name}(p={p!r}): only vector norms (numbers, inf, 'fro')")
+    if p < 0 and p != -math.inf:
+        raise ctx.unsupported(f"{ctx.method_name}(p={p}): negative p other than -inf")
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
+    acc = accumulate_dtype(out.dtype)
+    axes = reduce_axes(ctx, x, dim, True)
+    ctx.set_output(out, ctx.cast(vector_norm(ctx, ctx.trt(x, acc), float(p), axes, keepdim, acc), out.dtype))
+
+
+# ---- any, all, count_nonzero ------------------------------------------------------------------------------
+def _convert_any(op):
     def convert(ctx):
-        x, out = ctx.get_arg("input", 0), ctx.method_return
-        dim, keepdim = ctx.get_arg("dim", 1, None), ctx.get_arg("keepdim", 2, False)
-        # any = max over {0, 1}, all = min over {0, 1}
-        xt = ctx.cast(ctx.cast(ctx.trt(x), torch.bool), torch.int32)
-        y = reduce(ctx, xt, op, _dims(ctx, x, dim), keepdim, out)
+        x = ctx.get_arg("input", 0)
+        out = ctx.method_return
+        axes = reduce_axes(ctx, x, ctx.get_arg("dim", 1, None), False)
+        keepdim = _keepdim(ctx, 2)
+        flags = ctx.cast(ctx.cast(ctx.trt(x), torch.bool), torch.int32)
+        ctx.set_output(out, ctx.cast(ctx.cast(reduce(ctx, flags, op, axes, keepdim), torch.bool), out.dtype))
+
+    return convert
+
+
+tensorrt_converter(spellings("any"))(_convert_any(R.MAX))
+tensorrt_converter(spellings("all"))(_convert_any(R.MIN))
+
+
+@tensorrt_converter(spellings("count_nonzero"))
+def convert_count_nonzero(ctx):
+    x = ctx.get_arg("input", 0)
+    out = ctx.method_return
+    axes = reduce_axes(ctx, x, ctx.get_arg("dim", 1, None), True)
+    flags = ctx.cast(ctx.cast(ctx.trt(x), torch.bool), torch.int64)
+    ctx.set_output(out, reduce(ctx, flags, R.SUM, axes, False))
+
+
+# ---- cumsum, cumprod -----------------------------------------------------------------------------------------
+def cumulative_sum(ctx, xt, axis: int):
+    layer = ctx.network.add_cumulative(xt, ctx.trt(torch.tensor(axis, dtype=torch.int32)), trt.CumulativeOperation.SUM,
+                                       False, False)
+    ctx.name_layer(layer, "cumsum")
+    return layer.get_output(0)
+
+
+def cumulative_prod(ctx, xt, axis: int, n: int, dtype):
+    """Inclusive product scan (Hillis-Steele): y_i *= y_{i-s} for s = 1, 2, 4, ... — log2(n) slice+multiply
+    pairs; the slice reads s places back and FILLs 1 before the start."""
+    rank = len(xt.shape)
+    one = ctx.trt(torch.tensor(1, dtype=dtype))
+    s = 1
+    while s < n:
+        start = [0] * rank
+        start[axis] = -s
+        layer = ctx.network.add_slice(xt, start, tuple(int(d) for d in xt.shape), [1] * rank)
+        layer.mode = trt.SampleMode.FILL
+        layer.set_input(4, one)
+        ctx.name_layer(layer, "cumprod_shift")
+        xt = binary(ctx, xt, layer.get_output(0), E.PROD, dtype)
+        s *= 2
+    return xt
+
+
+def _convert_cumulative(prod: bool):
+    def convert(ctx):
+        x = ctx.get_arg("input", 0)
+        out = ctx.method_return
+        dim = ctx.get_arg("dim", 1)
+        acc = accumulate_dtype(out.dtype)
+        xt = ctx.trt(x, acc)
+        if x.dim() == 0:
+            ctx.set_output(out, ctx.cast(xt, out.dtype))
+            return
+        axis = ctx.normalize_dim(dim, x.dim())
+        if prod:
+            ctx.require_static(x)
+            y = cumulative_prod(ctx, xt, axis, int(x.shape[axis]), acc)
+        else:
+            y = cumulative_sum(ctx, xt, axis)
         ctx.set_output(out, ctx.cast(y, out.dtype))
 
     return convert
 
 
-tensorrt_converter(spellings("any"))(_convert_any_all(R.MAX))
-tensorrt_converter(spellings("all"))(_convert_any_all(R.MIN))
-
-
-@tensorrt_converter(spellings("cumsum"))
-def convert_cumsum(ctx):
-    x, out = ctx.get_arg("input", 0), ctx.method_return
-    dim = ctx.get_arg("dim", 1) % max(x.dim(), 1)
-    dtype = out.dtype
-    axis = ctx.constant(torch.tensor(dim, dtype=torch.int32))
-    layer = ctx.network.add_cumulative(ctx.trt(x, dtype), axis, trt.CumulativeOperation.SUM, False, False)
-    ctx.name_layer(layer, "cumsum")
-    ctx.set_output(out, layer.get_output(0))
+tensorrt_converter(spellings("cumsum"))(_convert_cumulative(False))
+tensorrt_converter(spellings("cumprod"))(_convert_cumulative(True))
