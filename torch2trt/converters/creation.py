@@ -1,22 +1,255 @@
-"""Identity-like ops at inference: dropout variants (eval), detach, contiguous, clone."""
+"""Types, identity-like ops and tensor creation: to/type/float/half/int/..., contiguous/clone/detach, dropout in
+eval, *_like / new_* / full / zeros with traced arguments, torch.tensor of a traced tensor, tril/triu,
+masked_fill, fill_/zero_.
+
+Creation calls with no traced argument (torch.zeros(3)) produce plain tensors that become network constants
+where they are used; only calls that touch a traced tensor (or a dynamic size) arrive here.
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from ..tracing.context import get_trt, torch_dtype_to_trt
 from ..tracing.registry import tensorrt_converter
+from ..tracing.shapes import DynDim
+from .unary import select
 
 
-@tensorrt_converter([F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout, F.feature_alpha_dropout,
-                     torch.dropout, torch.Tensor.detach, torch.detach, torch.Tensor.contiguous, torch.clone,
-                     torch.Tensor.clone])
-def convert_identity(ctx):
+# ---- helpers -------------------------------------------------------------------------------------------
+def check_dtype(ctx, dtype: torch.dtype) -> None:
+    """Refuse a result dtype TensorRT has no type for (float64, int16, complex, ...)."""
+    try:
+        torch_dtype_to_trt(dtype)
+    except TypeError:
+        hint = "; keep float32 (TensorRT has no float64)" if dtype == torch.float64 else ""
+        raise ctx.unsupported(f"{ctx.method_name} to {dtype}: TensorRT has no such type{hint}") from None
+
+
+def filled(ctx, value, dtype: torch.dtype, sizes) -> object:
+    """A tensor of `sizes` (ints or dynamic dims) holding `value` (a number or a traced 0-d tensor): a one-element
+    constant repeated by a stride-0 slice, so that large or dynamic shapes cost no weights."""
+    rank = len(sizes)
+    if get_trt(value) is None:
+        v = ctx.trt(torch.as_tensor(value).to(dtype).reshape((1,) * rank))
+    else:
+        v = ctx.trt(value, dtype)
+        if tuple(v.shape) != (1,) * rank:
+            v = ctx.reshape(v, (1,) * rank)
+    if rank == 0:
+        return v
+    if all(not isinstance(s, DynDim) and int(s) == 1 for s in sizes):
+        return v
+    layer = ctx.network.add_slice(v, [0] * rank, [1] * rank, [0] * rank)
+    shape = ctx.shape_tensor(list(sizes))
+    if shape is None:
+        layer.shape = tuple(int(s) for s in sizes)
+    else:
+        layer.set_input(2, shape)
+    ctx.name_layer(layer, "fill")
+    return layer.get_output(0)
+
+
+def _sizes_of(ctx, x: torch.Tensor) -> list:
+    """x's dims: ints where static, dims read from the network where dynamic."""
+    from .shape import input_dims
+
+    itensor = get_trt(x)
+    return input_dims(ctx, itensor) if itensor is not None else list(x.shape)
+
+
+# ---- identity at inference: dropout (eval), detach, contiguous, clone ------------------------------------
+# target -> default of its `training` argument (None: torch.* forms, where it is positional and required)
+_DROPOUTS = {
+    F.dropout: True, F.dropout1d: True, F.dropout2d: True, F.dropout3d: True,
+    F.alpha_dropout: False, F.feature_alpha_dropout: False,
+    torch.dropout: None, torch.dropout_: None, torch.alpha_dropout: None, torch.alpha_dropout_: None,
+    torch.feature_dropout: None, torch.feature_dropout_: None, torch.feature_alpha_dropout: None,
+    torch.feature_alpha_dropout_: None,
+}
+
+
+@tensorrt_converter(list(_DROPOUTS))
+def convert_dropout(ctx):
     x = ctx.get_arg("input", 0)
+    p = ctx.get_arg("p", 1, 0.5)
     training = ctx.method_kwargs.get("training", ctx.method_kwargs.get("train"))
-    if training is None and "dropout" in ctx.method_name:
-        training = ctx.method_args[2] if len(ctx.method_args) > 2 else (
-            ctx.method_name.startswith("torch.nn.functional"))  # F.dropout defaults to training=True
-    if training and ctx.get_arg("p", 1, 0.5) != 0:
-        raise ctx.unsupported(f"{ctx.method_name}(training=True): random dropout at inference; call model.eval()")
+    if training is None:
+        training = ctx.method_args[2] if len(ctx.method_args) > 2 else _DROPOUTS[ctx.method]
+    if training and p != 0:
+        raise ctx.unsupported(f"{ctx.method_name}(training=True, p={p}): random dropout at inference; "
+                              "call model.eval() (or pass training=False)")
     ctx.set_output(ctx.method_return, ctx.trt(x))
+
+
+@tensorrt_converter([torch.Tensor.detach, torch.detach, torch.Tensor.detach_, torch.detach_, torch.Tensor.contiguous,
+                     torch.clone, torch.Tensor.clone, torch.Tensor.requires_grad_, torch.Tensor.cpu,
+                     torch.Tensor.cuda, torch.Tensor.pin_memory])
+def convert_identity(ctx):
+    """Copies and views that change neither values nor shape (memory format is not a network property)."""
+    ctx.set_output(ctx.method_return, ctx.trt(ctx.get_arg("input", 0)))
+
+
+# ---- dtype conversions -------------------------------------------------------------------------------------
+@tensorrt_converter([torch.Tensor.to, torch.Tensor.type, torch.Tensor.type_as, torch.Tensor.float,
+                     torch.Tensor.half, torch.Tensor.bfloat16, torch.Tensor.double, torch.Tensor.int,
+                     torch.Tensor.long, torch.Tensor.bool, torch.Tensor.short, torch.Tensor.char,
+                     torch.Tensor.byte])
+def convert_to(ctx):
+    """The result dtype is read from PyTorch's output; device and memory-format arguments change nothing in
+    the network. Casts truncate toward zero (float -> int) and test != 0 (-> bool), as TensorRT's CAST."""
+    x = ctx.get_arg("input", 0)
+    out = ctx.method_return
+    if not isinstance(out, torch.Tensor):  # x.type() with no argument returns the type name
+        return
+    check_dtype(ctx, out.dtype)
+    ctx.set_output(out, ctx.cast(ctx.trt(x), out.dtype))
+
+
+# ---- creation that touches traced tensors or dynamic sizes ---------------------------------------------------
+def _size_args(ctx, first: int) -> list:
+    kw = ctx.method_kwargs
+    if "size" in kw:
+        v = kw["size"]
+    else:
+        v = ctx.method_args[first:]
+        if len(v) == 1 and isinstance(v[0], (list, tuple, torch.Size)):
+            v = v[0]
+    return list(v)
+
+
+_FILL_VALUES = {"zeros": 0, "ones": 1, "empty": 0}  # empty: values are undefined in PyTorch; zeros here
+
+
+def _convert_like(kind: str):
+    def convert(ctx):
+        x = ctx.get_arg("input", 0)
+        out = ctx.method_return
+        check_dtype(ctx, out.dtype)
+        value = ctx.get_arg("fill_value", 1) if kind == "full" else _FILL_VALUES[kind]
+        ctx.set_output(out, filled(ctx, value, out.dtype, _sizes_of(ctx, x)))
+
+    return convert
+
+
+for _kind in ("zeros", "ones", "empty", "full"):
+    tensorrt_converter([getattr(torch, f"{_kind}_like")])(_convert_like(_kind))
+
+
+def _convert_new(kind: str):
+    def convert(ctx):
+        out = ctx.method_return
+        check_dtype(ctx, out.dtype)
+        if kind == "full":
+            value = ctx.get_arg("fill_value", 2)
+            sizes = ctx.method_kwargs.get("size", ctx.method_args[1] if len(ctx.method_args) > 1 else None)
+            sizes = list(sizes)
+        else:
+            value, sizes = _FILL_VALUES[kind], _size_args(ctx, 1)
+        ctx.set_output(out, filled(ctx, value, out.dtype, sizes))
+
+    return convert
+
+
+for _kind in ("zeros", "ones", "empty", "full"):
+    tensorrt_converter([getattr(torch.Tensor, f"new_{_kind}")])(_convert_new(_kind))
+
+
+def _convert_factory(kind: str):
+    """torch.zeros(...) etc. reach a converter only with dynamic sizes (DynDims) or a traced fill value."""
+    def convert(ctx):
+        out = ctx.method_return
+        check_dtype(ctx, out.dtype)
+        if kind == "full":
+            sizes = list(ctx.get_arg("size", 0))
+            value = ctx.get_arg("fill_value", 1)
+        else:
+            sizes, value = _size_args(ctx, 0), _FILL_VALUES[kind]
+        ctx.set_output(out, filled(ctx, value, out.dtype, sizes))
+
+    return convert
+
+
+for _kind in ("zeros", "ones", "empty", "full"):
+    tensorrt_converter([getattr(torch, _kind)])(_convert_factory(_kind))
+
+
+@tensorrt_converter([torch.Tensor.new_tensor, torch.tensor, torch.as_tensor, torch.asarray])
+def convert_tensor(ctx):
+    """torch.tensor(t) / x.new_tensor(t) copy t's values: with t traced that is a cast; with constant data the
+    result is that constant (x only gives dtype and device)."""
+    data = ctx.method_args[1] if ctx.method is torch.Tensor.new_tensor else ctx.get_arg("data", 0)
+    out = ctx.method_return
+    check_dtype(ctx, out.dtype)
+    if isinstance(data, torch.Tensor) and get_trt(data) is not None:
+        ctx.set_output(out, ctx.cast(ctx.trt(data), out.dtype))
+    elif isinstance(data, torch.Tensor) or not _has_traced(data):
+        ctx.set_output(out, ctx.trt(out.detach().clone()))
+    else:
+        raise ctx.unsupported(f"{ctx.method_name} of a list holding traced tensors; use torch.stack")
+
+
+def _has_traced(data) -> bool:
+    if isinstance(data, (list, tuple)):
+        return any(_has_traced(d) for d in data)
+    return get_trt(data) is not None
+
+
+@tensorrt_converter([torch.Tensor.zero_, torch.Tensor.fill_, torch.fill, torch.fill_])
+def convert_fill(ctx):
+    """x.zero_() / x.fill_(v): every element becomes the value (v may be a traced 0-d tensor)."""
+    x = ctx.get_arg("input", 0)
+    out = ctx.method_return
+    value = 0 if ctx.method is torch.Tensor.zero_ else ctx.get_arg("value", 1)
+    ctx.set_output(out, filled(ctx, value, out.dtype, _sizes_of(ctx, x)))
+
+
+# ---- triangles and masks ------------------------------------------------------------------------------------
+def _convert_triangle(lower: bool):
+    def convert(ctx):
+        x = ctx.get_arg("input", 0)
+        diagonal = ctx.get_arg("diagonal", 1, 0)
+        out = ctx.method_return
+        ctx.require_static(x)
+        rows, cols = x.shape[-2], x.shape[-1]
+        ones = torch.ones(rows, cols, dtype=torch.bool)
+        keep = torch.tril(ones, diagonal) if lower else torch.triu(ones, diagonal)
+        xt = ctx.trt(x)
+        ctx.set_output(out, select(ctx, ctx.trt(keep, rank=x.dim()), xt,
+                                   ctx.trt(torch.zeros((), dtype=out.dtype), rank=x.dim())))
+
+    return convert
+
+
+tensorrt_converter([torch.tril, torch.Tensor.tril, torch.Tensor.tril_])(_convert_triangle(True))
+tensorrt_converter([torch.triu, torch.Tensor.triu, torch.Tensor.triu_])(_convert_triangle(False))
+
+
+@tensorrt_converter([torch.masked_fill, torch.Tensor.masked_fill, torch.Tensor.masked_fill_])
+def convert_masked_fill(ctx):
+    """where(mask, value, x); the value (number or 0-d tensor, traced or not) takes x's dtype."""
+    x, mask, value = ctx.get_arg("input", 0), ctx.get_arg("mask", 1), ctx.get_arg("value", 2)
+    out = ctx.method_return
+    rank = out.dim()
+    if isinstance(value, torch.Tensor) and value.dim() != 0:
+        raise ctx.unsupported(f"{ctx.method_name} with a {value.dim()}-d value: only 0-d tensors (PyTorch too)")
+    v = ctx.trt(value, out.dtype, rank) if get_trt(value) is not None else \
+        ctx.trt(torch.tensor(value, dtype=out.dtype), rank=rank)
+    ctx.set_output(out, select(ctx, ctx.trt(mask, torch.bool, rank), v, ctx.trt(x, out.dtype, rank)))
+
+
+_TYPE_METHODS = {"float": torch.float32, "half": torch.float16, "bfloat16": torch.bfloat16, "int": torch.int32,
+                 "long": torch.int64, "bool": torch.bool, "byte": torch.uint8, "char": torch.int8}
+
+
+@tensorrt_converter([getattr(torch.Tensor, n) for n in _TYPE_METHODS] + [torch.Tensor.to, torch.Tensor.type,
+                                                                         torch.Tensor.type_as])
+def convert_to(ctx):
+    """Casts (Tensor.to(dtype | device | other), float(), int(), ...); device moves are no-ops in a network."""
+    x, out = ctx.method_args[0], ctx.method_return
+    if out.dtype == torch.float64:
+        raise ctx.unsupported(f"{ctx.method_name} to float64: TensorRT has no float64; keep float32")
+    if ctx.method_name.endswith(".type") and len(ctx.method_args) + len(ctx.method_kwargs) == 1:
+        raise ctx.unsupported("Tensor.type() without a dtype returns a string")
+    ctx.set_output(out, ctx.trt(x, out.dtype))

@@ -1,0 +1,58 @@
+"""Shape and indexing converters vs PyTorch."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+from torch2trt.testing import assert_converts, assert_refuses
+
+X = torch.randn(2, 5, 4, 3)
+IDX = torch.tensor([3, 0, 1])
+EMB = nn.Embedding(10, 4)
+
+CASES = {
+    "view_reshape": lambda a: (a.view(2, -1), a.reshape(10, 12), torch.reshape(a, (2, 60)), a.view(a.size(0), -1),
+                               a.view_as(a), a.reshape_as(torch.zeros(10, 12))),
+    "flatten": lambda a: (a.flatten(), a.flatten(1), torch.flatten(a, 1, 2), a.flatten(-2)),
+    "unflatten": lambda a: a.unflatten(2, (2, 2)),
+    "squeeze_unsqueeze": lambda a: (a[:, :1].squeeze(), a[..., :1].squeeze(-1), a.squeeze(0), a[:, :1, :, :1].squeeze((1, 3)),
+                                    a.unsqueeze(0), a.unsqueeze(-1), torch.unsqueeze(a, 2)),
+    "permute": lambda a: (a.permute(0, 2, 1, 3), a.permute((3, 2, 1, 0)), a.transpose(1, 2), a.transpose(-1, 0),
+                          a[..., 0].mT, a[0, :, :, 0].t(), a[0, :, :, 0].T, a.movedim(1, -1), torch.swapaxes(a, 0, 2)),
+    "expand": lambda a: (a[..., :1].expand(2, 5, 4, 6), a[..., :1].expand(-1, -1, -1, 3), a[:, :1].expand_as(a),
+                         torch.broadcast_to(a, (4, 2, 5, 4, 3))),
+    "repeat_tile": lambda a: (a.repeat(1, 2, 1, 3), a.repeat(2, 1, 1, 1, 2), torch.tile(a, (2,))),
+    "cat_stack": lambda a: (torch.stack([a, a + 1], 1), torch.stack((a, a), -1), torch.cat([a, a * 2], -1),
+                            torch.cat((a, torch.ones(2, 1, 4, 3)), -3), torch.cat([a, a.int()], 0)),
+    "split_chunk": lambda a: (*a.split(2, 1), *torch.split(a, [1, 3], 2), *a.chunk(2, 2), *a.unbind(1),
+                              a.narrow(2, 1, 2), a.narrow(1, -2, 2)),
+    "flip_roll": lambda a: (a.flip(1), torch.flip(a, (0, 2)), a.roll(1, 2), torch.roll(a, (1, -1), (1, 2)), a.roll(3)),
+    "noncontiguous": lambda a: a.transpose(1, 2).reshape(2, -1),
+    "getitem_basic": lambda a: (a[0], a[:, 1], a[:, -1], a[..., 0], a[:, 1:4:2], a[:, ::2, None], a[None],
+                                a[..., None, :], a[1, 2:, :, -2], a[:, :, :-1]),
+    "getitem_tensor": lambda a: (a[:, IDX], a[..., torch.tensor([0, 2])], a[IDX.clamp(max=1)],
+                                 a[:, torch.tensor([True, False, True, False, True])]),
+    "gather": lambda a: (torch.gather(a, 1, torch.zeros(2, 2, 4, 3, dtype=torch.long)), a.index_select(1, IDX),
+                         torch.take_along_dim(a, torch.ones(2, 1, 4, 3, dtype=torch.long), 1)),
+    "traced_index": lambda a: a.index_select(1, (a[0, :2, 0, 0] > 10).long()),
+    "embedding": lambda a: EMB(torch.tensor([[1, 2], [3, 9]])) + a[0, 0, 0, 0],
+    "int_and_bool": lambda a: ((a > 0).view(2, -1), (a * 10).int().permute(1, 0, 2, 3)[:, 1]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_shape_op_matches_pytorch(name):
+    assert_converts(CASES[name], [X])
+
+
+@pytest.mark.parametrize("fn, match", [
+    (lambda a: a[a > 0], r"mask computed in the model"),
+    (lambda a: a[0, IDX], r"mixing integer and tensor indices"),
+    (lambda a: a[:, IDX][:, :, IDX], None),
+    (lambda a: a.view(torch.int32), r"reinterpreting bits"),
+])
+def test_refusals_say_why(fn, match):
+    if match is None:  # chained single tensor indices are fine
+        assert_converts(fn, [X])
+    else:
+        assert_refuses(fn, [X], match)
