@@ -13,7 +13,6 @@ import torch.nn.functional as F
 
 from ..tracing.context import get_trt, torch_dtype_to_trt
 from ..tracing.registry import tensorrt_converter
-from ..tracing.shapes import DynDim
 from .unary import select
 
 
@@ -39,10 +38,10 @@ def filled(ctx, value, dtype: torch.dtype, sizes) -> object:
             v = ctx.reshape(v, (1,) * rank)
     if rank == 0:
         return v
-    if all(not isinstance(s, DynDim) and int(s) == 1 for s in sizes):
+    shape = ctx.shape_tensor(list(sizes))
+    if shape is None and all(int(s) == 1 for s in sizes):
         return v
     layer = ctx.network.add_slice(v, [0] * rank, [1] * rank, [0] * rank)
-    shape = ctx.shape_tensor(list(sizes))
     if shape is None:
         layer.shape = tuple(int(s) for s in sizes)
     else:
@@ -237,19 +236,3 @@ def convert_masked_fill(ctx):
     v = ctx.trt(value, out.dtype, rank) if get_trt(value) is not None else \
         ctx.trt(torch.tensor(value, dtype=out.dtype), rank=rank)
     ctx.set_output(out, select(ctx, ctx.trt(mask, torch.bool, rank), v, ctx.trt(x, out.dtype, rank)))
-
-
-_TYPE_METHODS = {"float": torch.float32, "half": torch.float16, "bfloat16": torch.bfloat16, "int": torch.int32,
-                 "long": torch.int64, "bool": torch.bool, "byte": torch.uint8, "char": torch.int8}
-
-
-@tensorrt_converter([getattr(torch.Tensor, n) for n in _TYPE_METHODS] + [torch.Tensor.to, torch.Tensor.type,
-                                                                         torch.Tensor.type_as])
-def convert_to(ctx):
-    """Casts (Tensor.to(dtype | device | other), float(), int(), ...); device moves are no-ops in a network."""
-    x, out = ctx.method_args[0], ctx.method_return
-    if out.dtype == torch.float64:
-        raise ctx.unsupported(f"{ctx.method_name} to float64: TensorRT has no float64; keep float32")
-    if ctx.method_name.endswith(".type") and len(ctx.method_args) + len(ctx.method_kwargs) == 1:
-        raise ctx.unsupported("Tensor.type() without a dtype returns a string")
-    ctx.set_output(out, ctx.trt(x, out.dtype))

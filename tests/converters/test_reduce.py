@@ -1,0 +1,172 @@
+"""Reductions against PyTorch: every axis form (None, int, negative, tuple, empty), keepdim, dtype=, integer and
+bool inputs (sum of int32 is int64), ties for the index outputs, reduced precision, non-contiguous inputs."""
+
+import math
+
+import pytest
+import torch
+
+from torch2trt.testing import assert_converts, assert_refuses
+
+
+def f32(*shape):
+    return torch.randn(*shape)
+
+
+def i32(*shape, lo=-4, hi=4):
+    return torch.randint(lo, hi, shape, dtype=torch.int32)
+
+
+def i64(*shape, lo=-4, hi=4):
+    return torch.randint(lo, hi, shape, dtype=torch.int64)
+
+
+def b(*shape):
+    return torch.rand(*shape) > 0.5
+
+
+def f16(*shape):
+    return torch.randn(*shape).half()
+
+
+def nc(*shape):
+    """A non-contiguous float input (a transposed view)."""
+    return torch.randn(*shape).transpose(1, 2)
+
+
+CASES = {
+    # sum / nansum / mean / prod
+    "sum_all": (lambda x: x.sum(), [f32(2, 3, 4)]),
+    "sum_all_int32_gives_int64": (lambda x: torch.sum(x), [i32(2, 3, 4)]),
+    "sum_bool_gives_int64": (lambda x: x.sum(1), [b(2, 3, 4)]),
+    "sum_int64": (lambda x: x.sum((0, 2)), [i64(2, 3, 4)]),
+    "sum_dim": (lambda x: torch.sum(x, 1), [f32(2, 3, 4)]),
+    "sum_negative_dim_keepdim": (lambda x: x.sum(-1, keepdim=True), [f32(2, 3, 4)]),
+    "sum_tuple_dims": (lambda x: x.sum((0, -1)), [f32(2, 3, 4)]),
+    "sum_empty_dims_reduces_all": (lambda x: x.sum(dim=[]), [f32(2, 3, 4)]),
+    "sum_dtype": (lambda x: x.sum(1, dtype=torch.float32), [i32(2, 3, 4)]),
+    "sum_dtype_no_dim": (lambda x: torch.sum(x, dtype=torch.int32), [b(2, 3, 4)]),
+    "sum_float16": (lambda x: x.sum(-1), [f16(2, 3, 64)]),
+    "sum_non_contiguous": (lambda x: x.sum(1), [nc(2, 3, 4)]),
+    "sum_0d": (lambda x: x.sum(), [torch.tensor(2.5)]),
+    "sum_0d_dim": (lambda x: x.sum(0, keepdim=True), [torch.tensor(2.5)]),
+    "nansum": (lambda x: torch.nansum(torch.where(x > 1, float("nan"), x), 1), [f32(2, 3, 4)]),
+    "mean_all": (lambda x: x.mean(), [f32(2, 3, 4)]),
+    "mean_dims_keepdim": (lambda x: torch.mean(x, (1, 2), keepdim=True), [f32(2, 3, 4)]),
+    "mean_dtype_from_int": (lambda x: x.mean(1, dtype=torch.float32), [i32(2, 3, 4)]),
+    "mean_float16": (lambda x: x.mean(0), [f16(8, 3)]),
+    "mean_non_contiguous": (lambda x: x.mean(-1), [nc(2, 3, 4)]),
+    "prod_all": (lambda x: x.prod(), [f32(2, 3)]),
+    "prod_dim": (lambda x: torch.prod(x, -2, keepdim=True), [f32(2, 3, 4)]),
+    "prod_int32_gives_int64": (lambda x: x.prod(1), [i32(2, 3, 4)]),
+    "prod_bool": (lambda x: x.prod(0), [b(3, 4)]),
+    "prod_dtype": (lambda x: x.prod(1, dtype=torch.float32), [i32(2, 3, 4)]),
+    # amax / amin
+    "amax_all": (lambda x: x.amax(), [f32(2, 3, 4)]),
+    "amax_dims": (lambda x: torch.amax(x, (0, 2)), [f32(2, 3, 4)]),
+    "amin_negative_keepdim": (lambda x: x.amin(-1, keepdim=True), [f32(2, 3, 4)]),
+    "amin_int32": (lambda x: x.amin(1), [i32(2, 3, 4)]),
+    "amax_bool": (lambda x: x.amax(1), [b(2, 3, 4)]),
+    # max / min: whole tensor, (values, indices), two tensors
+    "max_all": (lambda x: x.max(), [f32(2, 3, 4)]),
+    "min_all_int64": (lambda x: torch.min(x), [i64(2, 3, 4)]),
+    "max_all_bool": (lambda x: x.max(), [b(2, 3)]),
+    "max_dim_values_indices": (lambda x: torch.max(x, 1), [f32(2, 3, 4)]),
+    "max_dim_keepdim": (lambda x: x.max(dim=-1, keepdim=True), [f32(2, 3, 4)]),
+    "min_dim_ties_pick_first": (lambda x: x.min(1), [i32(2, 7, 4, lo=0, hi=2)]),
+    "max_dim_ties_float": (lambda x: torch.relu(x).max(0), [f32(5, 6)]),
+    "max_dim_bool": (lambda x: x.max(1), [b(2, 5, 3)]),
+    "min_dim_non_contiguous": (lambda x: x.min(-1), [nc(2, 3, 4)]),
+    "max_dim_float16": (lambda x: x.max(1), [f16(2, 3, 4)]),
+    "max_dim_1d": (lambda x: x.max(0), [f32(5)]),
+    "max_two_tensors_broadcast": (lambda x, y: torch.max(x, y), [f32(2, 3, 4), f32(3, 1)]),
+    "min_two_tensors_method": (lambda x, y: x.min(y), [f32(2, 3, 4), f32(2, 3, 4)]),
+    "max_two_tensors_int_float": (lambda x, y: torch.max(x, y), [i32(2, 3), f32(2, 3)]),
+    "min_two_tensors_bool": (lambda x, y: torch.min(x, y), [b(2, 3), b(2, 3)]),
+    "max_other_keyword": (lambda x, y: torch.max(x, other=y), [f32(2, 3), f32(2, 3)]),
+    # argmax / argmin
+    "argmax_flat": (lambda x: torch.argmax(x), [f32(2, 3, 4)]),
+    "argmax_flat_keepdim": (lambda x: torch.argmax(x, keepdim=True), [f32(2, 3, 4)]),
+    "argmin_dim": (lambda x: x.argmin(1), [f32(2, 3, 4)]),
+    "argmax_negative_keepdim": (lambda x: x.argmax(-1, keepdim=True), [f32(2, 3, 4)]),
+    "argmax_ties_int": (lambda x: x.argmax(2), [i32(2, 3, 9, lo=0, hi=2)]),
+    "argmin_flat_ties": (lambda x: x.argmin(), [i64(3, 5, lo=0, hi=2)]),
+    "argmax_non_contiguous": (lambda x: x.argmax(1), [nc(2, 3, 4)]),
+    # var / std
+    "var_all": (lambda x: x.var(), [f32(2, 3, 4)]),
+    "var_unbiased_false": (lambda x: torch.var(x, False), [f32(2, 3, 4)]),
+    "var_dim_unbiased_keepdim_positional": (lambda x: torch.var(x, 1, False, True), [f32(2, 3, 4)]),
+    "var_correction": (lambda x: x.var((0, 2), correction=2), [f32(3, 4, 5)]),
+    "std_dim": (lambda x: x.std(-1), [f32(2, 3, 4)]),
+    "std_keepdim_correction0": (lambda x: torch.std(x, dim=1, correction=0, keepdim=True), [f32(2, 3, 4)]),
+    "std_float16": (lambda x: x.std(1), [f16(2, 16, 3)]),
+    "std_non_contiguous": (lambda x: x.std(1), [nc(2, 3, 4)]),
+    "std_mean": (lambda x: torch.std_mean(x, 1), [f32(2, 3, 4)]),
+    "var_mean_keepdim": (lambda x: torch.var_mean(x, (0, 1), keepdim=True), [f32(2, 3, 4)]),
+    "var_mean_all": (lambda x: torch.var_mean(x, correction=0), [f32(2, 3, 4)]),
+    # logsumexp
+    "logsumexp": (lambda x: torch.logsumexp(x, 1), [f32(2, 3, 4)]),
+    "logsumexp_large_values": (lambda x: torch.logsumexp(x * 1000, -1, keepdim=True), [f32(2, 3, 4)]),
+    "logsumexp_dims": (lambda x: x.logsumexp((0, 2)), [f32(2, 3, 4)]),
+    "logsumexp_minus_inf_row": (lambda x: torch.logsumexp(torch.where(x[:1] > -10, float("-inf"), x[:1]), 1),
+                                [f32(2, 3)]),
+    "logsumexp_int": (lambda x: torch.logsumexp(x, 1), [i32(2, 3, 4)]),
+    "logsumexp_float16": (lambda x: torch.logsumexp(x, 1), [f16(2, 3, 4)]),
+    # norm
+    "norm_fro": (lambda x: x.norm(), [f32(2, 3, 4)]),
+    "norm_p2_dim": (lambda x: torch.norm(x, 2, 1), [f32(2, 3, 4)]),
+    "norm_p1_keepdim": (lambda x: x.norm(p=1, dim=-1, keepdim=True), [f32(2, 3, 4)]),
+    "norm_inf": (lambda x: x.norm(p=math.inf, dim=(1, 2)), [f32(2, 3, 4)]),
+    "norm_minus_inf": (lambda x: x.norm(p=-math.inf, dim=1), [f32(2, 3, 4)]),
+    "norm_p3": (lambda x: x.norm(p=3, dim=1), [f32(2, 3, 4)]),
+    "norm_p0": (lambda x: torch.relu(x).norm(p=0, dim=1), [f32(2, 3, 4)]),
+    "norm_fro_dims": (lambda x: torch.norm(x, "fro", (1, 2)), [f32(2, 3, 4)]),
+    "vector_norm": (lambda x: torch.linalg.vector_norm(x, 2, -1), [f32(2, 3, 4)]),
+    "vector_norm_ord_inf_keepdim": (lambda x: torch.linalg.vector_norm(x, ord=math.inf, dim=(0, 1), keepdim=True),
+                                    [f32(2, 3, 4)]),
+    "norm_float16": (lambda x: x.norm(dim=1), [f16(2, 8, 3)]),
+    "norm_non_contiguous": (lambda x: x.norm(dim=1), [nc(2, 3, 4)]),
+    # any / all / count_nonzero
+    "any_all_axes": (lambda x: (x > 1).any(), [f32(2, 3, 4)]),
+    "any_dim": (lambda x: torch.any(x > 0.5, 1), [f32(2, 3, 4)]),
+    "all_dim_keepdim": (lambda x: (x > -1).all(-1, keepdim=True), [f32(2, 3, 4)]),
+    "any_dims_tuple": (lambda x: x.any((0, 2)), [b(2, 3, 4)]),
+    "any_empty_dims_is_identity": (lambda x: x.any(dim=()), [b(2, 3)]),
+    "any_float_input": (lambda x: torch.relu(x).any(1), [f32(2, 3, 4)]),
+    "all_int_input": (lambda x: x.all(1), [i32(2, 3, 4, lo=0, hi=3)]),
+    "any_uint8_gives_uint8": (lambda x: x.any(1), [torch.randint(0, 2, (2, 3, 4), dtype=torch.uint8)]),
+    "count_nonzero": (lambda x: torch.count_nonzero(torch.relu(x), 1), [f32(2, 3, 4)]),
+    "count_nonzero_all": (lambda x: x.count_nonzero(), [i32(2, 3, 4)]),
+    # cumsum / cumprod
+    "cumsum": (lambda x: x.cumsum(1), [f32(2, 3, 4)]),
+    "cumsum_negative": (lambda x: torch.cumsum(x, -1), [f32(2, 3, 4)]),
+    "cumsum_int32_gives_int64": (lambda x: x.cumsum(0), [i32(5, 3)]),
+    "cumsum_bool": (lambda x: x.cumsum(1), [b(2, 6)]),
+    "cumsum_dtype": (lambda x: x.cumsum(1, dtype=torch.float32), [i32(2, 5)]),
+    "cumsum_float16": (lambda x: x.cumsum(1), [f16(2, 7)]),
+    "cumsum_in_place": (lambda x: x.clone().cumsum_(1), [f32(2, 3)]),
+    "cumsum_non_contiguous": (lambda x: x.cumsum(2), [nc(2, 3, 4)]),
+    "cumprod": (lambda x: x.cumprod(1), [f32(2, 9, 3)]),
+    "cumprod_negative": (lambda x: torch.cumprod(x, -1), [f32(2, 3, 5)]),
+    "cumprod_int": (lambda x: x.cumprod(1), [i32(2, 7)]),
+    "cumprod_length_one": (lambda x: x.cumprod(1), [f32(3, 1)]),
+    "cumprod_dtype": (lambda x: torch.cumprod(x, 0, dtype=torch.float32), [i32(4, 3)]),
+    "cumprod_non_contiguous": (lambda x: x.cumprod(1), [nc(2, 3, 4)]),
+}
+
+RTOL = {"sum_float16": 1e-3, "mean_float16": 1e-3, "max_dim_float16": 1e-3, "std_float16": 1e-3,
+        "logsumexp_float16": 1e-3, "norm_float16": 1e-3, "cumsum_float16": 1e-3}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_reduction_matches_pytorch(name):
+    fn, inputs = CASES[name]
+    assert_converts(fn, inputs, rtol=RTOL.get(name, 1e-5))
+
+
+@pytest.mark.parametrize("fn, match", [
+    (lambda x: x.norm(p="nuc", dim=(1, 2)), r"norm\(p='nuc'\): only vector norms"),
+    (lambda x: x.norm(p=-1, dim=1), r"norm\(p=-1\): negative p"),
+])
+def test_reduction_refuses(fn, match):
+    assert_refuses(fn, [f32(2, 3, 4)], match=match)
