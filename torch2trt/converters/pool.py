@@ -159,11 +159,12 @@ def _convert_adaptive_avg_pool(nd: int):
         if in_sz == out_sz:  # every window is one element
             ctx.set_output(out, xt)
             return
-        if all(o == 1 for o in out_sz):  # global average: one reduce
+        if all(o == 1 for o in out_sz):  # global average: one reduce, accumulated in float32
             axes = sum(1 << (rank - 1 - i) for i in range(nd))
-            layer = ctx.network.add_reduce(xt, trt.ReduceOperation.AVG, axes, True)
+            compute = torch.float32 if out.dtype in (torch.float16, torch.bfloat16) else out.dtype
+            layer = ctx.network.add_reduce(ctx.cast(xt, compute), trt.ReduceOperation.AVG, axes, True)
             ctx.name_layer(layer, f"adaptive_avg_pool{nd}d")
-            ctx.set_output(out, layer.get_output(0))
+            ctx.set_output(out, ctx.cast(layer.get_output(0), out.dtype))
             return
         if all(i % o == 0 for i, o in zip(in_sz, out_sz)) and nd in (2, 3):  # equal windows: pooling
             k = tuple(i // o for i, o in zip(in_sz, out_sz))
