@@ -44,7 +44,7 @@ def convert_getitem(ctx):
     x, index, out = ctx.method_args[0], ctx.method_args[1], ctx.method_return
     entries = _normalize(ctx, x, index)
     xt = ctx.trt(x)
-    dims = input_dims(ctx, xt)
+    dims = input_dims(ctx, xt, x.shape)
     starts, sizes, strides = [], [], []
     keep_shape: list = []          # output dims (None: the tensor index's dims)
     advanced = None                 # (axis in the sliced tensor, index tensor)
@@ -58,7 +58,7 @@ def convert_getitem(ctx):
             raise ctx.unsupported(f"x[{index!r}]: too many indices")
         n = dims[axis]
         if isinstance(e, (int, DynDim)) and not isinstance(e, bool):
-            if isinstance(n, int):
+            if not isinstance(n, DynDim):
                 e = int(e) % max(n, 1) if not isinstance(e, DynDim) else e
             elif int(e) < 0:
                 raise ctx.unsupported("negative index on a dynamic dimension")
@@ -70,7 +70,7 @@ def convert_getitem(ctx):
             start, stop, step = e.start, e.stop, 1 if e.step is None else e.step
             if isinstance(step, DynDim) or step <= 0:
                 raise ctx.unsupported(f"x[{index!r}]: slice step {step}")
-            if isinstance(n, int) and not isinstance(start, DynDim) and not isinstance(stop, DynDim):
+            if not isinstance(n, DynDim) and not isinstance(start, DynDim) and not isinstance(stop, DynDim):
                 start, stop, step = slice(start, stop, step).indices(n)
                 size = max(0, -(-(stop - start) // step))
             else:
@@ -143,15 +143,11 @@ def _slice(ctx, xt, starts, sizes, strides, dims):
     layer = ctx.network.add_slice(xt, [int(s) if static else 0 for s in starts],
                                   [int(s) for s in sizes] if static else [0] * len(sizes), strides)
     if not static:
-        layer.set_input(1, ctx.shape_tensor([_as_dyn(ctx, s) for s in starts]))
-        layer.set_input(2, ctx.shape_tensor([_as_dyn(ctx, s) for s in sizes]))
+        for i, values in ((1, starts), (2, sizes)):
+            st = ctx.shape_tensor(values)
+            layer.set_input(i, st if st is not None else ctx.constant(torch.tensor([int(v) for v in values])))
     ctx.name_layer(layer, "getitem")
     return layer.get_output(0)
-
-
-def _as_dyn(ctx, v):
-    """shape_tensor() needs at least one dynamic entry to build a tensor; keep ints as they are."""
-    return v
 
 
 @tensorrt_converter([torch.gather, torch.Tensor.gather, torch.take_along_dim, torch.Tensor.take_along_dim])

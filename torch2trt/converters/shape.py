@@ -25,11 +25,17 @@ def sizes_arg(ctx, first: int = 1, name: str = "shape"):
     return list(v)
 
 
-def input_dims(ctx, itensor) -> list:
-    """Per axis: the int where static in the network, else a lazily read dimension."""
+def input_dims(ctx, itensor, sample_shape=None) -> list:
+    """Per axis: the int where static in the network, else a lazily read dimension (a DynDim carrying the
+    sample's value when `sample_shape` is given, so that it supports arithmetic)."""
     from ..tracing.context import _LazyDim
 
-    return [d if d >= 0 else _LazyDim(ctx, itensor, i) for i, d in enumerate(trt_dims(itensor))]
+    def dyn(i):
+        if sample_shape is None:
+            return _LazyDim(ctx, itensor, i)
+        return DynDim(int(sample_shape[i]), lambda: ctx.dim_tensor(itensor, i), ctx, ("dim", id(itensor), i))
+
+    return [d if d >= 0 else dyn(i) for i, d in enumerate(trt_dims(itensor))]
 
 
 def reshape(ctx, itensor, shape: list):

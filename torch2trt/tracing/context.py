@@ -177,6 +177,14 @@ class ConversionContext:
     def trt(self, value: Any, dtype: torch.dtype | None = None, rank: int | None = None):
         """ITensor for a traced tensor, or a constant for anything else; cast to `dtype` and brought to
         `rank` (size-1 axes in front) if given. A Python number without `dtype` becomes float32/int64/bool."""
+        from .shapes import DynDim
+
+        if isinstance(value, DynDim):  # a dynamic size used as a number: its 1-element int64 network value
+            itensor = value._trt
+            if rank is not None and rank == 0:
+                itensor = self.reshape(itensor, ())
+            return self.cast(itensor, dtype or torch.int64) if rank is None else \
+                self.unsqueeze_to_rank(self.cast(itensor, dtype or torch.int64), rank)
         itensor = value if isinstance(value, trt.ITensor) else get_trt(value)
         if itensor is None:
             if not isinstance(value, (torch.Tensor, bool, int, float, np.ndarray, np.generic)):
@@ -248,7 +256,7 @@ class ConversionContext:
     def report_frozen(self, what: str) -> None:
         """A dynamic dimension reached Python code whose result is frozen at the sample's value."""
         reporter = getattr(self, "_reporter", None)
-        if reporter is not None:
+        if reporter is not None and not getattr(self, "_converting", False):
             reporter(self.method_name or "dynamic shape", what)
 
     def shape_of(self, itensor):

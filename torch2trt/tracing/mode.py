@@ -152,9 +152,13 @@ class Tracer:
         for t in inputs:
             get_trt(t)  # makes Deferred network values real
             ctx.note_use(t)
+        dyn = [v for v in leaves if isinstance(v, DynDim)]
+        for d in dyn:
+            d._touched = False
         before = {id(t): get_trt(t) for t in inputs + outputs}
         try:
             self.suppress += 1
+            ctx._converting = True  # comparisons of DynDims inside converters are not user control flow
             converter.function(ctx)
         except UnsupportedArgument as e:
             self.report(name, str(e) or "unsupported arguments")
@@ -166,7 +170,14 @@ class Tracer:
             return
         finally:
             self.suppress -= 1
+            ctx._converting = False
             ctx.method_args, ctx.method_kwargs, ctx.method_return = (), {}, None
+        frozen = [int(d) for d in dyn if not d._touched]
+        if frozen:  # the converter used the sample's value of a dynamic dimension: wrong at other shapes
+            self.report(name, f"dynamic dimension argument(s) {frozen} would be frozen at the sample's value; "
+                              "this converter does not take dynamic sizes")
+            self._mark(outputs, f"output of {name} with frozen dynamic sizes", root=False)
+            return
         mutated = [t for t in inputs if t.__dict__.get("_trt") is not before[id(t)]
                    and not isinstance(t.__dict__.get("_trt"), Deferred)]
         if _OBSERVERS:

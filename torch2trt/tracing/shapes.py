@@ -38,10 +38,12 @@ class DynDim(int):
         self._itensor = None
         self._ctx = ctx
         self._key = key        # identifies a dimension read from a tensor (equal keys: same value always)
+        self._touched = False  # set when a converter reads the network value (see tracing/mode.py)
         return self
 
     @property
     def _trt(self):
+        self._touched = True
         if self._itensor is None:
             self._itensor = self._make()
         return self._itensor
