@@ -1,6 +1,7 @@
-"""Attention converters: F.scaled_dot_product_attention and F.multi_head_attention_forward
-(nn.MultiheadAttention), built from matrix products and a float32 softmax. Dynamic batch and sequence
-lengths are kept (reshapes use the network's own dims)."""
+"""Attention converters: F.scaled_dot_product_attention and F.multi_head_attention_forward (what
+nn.MultiheadAttention calls; the ops inside it never reach the tracer), built from matrix products and a
+float32 softmax. Masks may be constants or computed in the model. Dynamic batch and sequence lengths are kept
+where the masks allow (reshapes use the network's own dims)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backend import trt
-from ..tracing.context import trt_dims
+from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from .activation import softmax
 from .linear import matmul
@@ -27,22 +28,27 @@ def _mm(ctx, a, b, op_b=M.NONE):
     return layer.get_output(0)
 
 
+def _compute(dtype: torch.dtype) -> torch.dtype:
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
 def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, S: int):
-    """softmax(q k^T * scale + mask) v on ITensors (..., L, D) / (..., S, D); softmax in float32."""
+    """softmax(q k^T * scale + mask) v on ITensors (..., L, D) / (..., S, D); the softmax runs in float32.
+    `mask`: None, a bool tensor (True = attend) or an additive float mask (torch tensor or traced/ITensor)."""
     scores = _mm(ctx, q, k, M.TRANSPOSE)
-    compute = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    compute = _compute(dtype)
     scores = ctx.cast(scores, compute)
     scores = binary(ctx, scores, scale, E.PROD, compute)
     rank = len(scores.shape)
+    neg_inf = ctx.trt(torch.tensor(-math.inf, dtype=compute), rank=rank)
     if is_causal:
         if L < 0 or S < 0:
-            raise ValueError("is_causal with dynamic sequence lengths")
-        causal = torch.ones(L, S, dtype=torch.bool).tril()
-        scores = select(ctx, ctx.trt(causal, torch.bool, rank), scores,
-                        ctx.trt(torch.tensor(-math.inf), compute, rank))
+            raise ctx.unsupported(f"{ctx.method_name}(is_causal=True) with dynamic sequence lengths")
+        causal = torch.ones(L, S, dtype=torch.bool).tril()  # top-left aligned, as PyTorch's
+        scores = select(ctx, ctx.trt(causal, rank=rank), scores, neg_inf)
     if mask is not None:
-        if mask.dtype == torch.bool:
-            neg_inf = ctx.trt(torch.tensor(-math.inf), compute, rank)
+        mask_dtype = mask.dtype if isinstance(mask, torch.Tensor) else None
+        if mask_dtype == torch.bool or (isinstance(mask, trt.ITensor) and mask.dtype == trt.bool):
             scores = select(ctx, ctx.trt(mask, torch.bool, rank), scores, neg_inf)
         else:
             scores = binary(ctx, scores, ctx.trt(mask, compute, rank), E.SUM, compute)
@@ -50,23 +56,74 @@ def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, 
     return _mm(ctx, probs, v), probs
 
 
+def _repeat_heads(ctx, t, x: torch.Tensor, groups: int):
+    """repeat_interleave(groups) along axis -3 (grouped-query attention): (.., Hk, S, D) -> (.., Hk*G, S, D)."""
+    ctx.require_static(x)
+    shape = list(x.shape)
+    five = shape[:-2] + [1] + shape[-2:]
+    t = reshape(ctx, t, five)
+    big = shape[:-2] + [groups] + shape[-2:]
+    layer = ctx.network.add_slice(t, [0] * len(five), big, [0 if a == len(shape) - 2 else 1
+                                                              for a in range(len(five))])
+    ctx.name_layer(layer, "repeat_heads")
+    return reshape(ctx, layer.get_output(0), shape[:-3] + [shape[-3] * groups] + shape[-2:])
+
+
 @tensorrt_converter([F.scaled_dot_product_attention])
 def convert_sdpa(ctx):
     q, k, v = ctx.get_arg("query", 0), ctx.get_arg("key", 1), ctx.get_arg("value", 2)
     mask, dropout_p = ctx.get_arg("attn_mask", 3, None), ctx.get_arg("dropout_p", 4, 0.0)
-    is_causal, scale = ctx.get_arg("is_causal", 5, False), ctx.method_kwargs.get("scale")
+    is_causal, scale = ctx.get_arg("is_causal", 5, False), ctx.get_arg("scale", 6, None)
+    gqa = ctx.get_arg("enable_gqa", 7, False)
     out = ctx.method_return
     if dropout_p:
-        raise ctx.unsupported(f"scaled_dot_product_attention(dropout_p={dropout_p}): random at inference")
-    if ctx.method_kwargs.get("enable_gqa"):
-        raise ctx.unsupported("scaled_dot_product_attention(enable_gqa=True)")
-    if k.shape[-3:-2] != q.shape[-3:-2] and q.dim() > 2 and k.shape[-3] != q.shape[-3]:
-        raise ctx.unsupported("scaled_dot_product_attention with different head counts")
+        raise ctx.unsupported(f"scaled_dot_product_attention(dropout_p={dropout_p}): random at inference; pass 0")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     rank = out.dim()
     qt, kt, vt = (ctx.trt(t, out.dtype, rank) for t in (q, k, v))
+    if gqa and q.dim() >= 3 and k.shape[-3] != q.shape[-3]:
+        kt = _repeat_heads(ctx, kt, k, q.shape[-3] // k.shape[-3])
+        vt = _repeat_heads(ctx, vt, v, q.shape[-3] // v.shape[-3])
     y, _ = attention(ctx, qt, kt, vt, scale, mask, is_causal, out.dtype, q.shape[-2], k.shape[-2])
     ctx.set_output(out, y)
+
+
+# ---- multi_head_attention_forward --------------------------------------------------------------------------
+def _additive(ctx, mask, dtype):
+    """PyTorch's _canonical_mask: a bool mask (True = masked out) becomes 0 / -inf in `dtype`; a float mask stays.
+    Constant masks are computed here; traced ones in the network."""
+    if get_trt(mask) is None:
+        if mask.dtype == torch.bool:
+            return torch.zeros_like(mask, dtype=dtype).masked_fill(mask, -math.inf)
+        return mask.to(dtype)
+    mt = ctx.trt(mask)
+    if mask.dtype != torch.bool:
+        return ctx.cast(mt, dtype)
+    rank = mask.dim()
+    return select(ctx, mt, ctx.trt(torch.tensor(-math.inf, dtype=dtype), rank=rank),
+                  ctx.trt(torch.tensor(0.0, dtype=dtype), rank=rank))
+
+
+def _reshape_mask(ctx, m, shape: list[int]):
+    return m.reshape(shape) if isinstance(m, torch.Tensor) else reshape(ctx, m, shape)
+
+
+def _pad_key(ctx, m, dtype):
+    """One more key (bias_k or the zero key) that no mask hides: a 0 column at the end."""
+    if isinstance(m, torch.Tensor):
+        return F.pad(m, (0, 1))
+    shape = trt_dims(m)[:-1] + (1,)
+    layer = ctx.network.add_concatenation([m, ctx.trt(torch.zeros(shape, dtype=dtype))])
+    layer.axis = len(shape) - 1
+    ctx.name_layer(layer, "pad_mask")
+    return layer.get_output(0)
+
+
+def _add(ctx, a, b, dtype):
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a + b
+    rank = max(len(a.shape), len(b.shape))
+    return binary(ctx, ctx.trt(a, dtype, rank), ctx.trt(b, dtype, rank), E.SUM, dtype)
 
 
 @tensorrt_converter([F.multi_head_attention_forward])
@@ -78,24 +135,29 @@ def convert_multi_head_attention_forward(ctx):
     bias_k, bias_v, add_zero_attn = a("bias_k", 7), a("bias_v", 8), a("add_zero_attn", 9)
     dropout_p, out_w, out_b = a("dropout_p", 10), a("out_proj_weight", 11), a("out_proj_bias", 12)
     training = a("training", 13, True)
-    key_padding_mask = a("key_padding_mask", 14, None)
+    key_padding_mask, need_weights = a("key_padding_mask", 14, None), a("need_weights", 15, True)
     attn_mask, separate = a("attn_mask", 16, None), a("use_separate_proj_weight", 17, False)
-    average = a("average_attn_weights", 21, True)
-    is_causal = a("is_causal", 22, False)
-    outs = ctx.method_return
-    attn_out, weights_out = outs
+    static_k, static_v = a("static_k", 21, None), a("static_v", 22, None)
+    average, is_causal = a("average_attn_weights", 23, True), a("is_causal", 24, False)
+    attn_out, weights_out = ctx.method_return
     if training and dropout_p:
-        raise ctx.unsupported("multi_head_attention_forward in training mode with dropout")
-    if bias_k is not None or bias_v is not None or add_zero_attn:
-        raise ctx.unsupported("multi_head_attention_forward with add_bias_kv/add_zero_attn")
-    if a("static_k", 19, None) is not None or a("static_v", 20, None) is not None:
+        raise ctx.unsupported(f"multi_head_attention_forward(training=True, dropout_p={dropout_p}): random "
+                              "dropout at inference; call model.eval()")
+    if static_k is not None or static_v is not None:
         raise ctx.unsupported("multi_head_attention_forward with static_k/static_v")
-    if query.dim() != 3:
-        raise ctx.unsupported("multi_head_attention_forward with unbatched inputs")
+    if any(get_trt(w) is not None for w in (in_w, in_b, bias_k, bias_v, out_w, out_b)):
+        raise ctx.unsupported("multi_head_attention_forward with weights computed in the model")
     dtype = attn_out.dtype
-    L, N, E_ = query.shape
+    batched = query.dim() == 3
+    L, E_ = query.shape[0], query.shape[-1]
     S = key.shape[0]
+    N = query.shape[1] if batched else 1
     D = E_ // num_heads
+
+    def seq_first(x):  # (len, E) -> (len, 1, E) for unbatched calls
+        xt = ctx.trt(x, dtype)
+        return xt if batched else reshape(ctx, xt, [x.shape[0], 1, x.shape[1]])
+
     if separate:
         wq, wk, wv = a("q_proj_weight", 18), a("k_proj_weight", 19), a("v_proj_weight", 20)
     else:
@@ -103,55 +165,72 @@ def convert_multi_head_attention_forward(ctx):
     bq, bk, bv = in_b.chunk(3) if in_b is not None else (None, None, None)
 
     def project(x, w, b):
-        y = matmul(ctx, ctx.trt(x, dtype), w.t(), dtype)
+        y = matmul(ctx, x, w.t(), dtype)
         return binary(ctx, y, b, E.SUM, dtype) if b is not None else y
 
-    def heads(t, length_dims):
-        # (len, N, E) -> (len, N, H, D) -> (N, H, len, D)
+    qt = project(seq_first(query), wq, bq)
+    kt = project(seq_first(key), wk, bk)
+    vt = project(seq_first(value), wv, bv)
+    if batched:
+        q_dims, k_dims = input_dims(ctx, qt)[:2], input_dims(ctx, kt)[:2]
+    else:
+        q_dims, k_dims = [L, 1], [S, 1]
+
+    # masks, as multi_head_attention_forward merges them: additive, (N or 1, H or 1, L or 1, S)
+    kpm = key_padding_mask
+    if is_causal and kpm is None and not need_weights:
+        attn_mask = None  # PyTorch hands SDPA is_causal=True and drops the mask
+    else:
+        is_causal = False
+    mask = None
+    if attn_mask is not None:
+        mask = _additive(ctx, attn_mask, dtype)
+        mask = _reshape_mask(ctx, mask, [N, num_heads, L, S] if attn_mask.dim() == 3 else [1, 1, L, S])
+    if kpm is not None:
+        kpm_t = _reshape_mask(ctx, _additive(ctx, kpm, dtype), [N, 1, 1, S])
+        mask = kpm_t if mask is None else _add(ctx, mask, kpm_t, dtype)
+
+    def heads(t, length_dims):  # (len, N, E) -> (len, N, H, D) -> (N, H, len, D)
         return transpose(ctx, reshape(ctx, t, length_dims + [num_heads, D]), [1, 2, 0, 3])
 
-    qt = project(query, wq, bq)
-    kt = project(key, wk, bk)
-    vt = project(value, wv, bv)
-    q_dims, k_dims = input_dims(ctx, qt)[:2], input_dims(ctx, kt)[:2]
-    mask = None
-    if attn_mask is not None or key_padding_mask is not None:
-        if any(hasattr(m, "_trt") for m in (attn_mask, key_padding_mask) if m is not None):
-            raise ctx.unsupported("multi_head_attention_forward with masks computed in the model")
-        mask = _merge_masks(attn_mask, key_padding_mask, N, num_heads, L, S, dtype)
-    y, probs = attention(ctx, heads(qt, q_dims), heads(kt, k_dims), heads(vt, k_dims), 1.0 / math.sqrt(D), mask,
-                         bool(is_causal and attn_mask is None), dtype, L, S)
+    kh, vh = heads(kt, k_dims), heads(vt, k_dims)
+    extra = 0
+    if bias_k is not None and bias_v is not None:
+        ctx.require_static(key)
+        kh = _append_key(ctx, kh, bias_k.reshape(1, num_heads, 1, D).expand(N, -1, -1, -1), dtype)
+        vh = _append_key(ctx, vh, bias_v.reshape(1, num_heads, 1, D).expand(N, -1, -1, -1), dtype)
+        extra += 1
+        if mask is not None:
+            mask = _pad_key(ctx, mask, dtype)
+    if add_zero_attn:
+        ctx.require_static(key)
+        zeros = torch.zeros(N, num_heads, 1, D, dtype=dtype)
+        kh, vh = _append_key(ctx, kh, zeros, dtype), _append_key(ctx, vh, zeros, dtype)
+        extra += 1
+        if mask is not None:
+            mask = _pad_key(ctx, mask, dtype)
+    y, probs = attention(ctx, heads(qt, q_dims), kh, vh, 1.0 / math.sqrt(D), mask, is_causal, dtype, L, S + extra)
     # (N, H, L, D) -> (L, N, H, D) -> (L, N, E)
     y = reshape(ctx, transpose(ctx, y, [2, 0, 1, 3]), q_dims + [E_])
-    y = project_out = matmul(ctx, y, out_w.t(), dtype)
+    y = matmul(ctx, y, out_w.t(), dtype)
     if out_b is not None:
-        y = binary(ctx, project_out, out_b, E.SUM, dtype)
+        y = binary(ctx, y, out_b, E.SUM, dtype)
+    if not batched:
+        y = reshape(ctx, y, list(attn_out.shape))
     ctx.set_output(attn_out, y)
     if weights_out is not None:
+        w = probs
         if average:
-            r = ctx.network.add_reduce(probs, trt.ReduceOperation.AVG, 1 << 1, False)
+            r = ctx.network.add_reduce(ctx.cast(probs, _compute(dtype)), trt.ReduceOperation.AVG, 1 << 1, False)
             ctx.name_layer(r, "attn_weights")
             w = r.get_output(0)
-        else:
-            w = probs
         if trt_dims(w) != tuple(weights_out.shape) and -1 not in trt_dims(w):
             w = reshape(ctx, w, list(weights_out.shape))
         ctx.set_output(weights_out, ctx.cast(w, weights_out.dtype))
 
 
-def _additive(mask: torch.Tensor) -> torch.Tensor:
-    """A bool mask (True = masked out) as 0 / -inf; a float mask as it is."""
-    if mask.dtype == torch.bool:
-        return torch.zeros_like(mask, dtype=torch.float32).masked_fill(mask, -math.inf)
-    return mask.float()
-
-
-def _merge_masks(attn_mask, key_padding_mask, N, H, L, S, dtype):
-    """One float mask of shape (N, H, L, S) (or broadcastable) as multi_head_attention_forward builds it."""
-    m = torch.zeros(1, 1, L, S, dtype=torch.float32)
-    if attn_mask is not None:
-        am = _additive(attn_mask)
-        m = m + (am.reshape(N, H, L, S) if am.dim() == 3 else am.reshape(1, 1, L, S))
-    if key_padding_mask is not None:
-        m = m + _additive(key_padding_mask).reshape(N, 1, 1, S)
-    return m
+def _append_key(ctx, t, extra: torch.Tensor, dtype):
+    layer = ctx.network.add_concatenation([t, ctx.trt(extra.contiguous(), dtype)])
+    layer.axis = 2
+    ctx.name_layer(layer, "append_key")
+    return layer.get_output(0)

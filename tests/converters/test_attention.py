@@ -1,0 +1,164 @@
+"""Attention against PyTorch: F.scaled_dot_product_attention (bool/float/broadcast/traced masks, is_causal with
+L != S, scale, 3-d and 4-d, float16, grouped heads) and nn.MultiheadAttention / F.multi_head_attention_forward
+(batch_first, need_weights averaged or per head, key_padding_mask, 2-d/3-d attn_mask, is_causal, kdim/vdim,
+bias_k/bias_v, add_zero_attn, unbatched, cross-attention) — and refusals (dropout_p, training dropout)."""
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from torch2trt.testing import assert_converts, assert_refuses
+
+N, H, L, S, E, EV = 2, 3, 5, 7, 8, 6
+
+
+def qkv(n=N, h=H, lq=L, s=S, e=E, ev=EV):
+    return [torch.randn(n, h, lq, e), torch.randn(n, h, s, e), torch.randn(n, h, s, ev)]
+
+
+def sdpa(**kw):
+    return lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **kw)
+
+
+BOOL_MASK = torch.rand(L, S) > 0.3
+BOOL_MASK[:, 0] = True  # every query keeps a key (an all-masked row is NaN in PyTorch)
+FLOAT_MASK = torch.randn(N, 1, L, S)
+
+SDPA_CASES = {
+    "plain": (sdpa(), qkv()),
+    "bool_mask": (sdpa(attn_mask=BOOL_MASK), qkv()),
+    "float_mask_broadcast": (sdpa(attn_mask=FLOAT_MASK), qkv()),
+    "causal_square": (sdpa(is_causal=True), qkv(s=L)),
+    "causal_l_less_than_s": (sdpa(is_causal=True), qkv()),
+    "scale": (sdpa(scale=0.3), qkv()),
+    "mask_and_scale": (sdpa(attn_mask=FLOAT_MASK[0, 0], scale=1.7), qkv()),
+    "three_d": (sdpa(), [torch.randn(N, L, E), torch.randn(N, S, E), torch.randn(N, S, EV)]),
+    "broadcast_batch": (sdpa(), [torch.randn(N, H, L, E), torch.randn(1, H, S, E), torch.randn(1, H, S, EV)]),
+    "non_contiguous": (lambda q, k, v: F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2),
+                                                                        v.transpose(1, 2)),
+                       [torch.randn(N, L, H, E), torch.randn(N, S, H, E), torch.randn(N, S, H, EV)]),
+    "traced_bool_mask": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=k.sum(-1, keepdim=True)
+                                                                        .transpose(-1, -2) > -1.0), qkv()),
+    "traced_float_mask": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=q @ k.transpose(-1, -2)),
+                          qkv()),
+    "float16": (sdpa(attn_mask=BOOL_MASK), [t.half() for t in qkv()]),
+    "grouped_heads": (sdpa(enable_gqa=True), [torch.randn(N, 6, L, E), torch.randn(N, 2, S, E),
+                                              torch.randn(N, 2, S, EV)]),
+}
+
+
+@pytest.mark.parametrize("name", list(SDPA_CASES))
+def test_sdpa_matches_pytorch(name):
+    fn, inputs = SDPA_CASES[name]
+    assert_converts(fn, inputs, rtol=2e-3 if name == "float16" else 1e-5)
+
+
+@pytest.mark.parametrize("fn, match", [
+    (sdpa(dropout_p=0.5), r"dropout_p=0.5"),
+])
+def test_sdpa_refuses(fn, match):
+    assert_refuses(fn, qkv(), match=match)
+
+
+class MHA(nn.Module):
+    def __init__(self, embed=12, heads=3, call=None, **kw):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(embed, heads, **kw)
+        self.call = call or (lambda m, q, k, v: m(q, k, v))
+
+    def forward(self, q, k, v):
+        return self.call(self.mha, q, k, v)
+
+
+def seq(length, n=N, e=12, batch_first=False):
+    return torch.randn(n, length, e) if batch_first else torch.randn(length, n, e)
+
+
+KPM = torch.zeros(N, S, dtype=torch.bool)
+KPM[0, -2:] = True
+KPM[1, 1] = True
+CAUSAL = nn.Transformer.generate_square_subsequent_mask(L)
+AMASK_BOOL = torch.rand(L, S) > 0.7
+AMASK_3D = torch.randn(N * 3, L, S)
+
+MHA_CASES = {
+    "self_attention": (MHA(), [seq(L)] * 3),
+    "cross_attention": (MHA(), [seq(L), seq(S), seq(S)]),
+    "batch_first": (MHA(batch_first=True), [seq(L, batch_first=True), seq(S, batch_first=True),
+                                            seq(S, batch_first=True)]),
+    "no_weights": (MHA(call=lambda m, q, k, v: m(q, k, v, need_weights=False)[0]), [seq(L), seq(S), seq(S)]),
+    "weights_per_head": (MHA(call=lambda m, q, k, v: m(q, k, v, average_attn_weights=False)), [seq(L), seq(S), seq(S)]),
+    "key_padding_mask": (MHA(call=lambda m, q, k, v: m(q, k, v, key_padding_mask=KPM)), [seq(L), seq(S), seq(S)]),
+    "key_padding_mask_float": (MHA(call=lambda m, q, k, v: m(q, k, v, key_padding_mask=KPM.float() * -2.0)),
+                               [seq(L), seq(S), seq(S)]),
+    "key_padding_mask_no_weights": (MHA(call=lambda m, q, k, v: m(q, k, v, key_padding_mask=KPM, need_weights=False)),
+                                    [seq(L), seq(S), seq(S)]),
+    "attn_mask_bool": (MHA(call=lambda m, q, k, v: m(q, k, v, attn_mask=AMASK_BOOL)), [seq(L), seq(S), seq(S)]),
+    "attn_mask_3d_float": (MHA(call=lambda m, q, k, v: m(q, k, v, attn_mask=AMASK_3D)), [seq(L), seq(S), seq(S)]),
+    "attn_mask_and_key_padding": (MHA(call=lambda m, q, k, v: m(q, k, v, attn_mask=AMASK_3D, key_padding_mask=KPM)),
+                                  [seq(L), seq(S), seq(S)]),
+    "causal_hint_no_weights": (MHA(call=lambda m, q, k, v: m(q, k, v, attn_mask=CAUSAL, is_causal=True,
+                                                           need_weights=False)), [seq(L)] * 3),
+    "causal_hint_with_weights": (MHA(call=lambda m, q, k, v: m(q, k, v, attn_mask=CAUSAL, is_causal=True)),
+                                 [seq(L)] * 3),
+    "kdim_vdim": (MHA(kdim=5, vdim=7), [seq(L), seq(S, e=5), seq(S, e=7)]),
+    "no_bias": (MHA(bias=False), [seq(L), seq(S), seq(S)]),
+    "bias_kv": (MHA(add_bias_kv=True), [seq(L), seq(S), seq(S)]),
+    "zero_attn_with_mask": (MHA(add_zero_attn=True, call=lambda m, q, k, v: m(q, k, v, key_padding_mask=KPM)),
+                            [seq(L), seq(S), seq(S)]),
+    "unbatched": (MHA(), [torch.randn(L, 12), torch.randn(S, 12), torch.randn(S, 12)]),
+    "traced_key_padding_mask": (MHA(call=lambda m, q, k, v: m(q, k, v, key_padding_mask=k.sum(-1).t() > 1.0)),
+                                [seq(L), seq(S), seq(S)]),
+    "float16": (MHA(), [seq(L).half(), seq(S).half(), seq(S).half()]),
+}
+
+
+@pytest.mark.parametrize("name", list(MHA_CASES))
+def test_multihead_attention_matches_pytorch(name):
+    module, inputs = MHA_CASES[name]
+    if name == "float16":
+        module = module.half()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0, 0.5)
+    assert_converts(module.eval(), inputs, rtol=2e-3 if name == "float16" else 1e-5)
+
+
+def test_multihead_attention_refuses_dropout_in_training():
+    m = MHA(dropout=0.5)
+    m.train()
+    with pytest.raises(Exception, match=r"dropout"):
+        from torch2trt import torch2trt
+        torch2trt(m, [seq(L)] * 3)
+
+
+def test_multihead_attention_unbatched_with_key_padding_mask():
+    m = MHA(call=lambda m, q, k, v: m(q, k, v, key_padding_mask=torch.tensor([False, True, False, False, True])))
+    assert_converts(m.eval(), [torch.randn(L, 12), torch.randn(5, 12), torch.randn(5, 12)])
+
+
+def test_multihead_attention_in_transformer_encoder_layer():
+    layer = nn.TransformerEncoderLayer(12, 3, dim_feedforward=16, batch_first=True).eval()
+    assert_converts(lambda x: layer(x, src_key_padding_mask=KPM[:, :L]), [torch.randn(N, L, 12)])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+    lambda q, k, v: F.multi_head_attention_forward(
+        q, k, v, 8, 2, MHA_W[0], MHA_W[1], None, None, False, 0.0, MHA_W[2], MHA_W[3], training=False)[0],
+])
+def test_attention_keeps_dynamic_batch_and_sequence(fn):
+    from torch2trt import torch2trt
+    from torch2trt.check import FunctionModule, compare, run_reference
+
+    sample = [torch.randn(2, 5, 8)] * 3
+    spec = dict(min_shapes=[(1, 2, 8)] * 3, max_shapes=[(4, 9, 8)] * 3)
+    m = torch2trt(FunctionModule(fn).eval(), sample, **spec)
+    for shape in [(1, 2, 8), (3, 9, 8)]:
+        x = [torch.randn(shape) for _ in range(3)]
+        err = compare(run_reference(m, x), fn(*x))
+        assert err.same_layout and err.rel <= 1e-5
+
+
+MHA_W = [torch.randn(24, 8), torch.randn(24), torch.randn(8, 8), torch.randn(8)]
