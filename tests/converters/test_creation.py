@@ -123,6 +123,7 @@ def test_creation_matches_pytorch(name):
     (lambda x: torch.dropout(x, 0.5, True), r"torch.dropout\(training=True"),
     (lambda x: F.alpha_dropout(x, 0.5, training=True), r"alpha_dropout\(training=True"),
     (lambda x: torch.tensor([x[0, 0, 0], x[0, 0, 1]]), r"list holding traced tensors; use torch.stack"),
+    (lambda x: torch.arange((x > 0).sum()), r"arange with tensor bounds"),
 ])
 def test_creation_refuses(fn, match):
     assert_refuses(fn, [f32(2, 3, 4)], match=match)
@@ -137,6 +138,21 @@ def test_creation_refuses(fn, match):
 def test_fill_with_dynamic_sizes_matches_pytorch_at_other_shapes(fn):
     m = torch2trt(FunctionModule(fn).eval(), [torch.randn(2, 3)], min_shapes=[(1, 3)], max_shapes=[(4, 3)])
     for shape in [(1, 3), (3, 3)]:
+        x = torch.randn(shape)
+        err = compare(run_reference(m, [x]), fn(x))
+        assert err.same_layout and err.rel == 0
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x + torch.arange(x.size(1)),
+    lambda x: x * torch.arange(1, x.shape[1] * 2, 2, dtype=torch.float32),
+    lambda x: x[:, :1] * torch.arange(x.size(1), 0, -1),
+    lambda x: torch.arange(x.shape[0] - 1),
+    lambda x: torch.arange(start=x.shape[0], end=x.shape[0] + x.shape[1], dtype=torch.int32),
+])
+def test_arange_with_dynamic_bounds_matches_pytorch_at_other_shapes(fn):
+    m = torch2trt(FunctionModule(fn).eval(), [torch.randn(2, 3)], min_shapes=[(1, 1)], max_shapes=[(4, 6)])
+    for shape in [(1, 1), (3, 5), (4, 6)]:
         x = torch.randn(shape)
         err = compare(run_reference(m, [x]), fn(x))
         assert err.same_layout and err.rel == 0

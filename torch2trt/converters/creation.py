@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from ..tracing.context import get_trt, torch_dtype_to_trt
 from ..tracing.registry import tensorrt_converter
+from ..tracing.shapes import DynDim
 from .unary import select
 
 
@@ -236,3 +237,39 @@ def convert_masked_fill(ctx):
     v = ctx.trt(value, out.dtype, rank) if get_trt(value) is not None else \
         ctx.trt(torch.tensor(value, dtype=out.dtype), rank=rank)
     ctx.set_output(out, select(ctx, ctx.trt(mask, torch.bool, rank), v, ctx.trt(x, out.dtype, rank)))
+
+
+# ---- arange with dynamic bounds --------------------------------------------------------------------------------
+@tensorrt_converter([torch.arange])
+def convert_arange(ctx):
+    """torch.arange(x.size(1)) on a dynamic dimension: a LINSPACE fill of the network-computed length. (With static
+    sizes arange touches no traced tensor and its result is a constant.)"""
+    from ..backend import trt
+    from .shape import reshape
+
+    out = ctx.method_return
+    args, kw = list(ctx.method_args), ctx.method_kwargs
+    if len(args) == 1 and "end" not in kw:  # arange(end)
+        bounds = [kw.get("start", 0), args[0], kw.get("step", 1)]
+    else:
+        given = dict(zip(("start", "end", "step"), args)) | {k: kw[k] for k in ("start", "end", "step") if k in kw}
+        bounds = [given.get("start", 0), given["end"], given.get("step", 1)]
+    start, end, step = bounds
+    if any(isinstance(v, torch.Tensor) for v in bounds):
+        raise ctx.unsupported("torch.arange with tensor bounds: the length would depend on tensor data")
+    if not all(isinstance(v, int) for v in bounds) or step == 0:
+        raise ctx.unsupported(f"torch.arange({start}, {end}, {step}) with dynamic bounds: only integer bounds")
+    check_dtype(ctx, out.dtype)
+    length = (end - start + step - 1) // step if step > 0 else (start - end - step - 1) // (-step)
+    layer = ctx.network.add_fill((int(out.shape[0]),), trt.FillOperation.LINSPACE, ctx.trt_dtype(out.dtype))
+    shape = ctx.shape_tensor([length])
+    if shape is not None:
+        layer.set_input(0, shape)
+    if isinstance(start, DynDim):
+        alpha = reshape(ctx, ctx.cast(start._trt, out.dtype), [])
+    else:
+        alpha = ctx.trt(torch.tensor(start, dtype=out.dtype))
+    layer.set_input(1, alpha)
+    layer.set_input(2, ctx.trt(torch.tensor([step], dtype=out.dtype)))
+    ctx.name_layer(layer, "arange")
+    ctx.set_output(out, layer.get_output(0))
