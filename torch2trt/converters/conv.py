@@ -1,15 +1,57 @@
-"""Convolution converters: conv1d/2d/3d (1d runs as 2d on an inserted axis)."""
+"""Convolution converters: conv1d/2d/3d and conv_transpose1d/2d/3d (1d runs as 2d on an inserted axis).
+
+Weights and bias must be model constants (parameters/buffers); padding_mode other than 'zeros' reaches us as an
+F.pad call before the convolution (converted by the padding converter). Must not build anything but the
+convolution itself (and the reshapes/bias adds its arguments require).
+"""
 
 from __future__ import annotations
 
 import torch
 
 from ..backend import trt
+from ..tracing.context import get_trt
 from ..tracing.registry import tensorrt_converter
+
+E = trt.ElementWiseOperation
 
 
 def _tuple(value, n: int) -> tuple[int, ...]:
-    return tuple(value) if isinstance(value, (list, tuple)) else (int(value),) * n
+    if isinstance(value, (list, tuple, torch.Size)):
+        return tuple(int(v) for v in value) if len(value) == n else tuple(int(value[0]) for _ in range(n))
+    return (int(value),) * n
+
+
+def _check_constants(ctx, weight, bias) -> None:
+    if get_trt(weight) is not None or get_trt(bias) is not None:
+        raise ctx.unsupported(f"{ctx.method_name}: weight/bias computed inside the model (they must be parameters "
+                              "or buffers: TensorRT convolution kernels are build-time constants)")
+
+
+def _batched_input(ctx, x, weight, out):
+    """Network input as (N, C, *spatial), plus the final output shape: an unbatched (C, *spatial) input gets a
+    batch axis of 1, which is removed again at the end."""
+    xt = ctx.trt(x, out.dtype)
+    if x.dim() == weight.dim() - 1:
+        ctx.require_static(x)
+        xt = ctx.reshape(xt, (1,) + tuple(x.shape))
+    elif x.dim() != weight.dim():
+        raise ctx.unsupported(f"{ctx.method_name}: input of rank {x.dim()} for a weight of rank {weight.dim()}")
+    return xt
+
+
+def _to_2d(ctx, xt, nd: int):
+    """TensorRT convolves 2d/3d windows: (N, C, L) runs as (N, C, L, 1)."""
+    if nd != 1:
+        return xt
+    dims = tuple(int(d) for d in xt.shape)
+    return ctx.reshape(xt, dims + (1,) if -1 not in dims else (0, 0, -1, 1))
+
+
+def _finish(ctx, y, out, changed_shape: bool):
+    if changed_shape:
+        y = ctx.reshape(y, tuple(out.shape))
+    ctx.set_output(out, y)
 
 
 @tensorrt_converter([torch.conv1d, torch.conv2d, torch.conv3d])
@@ -19,25 +61,24 @@ def convert_conv(ctx):
     stride, padding = ctx.get_arg("stride", 3, 1), ctx.get_arg("padding", 4, 0)
     dilation, groups = ctx.get_arg("dilation", 5, 1), ctx.get_arg("groups", 6, 1)
     out = ctx.method_return
-    if hasattr(weight, "_trt") or hasattr(bias, "_trt"):
-        raise ctx.unsupported(f"{ctx.method_name}: weight/bias computed inside the model are not supported")
-    if x.dim() != weight.dim():
-        raise ctx.unsupported(f"{ctx.method_name}: unbatched input of shape {tuple(x.shape)}")
+    _check_constants(ctx, weight, bias)
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: TensorRT convolves floating-point tensors only")
     nd = weight.dim() - 2
     stride, dilation = _tuple(stride, nd), _tuple(dilation, nd)
     kernel = tuple(weight.shape[2:])
     if padding == "valid":
         pre = post = (0,) * nd
     elif padding == "same":
-        # PyTorch puts the odd extra padding at the end.
+        # PyTorch puts the odd extra padding at the end
         total = [d * (k - 1) for d, k in zip(dilation, kernel)]
         pre = tuple(t // 2 for t in total)
         post = tuple(t - t // 2 for t in total)
     else:
         pre = post = _tuple(padding, nd)
-    xt = ctx.trt(x, out.dtype)
-    if nd == 1:  # TensorRT convolves 2d/3d: (N, C, L) -> (N, C, L, 1)
-        xt = ctx.reshape(xt, tuple(x.shape) + (1,))
+    reshaped = nd == 1 or x.dim() == weight.dim() - 1
+    xt = _to_2d(ctx, _batched_input(ctx, x, weight, out), nd)
+    if nd == 1:
         weight = weight.unsqueeze(-1)
         kernel, stride, dilation, pre, post = kernel + (1,), stride + (1,), dilation + (1,), pre + (0,), post + (0,)
 
@@ -52,8 +93,72 @@ def convert_conv(ctx):
 
     layer = add_conv(weight, bias)
     y = layer.get_output(0)
-    if nd == 1:
-        y = ctx.reshape(y, tuple(out.shape))
-    ctx.set_output(out, y)
-    if nd > 1:  # a batch norm right after may fold into the weights
+    _finish(ctx, y, out, reshaped)
+    if not reshaped:  # a batch norm right after may fold into the weights
         ctx.offer_fold(out, layer, weight, bias, lambda: add_conv(weight, bias).get_output(0))
+
+
+def _dilate_kernel(weight: torch.Tensor, dilation) -> torch.Tensor:
+    k = weight.shape[2:]
+    big = weight.new_zeros(weight.shape[:2] + tuple(d * (n - 1) + 1 for d, n in zip(dilation, k)))
+    big[(slice(None), slice(None)) + tuple(slice(None, None, d) for d in dilation)] = weight.detach()
+    return big
+
+
+@tensorrt_converter([torch.conv_transpose1d, torch.conv_transpose2d, torch.conv_transpose3d])
+def convert_conv_transpose(ctx):
+    """Deconvolution. PyTorch: O = (I - 1) * S - 2P + D * (K - 1) + output_padding + 1; TensorRT crops
+    pre/post padding from the full (I - 1) * S + D * (K - 1) + 1, so post = P - output_padding. Where that is
+    negative (output_padding > P) the extra outputs are beyond the full result: zeros plus bias."""
+    x, weight = ctx.get_arg("input", 0), ctx.get_arg("weight", 1)
+    bias = ctx.get_arg("bias", 2, None)
+    stride, padding = ctx.get_arg("stride", 3, 1), ctx.get_arg("padding", 4, 0)
+    output_padding, groups = ctx.get_arg("output_padding", 5, 0), ctx.get_arg("groups", 6, 1)
+    dilation = ctx.get_arg("dilation", 7, 1)
+    out = ctx.method_return
+    _check_constants(ctx, weight, bias)
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: TensorRT convolves floating-point tensors only")
+    if isinstance(padding, str):
+        raise ctx.unsupported(f"{ctx.method_name}(padding={padding!r}): PyTorch itself accepts only numbers here")
+    nd = weight.dim() - 2
+    stride, dilation = _tuple(stride, nd), _tuple(dilation, nd)
+    padding, output_padding = _tuple(padding, nd), _tuple(output_padding, nd)
+    kernel = tuple(weight.shape[2:])
+    out_maps = weight.shape[1] * groups            # weight is (C_in, C_out / groups, *kernel)
+    pre = padding
+    post = tuple(max(p - o, 0) for p, o in zip(padding, output_padding))
+    extra = tuple(max(o - p, 0) for p, o in zip(padding, output_padding))  # outputs past the full result
+    reshaped = nd == 1 or x.dim() == weight.dim() - 1
+    xt = _to_2d(ctx, _batched_input(ctx, x, weight, out), nd)
+    if nd == 1:
+        weight = weight.unsqueeze(-1)
+        kernel, stride, dilation, pre, post, extra = (kernel + (1,), stride + (1,), dilation + (1,), pre + (0,),
+                                                      post + (0,), extra + (0,))
+    if any(s > 1 for s in stride) and any(d > 1 for d in dilation):
+        # TensorRT builds no strided and dilated deconvolution: dilate the kernel itself (zeros between taps)
+        weight = _dilate_kernel(weight, dilation)
+        kernel, dilation = tuple(weight.shape[2:]), (1,) * len(dilation)
+    fused_bias = bias if not any(extra) else None
+    layer = ctx.network.add_deconvolution_nd(
+        xt, out_maps, kernel, ctx.weights(weight, out.dtype),
+        ctx.weights(fused_bias, out.dtype) if fused_bias is not None else trt.Weights(ctx.trt_dtype(out.dtype)))
+    layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
+    layer.pre_padding, layer.post_padding = pre, post
+    ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
+    y = layer.get_output(0)
+    if any(extra):
+        ctx.require_static(x)
+        dims = tuple(int(d) for d in y.shape)
+        spatial = len(dims) - len(extra)
+        grown = dims[:spatial] + tuple(d + e for d, e in zip(dims[spatial:], extra))
+        pad = ctx.network.add_slice(y, (0,) * len(dims), grown, (1,) * len(dims))
+        pad.mode = trt.SampleMode.FILL                # reads past the end give 0
+        ctx.name_layer(pad, "output_padding")
+        y = pad.get_output(0)
+        if bias is not None:
+            b = ctx.trt(bias.detach().reshape((-1,) + (1,) * (len(dims) - 2)), out.dtype, len(dims))
+            add = ctx.network.add_elementwise(y, b, E.SUM)
+            ctx.name_layer(add, "bias")
+            y = add.get_output(0)
+    _finish(ctx, y, out, reshaped)

@@ -1,209 +1,459 @@
-"""Pooling converters: max/avg pool 1d/2d/3d and adaptive average pooling for any sizes.
+"""Pooling converters: max/avg pool 1d/2d/3d, adaptive avg/max pool 1d/2d/3d for any sizes, lp_pool 1d/2d/3d.
 
-PyTorch's window arithmetic is matched exactly: output sizes are read from the real result and the
-padding that TensorRT needs to reach them is derived from it (a ceil_mode window never starts in the
-right padding in PyTorch; TensorRT's EXPLICIT_ROUND_UP has no such rule, so explicit padding is used).
+PyTorch's window arithmetic is matched exactly. Output sizes are read from the real result. In ceil_mode PyTorch
+drops a last window that would start in the right padding; TensorRT's EXPLICIT_ROUND_UP keeps it, so where the
+two differ the extra window is sliced off (its neighbours' averages count exactly PyTorch's elements: the part of
+a window past the padded input counts in neither). Must not handle anything but pooling.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 
 from ..backend import trt
+from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
+
+E, R, U = trt.ElementWiseOperation, trt.ReduceOperation, trt.UnaryOperation
 
 
 def _tuple(value, n: int) -> tuple[int, ...]:
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, torch.Size)):
         return tuple(int(v) for v in value) if len(value) == n else tuple(int(value[0]) for _ in range(n))
     return (int(value),) * n
 
 
-def _as_2d(ctx, x, nd: int):
-    """TensorRT pools 2d/3d windows: a 1d input (N, C, L) runs as (N, C, L, 1)."""
-    xt = ctx.trt(x)
-    return (ctx.reshape(xt, tuple(x.shape) + (1,)), 2) if nd == 1 else (xt, nd)
+def _stride(value, kernel):
+    """stride=None (F.*) or [] (torch.*) means the kernel size."""
+    if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
+        return kernel
+    return _tuple(value, len(kernel))
 
 
-def _window_args(ctx, nd: int):
-    kernel = _tuple(ctx.get_arg("kernel_size", 1), nd)
-    stride = ctx.get_arg("stride", 2, None)
-    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) \
-        else _tuple(stride, nd)
-    padding = _tuple(ctx.get_arg("padding", 3, 0), nd)
-    return kernel, stride, padding
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Averages of reduced-precision inputs accumulate in float32, as PyTorch's kernels do."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
-def _pool(ctx, x, kind, nd: int, kernel, stride, pre, post, count_include_pad: bool = True):
-    xt, tnd = _as_2d(ctx, x, nd)
-    if tnd != nd:
-        kernel, stride, pre, post = kernel + (1,), stride + (1,), pre + (0,), post + (0,)
-    layer = ctx.network.add_pooling_nd(xt, kind, kernel)
-    layer.stride_nd = stride
-    layer.pre_padding, layer.post_padding = pre, post
-    layer.average_count_excludes_padding = not count_include_pad
+# ---- layout: TensorRT pools (N, C, H, W) or (N, C, D, H, W) ------------------------------------------------------
+def _to_pool_layout(ctx, xt, nd: int):
+    """A batched rank nd+2 (nd >= 2) view of `xt`: unbatched inputs get a leading 1, 1d inputs a trailing 1."""
+    dims = trt_dims(xt)
+    unbatched = len(dims) == nd + 1
+    if not unbatched and nd > 1:
+        return xt
+    if -1 in dims:
+        if unbatched:
+            raise ctx.unsupported(f"{ctx.method_name}: unbatched input with dynamic shapes; add a batch axis")
+        return ctx.reshape(xt, (0,) * (len(dims) - 1) + (-1, 1))
+    return ctx.reshape(xt, ((1,) if unbatched else ()) + dims + ((1,) if nd == 1 else ()))
+
+
+def _from_pool_layout(ctx, yt, x_rank: int, nd: int, out_shape):
+    if x_rank == len(trt_dims(yt)):
+        return yt
+    if -1 in trt_dims(yt):  # batched 1d: (N, C, L, 1) -> (N, C, L)
+        return ctx.reshape(yt, (0,) * (x_rank - 1) + (-1,))
+    return ctx.reshape(yt, tuple(out_shape))
+
+
+def _pad_window(kernel, stride, pre, post, nd: int):
+    if nd == 1:
+        return kernel + (1,), stride + (1,), pre + (0,), post + (0,)
+    return kernel, stride, pre, post
+
+
+def _slice_to(ctx, yt, shape):
+    """Keep the leading `shape` of `yt` (drops ceil_mode windows PyTorch does not have)."""
+    dims = trt_dims(yt)
+    if dims == tuple(shape):
+        return yt
+    layer = ctx.network.add_slice(yt, (0,) * len(dims), tuple(shape), (1,) * len(dims))
+    ctx.name_layer(layer, "drop_last_window")
+    return layer.get_output(0)
+
+
+def _ceil_post(x, out, nd: int, kernel, stride, padding) -> tuple[int, ...]:
+    """Right padding with which floor-mode window counting gives exactly PyTorch's (ceil_mode) output size."""
+    return tuple(max(0, (o - 1) * s + k - n - p)
+                 for n, o, k, s, p in zip(x.shape[-nd:], out.shape[-nd:], kernel, stride, padding))
+
+
+def _pooling(ctx, xt, kind, nd: int, kernel, stride, pre, post, round_up: bool = False, exclude_pad=False):
+    k, s, b, a = _pad_window(kernel, stride, pre, post, nd)
+    layer = ctx.network.add_pooling_nd(xt, kind, k)
+    layer.stride_nd = s
+    layer.pre_padding, layer.post_padding = b, a
+    if round_up:
+        layer.padding_mode = trt.PaddingMode.EXPLICIT_ROUND_UP
+    if kind == trt.PoolingType.AVERAGE:
+        layer.average_count_excludes_padding = exclude_pad
     ctx.name_layer(layer)
-    y = layer.get_output(0)
-    out = ctx.method_return
-    return ctx.reshape(y, tuple(out.shape)) if tnd != nd else y
+    return layer.get_output(0)
 
 
-def _post_padding(in_sizes, out_sizes, kernel, stride, pre) -> tuple[int, ...]:
-    """Right padding that makes a floor-mode window count give exactly PyTorch's output size."""
-    return tuple(max(0, (o - 1) * s + k - n - p) for n, o, k, s, p in zip(in_sizes, out_sizes, kernel, stride, pre))
+def _out_in_layout(out_shape, x_rank: int, nd: int):
+    """PyTorch's output shape in the pooling layout (batched, 1d as 2d)."""
+    shape = tuple(out_shape)
+    if x_rank == nd + 1:
+        shape = (1,) + shape
+    return shape + ((1,) if nd == 1 else ())
+
+
+# ---- max pooling ----------------------------------------------------------------------------------------------
+def _windowed_max(ctx, xt, nd: int, kernel, stride, padding, dilation, out_layout):
+    """max over dilated windows as the maximum of strided slices, one per kernel tap; the slices read -inf
+    outside the input (TensorRT pooling has no dilation)."""
+    ctx.require_static(xt)
+    rank = len(out_layout)
+    lead = rank - nd
+    fill = ctx.trt(torch.tensor(-math.inf), _dtype_of(xt))
+    y = None
+    for tap in _taps(kernel):
+        start = (0,) * lead + tuple(t * d - p for t, d, p in zip(tap, dilation, padding))
+        layer = ctx.network.add_slice(xt, start, tuple(out_layout), (1,) * lead + tuple(stride))
+        layer.mode = trt.SampleMode.FILL
+        layer.set_input(4, fill)
+        ctx.name_layer(layer, "window_tap")
+        t = layer.get_output(0)
+        if y is None:
+            y = t
+        else:
+            m = ctx.network.add_elementwise(y, t, E.MAX)
+            ctx.name_layer(m, "window_max")
+            y = m.get_output(0)
+    return y
+
+
+def _taps(kernel):
+    if not kernel:
+        yield ()
+        return
+    for i in range(kernel[0]):
+        for rest in _taps(kernel[1:]):
+            yield (i,) + rest
+
+
+def _dtype_of(itensor) -> torch.dtype:
+    from ..tracing.context import torch_dtype_from_trt
+
+    return torch_dtype_from_trt(itensor.dtype)
+
+
+def max_pool(ctx, x, nd: int, kernel, stride, padding, dilation, ceil_mode: bool, out):
+    """PyTorch max pooling of traced `x` to `out` (read for its shape)."""
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: TensorRT pools floating-point tensors only")
+    if any(d != 1 for d in dilation):
+        xt = _to_pool_layout(ctx, ctx.trt(x), nd)
+        k, s, b, _ = _pad_window(kernel, stride, padding, padding, nd)
+        y = _windowed_max(ctx, xt, len(k), k, s, b, dilation + (1,) * (len(k) - nd),
+                          _out_in_layout(out.shape, x.dim(), nd))
+        return _from_pool_layout(ctx, y, x.dim(), nd, out.shape)
+    post = padding
+    if ceil_mode:
+        # padding never wins a maximum, so right padding that yields exactly PyTorch's window count is exact
+        post = _ceil_post(x, out, nd, kernel, stride, padding)
+        if post != padding:
+            ctx.require_static(x)
+    xt = _to_pool_layout(ctx, ctx.trt(x), nd)
+    y = _pooling(ctx, xt, trt.PoolingType.MAX, nd, kernel, stride, padding, post)
+    return _from_pool_layout(ctx, y, x.dim(), nd, out.shape)
 
 
 def _convert_max_pool(nd: int):
     def convert(ctx):
-        x = ctx.get_arg("input", 0)
-        kernel, stride, padding = _window_args(ctx, nd)
-        dilation = _tuple(ctx.get_arg("dilation", 4, 1), nd)
-        ceil_mode, return_indices = ctx.get_arg("ceil_mode", 5, False), ctx.get_arg("return_indices", 6, False)
-        if return_indices:
-            raise ctx.unsupported(f"max_pool{nd}d(return_indices=True): TensorRT pooling gives no indices")
-        if any(d != 1 for d in dilation):
-            raise ctx.unsupported(f"max_pool{nd}d(dilation={dilation}): TensorRT pooling has no dilation")
-        out = ctx.method_return
-        # padding never wins a maximum, so extra right padding for ceil_mode windows is exact
-        post = padding
-        if ceil_mode:  # floor mode is TensorRT's default; ceil_mode needs size-dependent extra padding
-            post = _post_padding(x.shape[-nd:], out.shape[-nd:], kernel, stride, padding)
-            if post != padding:
-                ctx.require_static(x)
-        ctx.set_output(out, _pool(ctx, x, trt.PoolingType.MAX, nd, kernel, stride, padding, post))
+        x, out = ctx.get_arg("input", 0), ctx.method_return
+        if ctx.get_arg("return_indices", 6, False) or "with_indices" in ctx.method_name:
+            raise ctx.unsupported(f"{ctx.method_name}(return_indices=True): TensorRT pooling gives no indices; "
+                                  "use the values only")
+        kernel = _tuple(ctx.get_arg("kernel_size", 1), nd)
+        stride = _stride(ctx.get_arg("stride", 2, None), kernel)
+        padding, dilation = _tuple(ctx.get_arg("padding", 3, 0), nd), _tuple(ctx.get_arg("dilation", 4, 1), nd)
+        ceil_mode = bool(ctx.get_arg("ceil_mode", 5, False))
+        ctx.set_output(out, max_pool(ctx, x, nd, kernel, stride, padding, dilation, ceil_mode, out))
 
     return convert
+
+
+for _nd, _targets in ((1, [F.max_pool1d, torch.max_pool1d, F.max_pool1d_with_indices, torch.max_pool1d_with_indices]),
+                      (2, [F.max_pool2d, torch.max_pool2d, F.max_pool2d_with_indices]),
+                      (3, [F.max_pool3d, torch.max_pool3d, F.max_pool3d_with_indices])):
+    tensorrt_converter(_targets)(_convert_max_pool(_nd))
+
+
+# ---- average pooling ------------------------------------------------------------------------------------------
+def _window_counts(n: int, o: int, k: int, s: int, p: int, include_pad: bool) -> list[int]:
+    """Elements of each window PyTorch divides by along one axis (windows clipped to the padded input, or to
+    the input itself without count_include_pad)."""
+    counts = []
+    for i in range(o):
+        start = i * s - p
+        end = min(start + k, n + p)
+        if not include_pad:
+            start, end = max(start, 0), min(end, n)
+        counts.append(end - start)
+    return counts
+
+
+def avg_pool(ctx, x, nd: int, kernel, stride, padding, ceil_mode: bool, count_include_pad: bool, divisor, out):
+    """PyTorch average pooling of traced `x` to `out` (read for its shape)."""
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: TensorRT pools floating-point tensors only")
+    compute = _compute_dtype(out.dtype)
+    xt = _to_pool_layout(ctx, ctx.trt(x, compute), nd)
+    want = _out_in_layout(out.shape, x.dim(), nd)
+    if ceil_mode and not count_include_pad:
+        # divisors ignore padding, so right padding that gives PyTorch's window count is exact (TensorRT refuses
+        # exclusive-count windows that would lie entirely in the padding, as EXPLICIT_ROUND_UP may produce)
+        post = _ceil_post(x, out, nd, kernel, stride, padding)
+        if post != padding:
+            ctx.require_static(x)
+        y = _pooling(ctx, xt, trt.PoolingType.AVERAGE, nd, kernel, stride, padding, post, exclude_pad=True)
+    else:
+        y = _pooling(ctx, xt, trt.PoolingType.AVERAGE, nd, kernel, stride, padding, padding, round_up=ceil_mode,
+                     exclude_pad=not count_include_pad)
+    if ceil_mode and trt_dims(y) != want:
+        ctx.require_static(x)
+        y = _slice_to(ctx, y, want)
+    if divisor is not None:  # sum / divisor = average * (count / divisor), count per window
+        ctx.require_static(x)
+        per_axis = [_window_counts(n, o, k, s, p, count_include_pad)
+                    for n, o, k, s, p in zip(x.shape[-nd:], out.shape[-nd:], kernel, stride, padding)]
+        factor = torch.ones((), dtype=torch.float64)
+        for counts in per_axis:
+            factor = factor.unsqueeze(-1) * torch.tensor(counts, dtype=torch.float64)
+        factor = factor / divisor
+        if nd == 1:
+            factor = factor.unsqueeze(-1)
+        if bool((factor == factor.reshape(-1)[0]).all()):
+            factor = factor.reshape(-1)[0]
+        c = ctx.trt(factor.to(compute), compute, len(want))
+        layer = ctx.network.add_elementwise(y, c, E.PROD)
+        ctx.name_layer(layer, "divisor_override")
+        y = layer.get_output(0)
+    y = _from_pool_layout(ctx, y, x.dim(), nd, out.shape)
+    return ctx.cast(y, out.dtype)
 
 
 def _convert_avg_pool(nd: int):
     def convert(ctx):
-        x = ctx.get_arg("input", 0)
-        kernel, stride, padding = _window_args(ctx, nd)
-        ceil_mode = ctx.get_arg("ceil_mode", 4, False)
-        count_include_pad = ctx.get_arg("count_include_pad", 5, True)
-        divisor = ctx.get_arg("divisor_override", 6, None)
-        out = ctx.method_return
-        post = _post_padding(x.shape[-nd:], out.shape[-nd:], kernel, stride, padding) if ceil_mode else padding
-        if post != padding or nd == 1:
-            ctx.require_static(x)
-        if post != padding:
-            # PyTorch never counts the part of a ceil_mode window beyond the padding; TensorRT's
-            # EXPLICIT_ROUND_UP window neither, so it is exact when it gives PyTorch's output size.
-            extra = tuple(q - p for q, p in zip(post, padding))
-            if any(e < 0 for e in extra) or not ceil_mode:
-                raise ctx.unsupported(f"avg_pool{nd}d: windows {kernel}/{stride}/{padding} give {tuple(out.shape)}")
-            y = _pool_round_up(ctx, x, nd, kernel, stride, padding, count_include_pad)
-        else:
-            y = _pool(ctx, x, trt.PoolingType.AVERAGE, nd, kernel, stride, padding, padding, count_include_pad)
-        if not all(d in (-1, s) for d, s in zip(tuple(y.shape), tuple(out.shape))):
-            raise ctx.unsupported(f"avg_pool{nd}d(ceil_mode=True): TensorRT gives {tuple(y.shape)}, PyTorch "
-                                  f"{tuple(out.shape)} (a last window starting in the padding)")
-        if divisor is not None:
-            if any(padding) or post != padding:
-                raise ctx.unsupported(f"avg_pool{nd}d(divisor_override={divisor}) with padding or ceil_mode: "
-                                      "windows hold different counts")
-            count = 1
-            for k in kernel:
-                count *= k
-            y = _scale(ctx, y, count / divisor, out.dtype)
-        ctx.set_output(out, y)
+        x, out = ctx.get_arg("input", 0), ctx.method_return
+        kernel = _tuple(ctx.get_arg("kernel_size", 1), nd)
+        stride = _stride(ctx.get_arg("stride", 2, None), kernel)
+        padding = _tuple(ctx.get_arg("padding", 3, 0), nd)
+        ceil_mode = bool(ctx.get_arg("ceil_mode", 4, False))
+        count_include_pad = bool(ctx.get_arg("count_include_pad", 5, True))
+        divisor = ctx.get_arg("divisor_override", 6, None) if nd > 1 else None
+        ctx.set_output(out, avg_pool(ctx, x, nd, kernel, stride, padding, ceil_mode, count_include_pad, divisor, out))
 
     return convert
 
 
-def _pool_round_up(ctx, x, nd, kernel, stride, padding, count_include_pad):
-    xt, tnd = _as_2d(ctx, x, nd)
-    k, s, p = (kernel, stride, padding) if tnd == nd else (kernel + (1,), stride + (1,), padding + (0,))
-    layer = ctx.network.add_pooling_nd(xt, trt.PoolingType.AVERAGE, k)
-    layer.stride_nd, layer.padding_nd = s, p
-    layer.padding_mode = trt.PaddingMode.EXPLICIT_ROUND_UP
-    layer.average_count_excludes_padding = not count_include_pad
-    ctx.name_layer(layer)
-    y = layer.get_output(0)
-    return ctx.reshape(y, tuple(ctx.method_return.shape)) if tnd != nd else y
-
-
-def _scale(ctx, itensor, factor: float, dtype):
-    c = ctx.trt(torch.tensor(factor, dtype=dtype), dtype, len(itensor.shape))
-    layer = ctx.network.add_elementwise(itensor, c, trt.ElementWiseOperation.PROD)
-    ctx.name_layer(layer, "scale")
-    return layer.get_output(0)
-
-
-for _nd, _targets in ((1, [F.max_pool1d, torch.max_pool1d]), (2, [F.max_pool2d, torch.max_pool2d]),
-                      (3, [F.max_pool3d, torch.max_pool3d])):
-    tensorrt_converter(_targets)(_convert_max_pool(_nd))
 for _nd, _targets in ((1, [F.avg_pool1d]), (2, [F.avg_pool2d]), (3, [F.avg_pool3d])):
     tensorrt_converter(_targets)(_convert_avg_pool(_nd))
 
 
+# ---- power-average pooling ------------------------------------------------------------------------------------
+def _power(ctx, xt, p: float, dtype):
+    if p == 1:
+        return xt
+    if p == 2:
+        layer = ctx.network.add_elementwise(xt, xt, E.PROD)
+    elif p == 0.5:
+        layer = ctx.network.add_unary(xt, U.SQRT)
+    else:
+        layer = ctx.network.add_elementwise(xt, ctx.trt(torch.tensor(float(p)), dtype, len(xt.shape)), E.POW)
+    ctx.name_layer(layer, "power")
+    return layer.get_output(0)
+
+
+def _convert_lp_pool(nd: int):
+    def convert(ctx):
+        """(sum over the window of x^p)^(1/p), computed as PyTorch does: avg_pool(x^p) * prod(kernel)."""
+        x, p, out = ctx.get_arg("input", 0), ctx.get_arg("norm_type", 1), ctx.method_return
+        kernel = _tuple(ctx.get_arg("kernel_size", 2), nd)
+        stride = _stride(ctx.get_arg("stride", 3, None), kernel)
+        ceil_mode = bool(ctx.get_arg("ceil_mode", 4, False))
+        p = float(p)
+        zero = (0,) * nd
+        if math.isinf(p):  # PyTorch: max_pool(|x|), or -max_pool(-|x|) for -inf
+            a = ctx.network.add_unary(ctx.trt(x), U.ABS)
+            ctx.name_layer(a, "abs")
+            y = a.get_output(0)
+            if p < 0:
+                y = ctx.network.add_unary(y, U.NEG).get_output(0)
+            y = _pooling(ctx, _to_pool_layout(ctx, y, nd), trt.PoolingType.MAX, nd, kernel, stride, zero,
+                         _ceil_post(x, out, nd, kernel, stride, zero) if ceil_mode else zero)
+            y = _from_pool_layout(ctx, y, x.dim(), nd, out.shape)
+            if p < 0:
+                y = ctx.network.add_unary(y, U.NEG).get_output(0)
+            ctx.set_output(out, y)
+            return
+        compute = _compute_dtype(out.dtype)
+        xp = _power(ctx, ctx.trt(x, compute), p, compute)
+        xt = _to_pool_layout(ctx, xp, nd)
+        y = _pooling(ctx, xt, trt.PoolingType.AVERAGE, nd, kernel, stride, zero, zero, round_up=ceil_mode)
+        want = _out_in_layout(out.shape, x.dim(), nd)
+        if ceil_mode and trt_dims(y) != want:
+            ctx.require_static(x)
+            y = _slice_to(ctx, y, want)
+        s = ctx.network.add_elementwise(y, ctx.trt(torch.tensor(float(math.prod(kernel))), compute, len(want)),
+                                        E.PROD)
+        ctx.name_layer(s, "window_sum")
+        y = _power(ctx, s.get_output(0), 1.0 / p, compute)
+        ctx.set_output(out, ctx.cast(_from_pool_layout(ctx, y, x.dim(), nd, out.shape), out.dtype))
+
+    return convert
+
+
+
+
+for _nd, _target in ((1, F.lp_pool1d), (2, F.lp_pool2d), (3, F.lp_pool3d)):
+    tensorrt_converter([_target])(_convert_lp_pool(_nd))
+
+
+# ---- adaptive pooling -----------------------------------------------------------------------------------------
+def _adaptive_windows(n_in: int, n_out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive windows: [floor(i * in / out), ceil((i + 1) * in / out))."""
+    return [((i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)) for i in range(n_out)]
+
+
 def _adaptive_avg_matrix(n_in: int, n_out: int) -> torch.Tensor:
-    """(n_out, n_in) averaging weights of PyTorch's adaptive windows: [floor(i*in/out), ceil((i+1)*in/out))."""
+    """(n_out, n_in) averaging weights of the adaptive windows."""
     m = torch.zeros(n_out, n_in, dtype=torch.float64)
-    for i in range(n_out):
-        start, end = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+    for i, (start, end) in enumerate(_adaptive_windows(n_in, n_out)):
         m[i, start:end] = 1.0 / (end - start)
     return m
 
 
+def _spatial_axes(x, nd: int) -> list[int]:
+    return list(range(x.dim() - nd, x.dim()))
+
+
+def _global(ctx, xt, op, axes: list[int], name: str):
+    layer = ctx.network.add_reduce(xt, op, sum(1 << a for a in axes), True)
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def _equal_windows(ctx, x, out, nd: int, kind, xt):
+    """Every window has the same size and they tile the input: a plain pooling layer (batched inputs)."""
+    in_sz, out_sz = tuple(x.shape[-nd:]), tuple(out.shape[-nd:])
+    if x.dim() != nd + 2 or nd == 1 or any(i % o for i, o in zip(in_sz, out_sz)):
+        return None
+    k = tuple(i // o for i, o in zip(in_sz, out_sz))
+    layer = ctx.network.add_pooling_nd(xt, kind, k)
+    layer.stride_nd = k
+    ctx.name_layer(layer)
+    return layer.get_output(0)
+
+
 def _convert_adaptive_avg_pool(nd: int):
     def convert(ctx):
-        x = ctx.get_arg("input", 0)
-        out = ctx.method_return
-        in_sz, out_sz = tuple(x.shape[-nd:]), tuple(out.shape[-nd:])
-        rank = x.dim()
+        x, out = ctx.get_arg("input", 0), ctx.method_return
+        if not out.dtype.is_floating_point:
+            raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
+        compute = _compute_dtype(out.dtype)
         xt = ctx.trt(x)
-        if not all(o == 1 for o in out_sz) and -1 in tuple(xt.shape)[-nd:]:
-            ctx.require_static(x)  # window sizes follow the input size
+        in_sz, out_sz = tuple(x.shape[-nd:]), tuple(out.shape[-nd:])
         if in_sz == out_sz:  # every window is one element
             ctx.set_output(out, xt)
             return
-        if all(o == 1 for o in out_sz):  # global average: one reduce, accumulated in float32
-            axes = sum(1 << (rank - 1 - i) for i in range(nd))
-            compute = torch.float32 if out.dtype in (torch.float16, torch.bfloat16) else out.dtype
-            layer = ctx.network.add_reduce(ctx.cast(xt, compute), trt.ReduceOperation.AVG, axes, True)
-            ctx.name_layer(layer, f"adaptive_avg_pool{nd}d")
-            ctx.set_output(out, ctx.cast(layer.get_output(0), out.dtype))
+        if all(o == 1 for o in out_sz):  # global average: one reduce
+            y = _global(ctx, ctx.cast(xt, compute), R.AVG, _spatial_axes(x, nd), ctx.method_name.rsplit(".")[-1])
+            ctx.set_output(out, ctx.cast(y, out.dtype))
             return
-        if all(i % o == 0 for i, o in zip(in_sz, out_sz)) and nd in (2, 3):  # equal windows: pooling
-            k = tuple(i // o for i, o in zip(in_sz, out_sz))
-            layer = ctx.network.add_pooling_nd(xt, trt.PoolingType.AVERAGE, k)
-            layer.stride_nd = k
-            ctx.name_layer(layer, f"adaptive_avg_pool{nd}d")
-            ctx.set_output(out, layer.get_output(0))
+        ctx.require_static(x)  # window sizes follow the input size
+        y = _equal_windows(ctx, x, out, nd, trt.PoolingType.AVERAGE, ctx.cast(xt, compute))
+        if y is None:
+            y = ctx.cast(xt, compute)
+            for axis in _spatial_axes(x, nd):  # average pooling is linear: one matrix product per pooled axis
+                n_in, n_out = int(x.shape[axis]), int(out.shape[axis])
+                if n_in != n_out:
+                    y = _matmul_axis(ctx, y, _adaptive_avg_matrix(n_in, n_out), axis, compute)
+        ctx.set_output(out, ctx.cast(y, out.dtype))
+
+    return convert
+
+
+def _matmul_axis(ctx, y, m: torch.Tensor, axis: int, dtype):
+    """Contract `axis` of y with m (n_out, n_in): result has n_out on that axis."""
+    rank = len(y.shape)
+    M = trt.MatrixOperation
+    if axis == rank - 1:      # (..., W) @ M^T
+        layer = ctx.network.add_matrix_multiply(y, M.NONE, ctx.trt(m.t().contiguous(), dtype, rank), M.NONE)
+    elif axis == rank - 2:    # M @ (..., H, W)
+        layer = ctx.network.add_matrix_multiply(ctx.trt(m, dtype, rank), M.NONE, y, M.NONE)
+    else:                     # move the axis last, multiply, move it back
+        perm = list(range(rank))
+        perm[axis], perm[-1] = perm[-1], perm[axis]
+        shuffle = ctx.network.add_shuffle(y)
+        shuffle.first_transpose = trt.Permutation(perm)
+        ctx.name_layer(shuffle, "transpose")
+        mm = ctx.network.add_matrix_multiply(shuffle.get_output(0), M.NONE,
+                                             ctx.trt(m.t().contiguous(), dtype, rank), M.NONE)
+        ctx.name_layer(mm)
+        layer = ctx.network.add_shuffle(mm.get_output(0))
+        layer.first_transpose = trt.Permutation(perm)
+    ctx.name_layer(layer)
+    return layer.get_output(0)
+
+
+def _adaptive_max_axis(ctx, y, axis: int, n_in: int, n_out: int):
+    """Max over PyTorch's adaptive windows along one axis: gather each window's elements (the last element
+    repeated to pad short windows, which cannot change a maximum), then reduce over the window axis."""
+    windows = _adaptive_windows(n_in, n_out)
+    width = max(e - s for s, e in windows)
+    index = torch.tensor([min(s + j, e - 1) for s, e in windows for j in range(width)], dtype=torch.int32)
+    g = ctx.network.add_gather(y, ctx.trt(index), axis)
+    ctx.name_layer(g, "window_gather")
+    y = g.get_output(0)
+    if width == 1:
+        return y
+    dims = trt_dims(y)
+    y = ctx.reshape(y, dims[:axis] + (n_out, width) + dims[axis + 1:])
+    layer = ctx.network.add_reduce(y, R.MAX, 1 << (axis + 1), False)
+    ctx.name_layer(layer, "window_max")
+    return layer.get_output(0)
+
+
+def _convert_adaptive_max_pool(nd: int):
+    def convert(ctx):
+        x, out = ctx.get_arg("input", 0), ctx.method_return
+        if ctx.get_arg("return_indices", 2, False) or "with_indices" in ctx.method_name \
+                or isinstance(out, (tuple, list)):
+            raise ctx.unsupported(f"{ctx.method_name}(return_indices=True): indices of the maxima are not "
+                                  "supported; use F.adaptive_max_pool{nd}d without return_indices")
+        if not out.dtype.is_floating_point:
+            raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
+        xt = ctx.trt(x)
+        in_sz, out_sz = tuple(x.shape[-nd:]), tuple(out.shape[-nd:])
+        if in_sz == out_sz:
+            ctx.set_output(out, xt)
             return
-        # any sizes: average pooling is linear, one matrix product per pooled axis
-        y = xt
-        for axis in range(rank - nd, rank):
-            n_in, n_out = int(x.shape[axis]), int(out.shape[axis])
-            if n_in == n_out:
-                continue
-            m = _adaptive_avg_matrix(n_in, n_out)
-            if axis == rank - 1:  # (..., H, W) @ M^T
-                w = ctx.trt(m.t().contiguous(), out.dtype, rank)
-                layer = ctx.network.add_matrix_multiply(y, trt.MatrixOperation.NONE, w, trt.MatrixOperation.NONE)
-            elif axis == rank - 2:  # M @ (..., H, W)
-                w = ctx.trt(m, out.dtype, rank)
-                layer = ctx.network.add_matrix_multiply(w, trt.MatrixOperation.NONE, y, trt.MatrixOperation.NONE)
-            else:  # move the axis last, multiply, move it back
-                perm = list(range(rank))
-                perm[axis], perm[-1] = perm[-1], perm[axis]
-                shuffle = ctx.network.add_shuffle(y)
-                shuffle.first_transpose = trt.Permutation(perm)
-                ctx.name_layer(shuffle, "transpose")
-                w = ctx.trt(m.t().contiguous(), out.dtype, rank)
-                mm = ctx.network.add_matrix_multiply(shuffle.get_output(0), trt.MatrixOperation.NONE, w,
-                                                     trt.MatrixOperation.NONE)
-                ctx.name_layer(mm, f"adaptive_avg_pool{nd}d")
-                layer = ctx.network.add_shuffle(mm.get_output(0))
-                layer.first_transpose = trt.Permutation(perm)
-            ctx.name_layer(layer, f"adaptive_avg_pool{nd}d")
-            y = layer.get_output(0)
+        if all(o == 1 for o in out_sz):  # global maximum: one reduce
+            ctx.set_output(out, _global(ctx, xt, R.MAX, _spatial_axes(x, nd), ctx.method_name.rsplit(".")[-1]))
+            return
+        ctx.require_static(x)
+        y = _equal_windows(ctx, x, out, nd, trt.PoolingType.MAX, xt)
+        if y is None:
+            y = xt
+            for axis in _spatial_axes(x, nd):
+                n_in, n_out = int(x.shape[axis]), int(out.shape[axis])
+                if n_in != n_out:
+                    y = _adaptive_max_axis(ctx, y, axis, n_in, n_out)
         ctx.set_output(out, y)
 
     return convert
 
 
-for _nd, _target in ((1, F.adaptive_avg_pool1d), (2, F.adaptive_avg_pool2d), (3, F.adaptive_avg_pool3d)):
-    tensorrt_converter(_target)(_convert_adaptive_avg_pool(_nd))
+for _nd, _targets in ((1, [F.adaptive_avg_pool1d]), (2, [F.adaptive_avg_pool2d]), (3, [F.adaptive_avg_pool3d])):
+    tensorrt_converter(_targets)(_convert_adaptive_avg_pool(_nd))
+for _nd, _targets in ((1, [F.adaptive_max_pool1d, torch.adaptive_max_pool1d, F.adaptive_max_pool1d_with_indices]),
+                      (2, [F.adaptive_max_pool2d, F.adaptive_max_pool2d_with_indices]),
+                      (3, [F.adaptive_max_pool3d, F.adaptive_max_pool3d_with_indices])):
+    tensorrt_converter(_targets)(_convert_adaptive_max_pool(_nd))
