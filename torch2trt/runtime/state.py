@@ -38,6 +38,25 @@ def _shape(value: Any, what: str, where: str) -> list[int]:
     return list(value)
 
 
+def _specs(state: dict, key: str, count: int, where: str, check) -> list[dict]:
+    """A list of `count` spec dicts, each with a known dtype and passing `check(spec, name)`."""
+    specs = _require(state, key, list, where)
+    if len(specs) != count:
+        raise StateError(f"{where}: {len(specs)} {key} for {count} tensors")
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict):
+            raise StateError(f"{where}: {key}[{i}] must be a dict")
+        dtype_from_name(spec.get("dtype"))
+        check(spec, f"{key}[{i}]")
+    return specs
+
+
+def _check_input_spec(spec: dict, what: str) -> None:
+    lo, opt, hi = (_shape(spec.get(k), f"{what}.{k}", "saved state") for k in ("min", "opt", "max"))
+    if not len(lo) == len(opt) == len(hi) or any(not a <= b <= c for a, b, c in zip(lo, opt, hi)):
+        raise StateError(f"{what} needs min <= opt <= max of one rank")
+
+
 def state_digest(state: dict) -> str:
     """sha256 over every entry but the digest itself (tensor bytes and canonical JSON of plain values):
     torch.save files carry no checksum, so a flipped byte would otherwise load as a different module."""
@@ -94,27 +113,9 @@ def read_state(state: dict, where: str = "TRTModule") -> dict:
     if structure.num_tensors(out["input_schema"]) != len(out["input_names"]):
         raise StateError(f"{where}: input_schema holds {structure.num_tensors(out['input_schema'])} tensors "
                          f"but there are {len(out['input_names'])} input names")
-    specs = _require(state, "input_specs", list, where)
-    if len(specs) != len(out["input_names"]):
-        raise StateError(f"{where}: {len(specs)} input_specs for {len(out['input_names'])} inputs")
-    for i, spec in enumerate(specs):
-        if not isinstance(spec, dict):
-            raise StateError(f"{where}: input_specs[{i}] must be a dict")
-        dtype_from_name(spec.get("dtype"))
-        lo, opt, hi = (_shape(spec.get(k), f"input_specs[{i}].{k}", where) for k in ("min", "opt", "max"))
-        if not len(lo) == len(opt) == len(hi) or any(not a <= b <= c for a, b, c in zip(lo, opt, hi)):
-            raise StateError(f"{where}: input_specs[{i}] needs min <= opt <= max of one rank")
-        out.setdefault("input_specs", []).append(spec)
-    out.setdefault("input_specs", [])
-    ospecs = _require(state, "output_specs", list, where)
-    if len(ospecs) != len(out["output_names"]):
-        raise StateError(f"{where}: {len(ospecs)} output_specs for {len(out['output_names'])} outputs")
-    for i, spec in enumerate(ospecs):
-        if not isinstance(spec, dict):
-            raise StateError(f"{where}: output_specs[{i}] must be a dict")
-        dtype_from_name(spec.get("dtype"))
-        _shape(spec.get("shape"), f"output_specs[{i}].shape", where)
-    out["output_specs"] = ospecs
+    out["input_specs"] = _specs(state, "input_specs", len(out["input_names"]), where, _check_input_spec)
+    out["output_specs"] = _specs(state, "output_specs", len(out["output_names"]), where,
+                                 lambda spec, what: _shape(spec.get("shape"), f"{what}.shape", where))
     out["network"] = None
     if "network" in state:
         from ..network.inspect import NetworkRecord
