@@ -78,6 +78,7 @@ SHAPE_PYTHON = {
     "interpolate_to_other": lambda x, y: F.interpolate(x, size=y.shape[-2:], mode="bilinear"),
     "new_zeros_of_shape": lambda x, y: x + x.new_zeros(x.shape),
     "slice_by_size": lambda x, y: x[:, : x.size(1) // 2],
+    "expand_to_other_shape": lambda x, y: x[:, :, :1, :1].expand(*y.shape),
 }
 
 
@@ -91,7 +92,21 @@ def test_shape_dependent_python_becomes_shape_computation(name):
                             [(3, 4, 5, 7), (3, 4, 9, 11)]])
 
 
-def test_a_converter_without_dynamic_size_support_is_refused_not_frozen():
-    fn = FunctionModule(lambda x: x[:, :1].expand(*x.shape)).eval()
-    with pytest.raises(ConversionError, match=r"torch.Tensor.expand: .*(dynamic shapes|frozen)"):
-        torch2trt(fn, [torch.randn(2, 4, 6)], min_shapes=[(1, 4, 3)], max_shapes=[(4, 4, 12)])
+def test_a_converter_that_ignores_a_dynamic_size_is_reported_not_frozen():
+    """A converter that builds from the sample's sizes instead of the DynDim it was given would be right
+    only at the sample's shape: the tracer notices the unused dynamic value and reports the call."""
+    from torch2trt import tensorrt_converter, unregister_converter
+
+    @tensorrt_converter("torch.Tensor.expand")
+    def static_expand(ctx):
+        x, out = ctx.method_args[0], ctx.method_return
+        layer = ctx.network.add_slice(x._trt, [0] * out.dim(), list(out.shape), [0] * out.dim())
+        out._trt = layer.get_output(0)
+
+    fn = FunctionModule(lambda x: x[:, :1].expand(x.size(0), 4, x.size(2))).eval()
+    try:
+        with pytest.raises(ConversionError, match=r"torch.Tensor.expand: dynamic dimension argument\(s\) \[2, 6\] "
+                                                  r"would be frozen"):
+            torch2trt(fn, [torch.randn(2, 4, 6)], min_shapes=[(1, 4, 3)], max_shapes=[(4, 4, 12)])
+    finally:
+        unregister_converter("torch.Tensor.expand", static_expand)

@@ -208,11 +208,33 @@ def _broadcast_slice(ctx, itensor, out_shape, in_shape, mode=None):
 @tensorrt_converter([torch.Tensor.expand, torch.Tensor.expand_as, torch.broadcast_to, torch.Tensor.broadcast_to])
 def convert_expand(ctx):
     x, out = ctx.method_args[0], ctx.method_return
-    ctx.require_static(x)
-    if tuple(x.shape) == tuple(out.shape):
-        ctx.set_output(out, ctx.trt(x))
+    xt = ctx.trt(x)
+    name = ctx.method_name.rsplit(".", 1)[-1]
+    if name == "expand_as":
+        other = ctx.method_args[1]
+        ot = get_trt(other)
+        sizes = input_dims(ctx, ot, other.shape) if ot is not None else list(other.shape)
+    else:
+        sizes = sizes_arg(ctx, name="size")
+    rank = len(sizes)
+    dims = input_dims(ctx, ctx.unsqueeze_to_rank(xt, rank), (1,) * (rank - x.dim()) + tuple(x.shape))
+    # -1 keeps the input's size; a size-1 input axis is repeated (stride 0)
+    sizes = [d if isinstance(s, int) and not isinstance(s, DynDim) and s == -1 else s for s, d in zip(sizes, dims)]
+    if not any(isinstance(s, DynDim) for s in sizes) and -1 not in trt_dims(xt):
+        if tuple(x.shape) == tuple(out.shape):
+            ctx.set_output(out, xt)
+            return
+        ctx.set_output(out, _broadcast_slice(ctx, xt, tuple(out.shape), tuple(x.shape)))
         return
-    ctx.set_output(out, _broadcast_slice(ctx, ctx.trt(x), tuple(out.shape), tuple(x.shape)))
+    xr = ctx.unsqueeze_to_rank(xt, rank)
+    in_dims = trt_dims(xr)
+    stride = [0 if d == 1 and not (isinstance(s, int) and not isinstance(s, DynDim) and s == 1) else 1
+              for d, s in zip(in_dims, sizes)]
+    layer = ctx.network.add_slice(xr, [0] * rank, [1] * rank, stride)
+    layer.set_input(2, ctx.shape_tensor(sizes) if ctx.shape_tensor(sizes) is not None else
+                    ctx.constant(torch.tensor([int(s) for s in sizes])))
+    ctx.name_layer(layer, "expand")
+    ctx.set_output(out, layer.get_output(0))
 
 
 @tensorrt_converter([torch.Tensor.repeat, torch.tile, torch.Tensor.tile])
