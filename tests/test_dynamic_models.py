@@ -79,6 +79,7 @@ SHAPE_PYTHON = {
     "new_zeros_of_shape": lambda x, y: x + x.new_zeros(x.shape),
     "slice_by_size": lambda x, y: x[:, : x.size(1) // 2],
     "expand_to_other_shape": lambda x, y: x[:, :, :1, :1].expand(*y.shape),
+    "arange_of_size": lambda x, y: x + torch.arange(x.size(-1)),
 }
 
 
