@@ -1,12 +1,19 @@
-"""Linear algebra converters: linear, bilinear, matmul (batch broadcasting, 1-d operands), mm, bmm, addmm,
-baddbmm, einsum."""
+"""Linear algebra converters: linear, bilinear, matmul (batch broadcasting, 1-d operands), mm, bmm, mv, dot,
+inner, outer, addmm, addmv, addr, baddbmm, addbmm (beta/alpha), einsum (ellipsis, implicit output).
+
+TensorRT multiplies floating-point matrices only: integer products are refused (a float product is exact only
+for small values). Must not own reductions or elementwise arithmetic beyond what these ops add.
+"""
 
 from __future__ import annotations
+
+import string
 
 import torch
 import torch.nn.functional as F
 
 from ..backend import trt
+from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
 from .shape import reshape
 from .unary import binary, spellings
@@ -15,17 +22,25 @@ M = trt.MatrixOperation
 E = trt.ElementWiseOperation
 
 
+def _rank(v) -> int:
+    return v.dim() if isinstance(v, torch.Tensor) else len(v.shape)
+
+
+def _require_float(ctx, dtype: torch.dtype) -> None:
+    if not dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {dtype}: TensorRT multiplies floating-point matrices only")
+
+
 def matmul(ctx, a, b, dtype):
     """torch.matmul semantics on two values (traced or constant): 1-d operands are vectors, batch dims
     broadcast (TensorRT broadcasts size-1 batch dims; ranks are matched first)."""
-    ra = a.dim() if isinstance(a, torch.Tensor) else len(a.shape)
-    rb = b.dim() if isinstance(b, torch.Tensor) else len(b.shape)
+    ra, rb = _rank(a), _rank(b)
     op_a = M.VECTOR if ra == 1 else M.NONE
     op_b = M.VECTOR if rb == 1 else M.NONE
     rank = max(ra, rb, 2)
     ta = ctx.trt(a, dtype) if ra == 1 else ctx.trt(a, dtype, rank if rb > 1 else None)
     tb = ctx.trt(b, dtype) if rb == 1 else ctx.trt(b, dtype, rank if ra > 1 else None)
-    if ra == 1 and rb > 2:  # a vector against a batch of matrices: (k) -> (1, ..., 1, k) as a row vector
+    if ra == 1 and rb > 2:  # a vector against a batch of matrices: (k) -> (1, ..., 1, k), a batch of vectors
         ta = ctx.unsqueeze_to_rank(ta, rank - 1)
     if rb == 1 and ra > 2:
         tb = ctx.unsqueeze_to_rank(tb, rank - 1)
@@ -34,80 +49,175 @@ def matmul(ctx, a, b, dtype):
     return layer.get_output(0)
 
 
-@tensorrt_converter(spellings("matmul") + spellings("mm") + spellings("bmm") + [torch.Tensor.__matmul__,
-                                                                             torch.Tensor.__rmatmul__])
+def _to_shape(ctx, y, out):
+    if trt_dims(y) != tuple(out.shape) and -1 not in trt_dims(y):
+        y = reshape(ctx, y, list(out.shape))
+    return y
+
+
+@tensorrt_converter(spellings("matmul") + spellings("mm") + spellings("bmm") + spellings("mv") + spellings("dot")
+                    + spellings("vdot") + [torch.Tensor.__matmul__, torch.Tensor.__rmatmul__, torch.linalg.matmul])
 def convert_matmul(ctx):
-    a, b, out = ctx.get_arg("input", 0), ctx.get_arg("other", 1), ctx.method_return
+    a, b, out = ctx.method_args[0], ctx.method_args[1] if len(ctx.method_args) > 1 else None, ctx.method_return
+    if b is None:
+        b = next(v for k, v in ctx.method_kwargs.items() if k != "out")
+    if ctx.method_kwargs.get("out") is not None:
+        raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
     if ctx.method_name.endswith("__rmatmul__"):
         a, b = b, a
-    y = matmul(ctx, a, b, out.dtype)
-    if tuple(int(d) for d in y.shape) != tuple(out.shape):
-        y = reshape(ctx, y, list(out.shape))
-    ctx.set_output(out, y)
+    _require_float(ctx, out.dtype)
+    ctx.set_output(out, _to_shape(ctx, matmul(ctx, a, b, out.dtype), out))
 
 
-@tensorrt_converter(spellings("addmm") + spellings("baddbmm") + spellings("addbmm") + spellings("addmv"))
-def convert_addmm(ctx):
-    x, a, b, out = ctx.get_arg("input", 0), ctx.get_arg("mat1", 1), ctx.get_arg("mat2", 2), ctx.method_return
-    if ctx.method_name.rsplit(".", 1)[-1] in ("addbmm", "addbmm_"):
-        raise ctx.unsupported(f"{ctx.method_name}: the batch sum is not supported")
+@tensorrt_converter(spellings("inner"))
+def convert_inner(ctx):
+    """inner(a, b): sum over the last axes; a's leading dims then b's (a scalar operand multiplies)."""
+    a, b, out = ctx.method_args[0], ctx.get_arg("other", 1), ctx.method_return
+    _require_float(ctx, out.dtype)
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.dim() == 0 or b.dim() == 0:
+        ctx.set_output(out, binary(ctx, a, b, E.PROD, out.dtype))
+        return
+    la, lb = string.ascii_lowercase[:a.dim() - 1], string.ascii_lowercase[a.dim() - 1:a.dim() + b.dim() - 2]
+    ctx.set_output(out, einsum(ctx, f"{la}z,{lb}z->{la}{lb}", [a, b], out.dtype))
+
+
+@tensorrt_converter(spellings("outer") + spellings("ger"))
+def convert_outer(ctx):
+    a, b, out = ctx.method_args[0], ctx.method_args[1], ctx.method_return
+    _require_float(ctx, out.dtype)
+    ta = ctx.reshape(ctx.trt(a, out.dtype), (a.shape[0], 1))
+    ctx.set_output(out, binary(ctx, ta, ctx.trt(b, out.dtype, 2), E.PROD, out.dtype))
+
+
+# name of the two multiplied operands per op (positions 1 and 2)
+_ADD_PRODUCT = {"addmm": ("mat1", "mat2"), "baddbmm": ("batch1", "batch2"), "addbmm": ("batch1", "batch2"),
+                "addmv": ("mat", "vec"), "addr": ("vec1", "vec2")}
+
+
+@tensorrt_converter([t for name in _ADD_PRODUCT for t in spellings(name)])
+def convert_add_product(ctx):
+    """beta * input + alpha * product; beta=0 ignores input entirely (NaN included), as PyTorch does."""
+    op = ctx.method_name.rsplit(".", 1)[-1].rstrip("_")
+    n1, n2 = _ADD_PRODUCT[op]
+    x, a, b, out = ctx.get_arg("input", 0), ctx.get_arg(n1, 1), ctx.get_arg(n2, 2), ctx.method_return
     beta, alpha = ctx.method_kwargs.get("beta", 1), ctx.method_kwargs.get("alpha", 1)
-    y = matmul(ctx, a, b, out.dtype)
+    if ctx.method_kwargs.get("out") is not None:
+        raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
+    _require_float(ctx, out.dtype)
+    if op == "addr":
+        y = binary(ctx, ctx.reshape(ctx.trt(a, out.dtype), (a.shape[0], 1)), ctx.trt(b, out.dtype, 2), E.PROD,
+                   out.dtype)
+    else:
+        y = matmul(ctx, a, b, out.dtype)
+    if op == "addbmm":  # the batch of products is summed
+        layer = ctx.network.add_reduce(y, trt.ReduceOperation.SUM, 1, False)
+        ctx.name_layer(layer, "batch_sum")
+        y = layer.get_output(0)
     if alpha != 1:
-        y = binary(ctx, y, alpha, E.PROD, out.dtype)
+        y = binary(ctx, y, float(alpha), E.PROD, out.dtype)
     if beta != 0:
-        xs = binary(ctx, x, beta, E.PROD, out.dtype) if beta != 1 else x
+        xs = binary(ctx, x, float(beta), E.PROD, out.dtype) if beta != 1 else ctx.trt(x, out.dtype)
         y = binary(ctx, xs, y, E.SUM, out.dtype)
-    ctx.set_output(out, y)
+    ctx.set_output(out, _to_shape(ctx, y, out))
 
 
-@tensorrt_converter(F.linear)
+@tensorrt_converter([F.linear])
 def convert_linear(ctx):
     x, weight = ctx.get_arg("input", 0), ctx.get_arg("weight", 1)
     bias = ctx.get_arg("bias", 2, None)
     out = ctx.method_return
-    rank = max(x.dim(), 2)
-    # weight (out, in) as a rank-matched constant; TRANSPOSE lets TensorRT read it as (in, out).
-    w = ctx.trt(weight, out.dtype, rank)
-    op_x = M.VECTOR if x.dim() == 1 else M.NONE
-    layer = ctx.network.add_matrix_multiply(ctx.trt(x, out.dtype), op_x, w, M.TRANSPOSE)
-    ctx.name_layer(layer, "linear")
-    y = layer.get_output(0)
+    _require_float(ctx, out.dtype)
+    if weight.dim() == 1:  # y = x @ w (+ b): a dot product over the last axis
+        y = matmul(ctx, x, weight, out.dtype)
+    else:
+        rank = max(x.dim(), 2)
+        # weight (out, in) as a rank-matched constant; TRANSPOSE lets TensorRT read it as (in, out)
+        w = ctx.trt(weight, out.dtype, rank)
+        op_x = M.VECTOR if x.dim() == 1 else M.NONE
+        layer = ctx.network.add_matrix_multiply(ctx.trt(x, out.dtype), op_x, w, M.TRANSPOSE)
+        ctx.name_layer(layer, "linear")
+        y = layer.get_output(0)
     if bias is not None:
-        b = ctx.trt(bias, out.dtype, out.dim())
-        add = ctx.network.add_elementwise(y, b, E.SUM)
-        ctx.name_layer(add, "linear_bias")
-        y = add.get_output(0)
-    ctx.set_output(out, y)
+        y = binary(ctx, y, ctx.trt(bias, out.dtype, max(out.dim(), bias.dim())), E.SUM, out.dtype)
+    ctx.set_output(out, _to_shape(ctx, y, out))
 
 
-@tensorrt_converter(F.bilinear)
+@tensorrt_converter([F.bilinear])
 def convert_bilinear(ctx):
-    """y_k = x1 W_k x2^T + b_k as einsum('...i,kij,...j->...k')."""
+    """y_k = x1 W_k x2^T + b_k as one einsum over (N, in1), (out, in1, in2), (N, in2): leading dims flattened."""
     x1, x2, weight = ctx.get_arg("input1", 0), ctx.get_arg("input2", 1), ctx.get_arg("weight", 2)
     bias, out = ctx.get_arg("bias", 3, None), ctx.method_return
+    _require_float(ctx, out.dtype)
+    ctx.require_static(x1, x2)
+    t1, t2 = ctx.trt(x1, out.dtype), ctx.trt(x2, out.dtype)
     if x1.dim() != 2:
-        raise ctx.unsupported("bilinear with inputs of rank != 2")
-    layer = ctx.network.add_einsum([ctx.trt(x1, out.dtype), ctx.trt(weight, out.dtype), ctx.trt(x2, out.dtype)],
-                                   "bi,kij,bj->bk")
+        t1 = ctx.reshape(t1, (-1, x1.shape[-1]))
+        t2 = ctx.reshape(t2, (-1, x2.shape[-1]))
+    layer = ctx.network.add_einsum([t1, ctx.trt(weight, out.dtype), t2], "bi,kij,bj->bk")
     ctx.name_layer(layer, "bilinear")
     y = layer.get_output(0)
     if bias is not None:
-        y = binary(ctx, y, bias, E.SUM, out.dtype)
-    ctx.set_output(out, y)
+        y = binary(ctx, y, ctx.trt(bias, out.dtype, 2), E.SUM, out.dtype)
+    ctx.set_output(out, _to_shape(ctx, y, out))
+
+
+# ---- einsum ---------------------------------------------------------------------------------------------------
+def _explicit_equation(ctx, equation: str, ranks: list[int]) -> str:
+    """PyTorch's einsum equation with ellipses spelled out, letters mapped to lower case and the output made
+    explicit (implicit output: ellipsis dims, then the letters used once, in alphabetical order)."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ranks):
+        raise ctx.unsupported(f"{ctx.method_name}: {len(terms)} subscripts for {len(ranks)} operands")
+    used = [c for c in eq if c.isalpha()]
+    mapping: dict[str, str] = {}
+    free = iter(c for c in string.ascii_lowercase if c not in used)
+    for c in dict.fromkeys(used):
+        if c in string.ascii_lowercase:
+            mapping[c] = c
+    for c in dict.fromkeys(used):
+        if c not in mapping:
+            try:
+                mapping[c] = next(free)
+            except StopIteration:
+                raise ctx.unsupported(f"{ctx.method_name}({equation!r}): more than 26 distinct subscripts") from None
+    ell_rank = max([r - len(t.replace("...", "")) for t, r in zip(terms, ranks) if "..." in t], default=0)
+    ell = "".join(next(free) for _ in range(ell_rank)) if ell_rank else ""
+
+    def expand(term: str, rank: int | None) -> str:
+        term = "".join(mapping.get(c, c) for c in term.replace("...", "."))
+        if "." in term:
+            n = (rank - (len(term) - 1)) if rank is not None else ell_rank
+            term = term.replace(".", ell[ell_rank - n:] if n else "")
+        return term
+
+    new_terms = [expand(t, r) for t, r in zip(terms, ranks)]
+    if arrow:
+        out = expand(rhs, None)
+    else:
+        counts = {c: "".join(new_terms).count(c) for c in set("".join(new_terms))}
+        out = ell + "".join(sorted(c for c in counts if counts[c] == 1 and c not in ell))
+    return ",".join(new_terms) + "->" + out
+
+
+def einsum(ctx, equation: str, operands: list, dtype):
+    layer = ctx.network.add_einsum([ctx.trt(t, dtype) for t in operands], equation)
+    if layer is None:
+        raise ctx.unsupported(f"{ctx.method_name}({equation!r}): TensorRT rejects this equation")
+    ctx.name_layer(layer, "einsum")
+    return layer.get_output(0)
 
 
 @tensorrt_converter([torch.einsum])
 def convert_einsum(ctx):
     eq, out = ctx.method_args[0], ctx.method_return
-    operands = ctx.method_args[1:]
+    operands = list(ctx.method_args[1:])
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
-        operands = operands[0]
-    if "..." in eq:
-        raise ctx.unsupported("einsum with '...'")
-    eq = eq.replace(" ", "")
-    if "->" not in eq:
-        raise ctx.unsupported("einsum without an explicit output ('->')")
-    layer = ctx.network.add_einsum([ctx.trt(t, out.dtype) for t in operands], eq)
-    ctx.name_layer(layer, "einsum")
-    ctx.set_output(out, layer.get_output(0))
+        operands = list(operands[0])
+    if not isinstance(eq, str):
+        raise ctx.unsupported(f"{ctx.method_name}: sublist format; use an equation string")
+    _require_float(ctx, out.dtype)
+    equation = _explicit_equation(ctx, eq, [t.dim() for t in operands])  # size-1 dims broadcast (TensorRT too)
+    y = einsum(ctx, equation, operands, out.dtype)
+    ctx.set_output(out, _to_shape(ctx, y, out))
