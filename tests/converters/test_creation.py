@@ -88,6 +88,10 @@ CASES = {
     "fill_traced_value": (lambda x: x.clone().fill_(x.sum()), [f32(2, 3)]),
     "zero_inplace": (lambda x: (x * 1).zero_(), [i32(2, 3)]),
     "full_traced_value": (lambda x: torch.full((2, 3), x.sum()), [f32(4)]),
+    # linspace with traced endpoints
+    "linspace": (lambda x: torch.linspace(x.min(), x.max(), 7), [f32(4)]),
+    "linspace_constant_start": (lambda x: torch.linspace(0.0, x.sum(), 6), [f32(4)]),
+    "linspace_one_step": (lambda x: torch.linspace(x[0], 3.0, 1), [f32(4)]),
     # tril / triu
     "tril": (lambda x: x.tril(), [f32(2, 4, 4)]),
     "tril_diagonal_negative": (lambda x: torch.tril(x, -1), [f32(3, 5)]),
@@ -124,6 +128,7 @@ def test_creation_matches_pytorch(name):
     (lambda x: F.alpha_dropout(x, 0.5, training=True), r"alpha_dropout\(training=True"),
     (lambda x: torch.tensor([x[0, 0, 0], x[0, 0, 1]]), r"list holding traced tensors; use torch.stack"),
     (lambda x: torch.arange((x > 0).sum()), r"arange with tensor bounds"),
+    (lambda x: torch.linspace(x.min(), x.max(), 5, dtype=torch.int32), r"linspace to torch.int32: only floating"),
 ])
 def test_creation_refuses(fn, match):
     assert_refuses(fn, [f32(2, 3, 4)], match=match)

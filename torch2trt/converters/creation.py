@@ -273,3 +273,29 @@ def convert_arange(ctx):
     layer.set_input(2, ctx.trt(torch.tensor([step], dtype=out.dtype)))
     ctx.name_layer(layer, "arange")
     ctx.set_output(out, layer.get_output(0))
+
+
+@tensorrt_converter([torch.linspace])
+def convert_linspace(ctx):
+    """linspace with traced 0-d endpoints, as PyTorch computes it: start + i * step for the first half of the
+    points, end - (steps - 1 - i) * step for the rest (step = (end - start) / (steps - 1))."""
+    from .unary import E, binary
+
+    start, end, steps = ctx.get_arg("start", 0), ctx.get_arg("end", 1), ctx.get_arg("steps", 2)
+    out = ctx.method_return
+    check_dtype(ctx, out.dtype)
+    if not isinstance(steps, int) or isinstance(steps, DynDim):
+        raise ctx.unsupported(f"torch.linspace(steps={steps!r}): only a constant number of steps")
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"torch.linspace to {out.dtype}: only floating-point results")
+    dt = out.dtype
+    s, e = (ctx.trt(v, dt, 1) if get_trt(v) is not None else ctx.trt(torch.tensor([float(v)], dtype=dt))
+            for v in (start, end))
+    if steps == 1:
+        ctx.set_output(out, s)
+        return
+    step = binary(ctx, binary(ctx, e, s, E.SUB, dt), float(steps - 1), E.DIV, dt)
+    i = torch.arange(steps, dtype=torch.float64)
+    low = binary(ctx, s, binary(ctx, step, i.to(dt), E.PROD, dt), E.SUM, dt)
+    high = binary(ctx, e, binary(ctx, step, (steps - 1 - i).to(dt), E.PROD, dt), E.SUB, dt)
+    ctx.set_output(out, select(ctx, ctx.trt(i < steps // 2), low, high))
