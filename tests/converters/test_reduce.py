@@ -167,6 +167,8 @@ def test_reduction_matches_pytorch(name):
 @pytest.mark.parametrize("fn, match", [
     (lambda x: x.norm(p="nuc", dim=(1, 2)), r"norm\(p='nuc'\): only vector norms"),
     (lambda x: x.norm(p=-1, dim=1), r"norm\(p=-1\): negative p"),
+    (lambda x: x.sum(1, dtype=torch.float64), r"sum to torch.float64: TensorRT has no such type"),
+    (lambda x: x.cumsum(1, dtype=torch.float64), r"cumsum to torch.float64"),
 ])
 def test_reduction_refuses(fn, match):
     assert_refuses(fn, [f32(2, 3, 4)], match=match)

@@ -64,6 +64,8 @@ CASES = {
     "bilinear_scale_0_45_align": (interp(scale_factor=0.45, mode="bilinear", align_corners=True), [x4(h=9, w=11)]),
     "bilinear_non_contiguous": (lambda x: F.interpolate(x.transpose(2, 3), scale_factor=2, mode="bilinear"), [x4()]),
     "bilinear_float16": (interp(scale_factor=2, mode="bilinear"), [x4().half()]),
+    "bilinear_float16_scale_1_7": (interp(scale_factor=1.7, mode="bilinear"), [x4().half()]),
+    "area_float16": (interp(size=(3, 4), mode="area"), [x4(h=7, w=9).half()]),
     "trilinear": (interp(scale_factor=2, mode="trilinear"), [x5()]),
     "trilinear_align_corners_size": (interp(size=(4, 6, 3), mode="trilinear", align_corners=True), [x5()]),
     "trilinear_scale_1_5": (interp(scale_factor=(1.5, 1.3, 0.7), mode="trilinear"), [x5()]),
@@ -89,7 +91,7 @@ CASES = {
     "size_from_other_tensor": (lambda x, y: F.interpolate(x, size=y.shape[-2:], mode="bilinear"), [x4(), x4(h=9, w=3)]),
 }
 
-RTOL = {"bilinear_float16": 1e-3}
+RTOL = {"bilinear_float16": 1e-3, "bilinear_float16_scale_1_7": 1e-3, "area_float16": 1e-3}
 
 
 @pytest.mark.parametrize("name", list(CASES))

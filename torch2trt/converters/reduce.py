@@ -10,6 +10,7 @@ import torch
 
 from ..backend import trt
 from ..tracing.registry import tensorrt_converter
+from .creation import check_dtype
 from .shape import reshape
 from .unary import U, binary, select, spellings, unary
 
@@ -63,6 +64,7 @@ def _convert_accumulate(op, empty_means_all=True):
         out = ctx.method_return
         axes = reduce_axes(ctx, x, ctx.get_arg("dim", 1, None), empty_means_all)
         keepdim = _keepdim(ctx, 2)
+        check_dtype(ctx, out.dtype)
         acc = accumulate_dtype(out.dtype)
         if op == R.AVG and not acc.is_floating_point:
             raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
@@ -367,6 +369,7 @@ def _convert_cumulative(prod: bool):
         x = ctx.get_arg("input", 0)
         out = ctx.method_return
         dim = ctx.get_arg("dim", 1)
+        check_dtype(ctx, out.dtype)
         acc = accumulate_dtype(out.dtype)
         xt = ctx.trt(x, acc)
         if x.dim() == 0:

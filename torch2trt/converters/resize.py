@@ -188,12 +188,14 @@ def convert_interpolate(ctx):
     y = xt
     if resized != list(x.shape):
         y = _resize(ctx, y, resized, mode, align)
+    # reduced precision: PyTorch weighs in float32
+    compute = torch.float32 if out.dtype in (torch.float16, torch.bfloat16) else out.dtype
     for a, op in operators.items():
         if op.dim() == 1:
             y = _gather(ctx, y, op.tolist(), 2 + a)
         else:
-            y = along_axis(ctx, y, op, 2 + a, x.dim(), out.dtype)
-    ctx.set_output(out, y)
+            y = along_axis(ctx, ctx.cast(y, compute), op, 2 + a, x.dim(), compute)
+    ctx.set_output(out, ctx.cast(y, out.dtype))
 
 
 # ---- grid_sample, affine_grid ----------------------------------------------------------------------------
