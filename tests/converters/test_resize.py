@@ -162,12 +162,16 @@ def test_affine_grid_then_grid_sample():
                                                align_corners=False), [x4(), torch.randn(2, 2, 3) * 0.5])
 
 
-@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
-def test_interpolate_with_dynamic_sizes_matches_pytorch_at_other_shapes(mode):
+@pytest.mark.parametrize("mode, by_scale", [("nearest", False), ("bilinear", False), ("bicubic", False),
+                                           ("nearest", True), ("nearest-exact", True), ("bilinear", True),
+                                           ("bicubic", True)])
+def test_interpolate_with_dynamic_sizes_matches_pytorch_at_other_shapes(mode, by_scale):
     from torch2trt import torch2trt
     from torch2trt.check import FunctionModule, compare, run_reference
 
     def fn(x):
+        if by_scale:
+            return F.interpolate(x, scale_factor=(2, 3), mode=mode)
         return F.interpolate(x, size=(x.shape[2] * 2, x.shape[3] + 3), mode=mode)
 
     m = torch2trt(FunctionModule(fn).eval(), [x4()], min_shapes=[(1, 3, 3, 3)], max_shapes=[(4, 3, 9, 9)])
@@ -175,3 +179,12 @@ def test_interpolate_with_dynamic_sizes_matches_pytorch_at_other_shapes(mode):
         x = torch.randn(shape)
         err = compare(run_reference(m, [x]), fn(x))
         assert err.same_layout and err.rel <= 1e-5
+
+
+def test_interpolate_refuses_non_integer_scale_on_dynamic_shape():
+    from torch2trt import torch2trt
+    from torch2trt.check import FunctionModule
+
+    with pytest.raises(Exception, match=r"scale_factor=1.5\) on a dynamic shape: only integer scale factors"):
+        torch2trt(FunctionModule(interp(scale_factor=1.5)).eval(), [x4()], min_shapes=[(1, 3, 3, 3)],
+                  max_shapes=[(4, 3, 9, 9)])

@@ -125,10 +125,12 @@ def _gather(ctx, xt, indices: list[int], axis: int):
     return layer.get_output(0)
 
 
-def _resize(ctx, xt, shape, mode: str, align: bool | None):
+def _resize(ctx, xt, shape, mode: str, align: bool | None, scales: bool = False):
     interp, transform, rounding = _MODES[mode]
     layer = ctx.network.add_resize(xt)
-    if isinstance(shape, trt.ITensor):
+    if scales:
+        layer.scales = [float(s) for s in shape]
+    elif isinstance(shape, trt.ITensor):
         layer.set_input(1, shape)
     else:
         layer.shape = tuple(int(s) for s in shape)
@@ -159,8 +161,16 @@ def convert_interpolate(ctx):
     xt = ctx.trt(x)
     dynamic = (size is not None and any(isinstance(s, DynDim) for s in _per_axis(size, nd))) or -1 in tuple(xt.shape)
     if dynamic:
-        if size is None or mode == "area":
-            raise ctx.unsupported(f"{name}(scale_factor=..., mode={mode!r}) on a dynamic shape: pass size=")
+        if mode == "area":
+            raise ctx.unsupported(f"{name}(mode='area') on a dynamic shape")
+        if size is None:
+            # integer scales give integer sizes for every input, where 1 / scale == in / out: exact
+            scales = [float(s) for s in _per_axis(scale, nd)]
+            if any(s != int(s) or s < 1 for s in scales):
+                raise ctx.unsupported(f"{name}(scale_factor={scale}) on a dynamic shape: only integer scale "
+                                      "factors (or pass size=)")
+            ctx.set_output(out, _resize(ctx, xt, [1.0, 1.0] + scales, mode, align, scales=True))
+            return
         shape = ctx.shape_tensor(input_dims(ctx, xt)[:2] + _per_axis(size, nd))
         ctx.set_output(out, _resize(ctx, xt, shape if shape is not None else tuple(out.shape), mode, align))
         return
