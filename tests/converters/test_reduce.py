@@ -172,3 +172,39 @@ def test_reduction_matches_pytorch(name):
 ])
 def test_reduction_refuses(fn, match):
     assert_refuses(fn, [f32(2, 3, 4)], match=match)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x.sum(1) + x.mean() + x.amax(-1, keepdim=True).sum(),
+    lambda x: x.max(2),
+    lambda x: x.min(-1, keepdim=True),
+    lambda x: x.argmax(2),
+    lambda x: x.std(2),
+    lambda x: torch.var_mean(x, 2),
+    lambda x: torch.logsumexp(x, 1),
+    lambda x: x.norm(dim=1),
+    lambda x: x.cumsum(0),
+    lambda x: (x > 0).any(0),
+])
+def test_reductions_keep_dynamic_dims(fn):
+    from torch2trt import torch2trt
+    from torch2trt.check import FunctionModule, compare, run_reference
+
+    m = torch2trt(FunctionModule(fn).eval(), [f32(2, 3, 4)], min_shapes=[(1, 1, 4)], max_shapes=[(4, 5, 4)])
+    for shape in [(1, 1, 4), (3, 5, 4)]:
+        x = torch.randint(-3, 3, shape).float()  # ties for the index outputs
+        outs, refs = run_reference(m, [x]), fn(x)
+        outs = outs if isinstance(outs, (tuple, list)) else [outs]
+        refs = refs if isinstance(refs, (tuple, list)) else [refs]
+        for o, r in zip(outs, refs):
+            err = compare(o, r)
+            assert err.same_layout and err.rel <= 1e-5
+
+
+def test_reduction_over_a_dynamic_axis_with_a_count_is_refused():
+    from torch2trt import torch2trt
+    from torch2trt.check import FunctionModule
+
+    with pytest.raises(Exception, match=r"reduced axis \[1\] has a dynamic size"):
+        torch2trt(FunctionModule(lambda x: x.argmax(1)).eval(), [f32(2, 3, 4)], min_shapes=[(1, 1, 4)],
+                  max_shapes=[(4, 5, 4)])

@@ -9,6 +9,7 @@ import math
 import torch
 
 from ..backend import trt
+from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
 from .creation import check_dtype
 from .shape import reshape
@@ -53,6 +54,14 @@ def _keepdim(ctx, pos: int) -> bool:
     return bool(ctx.get_arg("keepdim", pos, False))
 
 
+def _require_static_axes(ctx, itensor, axes: list[int]) -> None:
+    """Refuse when a reduced axis is dynamic (its size is built into constants); other axes may be dynamic."""
+    dims = trt_dims(itensor)
+    if any(dims[a] == -1 for a in axes if a < len(dims)):
+        raise ctx.unsupported(f"reduced axis {axes} has a dynamic size (input shape {dims}); "
+                              "only the other axes may be dynamic")
+
+
 def _count(x: torch.Tensor, axes: list[int]) -> int:
     return math.prod(int(x.shape[a]) for a in axes)
 
@@ -94,11 +103,12 @@ def _extremum(ctx, xt, dtype, op, axes, keepdim):
 def _first_index(ctx, x, xt, op, axis: int, keepdim: bool, extreme=None):
     """Index of the first maximum (MAX) / minimum (MIN) along `axis`, int64, as PyTorch's (ties pick the
     first occurrence): min over { i : x_i == extreme } of i."""
-    ctx.require_static(x)
+    _require_static_axes(ctx, xt, [axis])
     dtype = x.dtype
     if dtype == torch.bool:
         xt, dtype = ctx.cast(xt, torch.int32), torch.int32
-    if extreme is None:
+    dynamic = -1 in trt_dims(xt)
+    if extreme is None or (not keepdim and dynamic):
         extreme = reduce(ctx, xt, op, [axis], True)
     elif not keepdim:
         extreme = reshape(ctx, extreme, tuple(x.shape[:axis]) + (1,) + tuple(x.shape[axis + 1:]))
@@ -212,16 +222,16 @@ def _variance(ctx, x, out_dtype):
     axes, correction, keepdim = _var_args(ctx, x)
     if not out_dtype.is_floating_point:
         raise ctx.unsupported(f"{ctx.method_name} on {out_dtype}")
-    ctx.require_static(x)
     acc = accumulate_dtype(out_dtype)
     xt = ctx.trt(x, acc)
+    _require_static_axes(ctx, xt, axes)
     mean = reduce(ctx, xt, R.AVG, axes, True, "mean")
     d = binary(ctx, xt, mean, E.SUB, acc)
     ss = reduce(ctx, binary(ctx, d, d, E.PROD, acc), R.SUM, axes, keepdim, "sum_squares")
     divisor = max(_count(x, axes) - correction, 0)
     var = binary(ctx, ss, float(divisor), E.DIV, acc)
     if not keepdim and axes and x.dim():
-        mean = reshape(ctx, mean, [s for i, s in enumerate(x.shape) if i not in axes])
+        mean = reduce(ctx, mean, R.MAX, axes, False, "squeeze")  # drops the size-1 axes, also dynamic ones
     return var, mean
 
 
