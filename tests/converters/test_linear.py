@@ -1,0 +1,73 @@
+"""Linear algebra converters vs PyTorch: linear (1-d, 2-d, N-d inputs), bilinear, matmul with batch broadcasting and
+1-d operands, mm/bmm/mv/dot/inner/outer, addmm/addmv/addr/baddbmm/addbmm with beta/alpha, einsum, and refusals."""
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from torch2trt.testing import assert_converts, assert_refuses
+
+torch.manual_seed(0)
+Y = torch.randn(2, 3, 4)
+W, V = torch.randn(4, 5), torch.randn(4)
+LIN, LIN_NO_BIAS = nn.Linear(4, 6).eval(), nn.Linear(4, 2, bias=False).eval()
+BIL, BIL2 = nn.Bilinear(4, 4, 3).eval(), nn.Bilinear(4, 5, 2, bias=False).eval()
+
+LINALG = {
+    "linear": lambda a: (LIN(a), LIN(a[0]), LIN(a[0, 0]), LIN_NO_BIAS(a), F.linear(a, W.T, torch.ones(5))),
+    "linear_vector_weight": lambda a: (F.linear(a, V), F.linear(a, V, torch.tensor(2.0)), F.linear(a[0, 0], V)),
+    "linear_4d_input": lambda a: LIN(a[None].expand(3, 2, 3, 4)),
+    "bilinear": lambda a: (BIL(a[0], a[1]), BIL(a, a), BIL2(a[0, 0], torch.ones(5)), F.bilinear(a, a, BIL.weight)),
+    "matmul": lambda a: (a @ W, torch.matmul(a, V), torch.matmul(V, a.transpose(1, 2)), a[0] @ a[1].T,
+                         a[0, 0] @ a[1, 0], W.T @ a[0, 0], a[0].matmul(V), torch.linalg.matmul(a, W)),
+    "matmul_batch_broadcast": lambda a: (torch.matmul(a[:1], a.transpose(1, 2)), torch.matmul(a[0], a.transpose(1, 2)),
+                                         torch.matmul(a[:, None], a[None].transpose(-1, -2)), W.T @ a.transpose(1, 2)),
+    "mm_bmm": lambda a: (torch.mm(a[0], W), a[0].mm(a[1].T), torch.bmm(a, a.transpose(1, 2)), a.bmm(a.transpose(1, 2))),
+    "mv_dot_inner_outer": lambda a: (torch.mv(a[0], V), a[0].mv(a[1, 0]), torch.dot(a[0, 0], a[1, 1]),
+                                     torch.vdot(a[0, 0], V), torch.inner(a, a[0]), torch.inner(a[0, 0], V),
+                                     torch.outer(a[0, 0], a[1, 1, :3]), a[0, 0].ger(V)),
+    "addmm_beta_alpha": lambda a: (torch.addmm(a[0, 0, :3], a[0], a[1].T, beta=0.5, alpha=2),
+                                   a[0].addmm(a[1], W[:, :4]), torch.addmm(a[0, :, :3], a[0], a[1].T, beta=0)),
+    "addmm_inplace": lambda a: (a[0] * 1).addmm_(a[1], W[:, :4], alpha=-1),
+    "baddbmm_addbmm": lambda a: (torch.baddbmm(a[:, :, :3], a, a.transpose(1, 2), beta=0.3),
+                                 torch.addbmm(a[0, :, :3], a, a.transpose(1, 2), alpha=0.7),
+                                 a[:, :, :3].baddbmm(a, a.transpose(1, 2))),
+    "addmv_addr": lambda a: (torch.addmv(a[0, :, 0], a[0], V, beta=2), torch.addmv(a[0, :, 0], a[0], V, beta=0),
+                             torch.addr(a[0], a[1, :, 0], V, alpha=-1)),
+    "einsum": lambda a: (torch.einsum("bij,jk->bik", a, W), torch.einsum("bij,bkj->bik", a, a),
+                         torch.einsum("b i j -> b j i", a), torch.einsum("ij,j,jk->ik", a[0], V, W),
+                         torch.einsum("bij->", a), torch.einsum("ii->i", a[0, :, :3]), torch.einsum("ij,jk", a[0], W)),
+    "einsum_ellipsis_and_upper_case": lambda a: (torch.einsum("...j,jk", a, W), torch.einsum("bIj,bKj->bIK", a, a),
+                                                 torch.einsum("...ij,...kj->...ik", a, a),
+                                                 torch.einsum("...ij,jk->...ik", a[0], W),
+                                                 torch.einsum(a, [0, 1, 2], W, [2, 3], [0, 3])),
+    "einsum_broadcast": lambda a: torch.einsum("bij,bjk->bik", a[:1], a.transpose(1, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(LINALG))
+def test_linear_algebra_matches_pytorch(name):
+    assert_converts(LINALG[name], [Y])
+
+
+def test_linear_algebra_noncontiguous_input():
+    assert_converts(lambda a: (LIN(a[:, :, :4]), a @ a.transpose(1, 2), torch.einsum("bij->bji", a)),
+                    [torch.randn(2, 4, 3).transpose(1, 2)])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_linear_algebra_reduced_precision(dtype):
+    lin = nn.Linear(4, 6).to(dtype).eval()
+    assert_converts(lambda a: (lin(a), a @ a.transpose(1, 2), torch.einsum("bij,bkj->bik", a, a),
+                               torch.addmm(a[0, 0, :3], a[0], a[1].T, beta=0.5)),
+                    [Y.to(dtype)], rtol=1e-2 if dtype == torch.bfloat16 else 2e-3)
+
+
+@pytest.mark.parametrize("fn, inputs, match", [
+    (lambda a: a @ a.transpose(1, 2), [torch.randint(-5, 5, (2, 3, 4))], r"TensorRT multiplies floating-point"),
+    (lambda a: torch.mm(a[0], a[1].T), [torch.randint(-5, 5, (2, 3, 4), dtype=torch.int32)], r"mm on torch.int32"),
+    (lambda a: torch.einsum("bij,bkj->bik", a, a), [torch.randint(-5, 5, (2, 3, 4))], r"einsum on torch.int64"),
+])
+def test_linear_algebra_refusals_say_why(fn, inputs, match):
+    assert_refuses(fn, inputs, match)
