@@ -340,6 +340,19 @@ def _global(ctx, xt, op, axes: list[int], name: str):
     return layer.get_output(0)
 
 
+def _broadcast_single(ctx, x, out, nd: int, xt):
+    """Pooled axes of size 1 (or unchanged): every window is that one element, so the result repeats it (one
+    SLICE with stride 0), e.g. alexnet/vgg features at 1x1 pooled to 6x6/7x7."""
+    in_sz, out_sz = tuple(x.shape[-nd:]), tuple(out.shape[-nd:])
+    if not all(i == 1 or i == o for i, o in zip(in_sz, out_sz)):
+        return None
+    rank = x.dim()
+    stride = (1,) * (rank - nd) + tuple(0 if i == 1 and o != 1 else 1 for i, o in zip(in_sz, out_sz))
+    layer = ctx.network.add_slice(xt, (0,) * rank, tuple(out.shape), stride)
+    ctx.name_layer(layer)
+    return layer.get_output(0)
+
+
 def _equal_windows(ctx, x, out, nd: int, kind, xt):
     """Every window has the same size and they tile the input: a plain pooling layer (batched inputs)."""
     in_sz, out_sz = tuple(x.shape[-nd:]), tuple(out.shape[-nd:])
@@ -368,6 +381,10 @@ def _convert_adaptive_avg_pool(nd: int):
             ctx.set_output(out, ctx.cast(y, out.dtype))
             return
         ctx.require_static(x)  # window sizes follow the input size
+        y = _broadcast_single(ctx, x, out, nd, xt)
+        if y is not None:
+            ctx.set_output(out, y)
+            return
         y = _equal_windows(ctx, x, out, nd, trt.PoolingType.AVERAGE, ctx.cast(xt, compute))
         if y is None:
             y = ctx.cast(xt, compute)
@@ -439,7 +456,9 @@ def _convert_adaptive_max_pool(nd: int):
             ctx.set_output(out, _global(ctx, xt, R.MAX, _spatial_axes(x, nd), ctx.method_name.rsplit(".")[-1]))
             return
         ctx.require_static(x)
-        y = _equal_windows(ctx, x, out, nd, trt.PoolingType.MAX, xt)
+        y = _broadcast_single(ctx, x, out, nd, xt)
+        if y is None:
+            y = _equal_windows(ctx, x, out, nd, trt.PoolingType.MAX, xt)
         if y is None:
             y = xt
             for axis in _spatial_axes(x, nd):
