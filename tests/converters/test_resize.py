@@ -121,7 +121,6 @@ def test_interpolate_uses_one_resize_layer_where_exact(fn, inputs, expected):
 
 @pytest.mark.parametrize("fn, match", [
     (interp(scale_factor=0.5, mode="bilinear", antialias=True), r"interpolate\(antialias=True\): TensorRT's RESIZE"),
-    (lambda x: F.grid_sample(x[None], torch.zeros(1, 2, 2, 2, 3), align_corners=False), r"grid_sample on a 5-d"),
 ])
 def test_interpolate_refuses(fn, match):
     assert_refuses(fn, [x4()], match=match)
@@ -143,6 +142,13 @@ def test_grid_sample_matches_pytorch(name):
     mode, padding, align = GRID_CASES[name]
     assert_converts(lambda x, g: F.grid_sample(x, g, mode=mode, padding_mode=padding, align_corners=align),
                     [x4(), grid()])
+
+
+@pytest.mark.parametrize("mode, padding", [("bilinear", "zeros"), ("nearest", "border"), ("bilinear", "reflection")])
+def test_grid_sample_3d_matches_pytorch(mode, padding):
+    g = (torch.rand(2, 3, 2, 4, 3) * 2 - 1) * 1.2
+    assert_converts(lambda x, g: F.grid_sample(x, g, mode=mode, padding_mode=padding, align_corners=False),
+                    [x5(), g])
 
 
 def test_grid_sample_float16_and_non_contiguous():

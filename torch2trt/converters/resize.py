@@ -228,8 +228,6 @@ def convert_grid_sample(ctx):
         raise ctx.unsupported(f"grid_sample(mode={mode!r})")
     if padding not in _GRID_PADDING:
         raise ctx.unsupported(f"grid_sample(padding_mode={padding!r})")
-    if x.dim() != 4:
-        raise ctx.unsupported(f"grid_sample on a {x.dim()}-d input: TensorRT's GRID_SAMPLE is 2-d (4-d inputs)")
     layer = ctx.network.add_grid_sample(ctx.trt(x, out.dtype), ctx.trt(grid, out.dtype))
     layer.interpolation_mode = _GRID_MODES[mode]
     layer.sample_mode = _GRID_PADDING[padding]
