@@ -264,3 +264,13 @@ def test_converter_registered_for_a_tensor_operator_runs_for_the_operator():
     calls.clear()
     assert_converts(lambda a, b: a * b, [torch.randn(2, 3), torch.randn(2, 3)])  # the built-in converter again
     assert calls == []
+
+
+def test_constant_changed_in_place_later_in_the_trace_keeps_its_value_at_use():
+    def fn(x):
+        c = torch.ones(3)
+        y = x + c
+        c.add_(5)  # after its use: the network must keep the value it had when it was used
+        return y
+
+    assert_converts(fn, [torch.randn(2, 3)])

@@ -145,10 +145,12 @@ class ConversionContext:
             if dtype is not None:
                 t = t.to(dtype)
             if t.dtype == torch.bfloat16:  # numpy has no bfloat16: hand TensorRT the raw bits
-                arr = t.contiguous().cpu().view(torch.int16).numpy()
+                arr = t.contiguous().cpu().view(torch.int16).numpy().copy()
                 self._keepalive.append(arr)
                 return trt.Weights(trt.bfloat16, arr.ctypes.data, arr.size)
-            arr = np.ascontiguousarray(t.cpu().numpy())
+            # a copy: TensorRT reads the memory at build time, and the model may change the tensor in place
+            # after this point (a buffer updated by forward, a constant modified later in the trace)
+            arr = np.array(t.cpu().numpy(), copy=True, order="C")
         else:
             arr = np.ascontiguousarray(value)
         self._keepalive.append(arr)

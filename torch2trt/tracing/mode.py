@@ -322,7 +322,7 @@ def tracing(ctx: ConversionContext, model: torch.nn.Module) -> Iterator[Tracer]:
         if tracer.suppress <= 1 and path:
             ctx.module_path = path
 
-    def post_hook(module, args, kwargs, output):
+    def post_hook(module, args, kwargs, output=None):  # always_call: no output when forward raised
         if not tracer.module_stack:
             return None
         path, converted = tracer.module_stack.pop()
