@@ -6,13 +6,29 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch2trt import torch2trt
+from torch2trt.check import FunctionModule, compare, run_reference
 from torch2trt.testing import assert_converts, assert_refuses
+from torch2trt.tracing import structure
 
 torch.manual_seed(0)
 Y = torch.randn(2, 3, 4)
 W, V = torch.randn(4, 5), torch.randn(4)
 LIN, LIN_NO_BIAS = nn.Linear(4, 6).eval(), nn.Linear(4, 2, bias=False).eval()
 BIL, BIL2 = nn.Bilinear(4, 4, 3).eval(), nn.Bilinear(4, 5, 2, bias=False).eval()
+
+def _assert_dynamic_batch(fn, sample, other):
+    """Converted with a dynamic batch axis, the network matches PyTorch at another batch size too."""
+    module = FunctionModule(fn).eval()
+    shape = tuple(sample.shape)
+    model_trt = torch2trt(module, [sample], min_shapes=[(1,) + shape[1:]], max_shapes=[(4,) + shape[1:]])
+    assert tuple(model_trt.network.get_input(0).shape)[0] == -1
+    got, _ = structure.flatten(run_reference(model_trt, [other]))
+    expected, _ = structure.flatten(module(other))
+    for g, e in zip(got, expected, strict=True):
+        err = compare(g, e)
+        assert err.same_layout and err.rel <= 1e-5, err
+
 
 LINALG = {
     "linear": lambda a: (LIN(a), LIN(a[0]), LIN(a[0, 0]), LIN_NO_BIAS(a), F.linear(a, W.T, torch.ones(5))),
@@ -62,6 +78,11 @@ def test_linear_algebra_reduced_precision(dtype):
     assert_converts(lambda a: (lin(a), a @ a.transpose(1, 2), torch.einsum("bij,bkj->bik", a, a),
                                torch.addmm(a[0, 0, :3], a[0], a[1].T, beta=0.5)),
                     [Y.to(dtype)], rtol=1e-2 if dtype == torch.bfloat16 else 2e-3)
+
+
+def test_linear_algebra_keeps_a_dynamic_batch():
+    _assert_dynamic_batch(lambda a: (LIN(a), a @ a.transpose(1, 2), torch.einsum("bij,jk->bik", a, W),
+                                     torch.bmm(a, a.transpose(1, 2))), Y, torch.randn(3, 3, 4))
 
 
 @pytest.mark.parametrize("fn, inputs, match", [

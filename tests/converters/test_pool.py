@@ -7,13 +7,29 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch2trt import torch2trt
+from torch2trt.check import FunctionModule, compare, run_reference
 from torch2trt.testing import assert_converts, assert_refuses
+from torch2trt.tracing import structure
 
 torch.manual_seed(0)
 X = torch.randn(2, 3, 13, 11)
 
 # n=5, k=2, s=2, p=1: ceil((5 + 2 - 2) / 2) + 1 = 4 windows, but the 4th starts at 6 - 1 = 5 >= n, in the right
 # padding: PyTorch has 3, TensorRT's EXPLICIT_ROUND_UP 4
+def _assert_dynamic_batch(fn, sample, other):
+    """Converted with a dynamic batch axis, the network matches PyTorch at another batch size too."""
+    module = FunctionModule(fn).eval()
+    shape = tuple(sample.shape)
+    model_trt = torch2trt(module, [sample], min_shapes=[(1,) + shape[1:]], max_shapes=[(4,) + shape[1:]])
+    assert tuple(model_trt.network.get_input(0).shape)[0] == -1
+    got, _ = structure.flatten(run_reference(model_trt, [other]))
+    expected, _ = structure.flatten(module(other))
+    for g, e in zip(got, expected, strict=True):
+        err = compare(g, e)
+        assert err.same_layout and err.rel <= 1e-5, err
+
+
 MAX = {
     "max_pool2d": lambda a: (F.max_pool2d(a, 2), F.max_pool2d(a, 3, 2, 1), F.max_pool2d(a, (3, 2), (1, 2), (1, 0)),
                              nn.MaxPool2d(3, 2)(a)),
@@ -101,6 +117,13 @@ def test_pooling_reduced_precision(dtype):
                                F.adaptive_avg_pool2d(a, (5, 4)), F.adaptive_avg_pool2d(a, 1),
                                F.adaptive_max_pool2d(a, (5, 4)), F.lp_pool2d(a, 2, 2)),
                     [X.to(dtype)], rtol=1e-2 if dtype == torch.bfloat16 else 2e-3)
+
+
+def test_pooling_keeps_a_dynamic_batch():
+    _assert_dynamic_batch(lambda a: (F.max_pool2d(a, 3, 2, 1), F.avg_pool2d(a, 2), F.max_pool1d(a[:, 0], 2),
+                                     F.avg_pool1d(a[:, 0], 3), F.adaptive_avg_pool2d(a, 1), F.adaptive_max_pool2d(a, 1),
+                                     F.adaptive_avg_pool2d(a, (4, 5)), F.adaptive_max_pool2d(a, (5, 3))), X,
+                          torch.randn(3, 3, 13, 11))
 
 
 @pytest.mark.parametrize("fn, match", [

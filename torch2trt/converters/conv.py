@@ -50,7 +50,9 @@ def _to_2d(ctx, xt, nd: int):
 
 def _finish(ctx, y, out, changed_shape: bool):
     if changed_shape:
-        y = ctx.reshape(y, tuple(out.shape))
+        dims = tuple(int(d) for d in y.shape)
+        # (N, C, L, 1) -> (N, C, L) keeps dynamic dims; unbatched inputs are static (see _batched_input)
+        y = ctx.reshape(y, tuple(out.shape) if -1 not in dims else (0,) * (len(dims) - 2) + (-1,))
     ctx.set_output(out, y)
 
 
@@ -148,11 +150,14 @@ def convert_conv_transpose(ctx):
     ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
     y = layer.get_output(0)
     if any(extra):
-        ctx.require_static(x)
         dims = tuple(int(d) for d in y.shape)
-        spatial = len(dims) - len(extra)
-        grown = dims[:spatial] + tuple(d + e for d, e in zip(dims[spatial:], extra))
-        pad = ctx.network.add_slice(y, (0,) * len(dims), grown, (1,) * len(dims))
+        growth = (0,) * (len(dims) - len(extra)) + extra
+        pad = ctx.network.add_slice(y, (0,) * len(dims), tuple(d + g for d, g in zip(dims, growth)),
+                                    (1,) * len(dims))
+        if -1 in dims:  # size = shape(y) + growth, read from the network
+            size = ctx.network.add_elementwise(ctx.shape_of(y), ctx.constant(torch.tensor(growth)), E.SUM)
+            ctx.name_layer(size, "output_padding_size")
+            pad.set_input(2, size.get_output(0))
         pad.mode = trt.SampleMode.FILL                # reads past the end give 0
         ctx.name_layer(pad, "output_padding")
         y = pad.get_output(0)

@@ -330,6 +330,12 @@ def _adaptive_avg_matrix(n_in: int, n_out: int) -> torch.Tensor:
     return m
 
 
+def _require_static_spatial(ctx, xt, nd: int) -> None:
+    if -1 in trt_dims(xt)[-nd:]:
+        raise ctx.unsupported(f"{ctx.method_name}: dynamic pooled dimensions {trt_dims(xt)}: the windows depend on "
+                              "the input size; make those dimensions static")
+
+
 def _spatial_axes(x, nd: int) -> list[int]:
     return list(range(x.dim() - nd, x.dim()))
 
@@ -344,7 +350,7 @@ def _broadcast_single(ctx, x, out, nd: int, xt):
     """Pooled axes of size 1 (or unchanged): every window is that one element, so the result repeats it (one
     SLICE with stride 0), e.g. alexnet/vgg features at 1x1 pooled to 6x6/7x7."""
     in_sz, out_sz = tuple(x.shape[-nd:]), tuple(out.shape[-nd:])
-    if not all(i == 1 or i == o for i, o in zip(in_sz, out_sz)):
+    if not all(i == 1 or i == o for i, o in zip(in_sz, out_sz)) or -1 in trt_dims(xt):
         return None
     rank = x.dim()
     stride = (1,) * (rank - nd) + tuple(0 if i == 1 and o != 1 else 1 for i, o in zip(in_sz, out_sz))
@@ -380,7 +386,7 @@ def _convert_adaptive_avg_pool(nd: int):
             y = _global(ctx, ctx.cast(xt, compute), R.AVG, _spatial_axes(x, nd), ctx.method_name.rsplit(".")[-1])
             ctx.set_output(out, ctx.cast(y, out.dtype))
             return
-        ctx.require_static(x)  # window sizes follow the input size
+        _require_static_spatial(ctx, xt, nd)  # window sizes follow the input size
         y = _broadcast_single(ctx, x, out, nd, xt)
         if y is not None:
             ctx.set_output(out, y)
@@ -431,8 +437,8 @@ def _adaptive_max_axis(ctx, y, axis: int, n_in: int, n_out: int):
     y = g.get_output(0)
     if width == 1:
         return y
-    dims = trt_dims(y)
-    y = ctx.reshape(y, dims[:axis] + (n_out, width) + dims[axis + 1:])
+    dims = trt_dims(y)  # dynamic leading dims (batch) are copied by 0 placeholders; pooled dims are static
+    y = ctx.reshape(y, tuple(0 if d == -1 else d for d in dims[:axis]) + (n_out, width) + dims[axis + 1:])
     layer = ctx.network.add_reduce(y, R.MAX, 1 << (axis + 1), False)
     ctx.name_layer(layer, "window_max")
     return layer.get_output(0)
@@ -455,7 +461,7 @@ def _convert_adaptive_max_pool(nd: int):
         if all(o == 1 for o in out_sz):  # global maximum: one reduce
             ctx.set_output(out, _global(ctx, xt, R.MAX, _spatial_axes(x, nd), ctx.method_name.rsplit(".")[-1]))
             return
-        ctx.require_static(x)
+        _require_static_spatial(ctx, xt, nd)
         y = _broadcast_single(ctx, x, out, nd, xt)
         if y is None:
             y = _equal_windows(ctx, x, out, nd, trt.PoolingType.MAX, xt)
