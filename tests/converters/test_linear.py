@@ -43,6 +43,8 @@ LINALG = {
     "mv_dot_inner_outer": lambda a: (torch.mv(a[0], V), a[0].mv(a[1, 0]), torch.dot(a[0, 0], a[1, 1]),
                                      torch.vdot(a[0, 0], V), torch.inner(a, a[0]), torch.inner(a[0, 0], V),
                                      torch.outer(a[0, 0], a[1, 1, :3]), a[0, 0].ger(V)),
+    "multi_dot": lambda a: (torch.linalg.multi_dot([a[0], a[1].T, W[:3]]),
+                            torch.linalg.multi_dot([a[0, 0], a[1].T, V[:3]])),
     "addmm_beta_alpha": lambda a: (torch.addmm(a[0, 0, :3], a[0], a[1].T, beta=0.5, alpha=2),
                                    a[0].addmm(a[1], W[:, :4]), torch.addmm(a[0, :, :3], a[0], a[1].T, beta=0)),
     "addmm_inplace": lambda a: (a[0] * 1).addmm_(a[1], W[:, :4], alpha=-1),

@@ -221,3 +221,17 @@ def convert_einsum(ctx):
     equation = _explicit_equation(ctx, eq, [t.dim() for t in operands])  # size-1 dims broadcast (TensorRT too)
     y = einsum(ctx, equation, operands, out.dtype)
     ctx.set_output(out, _to_shape(ctx, y, out))
+
+
+@tensorrt_converter([torch.linalg.multi_dot, torch.chain_matmul])
+def convert_multi_dot(ctx):
+    """A chain of matrix products, left to right (multi_dot's 1-d first/last operands are vectors, as in matmul)."""
+    tensors, out = ctx.method_args, ctx.method_return
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tensors[0]
+    tensors = list(tensors) or list(ctx.method_kwargs.get("tensors", ctx.method_kwargs.get("matrices", [])))
+    _require_float(ctx, out.dtype)
+    y = tensors[0]
+    for t in tensors[1:]:
+        y = matmul(ctx, y, t, out.dtype)
+    ctx.set_output(out, _to_shape(ctx, ctx.trt(y, out.dtype), out))
