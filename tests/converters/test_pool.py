@@ -122,7 +122,10 @@ def test_pooling_reduced_precision(dtype):
 def test_pooling_keeps_a_dynamic_batch():
     _assert_dynamic_batch(lambda a: (F.max_pool2d(a, 3, 2, 1), F.avg_pool2d(a, 2), F.max_pool1d(a[:, 0], 2),
                                      F.avg_pool1d(a[:, 0], 3), F.adaptive_avg_pool2d(a, 1), F.adaptive_max_pool2d(a, 1),
-                                     F.adaptive_avg_pool2d(a, (4, 5)), F.adaptive_max_pool2d(a, (5, 3))), X,
+                                     F.adaptive_avg_pool2d(a, (4, 5)), F.adaptive_max_pool2d(a, (5, 3)),
+                                     F.max_pool2d(a, 3, 2, ceil_mode=True), F.avg_pool2d(a[:, :, :5], 2, 2, 1, True),
+                                     F.avg_pool2d(a, 3, 2, 1, True, False), F.avg_pool2d(a, 2, divisor_override=3),
+                                     F.lp_pool2d(a[:, :, :5, :5], 2, 2, 3, ceil_mode=True)), X,
                           torch.randn(3, 3, 13, 11))
 
 

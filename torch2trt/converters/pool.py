@@ -67,11 +67,17 @@ def _pad_window(kernel, stride, pre, post, nd: int):
 
 
 def _slice_to(ctx, yt, shape):
-    """Keep the leading `shape` of `yt` (drops ceil_mode windows PyTorch does not have)."""
+    """Keep the leading `shape` of `yt` (drops ceil_mode windows PyTorch does not have). Dynamic axes of `yt`
+    (batch, channels) are kept whole."""
     dims = trt_dims(yt)
     if dims == tuple(shape):
         return yt
     layer = ctx.network.add_slice(yt, (0,) * len(dims), tuple(shape), (1,) * len(dims))
+    if -1 in dims:
+        delta = torch.tensor([0 if d == -1 else s - d for d, s in zip(dims, shape)], dtype=torch.int64)
+        size = ctx.network.add_elementwise(ctx.shape_of(yt), ctx.constant(delta), E.SUM)
+        ctx.name_layer(size, "window_count")
+        layer.set_input(2, size.get_output(0))
     ctx.name_layer(layer, "drop_last_window")
     return layer.get_output(0)
 
@@ -158,7 +164,7 @@ def max_pool(ctx, x, nd: int, kernel, stride, padding, dilation, ceil_mode: bool
         # padding never wins a maximum, so right padding that yields exactly PyTorch's window count is exact
         post = _ceil_post(x, out, nd, kernel, stride, padding)
         if post != padding:
-            ctx.require_static(x)
+            _require_static_spatial(ctx, ctx.trt(x), nd)
     xt = _to_pool_layout(ctx, ctx.trt(x), nd)
     y = _pooling(ctx, xt, trt.PoolingType.MAX, nd, kernel, stride, padding, post)
     return _from_pool_layout(ctx, y, x.dim(), nd, out.shape)
@@ -211,16 +217,15 @@ def avg_pool(ctx, x, nd: int, kernel, stride, padding, ceil_mode: bool, count_in
         # exclusive-count windows that would lie entirely in the padding, as EXPLICIT_ROUND_UP may produce)
         post = _ceil_post(x, out, nd, kernel, stride, padding)
         if post != padding:
-            ctx.require_static(x)
+            _require_static_spatial(ctx, xt, nd)
         y = _pooling(ctx, xt, trt.PoolingType.AVERAGE, nd, kernel, stride, padding, post, exclude_pad=True)
     else:
         y = _pooling(ctx, xt, trt.PoolingType.AVERAGE, nd, kernel, stride, padding, padding, round_up=ceil_mode,
                      exclude_pad=not count_include_pad)
     if ceil_mode and trt_dims(y) != want:
-        ctx.require_static(x)
         y = _slice_to(ctx, y, want)
     if divisor is not None:  # sum / divisor = average * (count / divisor), count per window
-        ctx.require_static(x)
+        _require_static_spatial(ctx, xt, nd)
         per_axis = [_window_counts(n, o, k, s, p, count_include_pad)
                     for n, o, k, s, p in zip(x.shape[-nd:], out.shape[-nd:], kernel, stride, padding)]
         factor = torch.ones((), dtype=torch.float64)
@@ -299,7 +304,6 @@ def _convert_lp_pool(nd: int):
         y = _pooling(ctx, xt, trt.PoolingType.AVERAGE, nd, kernel, stride, zero, zero, round_up=ceil_mode)
         want = _out_in_layout(out.shape, x.dim(), nd)
         if ceil_mode and trt_dims(y) != want:
-            ctx.require_static(x)
             y = _slice_to(ctx, y, want)
         s = ctx.network.add_elementwise(y, ctx.trt(torch.tensor(float(math.prod(kernel))), compute, len(want)),
                                         E.PROD)
