@@ -93,3 +93,21 @@ def test_a_record_reading_a_missing_tensor_is_refused():
     record.layers[0].inputs = ["nowhere"]
     with pytest.raises(ReplayError, match=r"read tensors no layer produces: \['nowhere'\]"):
         replay(record)
+
+
+def test_engine_of_another_backend_is_rebuilt_on_first_use_where_an_engine_can_run(monkeypatch):
+    """A GPU is simulated (engine_runnable_here patched): before running, a module built by 'another backend'
+    rebuilds its engine from the saved network, with a warning."""
+    from torch2trt import backend
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    m = torch2trt(model, [torch.randn(2, 3, 8, 8)])
+    m.backend_name, m.engine_bytes = "tensorrt", b"stale"
+    monkeypatch.setattr(backend, "engine_runnable_here", lambda: (True, ""))
+    with pytest.warns(UserWarning, match="was built by tensorrt, this process uses tensorrt_rtx; rebuilding"):
+        assert m._engine_runnable() == (True, "")
+    assert m.backend_name == backend.NAME and m.engine_bytes[:4] == b"vtrt"
+    m.network_record = None
+    m.backend_name = "tensorrt"
+    runnable, why = m._engine_runnable()
+    assert not runnable and "holds no network to rebuild it from" in why

@@ -132,11 +132,18 @@ class TRTModule(torch.nn.Module):
                 raise InputError(f"input {name!r} is on {t.device}; the engine was loaded on {self._device}")
 
     def _engine_runnable(self) -> tuple[bool, str]:
-        if not self.engine_bytes:
-            return False, "the module holds no engine"
-        if self.backend_name != backend.NAME:
-            return False, f"the engine was built by {self.backend_name}, this process uses {backend.NAME}"
-        return backend.engine_runnable_here()
+        runnable, why = backend.engine_runnable_here()
+        if not runnable:
+            return False, why
+        if self.engine_bytes and self.backend_name == backend.NAME:
+            return True, ""
+        other = "holds no engine" if not self.engine_bytes else \
+            f"was built by {self.backend_name}, this process uses {backend.NAME}"
+        if self.network_record is None:
+            return False, f"the module {other} and holds no network to rebuild it from"
+        warnings.warn(f"TRTModule: the module {other}; rebuilding the engine from the saved network", stacklevel=4)
+        self.rebuild()
+        return True, ""
 
     # ---- the GPU path ----------------------------------------------------------------------------
     def _load_engine(self, device: torch.device) -> None:
