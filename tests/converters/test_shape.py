@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from torch2trt.testing import assert_converts, assert_refuses
 
@@ -15,8 +16,9 @@ CASES = {
                                a.view_as(a), a.reshape_as(torch.zeros(10, 12))),
     "flatten": lambda a: (a.flatten(), a.flatten(1), torch.flatten(a, 1, 2), a.flatten(-2)),
     "unflatten": lambda a: a.unflatten(2, (2, 2)),
-    "squeeze_unsqueeze": lambda a: (a[:, :1].squeeze(), a[..., :1].squeeze(-1), a.squeeze(0), a[:, :1, :, :1].squeeze((1, 3)),
-                                    a.unsqueeze(0), a.unsqueeze(-1), torch.unsqueeze(a, 2)),
+    "squeeze_unsqueeze": lambda a: (a[:, :1].squeeze(), a[..., :1].squeeze(-1), a.squeeze(0),
+                                    a[:, :1, :, :1].squeeze((1, 3)), a.unsqueeze(0), a.unsqueeze(-1),
+                                    torch.unsqueeze(a, 2)),
     "permute": lambda a: (a.permute(0, 2, 1, 3), a.permute((3, 2, 1, 0)), a.transpose(1, 2), a.transpose(-1, 0),
                           a[..., 0].mT, a[0, :, :, 0].t(), a[0, :, :, 0].T, a.movedim(1, -1), torch.swapaxes(a, 0, 2)),
     "expand": lambda a: (a[..., :1].expand(2, 5, 4, 6), a[..., :1].expand(-1, -1, -1, 3), a[:, :1].expand_as(a),
@@ -37,7 +39,30 @@ CASES = {
     "traced_index": lambda a: a.index_select(1, (a[0, :2, 0, 0] > 10).long()),
     "embedding": lambda a: EMB(torch.tensor([[1, 2], [3, 9]])) + a[0, 0, 0, 0],
     "int_and_bool": lambda a: ((a > 0).view(2, -1), (a * 10).int().permute(1, 0, 2, 3)[:, 1]),
+    "setitem": lambda a: _setitem(a),
+    "setitem_bool_mask": lambda a: _setitem_mask(a),
+    "index_put": lambda a: a.index_put((torch.tensor([0, 1]), torch.tensor([2, 3])), torch.tensor(7.0)),
+    "topk": lambda a: (*a.topk(3), *torch.topk(a, 2, dim=1, largest=False)),
+    "sort": lambda a: (*a.sort(), *torch.sort(a, 1, descending=True)),
+    "one_hot": lambda a: F.one_hot((a[0, 0] > 0).long() + (a[0, 1] > 0).long(), 4),
+    "pixel_shuffle": lambda a: (F.pixel_shuffle(a[:, :4], 2), F.pixel_unshuffle(a[..., :2], 2)),
+    "repeat_interleave": lambda a: (a.repeat_interleave(2, 1), a[0, 0, 0].repeat_interleave(3),
+                                    torch.repeat_interleave(a, torch.tensor([1, 2, 0, 1]), dim=2)),
 }
+
+
+def _setitem(a):
+    a = a.clone()
+    a[:, 1] = 0
+    a[0, :, ::2, 1:3] = a[1, :, :2, :2] * 2
+    a[..., -1] = 3.0
+    return a
+
+
+def _setitem_mask(a):
+    a = a + 0
+    a[torch.tensor([True, False]), 0] = 5.0
+    return a
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -45,11 +70,18 @@ def test_shape_op_matches_pytorch(name):
     assert_converts(CASES[name], [X])
 
 
+def _view_then_setitem(a):
+    y = a[0]
+    y[1] = 5.0  # changes a too: using a afterwards must be refused, never silently stale
+    return a + 1
+
+
 @pytest.mark.parametrize("fn, match", [
     (lambda a: a[a > 0], r"mask computed in the model"),
     (lambda a: a[0, IDX], r"mixing integer and tensor indices"),
     (lambda a: a[:, IDX][:, :, IDX], None),
     (lambda a: a.view(torch.int32), r"reinterpreting bits"),
+    (_view_then_setitem, r"changed in place through another view by torch.Tensor.__setitem__"),
 ])
 def test_refusals_say_why(fn, match):
     if match is None:  # chained single tensor indices are fine

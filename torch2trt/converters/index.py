@@ -187,3 +187,138 @@ def convert_embedding(ctx):
     layer = ctx.network.add_gather(ctx.trt(weight), ctx.trt(index, torch.int64), 0)
     ctx.name_layer(layer, "embedding")
     ctx.set_output(out, layer.get_output(0))
+
+
+def _flat_positions(x: torch.Tensor, index) -> torch.Tensor:
+    """The flat positions that `x[index]` selects, computed by PyTorch itself on a tensor of positions."""
+    return torch.arange(x.numel(), dtype=torch.int64).reshape(x.shape)[index]
+
+
+def _scatter_into(ctx, x, positions: torch.Tensor, values):
+    """x with the elements at flat `positions` replaced by `values` (broadcast to positions' shape)."""
+    from .shape import _broadcast_slice
+
+    out_dtype = x.dtype
+    flat = reshape(ctx, ctx.trt(x), [x.numel()])
+    v = ctx.trt(values, out_dtype) if isinstance(values, torch.Tensor) else ctx.trt(
+        torch.tensor(values, dtype=out_dtype))
+    vshape = tuple(values.shape) if isinstance(values, torch.Tensor) else ()
+    if vshape != tuple(positions.shape):
+        v = _broadcast_slice(ctx, v, tuple(positions.shape), vshape)
+    v = reshape(ctx, v, [positions.numel()])
+    layer = ctx.network.add_scatter(flat, ctx.constant(positions.reshape(-1)), v, trt.ScatterMode.ELEMENT)
+    layer.axis = 0
+    ctx.name_layer(layer, "setitem")
+    return reshape(ctx, layer.get_output(0), list(x.shape))
+
+
+def _constant_index(ctx, index):
+    parts = index if isinstance(index, tuple) else (index,)
+    for p in parts:
+        if isinstance(p, torch.Tensor) and get_trt(p) is not None:
+            raise ctx.unsupported("assignment through an index computed in the model")
+        if isinstance(p, DynDim) or (isinstance(p, slice) and any(isinstance(v, DynDim)
+                                                                   for v in (p.start, p.stop, p.step))):
+            raise ctx.unsupported("assignment with dynamic bounds")
+
+
+@tensorrt_converter([torch.Tensor.__setitem__])
+def convert_setitem(ctx):
+    """x[index] = value: the assigned elements are scattered into x's network value (x itself changes, so
+    other views of x are reported stale by the tracer if they are used later)."""
+    x, index, value = ctx.method_args[0], ctx.method_args[1], ctx.method_args[2]
+    ctx.require_static(x)
+    _constant_index(ctx, index)
+    positions = _flat_positions(x, index)
+    if positions.numel() == 0:
+        return
+    x._trt = _scatter_into(ctx, x, positions, value)
+
+
+@tensorrt_converter([torch.index_put, torch.Tensor.index_put, torch.Tensor.index_put_])
+def convert_index_put(ctx):
+    x, indices, values = ctx.get_arg("input", 0), ctx.get_arg("indices", 1), ctx.get_arg("values", 2)
+    if ctx.get_arg("accumulate", 3, False):
+        raise ctx.unsupported("index_put(accumulate=True)")
+    ctx.require_static(x)
+    index = tuple(indices)
+    _constant_index(ctx, index)
+    out = ctx.method_return
+    ctx.set_output(out, _scatter_into(ctx, x, _flat_positions(x, index), values))
+
+
+@tensorrt_converter([torch.topk, torch.Tensor.topk])
+def convert_topk(ctx):
+    x, k = ctx.get_arg("input", 0), ctx.get_arg("k", 1)
+    dim, largest = ctx.get_arg("dim", 2, -1) % max(x.dim(), 1), ctx.get_arg("largest", 3, True)
+    values, indices = ctx.method_return
+    if x.dim() == 0:
+        raise ctx.unsupported("topk of a 0-d tensor")
+    if not ctx.get_arg("sorted", 4, True):
+        raise ctx.unsupported("topk(sorted=False): the order PyTorch returns is unspecified")
+    layer = ctx.network.add_topk(ctx.trt(x), trt.TopKOperation.MAX if largest else trt.TopKOperation.MIN, int(k),
+                                 1 << dim)
+    ctx.name_layer(layer, "topk")
+    ctx.set_output(values, layer.get_output(0))
+    ctx.set_output(indices, ctx.cast(layer.get_output(1), torch.int64))
+
+
+@tensorrt_converter([torch.sort, torch.Tensor.sort])
+def convert_sort(ctx):
+    """sort as a TopK over the whole axis (ties may come in another order than PyTorch's)."""
+    x = ctx.get_arg("input", 0)
+    dim = ctx.method_kwargs.get("dim", ctx.method_args[1] if len(ctx.method_args) > 1 and not isinstance(
+        ctx.method_args[1], bool) else -1) % max(x.dim(), 1)
+    descending = ctx.method_kwargs.get("descending", False)
+    values, indices = ctx.method_return
+    ctx.require_static(x)
+    layer = ctx.network.add_topk(ctx.trt(x), trt.TopKOperation.MAX if descending else trt.TopKOperation.MIN,
+                                 int(x.shape[dim]), 1 << dim)
+    ctx.name_layer(layer, "sort")
+    ctx.set_output(values, layer.get_output(0))
+    ctx.set_output(indices, ctx.cast(layer.get_output(1), torch.int64))
+
+
+@tensorrt_converter([F.one_hot])
+def convert_one_hot(ctx):
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    depth = out.shape[-1]
+    values = ctx.constant(torch.tensor([0, 1], dtype=torch.int64))
+    layer = ctx.network.add_one_hot(ctx.trt(x), values, ctx.constant(torch.tensor(depth, dtype=torch.int64)), -1)
+    ctx.name_layer(layer, "one_hot")
+    ctx.set_output(out, layer.get_output(0))
+
+
+@tensorrt_converter([F.pixel_shuffle, F.pixel_unshuffle, torch.pixel_shuffle, torch.pixel_unshuffle])
+def convert_pixel_shuffle(ctx):
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    r = ctx.method_args[1] if len(ctx.method_args) > 1 else next(iter(ctx.method_kwargs.values()))
+    ctx.require_static(x)
+    *lead, c, h, w = x.shape
+    n = len(lead)
+    from .shape import transpose
+
+    if "unshuffle" in ctx.method_name:  # (.., C, H*r, W*r) -> (.., C, H, r, W, r) -> (.., C, r, r, H, W)
+        y = reshape(ctx, ctx.trt(x), [*lead, c, h // r, r, w // r, r])
+        y = transpose(ctx, y, list(range(n)) + [n, n + 2, n + 4, n + 1, n + 3])
+    else:  # (.., C*r*r, H, W) -> (.., C, r, r, H, W) -> (.., C, H, r, W, r)
+        y = reshape(ctx, ctx.trt(x), [*lead, c // (r * r), r, r, h, w])
+        y = transpose(ctx, y, list(range(n)) + [n, n + 3, n + 1, n + 4, n + 2])
+    ctx.set_output(out, reshape(ctx, y, list(out.shape)))
+
+
+@tensorrt_converter([torch.repeat_interleave, torch.Tensor.repeat_interleave])
+def convert_repeat_interleave(ctx):
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    repeats, dim = ctx.get_arg("repeats", 1), ctx.get_arg("dim", 2, None)
+    if isinstance(repeats, torch.Tensor) and (get_trt(repeats) is not None):
+        raise ctx.unsupported("repeat_interleave with repeats computed in the model (data-dependent shape)")
+    ctx.require_static(x)
+    xs = x if dim is not None else x.reshape(-1)
+    dim = 0 if dim is None else dim % max(x.dim(), 1)
+    # a gather of the source index of every output element along dim, computed by PyTorch
+    src = torch.arange(xs.shape[dim]).repeat_interleave(repeats)
+    xt = ctx.trt(x) if xs is x else reshape(ctx, ctx.trt(x), [x.numel()])
+    layer = ctx.network.add_gather(xt, ctx.constant(src), dim)
+    ctx.name_layer(layer, "repeat_interleave")
+    ctx.set_output(out, layer.get_output(0))
