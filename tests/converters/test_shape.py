@@ -46,6 +46,9 @@ CASES = {
     "sort": lambda a: (*a.sort(), *torch.sort(a, 1, descending=True)),
     "one_hot": lambda a: F.one_hot((a[0, 0] > 0).long() + (a[0, 1] > 0).long(), 4),
     "pixel_shuffle": lambda a: (F.pixel_shuffle(a[:, :4], 2), F.pixel_unshuffle(a[..., :2], 2)),
+    "pad": lambda a: (F.pad(a, (1, 2)), F.pad(a, (1, 2, 0, 3), value=1.5), F.pad(a, (2, 1, 1, 2), mode="reflect"),
+                      F.pad(a, (2, 1, 1, 2), mode="replicate"), F.pad(a, (2, 1, 1, 2), mode="circular"),
+                      F.pad(a, (-1, 2, 1, -2))),
     "repeat_interleave": lambda a: (a.repeat_interleave(2, 1), a[0, 0, 0].repeat_interleave(3),
                                     torch.repeat_interleave(a, torch.tensor([1, 2, 0, 1]), dim=2)),
 }

@@ -367,3 +367,31 @@ def convert_roll(ctx):
     layer.mode = trt.SampleMode.WRAP
     ctx.name_layer(layer, "roll")
     ctx.set_output(out, layer.get_output(0))
+
+
+_PAD_MODES = {"constant": trt.SampleMode.FILL, "reflect": trt.SampleMode.REFLECT,
+              "replicate": trt.SampleMode.CLAMP, "circular": trt.SampleMode.WRAP}
+
+
+@tensorrt_converter([torch.nn.functional.pad])
+def convert_pad(ctx):
+    """One SLICE that starts before / ends after the input (negative padding crops), sampling outside the
+    input as the mode says: FILL (constant value), REFLECT, CLAMP (replicate), WRAP (circular)."""
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    pad, mode, value = list(ctx.get_arg("pad", 1)), ctx.get_arg("mode", 2, "constant"), ctx.get_arg("value", 3, None)
+    if mode not in _PAD_MODES:
+        raise ctx.unsupported(f"pad(mode={mode!r})")
+    ctx.require_static(x)
+    rank = x.dim()
+    starts, sizes = [0] * rank, list(x.shape)
+    for i in range(len(pad) // 2):  # pairs from the last dimension backwards
+        axis = rank - 1 - i
+        before, after = int(pad[2 * i]), int(pad[2 * i + 1])
+        starts[axis] = -before
+        sizes[axis] = x.shape[axis] + before + after
+    layer = ctx.network.add_slice(ctx.trt(x), starts, sizes, [1] * rank)
+    layer.mode = _PAD_MODES[mode]
+    if mode == "constant" and value:
+        layer.set_input(4, ctx.trt(torch.tensor(value, dtype=out.dtype), out.dtype))
+    ctx.name_layer(layer, f"pad_{mode}")
+    ctx.set_output(out, layer.get_output(0))
