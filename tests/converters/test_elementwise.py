@@ -53,6 +53,7 @@ INT = {
     "floordiv": lambda a, b: a // b,
     "remainder": lambda a, b: a % b,
     "remainder_negative_divisor": lambda a, b: torch.remainder(a, -3),
+    "fmod": lambda a, b: (torch.fmod(a, b), a.fmod(3), torch.fmod(a, -4)),
     "div_trunc": lambda a, b: torch.div(a, b, rounding_mode="trunc"),
     "mixed_float_promotes": lambda a, b: a * 0.5 + b,
     "compare": lambda a, b: (a == b, a < 2),
@@ -95,6 +96,7 @@ def test_round_ties_to_even():
 
 @pytest.mark.parametrize("fn, inputs, match", [
     (lambda a, b: a % b, [X, Y], r"no exact floating-point modulo"),
+    (lambda a, b: torch.fmod(a, b), [X, Y], r"no exact floating-point modulo"),
     (lambda a, b: a ** 2, [XI, YI], r"integer powers are not supported"),
     (lambda a, b: a & b, [XI, YI], r"only bool \(TensorRT has no bitwise ops\)"),
     (lambda a, b: torch.round(a, decimals=2), [X, Y], r"decimals=2"),

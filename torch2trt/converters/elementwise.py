@@ -268,3 +268,19 @@ def _convert_addc(op):
 
 tensorrt_converter(spellings("addcmul"))(_convert_addc(E.PROD))
 tensorrt_converter(spellings("addcdiv"))(_convert_addc(E.DIV))
+
+
+@tensorrt_converter(spellings("fmod"))
+def convert_fmod(ctx):
+    """Integers: a - b * trunc(a / b) (the sign of a, as C's fmod)."""
+    a, b = ctx.get_arg("input", 0), ctx.get_arg("other", 1)
+    out = ctx.method_return
+    if out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: TensorRT has no exact floating-point modulo")
+    q = _floor_div(ctx, a, b, out.dtype)
+    r = elementwise(ctx, a, elementwise(ctx, q, b, E.PROD, out.dtype), E.SUB, out.dtype)
+    # floor and trunc quotients differ where the remainder is non-zero and its sign differs from a's
+    fix = elementwise(ctx, unary(ctx, elementwise(ctx, r, 0, E.EQUAL, out.dtype), U.NOT),
+                      elementwise(ctx, elementwise(ctx, a, 0, E.LESS, out.dtype),
+                                  elementwise(ctx, b, 0, E.LESS, out.dtype), E.XOR, torch.bool), E.AND, torch.bool)
+    ctx.set_output(out, select(ctx, fix, elementwise(ctx, r, b, E.SUB, out.dtype), r))
