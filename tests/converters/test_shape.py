@@ -10,6 +10,7 @@ from torch2trt.testing import assert_converts, assert_refuses
 X = torch.randn(2, 5, 4, 3)
 IDX = torch.tensor([3, 0, 1])
 EMB = nn.Embedding(10, 4)
+SCATTER_IDX = torch.stack([torch.randperm(5)[:4] for _ in range(24)]).reshape(2, 4, 3, 4).permute(0, 3, 1, 2)
 
 CASES = {
     "view_reshape": lambda a: (a.view(2, -1), a.reshape(10, 12), torch.reshape(a, (2, 60)), a.view(a.size(0), -1),
@@ -46,6 +47,8 @@ CASES = {
     "sort": lambda a: (*a.sort(), *torch.sort(a, 1, descending=True)),
     "one_hot": lambda a: F.one_hot((a[0, 0] > 0).long() + (a[0, 1] > 0).long(), 4),
     "pixel_shuffle": lambda a: (F.pixel_shuffle(a[:, :4], 2), F.pixel_unshuffle(a[..., :2], 2)),
+    "scatter": lambda a: (torch.scatter(a, 1, SCATTER_IDX, a[:, :4] * 2), a.scatter(1, SCATTER_IDX, 1.5),
+                          a.clone().scatter_(-3, SCATTER_IDX, 0.0)),
     "pad": lambda a: (F.pad(a, (1, 2)), F.pad(a, (1, 2, 0, 3), value=1.5), F.pad(a, (2, 1, 1, 2), mode="reflect"),
                       F.pad(a, (2, 1, 1, 2), mode="replicate"), F.pad(a, (2, 1, 1, 2), mode="circular"),
                       F.pad(a, (-1, 2, 1, -2))),
@@ -85,6 +88,7 @@ def _view_then_setitem(a):
     (lambda a: a[:, IDX][:, :, IDX], None),
     (lambda a: a.view(torch.int32), r"reinterpreting bits"),
     (_view_then_setitem, r"changed in place through another view by torch.Tensor.__setitem__"),
+    (lambda a: a.scatter(1, torch.zeros(2, 2, 4, 3, dtype=torch.long), 1.0), r"duplicate indices"),
 ])
 def test_refusals_say_why(fn, match):
     if match is None:  # chained single tensor indices are fine

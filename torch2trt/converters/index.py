@@ -322,3 +322,30 @@ def convert_repeat_interleave(ctx):
     layer = ctx.network.add_gather(xt, ctx.constant(src), dim)
     ctx.name_layer(layer, "repeat_interleave")
     ctx.set_output(out, layer.get_output(0))
+
+
+@tensorrt_converter([torch.scatter, torch.Tensor.scatter, torch.Tensor.scatter_])
+def convert_scatter(ctx):
+    """out = x; out[..index[i]..] = src[i] along dim (ScatterMode.ELEMENT). Duplicate indices are refused:
+    PyTorch leaves their winner unspecified."""
+    x, dim, index, out = ctx.get_arg("input", 0), ctx.get_arg("dim", 1), ctx.get_arg("index", 2), ctx.method_return
+    src = ctx.method_kwargs.get("src", ctx.method_kwargs.get("value", ctx.method_args[3] if len(ctx.method_args) > 3
+                                                             else None))
+    if ctx.method_kwargs.get("reduce") is not None:
+        raise ctx.unsupported(f"{ctx.method_name}(reduce=...): not supported")
+    dim %= max(x.dim(), 1)
+    if get_trt(index) is None:
+        positions = index.movedim(dim, -1).reshape(-1, index.shape[dim])
+        if any(len(set(row.tolist())) != len(row) for row in positions):
+            raise ctx.unsupported(f"{ctx.method_name} with duplicate indices: PyTorch's result is unspecified")
+    if isinstance(src, torch.Tensor) and tuple(src.shape) != tuple(index.shape):
+        if get_trt(src) is not None:
+            raise ctx.unsupported(f"{ctx.method_name}: src larger than index")
+        src = src[tuple(slice(0, n) for n in index.shape)]
+    if not isinstance(src, torch.Tensor):
+        src = torch.full(tuple(index.shape), src, dtype=out.dtype)
+    layer = ctx.network.add_scatter(ctx.trt(x, out.dtype), ctx.trt(index, torch.int64), ctx.trt(src, out.dtype),
+                                    trt.ScatterMode.ELEMENT)
+    layer.axis = dim
+    ctx.name_layer(layer, "scatter")
+    ctx.set_output(out, layer.get_output(0))
