@@ -17,6 +17,6 @@ from .tracing.registry import unregister as unregister_converter
 
 __version__ = "0.1.0"
 
-__all__ = ["torch2trt", "check", "load", "TRTModule", "tensorrt_converter", "unregister_converter", "trt", "ConversionContext",
-           "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError", "StateError",
-           "TRTModuleError"]
+__all__ = ["torch2trt", "check", "load", "TRTModule", "tensorrt_converter", "unregister_converter", "trt",
+           "ConversionContext", "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError",
+           "StateError", "TRTModuleError"]

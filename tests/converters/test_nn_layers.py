@@ -29,7 +29,8 @@ def test_convolution_matches_pytorch(name):
 POOL = {
     "max_ceil": lambda a: (F.max_pool2d(a, 3, 2, ceil_mode=True), F.max_pool2d(a, 3, 2, 1, ceil_mode=True),
                            F.max_pool2d(a, 2)),
-    "avg": lambda a: (F.avg_pool2d(a, 3, 2), F.avg_pool2d(a, 3, 2, 1), F.avg_pool2d(a, 3, 2, 1, count_include_pad=False),
+    "avg": lambda a: (F.avg_pool2d(a, 3, 2), F.avg_pool2d(a, 3, 2, 1),
+                      F.avg_pool2d(a, 3, 2, 1, count_include_pad=False),
                       F.avg_pool2d(a, 3, 2, 1, ceil_mode=True), F.avg_pool2d(a, 2, ceil_mode=True)),
     "avg_divisor_override": lambda a: F.avg_pool2d(a, 2, divisor_override=3),
     "adaptive_any_size": lambda a: (F.adaptive_avg_pool2d(a, (7, 7)), F.adaptive_avg_pool2d(a, (5, 3)),
@@ -121,11 +122,13 @@ def test_attention_matches_pytorch(name):
 
 R = torch.randn(2, 3, 5, 7)
 RESIZE = {
-    "nearest": lambda a: (F.interpolate(a, scale_factor=2), F.interpolate(a, size=(8, 9)), F.interpolate(a, size=(3, 4)),
+    "nearest": lambda a: (F.interpolate(a, scale_factor=2), F.interpolate(a, size=(8, 9)),
+                          F.interpolate(a, size=(3, 4)),
                           F.interpolate(a, size=(11, 13), mode="nearest-exact")),
     "bilinear": lambda a: (F.interpolate(a, size=(8, 9), mode="bilinear"),
                            F.interpolate(a, size=(8, 9), mode="bilinear", align_corners=True),
-                           F.interpolate(a, scale_factor=2, mode="bilinear"), F.interpolate(a, size=(3, 4), mode="bilinear")),
+                           F.interpolate(a, scale_factor=2, mode="bilinear"),
+                           F.interpolate(a, size=(3, 4), mode="bilinear")),
     "bicubic": lambda a: (F.interpolate(a, size=(8, 9), mode="bicubic"),
                           F.interpolate(a, size=(8, 9), mode="bicubic", align_corners=True)),
     "linear_trilinear": lambda a: (F.interpolate(a[:, :, 0], size=11, mode="linear"),
