@@ -47,3 +47,9 @@ def test_softmax_of_half_input_is_computed_in_float32():
 ])
 def test_refusals_say_why(fn, match):
     assert_refuses(fn, [X], match)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float16, 2e-3), (torch.bfloat16, 1e-2)])
+@pytest.mark.parametrize("name", ["table", "gelu", "compositions", "softmax_any_dim"])
+def test_activation_in_reduced_precision(name, dtype, rtol):
+    assert_converts(CASES[name], [X.to(dtype)], rtol=rtol)

@@ -104,3 +104,21 @@ def test_round_ties_to_even():
 ])
 def test_refusals_say_why(fn, inputs, match):
     assert_refuses(fn, inputs, match)
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64])
+@pytest.mark.parametrize("name", ["add", "sub_scaled", "floordiv", "remainder", "compare", "fmod"])
+def test_integer_dtypes(name, dtype):
+    assert_converts(INT[name], [XI.to(dtype), YI.to(dtype)])
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float16, 2e-3), (torch.bfloat16, 1e-2)])
+@pytest.mark.parametrize("name", ["add_alpha", "mul", "div", "comparisons", "where", "clamp", "addcmul_addcdiv"])
+def test_reduced_precision_elementwise(name, dtype, rtol):
+    assert_converts(FLOAT[name], [X.to(dtype), Y.to(dtype)], rtol=rtol)
+
+
+def test_bool_logical_and_bitwise_ops():
+    a, b = torch.rand(2, 3, 4) > 0.5, torch.rand(3, 4) > 0.5
+    assert_converts(lambda a, b: (a & b, a | b, a ^ b, ~a, torch.logical_not(a), torch.bitwise_and(a, b), a == b,
+                                  a != b), [a, b])

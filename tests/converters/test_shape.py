@@ -95,3 +95,16 @@ def test_refusals_say_why(fn, match):
         assert_converts(fn, [X])
     else:
         assert_refuses(fn, [X], match)
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.bool, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("name", ["view_reshape", "permute", "cat_stack", "split_chunk", "getitem_basic", "flip_roll",
+                                  "repeat_tile", "pad"])
+def test_shape_ops_keep_every_dtype(name, dtype):
+    x = (X * 10).to(dtype) if dtype != torch.bool else X > 0
+    if name == "pad" and dtype == torch.bool:
+        pytest.skip("F.pad rejects bool in PyTorch")
+    fn = CASES[name]
+    if name == "cat_stack" and dtype == torch.bool:  # the float parts of the case do not apply to bool
+        fn = lambda a: (torch.stack([a, a], 1), torch.cat([a, a], -1))  # noqa: E731
+    assert_converts(fn, [x])
