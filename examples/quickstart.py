@@ -12,11 +12,13 @@ import torchvision
 
 import torch2trt
 from torch2trt import backend
+from torch2trt.testing import randomize_norm_statistics
 
 
 def main(name: str = "resnet18", batch: int = 2) -> int:
     torch.manual_seed(0)
     model = getattr(torchvision.models, name)(weights=None).eval()
+    randomize_norm_statistics(model)  # fresh batch norms are the identity: give them real statistics
     x = torch.randn(batch, 3, 224, 224)
     print(f"torch2trt {torch2trt.__version__} with {backend.NAME} {backend.VERSION}; torch {torch.__version__}")
     start = time.perf_counter()
