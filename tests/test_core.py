@@ -274,3 +274,21 @@ def test_constant_changed_in_place_later_in_the_trace_keeps_its_value_at_use():
         return y
 
     assert_converts(fn, [torch.randn(2, 3)])
+
+
+def test_every_layer_is_named_after_its_module_and_op():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.LayerNorm(4)
+            self.attn = nn.MultiheadAttention(4, 2, batch_first=True)
+
+        def forward(self, x):
+            y = self.norm(x)
+            return self.attn(y, y, y)[0] + torch.nn.functional.rms_norm(x, (4,))
+
+    m = torch2trt(Block().eval(), [torch.randn(2, 3, 4)])
+    names = [m.network.get_layer(i).name for i in range(m.network.num_layers)]
+    assert not [n for n in names if n.startswith("(Unnamed")], names
+    assert any(n.startswith("attn/") for n in names) and any(n.startswith("norm/") for n in names)
+    assert len(set(names)) == len(names)

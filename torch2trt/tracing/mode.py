@@ -156,10 +156,12 @@ class Tracer:
         for d in dyn:
             d._touched = False
         before = {id(t): get_trt(t) for t in inputs + outputs}
+        first_layer = ctx.network.num_layers
         try:
             self.suppress += 1
             ctx._converting = True  # comparisons of DynDims inside converters are not user control flow
             converter.function(ctx)
+            _name_new_layers(ctx, first_layer)
         except UnsupportedArgument as e:
             self.report(name, str(e) or "unsupported arguments")
             self._mark(outputs, f"output of unconverted {name}", root=False)
@@ -221,6 +223,16 @@ class Tracer:
         for t in outputs:
             t._trt = _Broken(reason, root)
             self.track(t)
+
+
+def _name_new_layers(ctx: ConversionContext, first: int) -> None:
+    """Layers a converter left unnamed get `<module path>/<op>` too, so every TensorRT log line reads like
+    the model (user converters rarely name their layers)."""
+    net = ctx.network
+    for i in range(first, net.num_layers):
+        layer = net.get_layer(i)
+        if layer.name.startswith("(Unnamed Layer"):
+            ctx.name_layer(layer)
 
 
 def _leaves(obj: Any) -> list:
