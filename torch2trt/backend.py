@@ -101,17 +101,20 @@ def tensor_shape(itensor) -> tuple[int, ...]:
     return tuple(int(d) for d in itensor.shape)
 
 
-# Serialized engines start with a magic tag: TensorRT "ftrt", TensorRT-RTX "vtrt" (TensorRT-RTX also
-# records the blob's total size as a little-endian uint64 at offset 16).
-_ENGINE_MAGIC = {"tensorrt": b"ftrt", "tensorrt_rtx": b"vtrt"}
+# TensorRT-RTX engines start with the tag "vtrt" and record the blob's total size as a little-endian uint64
+# at offset 16 (read off engines built here). `tensorrt` engines could not be inspected here (no wheels), so
+# only their length is checked; the state's sha256 still catches corruption.
+_ENGINE_MAGIC = {"tensorrt": None, "tensorrt_rtx": b"vtrt"}
 
 
 def engine_blob_problem(blob: bytes, backend_name: str) -> str | None:
     """Why `blob` cannot be a serialized engine of `backend_name`, or None if it looks like one."""
-    magic = _ENGINE_MAGIC.get(backend_name)
-    if magic is None:
+    if backend_name not in _ENGINE_MAGIC:
         return f"unknown backend {backend_name!r}"
-    if len(blob) < 64 or blob[:4] != magic:
+    magic = _ENGINE_MAGIC[backend_name]
+    if len(blob) < 64:
+        return f"it is {len(blob)} bytes, shorter than any engine header"
+    if magic is not None and blob[:4] != magic:
         return f"it does not start with the {backend_name} engine tag {magic!r}"
     if backend_name == "tensorrt_rtx" and int.from_bytes(blob[16:24], "little") != len(blob):
         return "its recorded size does not match its length (truncated or padded)"
