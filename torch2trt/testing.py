@@ -58,3 +58,23 @@ def randomize_norm_statistics(model: torch.nn.Module, seed: int = 0) -> None:
                 if m.affine:
                     m.weight.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
                     m.bias.copy_(torch.randn(n, generator=g) * 0.1)
+
+
+def assert_converts_dynamic_batch(fn: torch.nn.Module | Callable, sample: torch.Tensor, other: torch.Tensor,
+                                  rtol: float = 1e-5) -> None:
+    """Converted with a dynamic batch axis (1..4), the network matches PyTorch at another batch size too."""
+    from .check import compare, run_reference
+    from .convert import torch2trt
+    from .tracing import structure
+
+    module = _as_module(fn)
+    shape = tuple(sample.shape)
+    model_trt = torch2trt(module, [sample], min_shapes=[(1,) + shape[1:]], max_shapes=[(4,) + shape[1:]])
+    assert tuple(model_trt.network.get_input(0).shape)[0] == -1
+    got, _ = structure.flatten(run_reference(model_trt, [other]))
+    with torch.no_grad():
+        expected, _ = structure.flatten(module(other))
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected):
+        err = compare(g, e)
+        assert err.same_layout and err.rel <= rtol, err

@@ -6,10 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch2trt import torch2trt
-from torch2trt.check import FunctionModule, compare, run_reference
-from torch2trt.testing import assert_converts, assert_refuses
-from torch2trt.tracing import registry, structure
+from torch2trt.testing import assert_converts, assert_converts_dynamic_batch, assert_refuses
+from torch2trt.tracing import registry
 
 torch.manual_seed(0)
 X = torch.randn(2, 4, 9, 8)
@@ -30,17 +28,7 @@ C2_SAME = _randomized(nn.Conv2d(4, 5, (4, 3), padding="same", dilation=(1, 2)))
 C2_VALID = _randomized(nn.Conv2d(4, 5, 3, padding="valid"))
 C3 = _randomized(nn.Conv3d(4, 2, 3, stride=(1, 2, 2), padding=(0, 1, 1)))
 C3_SAME = _randomized(nn.Conv3d(4, 2, (2, 3, 2), padding="same"))
-def _assert_dynamic_batch(fn, sample, other):
-    """Converted with a dynamic batch axis, the network matches PyTorch at another batch size too."""
-    module = FunctionModule(fn).eval()
-    shape = tuple(sample.shape)
-    model_trt = torch2trt(module, [sample], min_shapes=[(1,) + shape[1:]], max_shapes=[(4,) + shape[1:]])
-    assert tuple(model_trt.network.get_input(0).shape)[0] == -1
-    got, _ = structure.flatten(run_reference(model_trt, [other]))
-    expected, _ = structure.flatten(module(other))
-    for g, e in zip(got, expected, strict=True):
-        err = compare(g, e)
-        assert err.same_layout and err.rel <= 1e-5, err
+_assert_dynamic_batch = assert_converts_dynamic_batch
 
 
 C2_REFLECT = _randomized(nn.Conv2d(4, 3, 3, padding=1, padding_mode="reflect"))

@@ -6,10 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch2trt import torch2trt
-from torch2trt.check import FunctionModule, compare, run_reference
-from torch2trt.testing import assert_converts, assert_refuses
-from torch2trt.tracing import structure
+from torch2trt.testing import assert_converts, assert_converts_dynamic_batch, assert_refuses
 
 torch.manual_seed(0)
 Y = torch.randn(2, 3, 4)
@@ -17,17 +14,7 @@ W, V = torch.randn(4, 5), torch.randn(4)
 LIN, LIN_NO_BIAS = nn.Linear(4, 6).eval(), nn.Linear(4, 2, bias=False).eval()
 BIL, BIL2 = nn.Bilinear(4, 4, 3).eval(), nn.Bilinear(4, 5, 2, bias=False).eval()
 
-def _assert_dynamic_batch(fn, sample, other):
-    """Converted with a dynamic batch axis, the network matches PyTorch at another batch size too."""
-    module = FunctionModule(fn).eval()
-    shape = tuple(sample.shape)
-    model_trt = torch2trt(module, [sample], min_shapes=[(1,) + shape[1:]], max_shapes=[(4,) + shape[1:]])
-    assert tuple(model_trt.network.get_input(0).shape)[0] == -1
-    got, _ = structure.flatten(run_reference(model_trt, [other]))
-    expected, _ = structure.flatten(module(other))
-    for g, e in zip(got, expected, strict=True):
-        err = compare(g, e)
-        assert err.same_layout and err.rel <= 1e-5, err
+_assert_dynamic_batch = assert_converts_dynamic_batch
 
 
 LINALG = {

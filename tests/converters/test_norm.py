@@ -6,10 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch2trt import torch2trt
-from torch2trt.check import FunctionModule, compare, run_reference
-from torch2trt.testing import assert_converts, assert_refuses, randomize_norm_statistics
-from torch2trt.tracing import structure
+from torch2trt.testing import assert_converts, assert_converts_dynamic_batch, assert_refuses, randomize_norm_statistics
 
 torch.manual_seed(0)
 X = torch.randn(2, 6, 5, 7) * 3 + 1  # far from mean 0 / variance 1, so the statistics matter
@@ -45,17 +42,7 @@ LN_NO_BIAS = _affine(nn.LayerNorm(7, bias=False))
 RMS = _affine(nn.RMSNorm([5, 7]))
 CONV, CONV3 = _affine(nn.Conv2d(6, 6, 3, padding=1)), _affine(nn.Conv3d(6, 6, 1))
 
-def _assert_dynamic_batch(fn, sample, other):
-    """Converted with a dynamic batch axis, the network matches PyTorch at another batch size too."""
-    module = FunctionModule(fn).eval()
-    shape = tuple(sample.shape)
-    model_trt = torch2trt(module, [sample], min_shapes=[(1,) + shape[1:]], max_shapes=[(4,) + shape[1:]])
-    assert tuple(model_trt.network.get_input(0).shape)[0] == -1
-    got, _ = structure.flatten(run_reference(model_trt, [other]))
-    expected, _ = structure.flatten(module(other))
-    for g, e in zip(got, expected, strict=True):
-        err = compare(g, e)
-        assert err.same_layout and err.rel <= 1e-5, err
+_assert_dynamic_batch = assert_converts_dynamic_batch
 
 
 NORM = {

@@ -7,27 +7,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from torch2trt import torch2trt
-from torch2trt.check import FunctionModule, compare, run_reference
-from torch2trt.testing import assert_converts, assert_refuses
-from torch2trt.tracing import structure
+from torch2trt.testing import assert_converts, assert_converts_dynamic_batch, assert_refuses
 
 torch.manual_seed(0)
 X = torch.randn(2, 3, 13, 11)
 
 # n=5, k=2, s=2, p=1: ceil((5 + 2 - 2) / 2) + 1 = 4 windows, but the 4th starts at 6 - 1 = 5 >= n, in the right
 # padding: PyTorch has 3, TensorRT's EXPLICIT_ROUND_UP 4
-def _assert_dynamic_batch(fn, sample, other):
-    """Converted with a dynamic batch axis, the network matches PyTorch at another batch size too."""
-    module = FunctionModule(fn).eval()
-    shape = tuple(sample.shape)
-    model_trt = torch2trt(module, [sample], min_shapes=[(1,) + shape[1:]], max_shapes=[(4,) + shape[1:]])
-    assert tuple(model_trt.network.get_input(0).shape)[0] == -1
-    got, _ = structure.flatten(run_reference(model_trt, [other]))
-    expected, _ = structure.flatten(module(other))
-    for g, e in zip(got, expected, strict=True):
-        err = compare(g, e)
-        assert err.same_layout and err.rel <= 1e-5, err
+_assert_dynamic_batch = assert_converts_dynamic_batch
 
 
 MAX = {

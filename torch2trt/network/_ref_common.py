@@ -82,3 +82,17 @@ def scalar(t: torch.Tensor | Any) -> Any:
 
 def optional(ins: list, i: int) -> torch.Tensor | None:
     return ins[i] if i < len(ins) else None
+
+
+def handler_registry() -> tuple[dict, Callable]:
+    """(HANDLERS, handles): a layer-type -> handler table and the decorator that fills it."""
+    table: dict = {}
+
+    def handles(*types: str):
+        def register(fn):
+            for t in types:
+                table[t] = fn
+            return fn
+        return register
+
+    return table, handles

@@ -11,18 +11,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._ref_common import DOCS, Ctx, bitmask_axes, fail, ints, optional
+from ._ref_common import DOCS, Ctx, bitmask_axes, fail, handler_registry, ints, optional
 from .inspect import LayerRecord
 
-HANDLERS: dict = {}
-
-
-def handles(*types: str):
-    def register(fn):
-        for t in types:
-            HANDLERS[t] = fn
-        return fn
-    return register
+HANDLERS, handles = handler_registry()
 
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}

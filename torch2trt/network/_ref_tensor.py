@@ -12,18 +12,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._ref_common import Ctx, bitmask_axes, fail, ints, optional, scalar
+from ._ref_common import Ctx, bitmask_axes, fail, handler_registry, ints, optional, scalar
 from .inspect import LayerRecord
 
-HANDLERS: dict = {}
-
-
-def handles(*types: str):
-    def register(fn):
-        for t in types:
-            HANDLERS[t] = fn
-        return fn
-    return register
+HANDLERS, handles = handler_registry()
 
 
 # ---- ACTIVATION: DOCS + "Activation.html" ---------------------------------------------------------------
