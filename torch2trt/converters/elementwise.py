@@ -1,54 +1,84 @@
-"""Binary and ternary elementwise converters. Operands are cast to PyTorch's result dtype (read from the real
-output, or torch.result_type for comparisons) and broadcast to one rank."""
+"""Binary and ternary elementwise converters: arithmetic (with alpha, rounding modes, reflected dunders),
+comparisons, logical ops, where, clamp, minimum/maximum/fmin/fmax, lerp, addcmul/addcdiv. Operands are cast to
+PyTorch's result dtype (read from the real output, or torch.result_type for comparisons) and broadcast to one
+rank. Compositions of float16/bfloat16 are computed in float32 and rounded once, as PyTorch's opmath does."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 from ..backend import trt
+from ..tracing.context import get_trt
 from ..tracing.registry import tensorrt_converter
-from .unary import U, binary, select, spellings, unary
+from .unary import REDUCED, U, binary, check_dtype, select, spellings, unary
 
 E = trt.ElementWiseOperation
 
 
 def elementwise(ctx, a, b, op, dtype: torch.dtype):
     """One elementwise layer on `a` and `b` (traced tensors, ITensors, tensors or numbers) in `dtype`."""
+    check_dtype(ctx, dtype)
     return binary(ctx, a, b, op, dtype)
+
+
+def _compute(dtype: torch.dtype) -> torch.dtype:
+    return torch.float32 if dtype in REDUCED else dtype
+
+
+def _finish(ctx, itensor):
+    ctx.set_output(ctx.method_return, ctx.cast(itensor, ctx.method_return.dtype))
+
+
+def _as_compute(ctx, *values):
+    """Operands rounded to the output dtype first (as PyTorch promotes), then held in the compute dtype."""
+    out = ctx.method_return.dtype
+    check_dtype(ctx, out)
+    dt = _compute(out)
+    rank = max(v.dim() if isinstance(v, torch.Tensor) else 0 for v in values)
+    return [ctx.trt(ctx.trt(v, out, rank), dt) if isinstance(v, torch.Tensor) else v for v in values] + [dt]
+
+
+_REFLECTED = ("__rsub__", "__rtruediv__", "__rdiv__", "__rpow__", "__rfloordiv__", "__rmod__")
 
 
 def _operands(ctx):
     a = ctx.get_arg("input", 0)
     b = ctx.get_arg("other", 1)
-    if ctx.method_name.endswith(("__rsub__", "__rtruediv__", "__rdiv__", "__rpow__", "__rfloordiv__",
-                                 "__rmod__")):
+    if ctx.method_name.endswith(_REFLECTED):
         a, b = b, a
     return a, b
 
 
 def _scaled(ctx, b, dtype):
     alpha = ctx.get_arg("alpha", 2, 1)
-    return b if alpha == 1 else elementwise(ctx, b, alpha, E.PROD, dtype)
+    if dtype == torch.bool:
+        return b if alpha else False
+    return b if alpha == 1 else elementwise(ctx, alpha, b, E.PROD, dtype)
 
 
+# ---- arithmetic -------------------------------------------------------------------------------------------
 @tensorrt_converter(spellings("add") + [torch.Tensor.__add__, torch.Tensor.__iadd__, torch.Tensor.__radd__])
 def convert_add(ctx):
     a, b = _operands(ctx)
     out = ctx.method_return
-    if out.dtype == torch.bool:
-        ctx.set_output(out, elementwise(ctx, a, b, E.OR, torch.bool))
+    if out.dtype == torch.bool:  # True + True is True
+        ctx.set_output(out, elementwise(ctx, a, _scaled(ctx, b, torch.bool), E.OR, torch.bool))
         return
-    ctx.set_output(out, elementwise(ctx, a, _scaled(ctx, b, out.dtype), E.SUM, out.dtype))
+    a, b, dt = _as_compute(ctx, a, b)
+    _finish(ctx, elementwise(ctx, a, _scaled(ctx, b, dt), E.SUM, dt))
 
 
 @tensorrt_converter(spellings("sub") + spellings("subtract") + [torch.Tensor.__sub__, torch.Tensor.__isub__,
                                                                  torch.Tensor.__rsub__, torch.rsub])
 def convert_sub(ctx):
+    """a - alpha * b; torch.rsub(a, b, alpha) is b - alpha * a."""
     a, b = _operands(ctx)
-    out = ctx.method_return
     if ctx.method_name == "torch.rsub":
         a, b = b, a
-    ctx.set_output(out, elementwise(ctx, a, _scaled(ctx, b, out.dtype), E.SUB, out.dtype))
+    a, b, dt = _as_compute(ctx, a, b)
+    _finish(ctx, elementwise(ctx, a, _scaled(ctx, b, dt), E.SUB, dt))
 
 
 @tensorrt_converter(spellings("mul") + spellings("multiply") + [torch.Tensor.__mul__, torch.Tensor.__imul__,
@@ -61,92 +91,172 @@ def convert_mul(ctx):
 
 
 def _trunc(ctx, x, dtype):
-    return binary(ctx, unary(ctx, x, U.SIGN), unary(ctx, unary(ctx, x, U.ABS), U.FLOOR), E.PROD, dtype)
+    return select(ctx, binary(ctx, x, 0.0, E.LESS, dtype), unary(ctx, x, U.CEIL), unary(ctx, x, U.FLOOR))
+
+
+def _power_of_two(value) -> bool:
+    """A constant (number or untraced tensor) whose every element is +-2**k: dividing by it is exact."""
+    if isinstance(value, bool) or get_trt(value) is not None:
+        return False
+    t = torch.as_tensor(value, dtype=torch.float64)
+    if not t.numel() or not bool(torch.isfinite(t).all()) or bool((t == 0).any()):
+        return False
+    mantissa, _ = torch.frexp(t.abs())
+    return bool((mantissa == 0.5).all())
+
+
+def _exact_float_division(ctx, b, what: str):
+    if not _power_of_two(b):
+        raise ctx.unsupported(
+            f"{what} of floating-point tensors by {'a traced tensor' if get_trt(b) is not None else repr(b)}: "
+            "PyTorch rounds the exact quotient (torch.tensor(1.0) // 0.1 == 9), TensorRT only floor(a / b) of "
+            "the rounded one; exact for constant power-of-two divisors (or integer tensors)")
+
+
+def _floor_div(ctx, a, b, dtype):
+    if dtype.is_floating_point:  # b was checked to be +-2**k: a / b is exact, so floor(a / b) is PyTorch's
+        return unary(ctx, elementwise(ctx, a, b, E.DIV, dtype), U.FLOOR)
+    return elementwise(ctx, a, b, E.FLOOR_DIV, dtype)
+
+
+def _trunc_div_int(ctx, a, b, dtype):
+    q = _floor_div(ctx, a, b, dtype)
+    r = elementwise(ctx, a, elementwise(ctx, q, b, E.PROD, dtype), E.SUB, dtype)
+    # floor and trunc differ (by one) where the remainder is non-zero and the signs of a and b differ
+    neg = elementwise(ctx, elementwise(ctx, a, 0, E.LESS, dtype), elementwise(ctx, b, 0, E.LESS, dtype), E.XOR,
+                      torch.bool)
+    fix = elementwise(ctx, neg, unary(ctx, elementwise(ctx, r, 0, E.EQUAL, dtype), U.NOT), E.AND, torch.bool)
+    return select(ctx, fix, elementwise(ctx, q, 1, E.SUM, dtype), q)
 
 
 @tensorrt_converter(spellings("div") + spellings("divide") + spellings("true_divide")
                     + [torch.Tensor.__truediv__, torch.Tensor.__itruediv__, torch.Tensor.__rtruediv__,
-                       torch.Tensor.__rdiv__])
+                       torch.Tensor.__rdiv__, torch.Tensor.__div__, torch.Tensor.__idiv__])
 def convert_div(ctx):
     a, b = _operands(ctx)
-    mode = ctx.method_kwargs.get("rounding_mode")
+    mode = ctx.get_arg("rounding_mode", None, None)
     out = ctx.method_return
-    if mode is None:
+    check_dtype(ctx, out.dtype)
+    if mode is None:  # true division: integers are promoted to float by PyTorch (out.dtype)
         ctx.set_output(out, elementwise(ctx, a, b, E.DIV, out.dtype))
+    elif mode not in ("floor", "trunc"):
+        raise ctx.unsupported(f"{ctx.method_name}(rounding_mode={mode!r}): only None, 'trunc' or 'floor'")
+    elif not out.dtype.is_floating_point:
+        ctx.set_output(out, _floor_div(ctx, a, b, out.dtype) if mode == "floor" else
+                       _trunc_div_int(ctx, a, b, out.dtype))
     elif mode == "floor":
-        ctx.set_output(out, _floor_div(ctx, a, b, out.dtype))
-    elif mode == "trunc":
-        if out.dtype.is_floating_point:
-            ctx.set_output(out, _trunc(ctx, elementwise(ctx, a, b, E.DIV, out.dtype), out.dtype))
-        else:  # a - b * trunc(a / b) is not needed: trunc division of integers
-            q = _floor_div(ctx, a, b, out.dtype)
-            r = elementwise(ctx, a, elementwise(ctx, q, b, E.PROD, out.dtype), E.SUB, out.dtype)
-            # floor and trunc differ (by one) where the remainder is non-zero and the signs differ
-            neg = elementwise(ctx, elementwise(ctx, a, 0, E.LESS, out.dtype), elementwise(ctx, b, 0, E.LESS, out.dtype),
-                              E.XOR, torch.bool)
-            nz = unary(ctx, elementwise(ctx, r, 0, E.EQUAL, out.dtype), U.NOT)
-            fix = elementwise(ctx, neg, nz, E.AND, torch.bool)
-            ctx.set_output(out, select(ctx, fix, elementwise(ctx, q, 1, E.SUM, out.dtype), q))
-    else:
-        raise ctx.unsupported(f"{ctx.method_name}(rounding_mode={mode!r})")
-
-
-def _floor_div(ctx, a, b, dtype):
-    if dtype.is_floating_point:  # PyTorch: floor(a / b)
-        return unary(ctx, elementwise(ctx, a, b, E.DIV, dtype), U.FLOOR)
-    return elementwise(ctx, a, b, E.FLOOR_DIV, dtype)
+        _exact_float_division(ctx, b, "floor division")
+        a, b, dt = _as_compute(ctx, a, b)
+        _finish(ctx, _floor_div(ctx, a, b, dt))
+    else:  # PyTorch: trunc(a / b) of the quotient rounded to the output dtype (also float16/bfloat16)
+        ctx.set_output(out, _trunc(ctx, elementwise(ctx, a, b, E.DIV, out.dtype), out.dtype))
 
 
 @tensorrt_converter(spellings("floor_divide") + [torch.Tensor.__floordiv__, torch.Tensor.__ifloordiv__,
                                                   torch.Tensor.__rfloordiv__])
 def convert_floor_divide(ctx):
     a, b = _operands(ctx)
-    out = ctx.method_return
-    ctx.set_output(out, _floor_div(ctx, a, b, out.dtype))
+    if ctx.method_return.dtype.is_floating_point:
+        _exact_float_division(ctx, b, "floor division")
+    a, b, dt = _as_compute(ctx, a, b)
+    _finish(ctx, _floor_div(ctx, a, b, dt))
+
+
+def _fmod_float(ctx, a, b, dt):
+    """a - b * trunc(a / b): exact for b = +-2**k (a / b is exact, and so is the product and the difference)."""
+    q = _trunc(ctx, elementwise(ctx, a, b, E.DIV, dt), dt)
+    return elementwise(ctx, a, elementwise(ctx, q, b, E.PROD, dt), E.SUB, dt)
 
 
 @tensorrt_converter(spellings("remainder") + [torch.Tensor.__mod__, torch.Tensor.__imod__, torch.Tensor.__rmod__])
 def convert_remainder(ctx):
-    """a - b * floor(a / b): the result has the sign of b, as in PyTorch (and Python)."""
+    """The result has the sign of b, as in PyTorch (and Python)."""
     a, b = _operands(ctx)
     out = ctx.method_return
+    check_dtype(ctx, out.dtype)
+    if not out.dtype.is_floating_point:  # a - b * floor(a / b)
+        q = elementwise(ctx, a, b, E.FLOOR_DIV, out.dtype)
+        ctx.set_output(out, elementwise(ctx, a, elementwise(ctx, q, b, E.PROD, out.dtype), E.SUB, out.dtype))
+        return
+    _exact_float_division(ctx, b, "modulo")
+    a, b, dt = _as_compute(ctx, a, b)
+    r = _fmod_float(ctx, a, b, dt)
+    # PyTorch: r = fmod(a, b); r += b where r != 0 and sign(r) != sign(b)
+    if isinstance(b, (int, float)):
+        fix = elementwise(ctx, r, 0.0, E.LESS if b > 0 else E.GREATER, dt)
+    else:
+        differ = elementwise(ctx, elementwise(ctx, r, 0.0, E.LESS, dt), elementwise(ctx, b, 0.0, E.LESS, dt), E.XOR,
+                             torch.bool)
+        fix = elementwise(ctx, differ, unary(ctx, elementwise(ctx, r, 0.0, E.EQUAL, dt), U.NOT), E.AND, torch.bool)
+    _finish(ctx, select(ctx, fix, elementwise(ctx, r, b, E.SUM, dt), r))
+
+
+@tensorrt_converter(spellings("fmod"))
+def convert_fmod(ctx):
+    """The result has the sign of a (C's fmod)."""
+    a, b = ctx.get_arg("input", 0), ctx.get_arg("other", 1)
+    out = ctx.method_return
+    check_dtype(ctx, out.dtype)
     if out.dtype.is_floating_point:
-        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: TensorRT has no exact floating-point modulo")
-    q = elementwise(ctx, a, b, E.FLOOR_DIV, out.dtype)
+        _exact_float_division(ctx, b, "modulo")
+        a, b, dt = _as_compute(ctx, a, b)
+        _finish(ctx, _fmod_float(ctx, a, b, dt))
+        return
+    q = _trunc_div_int(ctx, a, b, out.dtype)
     ctx.set_output(out, elementwise(ctx, a, elementwise(ctx, q, b, E.PROD, out.dtype), E.SUB, out.dtype))
 
 
+def _integer_power(ctx, x, n: int, dtype):
+    """x ** n by repeated squaring (n >= 1): exact integer products, as PyTorch's."""
+    result, square = None, x
+    while True:
+        if n & 1:
+            result = square if result is None else elementwise(ctx, result, square, E.PROD, dtype)
+        n >>= 1
+        if not n:
+            return result
+        square = elementwise(ctx, square, square, E.PROD, dtype)
+
+
 @tensorrt_converter(spellings("pow") + [torch.Tensor.__pow__, torch.Tensor.__ipow__, torch.Tensor.__rpow__,
-                                        torch.float_power])
+                                        torch.float_power, torch.Tensor.float_power, torch.Tensor.float_power_])
 def convert_pow(ctx):
     a = ctx.get_arg("input", 0)
     b = ctx.get_arg("exponent", 1)
     if ctx.method_name.endswith("__rpow__"):
         a, b = b, a
     out = ctx.method_return
+    check_dtype(ctx, out.dtype)
+    scalar = isinstance(b, (int, float)) and not isinstance(b, bool)
     if not out.dtype.is_floating_point:
-        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: integer powers are not supported")
-    if isinstance(b, (int, float)) and b == 2:  # x * x is exact, as PyTorch's square
-        ctx.set_output(out, elementwise(ctx, a, a, E.PROD, out.dtype))
+        if out.dtype == torch.bool or not (scalar and isinstance(b, int) and b >= 1):
+            raise ctx.unsupported(f"{ctx.method_name} on {out.dtype} with exponent {b if scalar else 'tensor'}: "
+                                  "integer powers need a constant exponent >= 1 (computed by exact products)")
+        ctx.set_output(out, _integer_power(ctx, ctx.trt(a, out.dtype), b, out.dtype))
+        return
+    if scalar and get_trt(a) is not None and b in (2, 3, 0.5, -0.5, -1, -2):
+        # PyTorch's own special cases for these exponents (pow_tensor_scalar): products, sqrt, reciprocal
+        x, dt = _as_compute(ctx, a)
+        if abs(b) == 0.5:
+            y = unary(ctx, x, U.SQRT)
+        elif abs(b) == 1:
+            y = x
+        else:
+            y = _integer_power(ctx, x, int(abs(b)), dt)
+        _finish(ctx, unary(ctx, y, U.RECIP) if b < 0 else y)
         return
     ctx.set_output(out, elementwise(ctx, a, b, E.POW, out.dtype))
 
 
 # ---- comparisons: bool results; operands in torch.result_type ------------------------------------------
-def _common(ctx, a, b):
-    return torch.result_type(a, b)
-
-
 def _compare(ctx, a, b, ops):
-    dtype = _common(ctx, a, b)
-    if dtype == torch.bool:  # TensorRT compares numbers: bools as int32
+    dtype = torch.result_type(a, b)
+    if dtype in (torch.bool, torch.uint8, torch.int8):  # TensorRT compares int32/int64/floats: widen exactly
         dtype = torch.int32
     results = [elementwise(ctx, a, b, op, dtype) for op in ops]
     y = results[0]
     for r in results[1:]:
-        layer = ctx.network.add_elementwise(y, r, E.OR)
-        ctx.name_layer(layer)
-        y = layer.get_output(0)
+        y = elementwise(ctx, y, r, E.OR, torch.bool)
     return y
 
 
@@ -161,9 +271,9 @@ def _convert_compare(ops, negate):
     def convert(ctx):
         a, b = ctx.get_arg("input", 0), ctx.get_arg("other", 1)
         y = _compare(ctx, a, b, ops)
-        if negate:
+        if negate:  # ne is not (a == b): true for NaN, as PyTorch's
             y = unary(ctx, y, U.NOT)
-        ctx.set_output(ctx.method_return, y)
+        ctx.set_output(ctx.method_return, ctx.cast(y, ctx.method_return.dtype))  # in-place keeps self's dtype
 
     return convert
 
@@ -185,7 +295,8 @@ def _convert_logical(op, bitwise: bool):
         out = ctx.method_return
         if bitwise and out.dtype != torch.bool:
             raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: only bool (TensorRT has no bitwise ops)")
-        y = elementwise(ctx, a, b, op, torch.bool)
+        check_dtype(ctx, out.dtype)
+        y = elementwise(ctx, a, b, op, torch.bool)  # non-bool operands: x != 0, as PyTorch's logical ops
         ctx.set_output(out, ctx.cast(y, out.dtype))
 
     return convert
@@ -202,11 +313,15 @@ for _name, _op in _LOGICAL.items():
 # ---- where, clamp, minimum/maximum, lerp, addcmul/addcdiv ----------------------------------------------
 @tensorrt_converter(spellings("where"))
 def convert_where(ctx):
-    cond = ctx.get_arg("condition", 0)
-    if len(ctx.method_args) + len(ctx.method_kwargs) < 3:
-        raise ctx.unsupported("torch.where(condition) with one argument: data-dependent output shape")
-    a, b = ctx.get_arg("input", 1), ctx.get_arg("other", 2)
+    """torch.where(condition, input, other); the method is input.where(condition, other)."""
+    if ctx.method_name == "torch.Tensor.where":
+        a, cond, b = ctx.get_arg("self", 0), ctx.get_arg("condition", 1), ctx.get_arg("other", 2)
+    else:
+        if len(ctx.method_args) + len(ctx.method_kwargs) < 3:
+            raise ctx.unsupported("torch.where(condition) with one argument: data-dependent output shape")
+        cond, a, b = ctx.get_arg("condition", 0), ctx.get_arg("input", 1), ctx.get_arg("other", 2)
     out = ctx.method_return
+    check_dtype(ctx, out.dtype)
     rank = out.dim()
     c = ctx.trt(cond, torch.bool, rank)
     ta, tb = ctx.trt(a, out.dtype, rank), ctx.trt(b, out.dtype, rank)
@@ -215,12 +330,15 @@ def convert_where(ctx):
 
 @tensorrt_converter(spellings("clamp") + spellings("clip") + spellings("clamp_min") + spellings("clamp_max"))
 def convert_clamp(ctx):
+    """min(max(x, min), max), as PyTorch (min > max gives max)."""
     out = ctx.method_return
-    name = ctx.method_name
-    lo = ctx.get_arg("min", 1, None) if not name.endswith(("clamp_max", "clamp_max_")) else None
-    hi = ctx.get_arg("max", 2, None)
-    if name.endswith(("clamp_max", "clamp_max_")):
-        hi = ctx.get_arg("max", 1)
+    check_dtype(ctx, out.dtype)
+    if ctx.method_name.endswith(("clamp_min", "clamp_min_")):
+        lo, hi = ctx.get_arg("min", 1), None
+    elif ctx.method_name.endswith(("clamp_max", "clamp_max_")):
+        lo, hi = None, ctx.get_arg("max", 1)
+    else:
+        lo, hi = ctx.get_arg("min", 1, None), ctx.get_arg("max", 2, None)
     y = ctx.trt(ctx.get_arg("input", 0), out.dtype)
     if lo is not None:
         y = elementwise(ctx, y, lo, E.MAX, out.dtype)
@@ -229,58 +347,75 @@ def convert_clamp(ctx):
     ctx.set_output(out, y)
 
 
-@tensorrt_converter(spellings("minimum") + spellings("fmin"))
-def convert_minimum(ctx):
-    out = ctx.method_return
-    ctx.set_output(out, elementwise(ctx, ctx.get_arg("input", 0), ctx.get_arg("other", 1), E.MIN, out.dtype))
+def _may_be_nan(value) -> bool:
+    if isinstance(value, (bool, int)):
+        return False
+    if isinstance(value, float):
+        return math.isnan(value)
+    if get_trt(value) is not None:
+        return value.dtype.is_floating_point
+    return bool(torch.isnan(value).any()) if value.dtype.is_floating_point else False
 
 
-@tensorrt_converter(spellings("maximum") + spellings("fmax"))
-def convert_maximum(ctx):
-    out = ctx.method_return
-    ctx.set_output(out, elementwise(ctx, ctx.get_arg("input", 0), ctx.get_arg("other", 1), E.MAX, out.dtype))
+def _min_max(op, propagate: bool):
+    def convert(ctx):
+        """One MIN/MAX layer, with NaN made explicit for floats: TensorRT's documentation leaves NaN open and its
+        GPU kernels return the non-NaN operand (NVIDIA/TensorRT#4758), so minimum/maximum propagate NaN by
+        SELECT and fmin/fmax take the other operand, either way."""
+        a, b = ctx.get_arg("input", 0), ctx.get_arg("other", 1)
+        out = ctx.method_return
+        check_dtype(ctx, out.dtype)
+        if out.dtype == torch.bool:
+            ctx.set_output(out, elementwise(ctx, a, b, E.AND if op == E.MIN else E.OR, torch.bool))
+            return
+        ta, tb = ctx.operands(a, b, dtype=out.dtype)
+        y = elementwise(ctx, ta, tb, op, out.dtype)
+        if out.dtype.is_floating_point:
+            for this, other, nan in ((ta, tb, _may_be_nan(a)), (tb, ta, _may_be_nan(b))):
+                if nan:
+                    y = select(ctx, unary(ctx, this, U.ISNAN), this if propagate else other, y)
+        ctx.set_output(out, y)
+
+    return convert
+
+
+tensorrt_converter(spellings("minimum"))(_min_max(E.MIN, True))
+tensorrt_converter(spellings("maximum"))(_min_max(E.MAX, True))
+tensorrt_converter(spellings("fmin"))(_min_max(E.MIN, False))
+tensorrt_converter(spellings("fmax"))(_min_max(E.MAX, False))
 
 
 @tensorrt_converter(spellings("lerp"))
 def convert_lerp(ctx):
-    """PyTorch: w < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w)."""
+    """PyTorch: |w| < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w)."""
     a, b, w = ctx.get_arg("input", 0), ctx.get_arg("end", 1), ctx.get_arg("weight", 2)
-    out = ctx.method_return
-    dt = out.dtype
+    a, b, w, dt = _as_compute(ctx, a, b, w)
     diff = elementwise(ctx, b, a, E.SUB, dt)
-    low = elementwise(ctx, a, elementwise(ctx, w, diff, E.PROD, dt), E.SUM, dt)
-    high = elementwise(ctx, b, elementwise(ctx, diff, elementwise(ctx, 1.0, w, E.SUB, dt), E.PROD, dt), E.SUB, dt)
-    ctx.set_output(out, select(ctx, elementwise(ctx, w, 0.5, E.LESS, dt), low, high))
+
+    def low():
+        return elementwise(ctx, a, elementwise(ctx, w, diff, E.PROD, dt), E.SUM, dt)
+
+    def high():
+        return elementwise(ctx, b, elementwise(ctx, diff, elementwise(ctx, 1.0, w, E.SUB, dt), E.PROD, dt), E.SUB, dt)
+
+    if isinstance(w, (int, float)):  # a number: the formula is known now
+        _finish(ctx, low() if abs(w) < 0.5 else high())
+        return
+    _finish(ctx, select(ctx, elementwise(ctx, unary(ctx, w, U.ABS), 0.5, E.LESS, dt), low(), high()))
 
 
 def _convert_addc(op):
     def convert(ctx):
+        """input + value * tensor1 (* or /) tensor2, in PyTorch's order of operations."""
         x, t1, t2 = ctx.get_arg("input", 0), ctx.get_arg("tensor1", 1), ctx.get_arg("tensor2", 2)
         value = ctx.get_arg("value", 3, 1)
-        out = ctx.method_return
-        y = elementwise(ctx, t1, t2, op, out.dtype)
+        x, t1, t2, dt = _as_compute(ctx, x, t1, t2)
         if value != 1:
-            y = elementwise(ctx, value, y, E.PROD, out.dtype)
-        ctx.set_output(out, elementwise(ctx, x, y, E.SUM, out.dtype))
+            t1 = elementwise(ctx, value, t1, E.PROD, dt)
+        _finish(ctx, elementwise(ctx, x, elementwise(ctx, t1, t2, op, dt), E.SUM, dt))
 
     return convert
 
 
 tensorrt_converter(spellings("addcmul"))(_convert_addc(E.PROD))
 tensorrt_converter(spellings("addcdiv"))(_convert_addc(E.DIV))
-
-
-@tensorrt_converter(spellings("fmod"))
-def convert_fmod(ctx):
-    """Integers: a - b * trunc(a / b) (the sign of a, as C's fmod)."""
-    a, b = ctx.get_arg("input", 0), ctx.get_arg("other", 1)
-    out = ctx.method_return
-    if out.dtype.is_floating_point:
-        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: TensorRT has no exact floating-point modulo")
-    q = _floor_div(ctx, a, b, out.dtype)
-    r = elementwise(ctx, a, elementwise(ctx, q, b, E.PROD, out.dtype), E.SUB, out.dtype)
-    # floor and trunc quotients differ where the remainder is non-zero and its sign differs from a's
-    fix = elementwise(ctx, unary(ctx, elementwise(ctx, r, 0, E.EQUAL, out.dtype), U.NOT),
-                      elementwise(ctx, elementwise(ctx, a, 0, E.LESS, out.dtype),
-                                  elementwise(ctx, b, 0, E.LESS, out.dtype), E.XOR, torch.bool), E.AND, torch.bool)
-    ctx.set_output(out, select(ctx, fix, elementwise(ctx, r, b, E.SUB, out.dtype), r))
