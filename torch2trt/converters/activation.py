@@ -1,5 +1,9 @@
 """Activation converters. Activations that are one ActivationType are table entries (with how their
-alpha/beta come from the call); the others are short exact compositions. Softmax family included."""
+alpha/beta come from the call); the others are short exact compositions. Softmax family included.
+
+NaN inputs: PyTorch's relu/hardtanh/clamp-like activations return NaN for NaN; TensorRT documents no NaN rule for
+RELU/CLIP and its GPU kernels are reported to return a bound instead (NVIDIA/TensorRT#4773). Not guarded here
+(it would cost layers on every activation); minimum/maximum in elementwise.py are."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import torch.nn.functional as F
 
 from ..backend import trt
 from ..tracing.registry import tensorrt_converter
-from .unary import U, binary, select, spellings, unary
+from .unary import U, binary, check_dtype, select, spellings, unary
 
 A = trt.ActivationType
 E = trt.ElementWiseOperation
@@ -26,9 +30,25 @@ def activation(ctx, itensor, kind, alpha: float | None = None, beta: float | Non
 
 def _x(ctx):
     out = ctx.method_return
+    check_dtype(ctx, out.dtype)
     if not out.dtype.is_floating_point:
         raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
     return ctx.trt(ctx.get_arg("input", 0), out.dtype)
+
+
+def _clamp_integers(ctx, lo, hi) -> bool:
+    """relu/relu6/hardtanh of an integer tensor: MAX/MIN with the bounds (TensorRT activations take floats only)."""
+    out = ctx.method_return
+    if out.dtype.is_floating_point:
+        return False
+    check_dtype(ctx, out.dtype)
+    y = ctx.trt(ctx.get_arg("input", 0), out.dtype)
+    if lo is not None:
+        y = binary(ctx, y, lo, E.MAX, out.dtype)
+    if hi is not None:
+        y = binary(ctx, y, hi, E.MIN, out.dtype)
+    ctx.set_output(out, y)
+    return True
 
 
 # name -> (ActivationType, targets, (alpha, beta) from the call)
@@ -39,6 +59,7 @@ ACTIVATIONS = {
     "softsign": (A.SOFTSIGN, [F.softsign], lambda ctx: (None, None)),
     "leaky_relu": (A.LEAKY_RELU, [F.leaky_relu, F.leaky_relu_, torch._C._nn.leaky_relu_],
                    lambda ctx: (float(ctx.get_arg("negative_slope", 1, 0.01)), None)),
+    "rrelu": (A.LEAKY_RELU, [F.rrelu, F.rrelu_, torch.rrelu, torch.rrelu_], lambda ctx: _rrelu_slope(ctx)),
     "elu": (A.ELU, [F.elu, F.elu_], lambda ctx: (float(ctx.get_arg("alpha", 1, 1.0)), None)),
     "selu": (A.SELU, [F.selu, F.selu_, torch.selu, torch.selu_],
              lambda ctx: (1.6732632423543772848170429916717, 1.0507009873554804934193349852946)),
@@ -49,8 +70,24 @@ ACTIVATIONS = {
 }
 
 
-def _convert_activation(kind, params):
+def _rrelu_slope(ctx):
+    lower, upper = float(ctx.get_arg("lower", 1, 1.0 / 8)), float(ctx.get_arg("upper", 2, 1.0 / 3))
+    if ctx.get_arg("training", 3, False):
+        raise ctx.unsupported(f"{ctx.method_name}(training=True): random slopes; use the model in eval mode")
+    return (lower + upper) / 2, None
+
+
+# integer inputs of these are clamps: name -> (lower, upper) bounds from the call
+_INTEGER_CLAMPS = {
+    "relu": lambda ctx: (0, None), "relu6": lambda ctx: (0, 6),
+    "hardtanh": lambda ctx: (ctx.get_arg("min_val", 1, -1.0), ctx.get_arg("max_val", 2, 1.0)),
+}
+
+
+def _convert_activation(name, kind, params):
     def convert(ctx):
+        if name in _INTEGER_CLAMPS and _clamp_integers(ctx, *_INTEGER_CLAMPS[name](ctx)):
+            return
         alpha, beta = params(ctx)
         ctx.set_output(ctx.method_return, activation(ctx, _x(ctx), kind, alpha, beta))
 
@@ -58,7 +95,7 @@ def _convert_activation(kind, params):
 
 
 for _name, (_kind, _targets, _params) in ACTIVATIONS.items():
-    tensorrt_converter(_targets)(_convert_activation(_kind, _params))
+    tensorrt_converter(_targets)(_convert_activation(_name, _kind, _params))
 
 
 @tensorrt_converter([F.gelu])
@@ -129,14 +166,50 @@ def convert_celu(ctx):
 
 @tensorrt_converter([F.threshold, F.threshold_, torch.threshold, torch.threshold_])
 def convert_threshold(ctx):
+    """PyTorch: x <= threshold ? value : x (so NaN stays NaN); both numbers are cast to the input's dtype."""
     out = ctx.method_return
+    check_dtype(ctx, out.dtype)
     threshold, value = ctx.get_arg("threshold", 1), ctx.get_arg("value", 2)
     x = ctx.trt(ctx.get_arg("input", 0), out.dtype)
+    if out.dtype.is_floating_point:
+        le = binary(ctx, binary(ctx, x, threshold, E.LESS, out.dtype), binary(ctx, x, threshold, E.EQUAL, out.dtype),
+                    E.OR, torch.bool)
+        ctx.set_output(out, select(ctx, le, ctx.trt(value, out.dtype, out.dim()), x))
+        return
     cond = binary(ctx, x, threshold, E.GREATER, out.dtype)
     ctx.set_output(out, select(ctx, cond, x, ctx.trt(value, out.dtype, out.dim())))
 
 
-@tensorrt_converter([F.prelu, torch.prelu])
+@tensorrt_converter([F.hardshrink, torch.hardshrink, torch.Tensor.hardshrink])
+def convert_hardshrink(ctx):
+    """PyTorch: |x| <= lambd ? 0 : x. The zero is x * 0, so NaN stays NaN."""
+    out = ctx.method_return
+    lambd = float(ctx.get_arg("lambd", 1, 0.5))
+    x = _x(ctx)
+    keep = binary(ctx, unary(ctx, x, U.ABS), lambd, E.GREATER, out.dtype)
+    ctx.set_output(out, select(ctx, keep, x, binary(ctx, x, 0.0, E.PROD, out.dtype)))
+
+
+@tensorrt_converter([F.softshrink, torch._C._nn.softshrink])
+def convert_softshrink(ctx):
+    """PyTorch: x > lambd ? x - lambd : x < -lambd ? x + lambd : 0 (NaN stays NaN: the zero is x * 0)."""
+    out = ctx.method_return
+    lambd = float(ctx.get_arg("lambd", 1, 0.5))
+    x = _x(ctx)
+    dt = out.dtype
+    inner = select(ctx, binary(ctx, x, -lambd, E.LESS, dt), binary(ctx, x, lambd, E.SUM, dt),
+                   binary(ctx, x, 0.0, E.PROD, dt))
+    ctx.set_output(out, select(ctx, binary(ctx, x, lambd, E.GREATER, dt), binary(ctx, x, lambd, E.SUB, dt), inner))
+
+
+@tensorrt_converter([F.tanhshrink])
+def convert_tanhshrink(ctx):
+    out = ctx.method_return
+    x = _x(ctx)
+    ctx.set_output(out, binary(ctx, x, activation(ctx, x, A.TANH), E.SUB, out.dtype))
+
+
+@tensorrt_converter([F.prelu, torch.prelu, torch.Tensor.prelu])
 def convert_prelu(ctx):
     out = ctx.method_return
     x, weight = ctx.get_arg("input", 0), ctx.get_arg("weight", 1)
@@ -179,19 +252,33 @@ def _softmax_dim(ctx, x) -> int:
 
 
 def _softmax_input(ctx):
-    """(input in the compute dtype, axis, output dtype). Reduced precision computes in float32."""
+    """(input in the compute dtype, axis, compute dtype, output). With dtype=, PyTorch casts the input to it
+    first; float16/bfloat16 are then computed in float32 and rounded once, as PyTorch does."""
     x = ctx.get_arg("input", 0)
     out = ctx.method_return
+    check_dtype(ctx, out.dtype)
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
     dim = _softmax_dim(ctx, x)
     compute = torch.float32 if out.dtype in (torch.float16, torch.bfloat16) else out.dtype
-    return ctx.trt(x, compute), dim, compute, out
+    return ctx.cast(ctx.trt(x, out.dtype), compute), dim, compute, out
+
+
+def _as_matrix(ctx, xt, dim: int):
+    """TensorRT's softmax needs rank >= 2: a 0-d or 1-d input is viewed as one row. Returns (tensor, axis, undo)."""
+    rank = len(xt.shape)
+    if rank >= 2:
+        return xt, dim, lambda y: y
+    shape = tuple(int(d) for d in xt.shape)
+    return ctx.reshape(xt, (1, -1)), 1, lambda y: ctx.reshape(y, shape if -1 not in shape else (-1,))
 
 
 def softmax(ctx, xt, dim: int):
+    xt, axis, undo = _as_matrix(ctx, xt, dim)
     layer = ctx.network.add_softmax(xt)
-    layer.axes = 1 << dim
+    layer.axes = 1 << axis
     ctx.name_layer(layer, "softmax")
-    return layer.get_output(0)
+    return undo(layer.get_output(0))
 
 
 @tensorrt_converter([F.softmax, torch.softmax, torch.Tensor.softmax, torch.special.softmax])
@@ -208,12 +295,13 @@ def convert_softmin(ctx):
 
 def log_softmax(ctx, xt, dim: int, dtype):
     """x - max - log(sum(exp(x - max))), stable like PyTorch's."""
+    xt, dim, undo = _as_matrix(ctx, xt, dim)
     mx = ctx.network.add_reduce(xt, trt.ReduceOperation.MAX, 1 << dim, True)
     ctx.name_layer(mx, "max")
     shifted = binary(ctx, xt, mx.get_output(0), E.SUB, dtype)
     s = ctx.network.add_reduce(unary(ctx, shifted, U.EXP), trt.ReduceOperation.SUM, 1 << dim, True)
     ctx.name_layer(s, "sum")
-    return binary(ctx, shifted, unary(ctx, s.get_output(0), U.LOG), E.SUB, dtype)
+    return undo(binary(ctx, shifted, unary(ctx, s.get_output(0), U.LOG), E.SUB, dtype))
 
 
 @tensorrt_converter([F.log_softmax, torch.log_softmax, torch.Tensor.log_softmax, torch.special.log_softmax])
