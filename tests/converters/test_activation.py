@@ -115,3 +115,11 @@ def test_refusals_say_why(fn, match):
                                   "log_softmax_softmin", "softmax_low_rank"])
 def test_activation_in_reduced_precision(name, dtype, rtol):
     assert_converts(CASES[name], [X.to(dtype)], rtol=rtol)
+
+
+def test_activation_with_dynamic_batch():
+    from torch2trt.testing import assert_converts_dynamic_batch
+
+    assert_converts_dynamic_batch(lambda a: F.softmax(a, -1) + F.log_softmax(a, 1) + F.threshold(a, 0.1, 2.0)
+                                  + F.softshrink(a) + F.hardshrink(a) + F.softplus(a, 2, 3) + F.mish(a)
+                                  + F.softmin(a, 0), torch.randn(2, 3, 4), torch.randn(3, 3, 4))

@@ -123,6 +123,7 @@ def test_minimum_maximum_nan_semantics_hold_whatever_tensorrt_min_max_do_with_na
                                   r"the exact quotient \(torch.tensor\(1.0\) // 0.1 == 9\)"),
     (lambda a, b: torch.div(a, 0.1, rounding_mode="floor"), [X, Y], r"floor division .* by 0.1"),
     (lambda a, b: a % 3.0, [X, Y], r"modulo of floating-point tensors by 3.0: .*exact for constant power-of-two"),
+    (lambda a, b: a // torch.tensor([2.0, 3.0, 4.0, 8.0]), [X, Y], r"by a constant tensor that is not all powers"),
     (lambda a, b: torch.fmod(a, b), [X, Y], r"fmod: modulo of floating-point tensors by a traced tensor"),
     (lambda a, b: 2.0 // a, [X, Y], r"floor division of floating-point tensors by a traced tensor"),
     (lambda a, b: a ** b, [XI, YI], r"__pow__ on torch.int64 with exponent tensor: integer powers need a constant"),
@@ -135,3 +136,13 @@ def test_minimum_maximum_nan_semantics_hold_whatever_tensorrt_min_max_do_with_na
 ])
 def test_elementwise_refusals_say_why(fn, inputs, match):
     assert_refuses(fn, inputs, match)
+
+
+def test_elementwise_with_dynamic_batch():
+    from torch2trt.testing import assert_converts_dynamic_batch
+
+    assert_converts_dynamic_batch(
+        lambda a: torch.lerp(a, a * 2, a.sigmoid()) + (a % 2) + torch.fmod(a, -0.5) + a // 4
+        + torch.where(a > 0, a, 0.5) + torch.minimum(a, -a) + torch.fmax(a, torch.tensor(0.1)) + a.clamp(max=0.3)
+        + ((a * 3).int() ** 3) + torch.div(a, 0.3, rounding_mode="trunc"),
+        torch.randn(2, 3, 4), torch.randn(3, 3, 4))

@@ -109,3 +109,11 @@ def test_expm1_log1p_keep_relative_precision_elementwise(fn):
 ])
 def test_unary_refusals_say_why(fn, inputs, match):
     assert_refuses(fn, inputs, match)
+
+
+def test_unary_with_dynamic_batch():
+    from torch2trt.testing import assert_converts_dynamic_batch
+
+    assert_converts_dynamic_batch(lambda a: torch.log1p(a.abs()) + torch.expm1(a) + torch.trunc(a * 3) + a.rsqrt()
+                                  + torch.log2(a.abs()) + torch.isnan(a) + a.square(),
+                                  torch.rand(2, 3, 4) + 0.1, torch.rand(3, 3, 4) + 0.1)

@@ -107,8 +107,10 @@ def _power_of_two(value) -> bool:
 
 def _exact_float_division(ctx, b, what: str):
     if not _power_of_two(b):
+        divisor = "a traced tensor" if get_trt(b) is not None else \
+            "a constant tensor that is not all powers of two" if isinstance(b, torch.Tensor) else repr(b)
         raise ctx.unsupported(
-            f"{what} of floating-point tensors by {'a traced tensor' if get_trt(b) is not None else repr(b)}: "
+            f"{what} of floating-point tensors by {divisor}: "
             "PyTorch rounds the exact quotient (torch.tensor(1.0) // 0.1 == 9), TensorRT only floor(a / b) of "
             "the rounded one; exact for constant power-of-two divisors (or integer tensors)")
 
@@ -330,7 +332,8 @@ def convert_where(ctx):
 
 @tensorrt_converter(spellings("clamp") + spellings("clip") + spellings("clamp_min") + spellings("clamp_max"))
 def convert_clamp(ctx):
-    """min(max(x, min), max), as PyTorch (min > max gives max)."""
+    """min(max(x, min), max), as PyTorch (min > max gives max). A NaN input stays NaN where TensorRT's MAX/MIN
+    propagate it; its GPU kernels are reported not to (NVIDIA/TensorRT#4758, #4773): not guarded, like relu."""
     out = ctx.method_return
     check_dtype(ctx, out.dtype)
     if ctx.method_name.endswith(("clamp_min", "clamp_min_")):
