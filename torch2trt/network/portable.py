@@ -1,250 +1,484 @@
-"""Replay network records (network/inspect.py) into a new TensorRT network with this process's backend,
-and rebuild an engine from them. It knows the TensorRT API for adding layers, nothing about PyTorch models.
+"""Replay network records (network/inspect.py) into a new TensorRT network with this process's backend, and
+rebuild an engine from them. It knows the TensorRT API for adding layers, nothing about PyTorch models.
+
+    network, builder, keepalive = replay(record)            # keepalive: weight memory, keep until the build
+    engine_bytes = rebuild_engine(record, profile={"input_0": (min_shape, opt_shape, max_shape)})
+
+A layer is re-created with the add_* call of its type (the arguments that call needs), then every recorded
+attribute is set (`setattr` by TensorRT property name, enums from their member names), then the inputs the add_*
+call did not take are wired with `set_input` (after the attributes: setting e.g. ISliceLayer.start or
+IShuffleLayer.reshape_dims resets a tensor given for it). Layers are added in the recorded order where that order
+is topological (a network's need not be: a shape input may be set after the layer that reads it); the back edges
+of loops (IRecurrenceLayer input 1) are wired last.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import heapq
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from .. import backend
 from ..backend import trt
-from .inspect import LayerRecord, NetworkRecord
+from .inspect import LayerRecord, NetworkRecord, _plain, torch_dtype
+
+__all__ = ["ReplayError", "replay", "rebuild_engine", "replayable_layer_types"]
 
 
 class ReplayError(RuntimeError):
-    """A record cannot be turned back into a layer."""
+    """A record cannot be turned back into a layer (or the new layer does not match the record)."""
 
 
-def _enum(rec: LayerRecord, key: str):
-    value = rec.attrs[key]
-    cls = rec.enums.get(key)
-    return getattr(trt, cls).__members__[value] if cls else value
+_TORCH_TO_TRT_NAME = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16",
+                      torch.int8: "int8", torch.int32: "int32", torch.int64: "int64", torch.bool: "bool",
+                      torch.uint8: "uint8", torch.float8_e4m3fn: "fp8"}
+for _torch_name, _trt_name in (("float4_e2m1fn_x2", "fp4"), ("float8_e8m0fnu", "e8m0")):
+    if hasattr(torch, _torch_name):
+        _TORCH_TO_TRT_NAME[getattr(torch, _torch_name)] = _trt_name
 
 
 def _trt_dtype(dtype: torch.dtype):
-    from ..tracing.context import torch_dtype_to_trt
+    try:
+        return getattr(trt, _TORCH_TO_TRT_NAME[dtype])
+    except (KeyError, AttributeError):
+        raise ReplayError(f"no TensorRT data type for {dtype} in {backend.NAME} {backend.VERSION}") from None
 
-    return torch_dtype_to_trt(dtype)
 
+# ---- values -------------------------------------------------------------------------------------------------
 
 class _Weights:
-    """trt.Weights from recorded tensors, kept alive until the engine is built."""
+    """trt.Weights made from recorded tensors; the arrays they point at are kept in `keep` (until the build)."""
 
     def __init__(self):
         self.keep: list[Any] = []
 
-    def __call__(self, t: torch.Tensor | None, dtype: torch.dtype | None = None):
+    def __call__(self, t: torch.Tensor | None, dtype) -> Any:
+        """`dtype` (a trt.DataType) is used for absent (empty) weights, which the records leave out."""
         if t is None or t.numel() == 0:
-            return trt.Weights(_trt_dtype(dtype or torch.float32))
-        t = t.detach().contiguous().cpu()
-        if t.dtype == torch.bfloat16:
-            arr = t.view(torch.int16).numpy().copy()
+            return trt.Weights(dtype)
+        t = t.detach().cpu().contiguous()
+        if t.dtype in (torch.float32, torch.float16, torch.int8, torch.int32, torch.int64, torch.bool,
+                       torch.uint8):
+            arr = np.array(t.numpy(), copy=True, order="C").reshape(-1)
             self.keep.append(arr)
-            return trt.Weights(trt.bfloat16, arr.ctypes.data, arr.size)
-        arr = np.array(t.numpy(), copy=True, order="C")
-        self.keep.append(arr)
-        return trt.Weights(arr)
+            return trt.Weights(arr)
+        # numpy has no bfloat16/fp8: hand TensorRT the raw bytes with the type
+        raw = t.reshape(-1).view(torch.uint8).numpy().copy()
+        self.keep.append(raw)
+        return trt.Weights(_trt_dtype(t.dtype), raw.ctypes.data, t.numel())
 
 
-def _add(net, rec: LayerRecord, ins: list, w: _Weights):
-    """Create the layer with the arguments its add_* method needs; other attributes are set afterwards."""
-    t, a, wt = rec.type, rec.attrs, rec.weights
-    x = ins[0] if ins else None
-    if t == "ACTIVATION":
-        return net.add_activation(x, _enum(rec, "type"))
-    if t == "CAST":
-        return net.add_cast(x, _enum(rec, "to_type"))
-    if t == "CONCATENATION":
-        return net.add_concatenation(ins)
-    if t == "CONSTANT":
-        return net.add_constant(tuple(a["shape"]), w(wt.get("weights"), rec.output_dtypes[0]))
-    if t in ("CONVOLUTION", "DECONVOLUTION"):
-        add = net.add_convolution_nd if t == "CONVOLUTION" else net.add_deconvolution_nd
-        dt = rec.output_dtypes[0]
-        return add(x, a["num_output_maps"], tuple(a["kernel_size_nd"]), w(wt.get("kernel"), dt), w(wt.get("bias"), dt))
-    if t == "ELEMENTWISE":
-        return net.add_elementwise(ins[0], ins[1], _enum(rec, "op"))
-    if t == "GATHER":
-        return net.add_gather(ins[0], ins[1], a["axis"])
-    if t == "IDENTITY":
-        return net.add_identity(x)
-    if t == "MATRIX_MULTIPLY":
-        return net.add_matrix_multiply(ins[0], _enum(rec, "op0"), ins[1], _enum(rec, "op1"))
-    if t == "NORMALIZATION":
-        if a.get("is_v2"):
-            return net.add_normalization_v2(ins[0], ins[1], ins[2], a["axes"])
-        return net.add_normalization(ins[0], ins[1], ins[2], a["axes"])
-    if t == "PADDING":
-        return net.add_padding_nd(x, tuple(a["pre_padding_nd"]), tuple(a["post_padding_nd"]))
-    if t == "PARAMETRIC_RELU":
-        return net.add_parametric_relu(ins[0], ins[1])
-    if t == "POOLING":
-        return net.add_pooling_nd(x, _enum(rec, "type"), tuple(a["window_size_nd"]))
-    if t == "REDUCE":
-        return net.add_reduce(x, _enum(rec, "op"), a["axes"], a["keep_dims"])
-    if t == "RESIZE":
-        return net.add_resize(x)
-    if t == "SCALE":
-        dt = rec.output_dtypes[0]
-        return net.add_scale_nd(x, _enum(rec, "mode"), w(wt.get("shift"), dt), w(wt.get("scale"), dt),
-                                w(wt.get("power"), dt), a.get("channel_axis", 1))
-    if t == "SELECT":
-        return net.add_select(ins[0], ins[1], ins[2])
-    if t == "SHAPE":
-        return net.add_shape(x)
-    if t == "SHUFFLE":
-        return net.add_shuffle(x)
-    if t == "SLICE":
-        start, shape, stride = (tuple(a[k]) if a.get(k) is not None else (0,) * len(rec.output_shapes[0])
-                                for k in ("start", "shape", "stride"))
-        return net.add_slice(x, start, shape, stride)
-    if t == "SOFTMAX":
-        return net.add_softmax(x)
-    if t == "TOPK":
-        return net.add_topk(x, _enum(rec, "op"), a["k"], a["axes"])
-    if t == "UNARY":
-        return net.add_unary(x, _enum(rec, "op"))
-    if t == "CUMULATIVE":
-        return net.add_cumulative(ins[0], ins[1], _enum(rec, "op"), a["exclusive"], a["reverse"])
-    if t == "EINSUM":
-        return net.add_einsum(ins, a["equation"])
-    if t == "GRID_SAMPLE":
-        return net.add_grid_sample(ins[0], ins[1])
-    if t == "ONE_HOT":
-        return net.add_one_hot(ins[0], ins[1], ins[2], a["axis"])
-    if t == "SCATTER":
-        return net.add_scatter(ins[0], ins[1], ins[2], _enum(rec, "mode"))
-    if t == "LRN":
-        return net.add_lrn(x, a["window_size"], a["alpha"], a["beta"], a["k"])
-    if t == "SQUEEZE":
-        return net.add_squeeze(ins[0], ins[1])
-    if t == "UNSQUEEZE":
-        return net.add_unsqueeze(ins[0], ins[1])
-    if t == "NON_ZERO":
-        return net.add_non_zero(x)
-    if t == "FILL":
-        layer = net.add_fill(tuple(rec.output_shapes[0]) if -1 not in rec.output_shapes[0] else (0,),
-                             _enum(rec, "operation"), _trt_dtype(rec.output_dtypes[0]))
-        return layer
-    if t == "REVERSE_SEQUENCE":
-        return net.add_reverse_sequence(ins[0], ins[1])
-    if t == "ASSERTION":
-        return net.add_assertion(x, a.get("message", ""))
-    raise ReplayError(f"layer {rec.name!r}: replaying {t} layers is not supported")
+def _enum(rec: LayerRecord, key: str, value: Any = None):
+    value = rec.attrs[key] if value is None else value
+    cls = rec.enums.get(key)
+    if cls is None:
+        return value
+    try:
+        return getattr(trt, cls).__members__[value]
+    except (AttributeError, KeyError):
+        raise ReplayError(f"{rec.type} layer {rec.name!r}: {key}={value!r} is not a member of trt.{cls} in "
+                          f"{backend.NAME} {backend.VERSION}") from None
 
 
-# attributes consumed by the add_* call (or structural), not set again
-_CONSTRUCTOR = {"type", "to_type", "num_output_maps", "kernel_size_nd", "op", "op0", "op1", "shape", "axis",
-                "window_size_nd", "keep_dims", "exclusive", "reverse", "equation", "k", "is_v2", "operation",
-                "pre_padding_nd", "post_padding_nd", "window_size", "message"}
-_KEEP_FOR = {"SLICE": {"mode", "axes"}, "RESIZE": {"shape"}, "GATHER": {"mode", "num_elementwise_dims"},
-             "REDUCE": set(), "CONCATENATION": {"axis"}, "SOFTMAX": {"axes"}, "NORMALIZATION": {"epsilon",
-                                                                                              "num_groups"}}
+def _attr(rec: LayerRecord, key: str):
+    if key not in rec.attrs or rec.attrs[key] is None:
+        raise ReplayError(f"{rec.type} layer {rec.name!r}: the record has no {key!r}, which creating the layer "
+                          "needs")
+    return _enum(rec, key)
 
 
-def _set_attrs(layer, rec: LayerRecord) -> None:
-    keep = _KEEP_FOR.get(rec.type, set())
+def _dims(value) -> tuple:
+    return tuple(int(v) for v in value)
+
+
+# ---- creating layers ----------------------------------------------------------------------------------------
+# LayerType name -> (add(replay, record, input tensors) -> layer, number of leading inputs the add_* call takes;
+# None = all). Inputs after those are wired with set_input once the attributes are set.
+
+def _conv(r: _Replay, rec: LayerRecord, ins: list):
+    add = r.net.add_convolution_nd if rec.type == "CONVOLUTION" else r.net.add_deconvolution_nd
+    dt = ins[0].dtype
+    return add(ins[0], _attr(rec, "num_output_maps"), _dims(_attr(rec, "kernel_size_nd")),
+               r.weights(rec.weights.get("kernel"), dt), r.weights(rec.weights.get("bias"), dt))
+
+
+def _scale(r: _Replay, rec: LayerRecord, ins: list):
+    dt = ins[0].dtype
+    w = {k: r.weights(rec.weights.get(k), dt) for k in ("shift", "scale", "power")}
+    return r.net.add_scale_nd(ins[0], _attr(rec, "mode"), w["shift"], w["scale"], w["power"],
+                              rec.attrs.get("channel_axis", 1))
+
+
+def _constant(r: _Replay, rec: LayerRecord, ins: list):
+    return r.net.add_constant(_dims(_attr(rec, "shape")),
+                              r.weights(rec.weights.get("weights"), _trt_dtype(rec.output_dtypes[0])))
+
+
+def _slice(r: _Replay, rec: LayerRecord, ins: list):
+    rank = len(rec.output_shapes[0])
+    # a start/shape/stride given as a tensor is not recorded as an attribute; set_input replaces the placeholder
+    start, shape, stride = (_dims(rec.attrs[k]) if rec.attrs.get(k) is not None else (0,) * rank
+                            for k in ("start", "shape", "stride"))
+    return r.net.add_slice(ins[0], start, shape, stride)
+
+
+def _fill(r: _Replay, rec: LayerRecord, ins: list):
+    shape = rec.attrs.get("shape")
+    shape = _dims(shape) if shape is not None else (0,) * max(len(rec.output_shapes[0]), 1)
+    to_type = _enum(rec, "to_type") if rec.attrs.get("to_type") else _trt_dtype(rec.output_dtypes[0])
+    return r.net.add_fill(shape, _attr(rec, "operation"), to_type)
+
+
+def _topk(r: _Replay, rec: LayerRecord, ins: list):
+    # with k given as a tensor (input 1) the layer reads back k=-1, which add_topk refuses: 1 is a placeholder
+    k = 1 if _replaced_by_input(rec, "k") else _attr(rec, "k")
+    if rec.attrs.get("indices_type"):
+        return r.net.add_topk(ins[0], _attr(rec, "op"), k, _attr(rec, "axes"), _enum(rec, "indices_type"))
+    return r.net.add_topk(ins[0], _attr(rec, "op"), k, _attr(rec, "axes"))
+
+
+def _with_indices_type(add: str, n_inputs: int):
+    def make(r: _Replay, rec: LayerRecord, ins: list):
+        fn = getattr(r.net, add)
+        if rec.attrs.get("indices_type"):
+            return fn(*ins[:n_inputs], _enum(rec, "indices_type"))
+        return fn(*ins[:n_inputs])
+    return make
+
+
+def _normalization(r: _Replay, rec: LayerRecord, ins: list):
+    add = r.net.add_normalization_v2 if rec.attrs.get("is_v2") else r.net.add_normalization
+    return add(ins[0], ins[1], ins[2], _attr(rec, "axes"))
+
+
+def _dynamic_quantize(r: _Replay, rec: LayerRecord, ins: list):
+    a = rec.attrs
+    if a.get("block_shape") is not None:
+        return r.net.add_dynamic_quantize_v2(ins[0], _dims(a["block_shape"]), _attr(rec, "to_type"),
+                                             _attr(rec, "scale_type"))
+    return r.net.add_dynamic_quantize(ins[0], _attr(rec, "axis"), _attr(rec, "block_size"), _attr(rec, "to_type"),
+                                      _attr(rec, "scale_type"))
+
+
+_ADD: dict[str, tuple[Callable, int | None]] = {
+    "ACTIVATION": (lambda r, rec, i: r.net.add_activation(i[0], _attr(rec, "type")), 1),
+    "ASSERTION": (lambda r, rec, i: r.net.add_assertion(i[0], rec.attrs.get("message") or ""), 1),
+    "CAST": (lambda r, rec, i: r.net.add_cast(i[0], _attr(rec, "to_type")), 1),
+    "CONCATENATION": (lambda r, rec, i: r.net.add_concatenation(i), None),
+    "CONSTANT": (_constant, 0),
+    "CONVOLUTION": (_conv, 1),
+    "CUMULATIVE": (lambda r, rec, i: r.net.add_cumulative(i[0], i[1], _attr(rec, "op"), _attr(rec, "exclusive"),
+                                                          _attr(rec, "reverse")), 2),
+    "DECONVOLUTION": (_conv, 1),
+    "DEQUANTIZE": (lambda r, rec, i: r.net.add_dequantize(i[0], i[1], _attr(rec, "to_type")), 2),
+    "DYNAMIC_QUANTIZE": (_dynamic_quantize, 1),
+    "EINSUM": (lambda r, rec, i: r.net.add_einsum(i, _attr(rec, "equation")), None),
+    "ELEMENTWISE": (lambda r, rec, i: r.net.add_elementwise(i[0], i[1], _attr(rec, "op")), 2),
+    "FILL": (_fill, 0),
+    "GATHER": (lambda r, rec, i: r.net.add_gather_v2(i[0], i[1], _attr(rec, "mode")), 2),
+    "GRID_SAMPLE": (lambda r, rec, i: r.net.add_grid_sample(i[0], i[1]), 2),
+    "IDENTITY": (lambda r, rec, i: r.net.add_identity(i[0]), 1),
+    "LRN": (lambda r, rec, i: r.net.add_lrn(i[0], _attr(rec, "window_size"), _attr(rec, "alpha"),
+                                            _attr(rec, "beta"), _attr(rec, "k")), 1),
+    "MATRIX_MULTIPLY": (lambda r, rec, i: r.net.add_matrix_multiply(i[0], _attr(rec, "op0"), i[1],
+                                                                    _attr(rec, "op1")), 2),
+    "NMS": (_with_indices_type("add_nms", 3), 3),
+    "NON_ZERO": (_with_indices_type("add_non_zero", 1), 1),
+    "NORMALIZATION": (_normalization, 3),
+    "ONE_HOT": (lambda r, rec, i: r.net.add_one_hot(i[0], i[1], i[2], _attr(rec, "axis")), 3),
+    "PADDING": (lambda r, rec, i: r.net.add_padding_nd(i[0], _dims(_attr(rec, "pre_padding_nd")),
+                                                       _dims(_attr(rec, "post_padding_nd"))), 1),
+    "PARAMETRIC_RELU": (lambda r, rec, i: r.net.add_parametric_relu(i[0], i[1]), 2),
+    "POOLING": (lambda r, rec, i: r.net.add_pooling_nd(i[0], _attr(rec, "type"),
+                                                       _dims(_attr(rec, "window_size_nd"))), 1),
+    "QUANTIZE": (lambda r, rec, i: r.net.add_quantize(i[0], i[1], _attr(rec, "to_type")), 2),
+    "RAGGED_SOFTMAX": (lambda r, rec, i: r.net.add_ragged_softmax(i[0], i[1]), 2),
+    "REDUCE": (lambda r, rec, i: r.net.add_reduce(i[0], _attr(rec, "op"), _attr(rec, "axes"),
+                                                  _attr(rec, "keep_dims")), 1),
+    "RESIZE": (lambda r, rec, i: r.net.add_resize(i[0]), 1),
+    "REVERSE_SEQUENCE": (lambda r, rec, i: r.net.add_reverse_sequence(i[0], i[1]), 2),
+    "SCALE": (_scale, 1),
+    "SCATTER": (lambda r, rec, i: r.net.add_scatter(i[0], i[1], i[2], _attr(rec, "mode")), 3),
+    "SELECT": (lambda r, rec, i: r.net.add_select(i[0], i[1], i[2]), 3),
+    "SHAPE": (lambda r, rec, i: r.net.add_shape(i[0]), 1),
+    "SHUFFLE": (lambda r, rec, i: r.net.add_shuffle(i[0]), 1),
+    "SLICE": (_slice, 1),
+    "SOFTMAX": (lambda r, rec, i: r.net.add_softmax(i[0]), 1),
+    "SQUEEZE": (lambda r, rec, i: r.net.add_squeeze(i[0], i[1]), 2),
+    "TOPK": (_topk, 1),
+    "UNARY": (lambda r, rec, i: r.net.add_unary(i[0], _attr(rec, "op")), 1),
+    "UNSQUEEZE": (lambda r, rec, i: r.net.add_unsqueeze(i[0], i[1]), 2),
+}
+
+# Structural layers, created through their IIfConditional / ILoop (see _Replay._structural)
+_CONDITIONAL = {"CONDITION", "CONDITIONAL_INPUT", "CONDITIONAL_OUTPUT"}
+_LOOP = {"RECURRENCE", "TRIP_LIMIT", "ITERATOR", "LOOP_OUTPUT"}
+
+# LayerType name -> the ILayer subclass whose properties the attributes are
+_CLASSES = {
+    "ACTIVATION": "IActivationLayer", "ASSERTION": "IAssertionLayer", "CAST": "ICastLayer",
+    "CONCATENATION": "IConcatenationLayer", "CONDITION": "IConditionLayer",
+    "CONDITIONAL_INPUT": "IIfConditionalInputLayer", "CONDITIONAL_OUTPUT": "IIfConditionalOutputLayer",
+    "CONSTANT": "IConstantLayer", "CONVOLUTION": "IConvolutionLayer", "CUMULATIVE": "ICumulativeLayer",
+    "DECONVOLUTION": "IDeconvolutionLayer", "DEQUANTIZE": "IDequantizeLayer",
+    "DYNAMIC_QUANTIZE": "IDynamicQuantizeLayer", "EINSUM": "IEinsumLayer", "ELEMENTWISE": "IElementWiseLayer",
+    "FILL": "IFillLayer", "GATHER": "IGatherLayer", "GRID_SAMPLE": "IGridSampleLayer", "IDENTITY": "IIdentityLayer",
+    "ITERATOR": "IIteratorLayer", "LOOP_OUTPUT": "ILoopOutputLayer", "LRN": "ILRNLayer",
+    "MATRIX_MULTIPLY": "IMatrixMultiplyLayer", "NMS": "INMSLayer", "NON_ZERO": "INonZeroLayer",
+    "NORMALIZATION": "INormalizationLayer", "ONE_HOT": "IOneHotLayer", "PADDING": "IPaddingLayer",
+    "PARAMETRIC_RELU": "IParametricReLULayer", "POOLING": "IPoolingLayer", "QUANTIZE": "IQuantizeLayer",
+    "RAGGED_SOFTMAX": "IRaggedSoftMaxLayer", "RECURRENCE": "IRecurrenceLayer", "REDUCE": "IReduceLayer",
+    "RESIZE": "IResizeLayer", "REVERSE_SEQUENCE": "IReverseSequenceLayer", "SCALE": "IScaleLayer",
+    "SCATTER": "IScatterLayer", "SELECT": "ISelectLayer", "SHAPE": "IShapeLayer", "SHUFFLE": "IShuffleLayer",
+    "SLICE": "ISliceLayer", "SOFTMAX": "ISoftMaxLayer", "SQUEEZE": "ISqueezeLayer", "TOPK": "ITopKLayer",
+    "TRIP_LIMIT": "ITripLimitLayer", "UNARY": "IUnaryLayer", "UNSQUEEZE": "IUnsqueezeLayer",
+}
+
+# Attributes an input tensor replaces (input index -> property): not set when that input is given (setting some
+# of them would reset the input; the records leave most out, TOPK keeps k=-1)
+_INPUT_REPLACES = {"SLICE": {1: "start", 2: "shape", 3: "stride"}, "SHUFFLE": {1: "reshape_dims"},
+                   "RESIZE": {1: "shape"}, "FILL": {0: "shape", 1: "alpha", 2: "beta"}, "TOPK": {1: "k"}}
+
+
+def _replaced_by_input(rec: LayerRecord, key: str) -> bool:
+    return any(name == key and index < len(rec.inputs) and rec.inputs[index] is not None
+               for index, name in _INPUT_REPLACES.get(rec.type, {}).items())
+
+
+# Recorded attributes that are not properties to set: owners of structural layers, a method's result
+_NOT_SET = {"conditional", "loop", "attention", "is_alpha_beta_int64", "is_v2"}
+
+
+def replayable_layer_types() -> list[str]:
+    return sorted(set(_ADD) | _CONDITIONAL | _LOOP)
+
+
+# ---- attributes ---------------------------------------------------------------------------------------------
+
+def _value(rec: LayerRecord, key: str, value: Any) -> Any:
+    """Plain recorded value -> what the property setter takes."""
+    if key in rec.enums:
+        return _enum(rec, key, value)
+    if key in ("first_transpose", "second_transpose"):
+        return trt.Permutation(_dims(value))
+    if rec.type == "FILL" and key in ("alpha", "beta"):
+        # the Python binding stores a Python int as an int64 alpha/beta, a float as a double
+        return int(value) if rec.attrs.get("is_alpha_beta_int64") else float(value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _skip(rec: LayerRecord, key: str, value: Any) -> bool:
+    if key in _NOT_SET or value is None or _replaced_by_input(rec, key):
+        return True
+    # IResizeLayer reads back scales=[] when an output shape was set (and shape=None when scales were)
+    return rec.type == "RESIZE" and key == "scales" and len(value) == 0
+
+
+def _set_attributes(layer: Any, rec: LayerRecord) -> None:
+    cls = type(layer)
     for key, value in rec.attrs.items():
-        if (key in _CONSTRUCTOR and key not in keep) or value is None or key in ("conditional", "loop"):
+        if _skip(rec, key, value):
             continue
-        if key in rec.enums:
-            value = _enum(rec, key)
-        elif key in ("first_transpose", "second_transpose"):
-            value = trt.Permutation(tuple(value))
-        elif isinstance(value, list):
-            value = tuple(value)
+        prop = getattr(cls, key, None)
+        if not isinstance(prop, property):
+            raise ReplayError(f"{rec.type} layer {rec.name!r}: {cls.__name__} has no property {key!r} in "
+                              f"{backend.NAME} {backend.VERSION}")
+        if prop.fset is None:             # given to the add_* call; check that it took
+            current = _plain(getattr(layer, key))[0]
+            if current != value:
+                raise ReplayError(f"{rec.type} layer {rec.name!r}: read-only {key}={current!r} after creating the "
+                                  f"layer, the record says {value!r}")
+            continue
         try:
-            setattr(layer, key, value)
-        except (AttributeError, TypeError) as e:
-            if not _is_read_only(layer, key):
-                raise ReplayError(f"layer {rec.name!r}: cannot set {key}={value!r} ({e})") from None
+            setattr(layer, key, _value(rec, key, value))
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ReplayError(f"{rec.type} layer {rec.name!r}: cannot set {key}={value!r} ({e})") from None
 
 
-def _is_read_only(layer, key: str) -> bool:
-    prop = getattr(type(layer), key, None)
-    return isinstance(prop, property) and prop.fset is None
+# ---- ordering -----------------------------------------------------------------------------------------------
+
+def _dependencies(rec: LayerRecord) -> list[str | None]:
+    """Tensor ids that must exist before `rec` is added: its inputs, except a loop's back edge (recurrence input 1
+    is the value of the next iteration, computed from the recurrence itself)."""
+    return rec.inputs[:1] if rec.type == "RECURRENCE" else rec.inputs
 
 
-_CLASSES = {"ACTIVATION": "IActivationLayer", "CAST": "ICastLayer", "CONCATENATION": "IConcatenationLayer",
-            "CONSTANT": "IConstantLayer", "CONVOLUTION": "IConvolutionLayer",
-            "DECONVOLUTION": "IDeconvolutionLayer", "ELEMENTWISE": "IElementWiseLayer", "GATHER": "IGatherLayer",
-            "MATRIX_MULTIPLY": "IMatrixMultiplyLayer", "NORMALIZATION": "INormalizationLayer",
-            "PADDING": "IPaddingLayer", "POOLING": "IPoolingLayer", "REDUCE": "IReduceLayer", "RESIZE": "IResizeLayer",
-            "SCALE": "IScaleLayer", "SHUFFLE": "IShuffleLayer", "SLICE": "ISliceLayer", "SOFTMAX": "ISoftMaxLayer",
-            "TOPK": "ITopKLayer", "UNARY": "IUnaryLayer", "CUMULATIVE": "ICumulativeLayer", "EINSUM": "IEinsumLayer",
-            "GRID_SAMPLE": "IGridSampleLayer", "ONE_HOT": "IOneHotLayer", "SCATTER": "IScatterLayer",
-            "LRN": "ILRNLayer", "FILL": "IFillLayer"}
+def _order(record: NetworkRecord) -> list[int]:
+    """Layer indices in recorded order wherever possible, every input before its reader, each if-conditional's
+    CONDITION before its other boundary layers."""
+    layers = record.layers
+    producer = {t: i for i, layer in enumerate(layers) for t in layer.outputs}
+    available = {name for name, _, _ in record.inputs}
+    condition = {layer.attrs.get("conditional"): i for i, layer in enumerate(layers) if layer.type == "CONDITION"}
+    deps: list[set[int]] = []
+    missing: list[str] = []
+    for i, layer in enumerate(layers):
+        d = set()
+        for t in _dependencies(layer):
+            if t is None or t in available:
+                continue
+            if t not in producer:
+                missing.append(t)
+            else:
+                d.add(producer[t])
+        if layer.type in ("CONDITIONAL_INPUT", "CONDITIONAL_OUTPUT") and layer.attrs.get("conditional") in condition:
+            d.add(condition[layer.attrs["conditional"]])
+        d.discard(i)
+        deps.append(d)
+    if missing:
+        raise ReplayError(f"layers read tensors no layer produces: {sorted(set(missing))[:5]}")
+    users: list[list[int]] = [[] for _ in layers]
+    for i, d in enumerate(deps):
+        for j in d:
+            users[j].append(i)
+    waiting = [len(d) for d in deps]
+    ready = [i for i, n in enumerate(waiting) if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for u in users[i]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) != len(layers):
+        stuck = [layers[i].name for i, n in enumerate(waiting) if n][:5]
+        raise ReplayError(f"the layers' inputs form a cycle outside a loop's recurrence; layers involved: {stuck}")
+    return order
 
 
-def _topological(layers: list[LayerRecord], available: set[str]) -> list[LayerRecord]:
-    """Layers in an order where every input exists before it is read (a network's layer order need not be:
-    a layer's shape input may be added after the layer)."""
-    ordered, pending, available = [], list(layers), set(available)
-    while pending:
-        ready = [r for r in pending if all(i is None or i in available for i in r.inputs)]
-        if not ready:
-            missing = sorted({i for r in pending for i in r.inputs if i is not None and i not in available})
-            raise ReplayError(f"layers read tensors no layer produces: {missing[:5]}")
-        ids = {id(r) for r in ready}
-        pending = [r for r in pending if id(r) not in ids]
-        ordered += ready
-        for r in ready:
-            available.update(r.outputs)
-    return ordered
+# ---- replay -------------------------------------------------------------------------------------------------
+
+class _Replay:
+    def __init__(self, record: NetworkRecord, builder: Any):
+        self.record = record
+        self.net = backend.create_network(builder)
+        if record.name:
+            self.net.name = record.name
+        self.weights = _Weights()
+        self.tensors: dict[str, Any] = {}
+        self.conditionals: dict[str, Any] = {}
+        self.loops: dict[str, Any] = {}
+        self.back_edges: list[tuple[Any, LayerRecord]] = []
+
+    def tensor(self, rec: LayerRecord, tid: str | None) -> Any:
+        if tid is None:
+            return None
+        try:
+            return self.tensors[tid]
+        except KeyError:
+            raise ReplayError(f"{rec.type} layer {rec.name!r}: input {tid!r} does not exist yet") from None
+
+    def run(self) -> Any:
+        for name, dtype, shape in self.record.inputs:
+            self.tensors[name] = self.net.add_input(name, _trt_dtype(dtype), _dims(shape))
+        for i in _order(self.record):
+            self.add(self.record.layers[i])
+        for layer, rec in self.back_edges:
+            layer.set_input(1, self.tensor(rec, rec.inputs[1]))
+        for name in self.record.outputs:
+            if name not in self.tensors:
+                raise ReplayError(f"network output {name!r} is produced by no layer")
+            self.net.mark_output(self.tensors[name])
+        return self.net
+
+    def add(self, rec: LayerRecord) -> None:
+        ins = [self.tensor(rec, t) for t in _dependencies(rec)]
+        if rec.type in _CONDITIONAL or rec.type in _LOOP:
+            layer, taken = self._structural(rec, ins)
+        elif rec.type in _ADD:
+            add, taken = _ADD[rec.type]
+            if taken is None:                      # CONCATENATION, EINSUM: every input goes to the add_* call
+                taken = len(ins)
+            if any(t is None for t in ins[:taken]):
+                raise ReplayError(f"{rec.type} layer {rec.name!r}: a required input is absent in the record "
+                                  f"(inputs {rec.inputs})")
+            layer = add(self, rec, ins)
+        else:
+            raise ReplayError(f"{rec.type} layer {rec.name!r}: replaying {rec.type} layers is not supported "
+                              f"(replayable: {', '.join(replayable_layer_types())})")
+        if layer is None:
+            raise ReplayError(f"{rec.type} layer {rec.name!r}: TensorRT refused to create the layer")
+        cls = _CLASSES.get(rec.type)
+        if cls is not None and hasattr(trt, cls):
+            layer.__class__ = getattr(trt, cls)
+        _set_attributes(layer, rec)
+        for index in range(taken, len(ins)):       # inputs the add_* call had no parameter for
+            if ins[index] is not None:
+                layer.set_input(index, ins[index])
+        layer.name = rec.name
+        if layer.num_outputs != len(rec.outputs):
+            raise ReplayError(f"{rec.type} layer {rec.name!r}: the new layer has {layer.num_outputs} outputs, the "
+                              f"record {len(rec.outputs)}")
+        for index, (tid, dtype) in enumerate(zip(rec.outputs, rec.output_dtypes)):
+            out = layer.get_output(index)
+            out.name = tid
+            self.tensors[tid] = out
+            if torch_dtype(out.dtype) != dtype:          # compared as recorded (INT4 is recorded as int8)
+                raise ReplayError(f"{rec.type} layer {rec.name!r}: output {tid!r} is {out.dtype.name} in the "
+                                  f"replayed network, {dtype} in the record")
+
+    def _structural(self, rec: LayerRecord, ins: list) -> tuple[Any, int]:
+        """if-conditional and loop boundary layers: made by their IIfConditional / ILoop."""
+        if rec.type in _CONDITIONAL:
+            owner = rec.attrs.get("conditional")
+            cond = self.conditionals.get(owner)
+            if cond is None:
+                cond = self.conditionals[owner] = self.net.add_if_conditional()
+                if owner:
+                    cond.name = owner
+            if rec.type == "CONDITION":
+                return cond.set_condition(ins[0]), 1
+            if rec.type == "CONDITIONAL_INPUT":
+                return cond.add_input(ins[0]), 1
+            return cond.add_output(ins[0], ins[1]), 2
+        owner = rec.attrs.get("loop")
+        loop = self.loops.get(owner)
+        if loop is None:
+            loop = self.loops[owner] = self.net.add_loop()
+            if owner:
+                loop.name = owner
+        if rec.type == "RECURRENCE":
+            layer = loop.add_recurrence(ins[0])
+            if len(rec.inputs) > 1 and rec.inputs[1] is not None:
+                self.back_edges.append((layer, rec))
+            return layer, 1
+        if rec.type == "TRIP_LIMIT":
+            return loop.add_trip_limit(ins[0], _attr(rec, "kind")), 1
+        if rec.type == "ITERATOR":
+            return loop.add_iterator(ins[0], rec.attrs.get("axis", 0), bool(rec.attrs.get("reverse"))), 1
+        return loop.add_loop_output(ins[0], _attr(rec, "kind"), rec.attrs.get("axis", 0)), 1
 
 
-def replay(record: NetworkRecord, builder=None):
-    """(network, builder, keepalive): a new strongly typed network with the recorded layers, tensor names,
-    inputs and outputs. `keepalive` must outlive the engine build (it holds the weights' memory)."""
+def replay(record: NetworkRecord, builder: Any = None) -> tuple[Any, Any, list]:
+    """(network, builder, keepalive): a new strongly typed network of `builder` (a new one if None) with the
+    recorded layers, attributes, weights, layer and tensor names, inputs and outputs (in recorded order).
+    `keepalive` holds the memory the network's weights point at: keep it until the engine is built."""
     if builder is None:
         builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
-    net = backend.create_network(builder)
-    tensors: dict[str, Any] = {}
-    for name, dtype, shape in record.inputs:
-        tensors[name] = net.add_input(name, _trt_dtype(dtype), tuple(shape))
-    w = _Weights()
-    for rec in _topological(record.layers, set(tensors)):
-        if rec.attrs.get("conditional") or rec.attrs.get("loop"):
-            raise ReplayError(f"layer {rec.name!r}: if-conditionals and loops are not replayed")
-        ins = [tensors[i] if i is not None else None for i in rec.inputs]
-        first = [i for i in ins[:1] if i is not None] + [i for i in ins[1:] if i is not None]
-        layer = _add(net, rec, first if rec.type in ("CONCATENATION", "EINSUM") else ins, w)
-        cls = _CLASSES.get(rec.type)
-        if cls:
-            layer.__class__ = getattr(trt, cls)
-        # optional / shape-tensor inputs that the add_* call did not take
-        taken = {"ELEMENTWISE": 2, "GATHER": 2, "MATRIX_MULTIPLY": 2, "NORMALIZATION": 3, "PARAMETRIC_RELU": 2,
-                 "SELECT": 3, "CUMULATIVE": 2, "GRID_SAMPLE": 2, "ONE_HOT": 3, "SCATTER": 3, "SQUEEZE": 2,
-                 "UNSQUEEZE": 2, "REVERSE_SEQUENCE": 2}.get(rec.type, 1)
-        if rec.type not in ("CONCATENATION", "EINSUM", "CONSTANT", "FILL"):
-            for i, t in enumerate(ins[taken:], start=taken):
-                if t is not None:
-                    layer.set_input(i, t)
-        elif rec.type == "FILL":
-            for i, t in enumerate(ins):
-                if t is not None:
-                    layer.set_input(i, t)
-        _set_attrs(layer, rec)
-        layer.name = rec.name
-        for i, out_name in enumerate(rec.outputs):
-            out = layer.get_output(i)
-            out.name = out_name
-            tensors[out_name] = out
-    for name in record.outputs:
-        net.mark_output(tensors[name])
-    return net, builder, w.keep
+    r = _Replay(record, builder)
+    network = r.run()
+    return network, builder, r.weights.keep
 
 
 def rebuild_engine(record: NetworkRecord, *, profile: dict | None = None, max_workspace_size: int | None = None,
-                   log_level=None) -> bytes:
-    """Replay `record` with this process's TensorRT and build a serialized engine from it."""
+                   log_level: Any = None) -> bytes:
+    """Replay `record` with this process's TensorRT and build a serialized engine from it. `profile` maps input
+    names to (min, opt, max) shapes; it is required when an input has dynamic (-1) dimensions."""
     from ..runtime.build import build_engine, new_builder
 
+    dynamic = [name for name, _, shape in record.inputs if any(d < 0 for d in shape)]
+    unprofiled = [name for name in dynamic if name not in (profile or {})]
+    if unprofiled:
+        raise ReplayError(f"inputs {unprofiled} have dynamic dimensions: pass profile={{name: (min, opt, max)}} "
+                          "with their shapes")
     builder, logger = new_builder(log_level)
-    network, builder, keep = replay(record, builder)
+    network, builder, keepalive = replay(record, builder)
     engine = build_engine(builder, network, logger, profile=profile, max_workspace_size=max_workspace_size)
-    del keep
+    del keepalive                                  # the serialized engine holds its own copy of the weights
     return engine
