@@ -26,6 +26,7 @@ Record format (all plain data; `NetworkRecord.to_state()` gives a dict that `tor
 from __future__ import annotations
 
 import ctypes
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,3 +307,25 @@ def read_network(network: Any) -> NetworkRecord:
     layers = [_read_layer(network.get_layer(i), tensor_id) for i in range(network.num_layers)]
     outputs = [tensor_id(network.get_output(i)) for i in range(network.num_outputs)]
     return NetworkRecord(inputs, outputs, layers, name=network.name or "")
+
+
+def dependency_order(deps: dict[int, set[int]]) -> tuple[list[int], list[int]]:
+    """Nodes ordered so that each comes after the nodes it depends on, the smallest index first whenever
+    several are ready (so a network's recorded order is kept where it already is topological).
+    Returns (order, nodes left waiting on a cycle)."""
+    users: dict[int, list[int]] = {i: [] for i in deps}
+    for i, d in deps.items():
+        for j in d:
+            users[j].append(i)
+    waiting = {i: len(d) for i, d in deps.items()}
+    ready = [i for i, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for u in users[i]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                heapq.heappush(ready, u)
+    return order, [i for i, n in waiting.items() if n]

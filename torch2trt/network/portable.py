@@ -14,7 +14,6 @@ of loops (IRecurrenceLayer input 1) are wired last.
 
 from __future__ import annotations
 
-import heapq
 from typing import Any, Callable
 
 import numpy as np
@@ -22,7 +21,7 @@ import torch
 
 from .. import backend
 from ..backend import trt
-from .inspect import LayerRecord, NetworkRecord, _plain, torch_dtype
+from .inspect import _LAYER_CLASSES, LayerRecord, NetworkRecord, _plain, dependency_order, torch_dtype
 
 __all__ = ["ReplayError", "replay", "rebuild_engine", "replayable_layer_types"]
 
@@ -217,24 +216,7 @@ _CONDITIONAL = {"CONDITION", "CONDITIONAL_INPUT", "CONDITIONAL_OUTPUT"}
 _LOOP = {"RECURRENCE", "TRIP_LIMIT", "ITERATOR", "LOOP_OUTPUT"}
 
 # LayerType name -> the ILayer subclass whose properties the attributes are
-_CLASSES = {
-    "ACTIVATION": "IActivationLayer", "ASSERTION": "IAssertionLayer", "CAST": "ICastLayer",
-    "CONCATENATION": "IConcatenationLayer", "CONDITION": "IConditionLayer",
-    "CONDITIONAL_INPUT": "IIfConditionalInputLayer", "CONDITIONAL_OUTPUT": "IIfConditionalOutputLayer",
-    "CONSTANT": "IConstantLayer", "CONVOLUTION": "IConvolutionLayer", "CUMULATIVE": "ICumulativeLayer",
-    "DECONVOLUTION": "IDeconvolutionLayer", "DEQUANTIZE": "IDequantizeLayer",
-    "DYNAMIC_QUANTIZE": "IDynamicQuantizeLayer", "EINSUM": "IEinsumLayer", "ELEMENTWISE": "IElementWiseLayer",
-    "FILL": "IFillLayer", "GATHER": "IGatherLayer", "GRID_SAMPLE": "IGridSampleLayer", "IDENTITY": "IIdentityLayer",
-    "ITERATOR": "IIteratorLayer", "LOOP_OUTPUT": "ILoopOutputLayer", "LRN": "ILRNLayer",
-    "MATRIX_MULTIPLY": "IMatrixMultiplyLayer", "NMS": "INMSLayer", "NON_ZERO": "INonZeroLayer",
-    "NORMALIZATION": "INormalizationLayer", "ONE_HOT": "IOneHotLayer", "PADDING": "IPaddingLayer",
-    "PARAMETRIC_RELU": "IParametricReLULayer", "POOLING": "IPoolingLayer", "QUANTIZE": "IQuantizeLayer",
-    "RAGGED_SOFTMAX": "IRaggedSoftMaxLayer", "RECURRENCE": "IRecurrenceLayer", "REDUCE": "IReduceLayer",
-    "RESIZE": "IResizeLayer", "REVERSE_SEQUENCE": "IReverseSequenceLayer", "SCALE": "IScaleLayer",
-    "SCATTER": "IScatterLayer", "SELECT": "ISelectLayer", "SHAPE": "IShapeLayer", "SHUFFLE": "IShuffleLayer",
-    "SLICE": "ISliceLayer", "SOFTMAX": "ISoftMaxLayer", "SQUEEZE": "ISqueezeLayer", "TOPK": "ITopKLayer",
-    "TRIP_LIMIT": "ITripLimitLayer", "UNARY": "IUnaryLayer", "UNSQUEEZE": "IUnsqueezeLayer",
-}
+_CLASSES = _LAYER_CLASSES  # LayerType name -> the ILayer subclass exposing its attributes
 
 # Attributes an input tensor replaces (input index -> property): not set when that input is given (setting some
 # of them would reset the input; the records leave most out, TOPK keeps k=-1)
@@ -331,24 +313,10 @@ def _order(record: NetworkRecord) -> list[int]:
         deps.append(d)
     if missing:
         raise ReplayError(f"layers read tensors no layer produces: {sorted(set(missing))[:5]}")
-    users: list[list[int]] = [[] for _ in layers]
-    for i, d in enumerate(deps):
-        for j in d:
-            users[j].append(i)
-    waiting = [len(d) for d in deps]
-    ready = [i for i, n in enumerate(waiting) if n == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for u in users[i]:
-            waiting[u] -= 1
-            if waiting[u] == 0:
-                heapq.heappush(ready, u)
-    if len(order) != len(layers):
-        stuck = [layers[i].name for i, n in enumerate(waiting) if n][:5]
-        raise ReplayError(f"the layers' inputs form a cycle outside a loop's recurrence; layers involved: {stuck}")
+    order, stuck = dependency_order(dict(enumerate(deps)))
+    if stuck:
+        names = [layers[i].name for i in stuck][:5]
+        raise ReplayError(f"the layers' inputs form a cycle outside a loop's recurrence; layers involved: {names}")
     return order
 
 

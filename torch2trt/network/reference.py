@@ -19,7 +19,7 @@ import torch
 
 from . import _ref_nn, _ref_tensor
 from ._ref_common import Ctx, ReferenceError
-from .inspect import LayerRecord, NetworkRecord, read_network
+from .inspect import LayerRecord, NetworkRecord, dependency_order, read_network
 
 HANDLERS: dict = {**_ref_tensor.HANDLERS, **_ref_nn.HANDLERS}
 
@@ -129,25 +129,10 @@ class _Plan:
     def _toposort(nodes: list[int], inputs_of: list, producer: dict, layers: list) -> list[int]:
         node_set = set(nodes)
         deps = {i: {producer[t] for t in inputs_of[i] if t is not None and t in producer} & node_set for i in nodes}
-        consumers: dict[int, list] = {i: [] for i in nodes}
-        for i in nodes:
-            for d in deps[i]:
-                consumers[d].append(i)
-        pending = {i: len(deps[i]) for i in nodes}
-        import heapq
-        ready = [i for i in nodes if pending[i] == 0]
-        heapq.heapify(ready)
-        order = []
-        while ready:
-            i = heapq.heappop(ready)
-            order.append(i)
-            for c in consumers[i]:
-                pending[c] -= 1
-                if pending[c] == 0:
-                    heapq.heappush(ready, c)
-        if len(order) != len(nodes):
-            stuck = [layers[i].name for i in nodes if pending[i] > 0][:5]
-            raise ReferenceError(f"the network has a cycle (loops are not supported); layers involved: {stuck}")
+        order, stuck = dependency_order(deps)
+        if stuck:
+            names = [layers[i].name for i in stuck][:5]
+            raise ReferenceError(f"the network has a cycle (loops are not supported); layers involved: {names}")
         return order
 
 
