@@ -269,16 +269,16 @@ def _set_attributes(layer: Any, rec: LayerRecord) -> None:
         if not isinstance(prop, property):
             raise ReplayError(f"{rec.type} layer {rec.name!r}: {cls.__name__} has no property {key!r} in "
                               f"{backend.NAME} {backend.VERSION}")
-        if prop.fset is None:             # given to the add_* call; check that it took
-            current = _plain(getattr(layer, key))[0]
-            if current != value:
-                raise ReplayError(f"{rec.type} layer {rec.name!r}: read-only {key}={current!r} after creating the "
-                                  f"layer, the record says {value!r}")
-            continue
-        try:
-            setattr(layer, key, _value(rec, key, value))
-        except (TypeError, ValueError, RuntimeError) as e:
-            raise ReplayError(f"{rec.type} layer {rec.name!r}: cannot set {key}={value!r} ({e})") from None
+        if prop.fset is not None:         # (read-only ones were given to the add_* call)
+            try:
+                setattr(layer, key, _value(rec, key, value))
+            except (TypeError, ValueError, RuntimeError) as e:
+                raise ReplayError(f"{rec.type} layer {rec.name!r}: cannot set {key}={value!r} ({e})") from None
+        # TensorRT logs a refused value and keeps the old one: read it back
+        current = _plain(getattr(layer, key))[0]
+        if current != value:
+            raise ReplayError(f"{rec.type} layer {rec.name!r}: {key} is {current!r} in the replayed layer, the "
+                              f"record says {value!r} (TensorRT's log may say why)")
 
 
 # ---- ordering -----------------------------------------------------------------------------------------------
