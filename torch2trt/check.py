@@ -4,6 +4,7 @@ network, and report per-output errors. It is how conversions are verified on a m
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -44,6 +45,7 @@ class OutputError:
 class CheckReport:
     model_trt: TRTModule
     outputs: list[OutputError] = field(default_factory=list)
+    runs: list = field(default_factory=list)   # verify.VerificationRun per argument list (the sample first)
 
     @property
     def max_rel(self) -> float:
@@ -91,19 +93,29 @@ def run_reference(model_trt: TRTModule, inputs: list, dtype: torch.dtype | None 
 
 
 def check(model: torch.nn.Module | Callable, inputs: list, *, verbose: bool = True,
-          **convert_kwargs: Any) -> CheckReport:
-    """Convert `model`, then compare PyTorch's outputs with the reference execution of the network."""
+          verify_inputs: list | None = None, **convert_kwargs: Any) -> CheckReport:
+    """Convert `model`, then compare PyTorch's outputs with the converted network (the engine where it runs,
+    else the CPU reference executor) on the sample and on fresh inputs drawn like it — at the profile's min, opt
+    and max shapes when it is dynamic (the rule of torch2trt's verification, torch2trt/verify.py) — or on
+    `verify_inputs` (argument lists) instead of the fresh ones. `report.outputs` holds, per output, the worst run;
+    `report.runs` every run. Nothing is raised on a mismatch: the report says it."""
+    from .verify import compare_runs, fresh_inputs
+
     if not isinstance(model, torch.nn.Module):
         model = FunctionModule(model).eval()
-    model_trt = torch2trt(model, inputs, **convert_kwargs)
-    flat_in, schema = structure.flatten(list(inputs))
-    with torch.no_grad():
-        expected = model(*structure.unflatten(schema, [t.clone() for t in flat_in]))
-    got = run_reference(model_trt, inputs)
-    flat_got, _ = structure.flatten(got)
-    flat_exp, _ = structure.flatten(expected)
-    report = CheckReport(model_trt, [compare(g, e, n) for g, e, n in
-                                     zip(flat_got, flat_exp, model_trt.output_names)])
+    convert_kwargs.pop("verify", None)
+    model_trt = torch2trt(model, inputs, verify=False, **convert_kwargs)
+    profile = {s["name"]: (s["min"], s["opt"], s["max"]) for s in model_trt.input_specs}
+    others = fresh_inputs(inputs, profile, model_trt.input_names) if verify_inputs is None else list(verify_inputs)
+    runs, _ = compare_runs(model, model_trt, [list(inputs)] + [list(a) for a in others], model_trt.output_names,
+                           sample_args=list(inputs),
+                           rtol=math.inf)
+    worst: dict[str, OutputError] = {}
+    for run in runs:
+        for o in run.outputs:
+            if o.name not in worst or not (o.same_layout and o.rel <= worst[o.name].rel):
+                worst[o.name] = o
+    report = CheckReport(model_trt, [worst[n] for n in model_trt.output_names if n in worst], runs)
     if verbose:
         print(report.table())
     return report

@@ -5,6 +5,9 @@ engine, return a TRTModule. Nothing the caller owns is changed (inputs are clone
 from __future__ import annotations
 
 import copy
+import time
+import warnings
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -15,14 +18,16 @@ from .runtime.build import build_engine, new_builder
 from .runtime.module import TRTModule, dtype_name
 from .tracing import structure
 from .tracing.context import ConversionContext, ConversionError, get_trt, torch_dtype_to_trt
-from .tracing.mode import tracing
+from .tracing.mode import _Broken, active_tracer, tracing
+from .tracing.preserve import ModelSnapshot, run_preserved
+from .tracing.shapes import DynDim
 
 # Arguments of the original torch2trt that we accept only at their default (they select features that
 # do not exist in strongly typed TensorRT or are not implemented): name -> default.
 _ORIGINAL_DEFAULTS = {"strict_type_constraints": False, "int8_mode": False, "int8_calib_dataset": None,
                       "use_onnx": False, "dla_core": 0, "gpu_fallback": True, "device_types": None,
                       "default_device_type": None, "int8_calib_algorithm": None, "onnx_opset": None,
-                      "avg_timing_iterations": None, "max_batch_size": None}
+                      "avg_timing_iterations": None}
 
 
 def _check_model(module: torch.nn.Module) -> None:
@@ -47,11 +52,14 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
               output_names: Sequence[str] | None = None, log_level: Any = None, fp16_mode: bool = False,
               max_workspace_size: int | None = None, keep_network: bool = True,
               dtype: torch.dtype | None = None, min_shapes: Any = None, opt_shapes: Any = None,
-              max_shapes: Any = None, portable: bool = True, **kwargs: Any) -> TRTModule:
+              max_shapes: Any = None, portable: bool = True, max_batch_size: int | None = None,
+              verify: bool = True, verify_inputs: Sequence[Sequence[Any]] | None = None,
+              verify_rtol: float | None = None, **kwargs: Any) -> TRTModule:
     """Convert `module` into a TensorRT engine traced with the sample `inputs`.
 
     `inputs` is a list/tuple of the model's positional arguments (tensors or nested lists/tuples/dicts
-    of tensors). The returned TRTModule takes and returns the same structures.
+    of tensors, and plain values). The returned TRTModule takes and returns the same structures; dicts are
+    bound by key, and a call whose structure or non-tensor values differ from the sample's is an InputError.
 
     `dtype` (float32, float16 or bfloat16; `fp16_mode=True` means float16) sets the precision of the
     weights and activations inside the network; its inputs and outputs keep the dtypes of the sample
@@ -59,10 +67,84 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
 
     `min_shapes`, `opt_shapes`, `max_shapes` (nested like `inputs`, None where static) define one
     optimization profile; dimensions whose min and max differ are dynamic (-1) in the network.
+    `max_batch_size=N` (the original torch2trt's argument) means axis 0 of every input from 1 to N.
 
     `portable=True` keeps the network as plain records in the module (and its state_dict), so the engine
     can be rebuilt where the stored one cannot run and the CPU reference executor works after loading.
+
+    `verify=True` (the default) compares the built network with PyTorch on fresh inputs — drawn like the
+    sample, at the profile's min, opt and max shapes when it is dynamic — or on `verify_inputs` (a list of
+    argument lists), with the engine where it runs, else the CPU reference executor; a mismatch beyond
+    `verify_rtol` (default by precision: float32 1e-4, float16 1e-2, bfloat16 5e-2) raises a ConversionError
+    naming the first diverging call. The results are on the returned module as `.verification`.
     """
+    if verify_inputs is not None and not verify:
+        raise ValueError("verify_inputs were given with verify=False")
+    traced = _trace(module, inputs, input_names=input_names, output_names=output_names, log_level=log_level,
+                    fp16_mode=fp16_mode, dtype=dtype, min_shapes=min_shapes, opt_shapes=opt_shapes,
+                    max_shapes=max_shapes, max_batch_size=max_batch_size, **kwargs)
+    t0 = time.perf_counter()
+    dynamic = any(p[0] != p[2] for p in traced.profile.values())
+    engine = build_engine(traced.builder, traced.network, traced.logger, max_workspace_size=max_workspace_size,
+                          profile=traced.profile if dynamic else None)
+    timings = {"trace": traced.seconds, "build": time.perf_counter() - t0}
+    network, dtype = traced.network, traced.dtype
+    input_specs = [{"name": n, "dtype": dtype_name(t.dtype), "min": list(p[0]), "opt": list(p[1]),
+                    "max": list(p[2])} for (n, p), t in zip(traced.profile.items(), traced.flat_in)]
+    output_specs = [{"name": n, "dtype": dtype_name(d), "shape": [int(v) for v in network.get_output(i).shape]}
+                    for i, (n, d) in enumerate(zip(traced.names_out, traced.out_dtypes))]
+    trt_module = TRTModule(engine, traced.names_in, traced.names_out, traced.in_schema, traced.out_schema,
+                           input_specs, output_specs, network=network,
+                           build_settings={"max_workspace_size": max_workspace_size,
+                                           "dtype": dtype_name(dtype) if dtype else None},
+                           network_record=read_network(network) if portable else None)
+    trt_module._network_keepalive = (traced.builder, traced.ctx._keepalive)
+    trt_module.verification = None
+    if verify:
+        from .verify import verify_conversion
+
+        t0 = time.perf_counter()
+        trt_module.verification = verify_conversion(
+            module, trt_module, traced, inputs, verify_inputs=verify_inputs, rtol=verify_rtol,
+            convert_kwargs=dict(input_names=input_names, output_names=output_names, fp16_mode=fp16_mode,
+                                dtype=dtype, min_shapes=min_shapes, opt_shapes=opt_shapes, max_shapes=max_shapes,
+                                max_batch_size=max_batch_size, **kwargs))
+        timings["verify"] = time.perf_counter() - t0
+    trt_module.timings = timings
+    if not keep_network:
+        trt_module.network = None
+        trt_module._network_keepalive = None
+    return trt_module
+
+
+@dataclass
+class Traced:
+    """A traced network, before the engine is built."""
+    network: Any
+    builder: Any
+    logger: Any
+    ctx: ConversionContext
+    flat_in: list[torch.Tensor]
+    in_schema: dict
+    names_in: list[str]
+    names_out: list[str]
+    out_schema: dict
+    out_dtypes: list[torch.dtype]
+    profile: dict[str, tuple[tuple, tuple, tuple]]
+    dtype: torch.dtype | None
+    seconds: float
+
+
+def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_names=None, log_level=None,
+           fp16_mode: bool = False, dtype: torch.dtype | None = None, min_shapes: Any = None,
+           opt_shapes: Any = None, max_shapes: Any = None, max_batch_size: int | None = None,
+           **kwargs: Any) -> Traced:
+    """Check the arguments and trace `module` with the sample `inputs` into a network (no engine yet)."""
+    t_start = time.perf_counter()
+    if active_tracer() is not None:
+        raise ConversionError("torch2trt() was called inside the forward of a model that is being converted; "
+                              "nested conversion is not supported: convert the inner module on its own "
+                              "(outside the outer model's forward) and call the result from the model")
     for key, value in kwargs.items():
         if key not in _ORIGINAL_DEFAULTS:
             raise TypeError(f"torch2trt() got an unexpected keyword argument {key!r}")
@@ -86,6 +168,9 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
         if t.dtype == torch.float64:
             raise TypeError(f"input {name!r} is float64, which TensorRT does not support; pass float32")
         torch_dtype_to_trt(t.dtype)
+    if max_batch_size is not None:
+        min_shapes, opt_shapes, max_shapes = _batch_profile(flat_in, in_schema, max_batch_size, min_shapes,
+                                                            opt_shapes, max_shapes)
 
     profile = _profile(flat_in, in_schema, names_in, min_shapes, opt_shapes, max_shapes)
     builder, logger = new_builder(log_level)
@@ -94,10 +179,9 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     model, out_dtypes = _in_precision(module, inputs, dtype)
     # in-place ops in forward must not touch the caller's tensors: trace with copies
     clones = [t.detach().to(dtype if dtype and t.is_floating_point() else t.dtype, copy=True) for t in flat_in]
-    saved_state = {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()
-                   if isinstance(v, torch.Tensor)}
+    snapshot = ModelSnapshot(model)
     try:
-        with torch.no_grad(), tracing(ctx, model) as tracer:
+        with torch.no_grad(), tracing(ctx, model, snapshot) as tracer:
             for name, t, given in zip(names_in, clones, flat_in):
                 lo, _, hi = profile[name]
                 dims = tuple(-1 if a != b else a for a, b in zip(lo, hi))
@@ -105,29 +189,59 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
                 t._trt = ctx.cast(itensor, t.dtype)  # no layer unless the precision differs
                 tracer.track(t)
             outputs = model(*structure.unflatten(in_schema, clones))
-            tracer.raise_if_problems()
             flat_out, out_schema = structure.flatten(outputs)
+            _check_outputs(tracer, flat_out, out_schema)
+            tracer.raise_if_problems()
             names_out = _input_names(len(flat_out), output_names, "output")
             out_dtypes = out_dtypes or [t.dtype for t in flat_out]
             _mark_outputs(ctx, flat_out, names_out, set(map(id, clones)), out_dtypes)
+            written = snapshot.written()
     finally:
-        _restore_state(model, saved_state)
+        snapshot.restore()
+    if written:
+        warnings.warn(f"torch2trt: the model's forward changes {', '.join(written[:5])}"
+                      f"{' ...' if len(written) > 5 else ''} in place; the engine computes every call from the "
+                      "values they had at conversion (it keeps no state between calls), and the model was "
+                      "restored", stacklevel=3)
+    return Traced(network, builder, logger, ctx, flat_in, in_schema, names_in, names_out, out_schema, out_dtypes,
+                  profile, dtype, time.perf_counter() - t_start)
 
-    dynamic = any(p[0] != p[2] for p in profile.values())
-    engine = build_engine(builder, network, logger, max_workspace_size=max_workspace_size,
-                          profile=profile if dynamic else None)
-    input_specs = [{"name": n, "dtype": dtype_name(t.dtype), "min": list(p[0]), "opt": list(p[1]),
-                    "max": list(p[2])} for (n, p), t in zip(profile.items(), flat_in)]
-    output_specs = [{"name": n, "dtype": dtype_name(d), "shape": [int(v) for v in network.get_output(i).shape]}
-                    for i, (n, d) in enumerate(zip(names_out, out_dtypes))]
-    trt_module = TRTModule(engine, names_in, names_out, in_schema, out_schema, input_specs, output_specs,
-                           network=network if keep_network else None,
-                           build_settings={"max_workspace_size": max_workspace_size,
-                                           "dtype": dtype_name(dtype) if dtype else None},
-                           network_record=read_network(network) if portable else None)
-    if keep_network:
-        trt_module._network_keepalive = (builder, ctx._keepalive)
-    return trt_module
+
+def _check_outputs(tracer, flat_out: list[torch.Tensor], out_schema: dict) -> None:
+    """Outputs whose network value is unknown or stale, and dynamic sizes returned as Python ints."""
+    for i, t in enumerate(flat_out):
+        mark = t.__dict__.get("_trt")
+        reason = tracer.stale_reason(t)
+        if reason is None and isinstance(mark, _Broken) and mark.root:
+            reason = mark.reason
+        if reason is not None:
+            tracer.report(f"model output {i}", reason)
+
+    def walk(schema: dict) -> None:
+        if schema["kind"] == "const" and isinstance(schema["value"], DynDim):
+            tracer.report("model output", f"returns the dynamic size {int(schema['value'])} as a Python int, "
+                                          "which would be frozen at the sample's value; return a tensor")
+            schema["value"] = int(schema["value"])
+        for sub in schema.get("items", ()):
+            walk(sub)
+
+    walk(out_schema)
+
+
+def _batch_profile(flat_in: list[torch.Tensor], schema: dict, max_batch_size: int, min_shapes, opt_shapes,
+                   max_shapes):
+    """max_batch_size=N: axis 0 of every input from 1 to N, the sample as opt (the original's meaning)."""
+    if any(v is not None for v in (min_shapes, opt_shapes, max_shapes)):
+        raise ValueError("max_batch_size cannot be combined with min_shapes/opt_shapes/max_shapes")
+    if not isinstance(max_batch_size, int) or isinstance(max_batch_size, bool) or max_batch_size < 1:
+        raise ValueError(f"max_batch_size must be a positive int, got {max_batch_size!r}")
+    for i, t in enumerate(flat_in):
+        if t.dim() == 0 or not 1 <= t.shape[0] <= max_batch_size:
+            raise ValueError(f"max_batch_size={max_batch_size}: input {i} (shape {tuple(t.shape)}) needs a batch "
+                             f"axis 0 of size 1..{max_batch_size}")
+    lows = [(1,) + tuple(t.shape[1:]) for t in flat_in]
+    highs = [(max_batch_size,) + tuple(t.shape[1:]) for t in flat_in]
+    return (structure.unflatten(schema, lows), None, structure.unflatten(schema, highs))
 
 
 def _shapes_per_input(schema: dict, value: Any, what: str) -> list:
@@ -165,9 +279,12 @@ def _profile(flat_in: list[torch.Tensor], schema: dict, names: list[str], min_sh
                 raise ValueError(f"input {name!r}: {what} shape {shape} has rank {len(shape)}, the sample "
                                  f"{sample} has rank {len(sample)}")
         for axis, (a, o, b, s) in enumerate(zip(lo, opt, hi, sample)):
-            if not (a <= s <= b and a <= o <= b and a >= 0):
+            if not (a <= s <= b and a <= o <= b):
                 raise ValueError(f"input {name!r} axis {axis}: need min <= sample <= max and min <= opt <= max; "
                                  f"got min {a}, opt {o}, max {b}, sample {s}")
+            if a < 1 and a != b:
+                raise ValueError(f"input {name!r} axis {axis}: a dynamic axis needs min at least 1 (got min {a}); "
+                                 "size-0 axes are not supported in a profile")
         profile[name] = (lo, opt, hi)
     return profile
 
@@ -182,8 +299,8 @@ def _in_precision(module: torch.nn.Module, inputs: list, dtype: torch.dtype | No
             t.dtype == dtype for t in structure.flatten(list(inputs))[0] if t.is_floating_point()):
         return module, None
     flat, schema = structure.flatten(list(inputs))
-    with torch.no_grad():  # the model as given fixes the output dtypes
-        reference_out = module(*structure.unflatten(schema, [t.clone() for t in flat]))
+    # the model as given fixes the output dtypes (run with its state restored afterwards)
+    reference_out = run_preserved(module, *structure.unflatten(schema, [t.clone() for t in flat]))
     out_dtypes = [t.dtype for t in structure.flatten(reference_out)[0]]
     return copy.deepcopy(module).to(dtype), out_dtypes
 
@@ -203,15 +320,6 @@ def _mark_outputs(ctx: ConversionContext, flat_out: list[torch.Tensor], names: l
             itensor = layer.get_output(0)
         itensor.name = name
         ctx.network.mark_output(itensor)
-
-
-def _restore_state(module: torch.nn.Module, saved: dict[str, torch.Tensor]) -> None:
-    """Undo any in-place change the traced forward made to parameters or buffers."""
-    with torch.no_grad():
-        for key, value in module.state_dict(keep_vars=True).items():
-            old = saved.get(key)
-            if old is not None and (value.shape != old.shape or not torch.equal(value, old)):
-                value.copy_(old)
 
 
 __all__ = ["torch2trt", "ConversionError"]

@@ -23,6 +23,7 @@ from .check import compare as compare_tensors
 from .runtime.module import TRTModule
 from .tracing import structure
 from .tracing.mode import Call, observe
+from .tracing.preserve import run_preserved
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -199,6 +200,7 @@ def compare(model: torch.nn.Module | Callable, inputs: list, rtol: float = 1e-5,
     if not isinstance(model, torch.nn.Module):
         model = FunctionModule(model).eval()
     records: list[_Recorded] = []
+    convert_kwargs.setdefault("verify", False)  # this is the tool that looks closer; it reports, never raises
     with observe(_recorder(records)):
         model_trt = torch2trt(model, inputs, **convert_kwargs)
     flat_in, schema = structure.flatten(list(inputs))
@@ -219,8 +221,7 @@ def compare(model: torch.nn.Module | Callable, inputs: list, rtol: float = 1e-5,
             row.status = "diverged" if _diverged(err, rtol) else "ok"
         rows.append(row)
 
-    with torch.no_grad():
-        expected = model(*structure.unflatten(schema, [t.clone() for t in flat_in]))
+    expected = run_preserved(model, *structure.unflatten(schema, [t.clone() for t in flat_in]))
     outputs = [compare_tensors(values[n], e, n) if n in values else
                OutputError(n, (), e.dtype, tuple(e.shape), e.dtype, math.inf, math.inf)
                for n, e in zip(model_trt.output_names, structure.flatten(expected)[0])]
@@ -230,4 +231,47 @@ def compare(model: torch.nn.Module | Callable, inputs: list, rtol: float = 1e-5,
     return report
 
 
-__all__ = ["compare", "LayerwiseReport", "CallError"]
+def first_divergence(model: torch.nn.Module, sample: list, fresh: list, rtol: float = 1e-5,
+                     **convert_kwargs: Any) -> CallError | None:
+    """The first converted call whose network tensor, run at the `fresh` inputs, differs from what PyTorch
+    computes for that call at those inputs — for a network traced at `sample`. Two traces align call by call
+    (the sample's gives the network and its tensors, the fresh one PyTorch's values); a call where the sequences
+    part means Python control flow took another path at the fresh inputs."""
+    import warnings
+
+    from .convert import _trace
+    from .network import reference
+
+    convert_kwargs = {k: v for k, v in convert_kwargs.items() if k in _TRACE_ARGS}
+    at_sample: list[_Recorded] = []
+    at_fresh: list[_Recorded] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with observe(_recorder(at_sample)):
+            traced = _trace(model, sample, **convert_kwargs)
+        with observe(_recorder(at_fresh)):
+            _trace(model, fresh, **convert_kwargs)
+    flat, _ = structure.flatten(list(fresh))
+    values = reference.run(traced.network, {n: t.detach().cpu() for n, t in zip(traced.names_in, flat)},
+                           intermediates=True)
+    for a, b in zip(at_sample, at_fresh):
+        row = CallError(a.index, a.call_name + a.suffix, a.module_path, a.location, a.itensor.name,
+                        tuple(b.value.shape), b.value.dtype)
+        if (a.index, a.call_name, a.suffix) != (b.index, b.call_name, b.suffix):
+            row.status = "Python control flow took another path at the fresh inputs (the trace is one run)"
+            return row
+        got = values.get(row.tensor)
+        if got is None:
+            continue
+        err = compare_tensors(got, b.value, row.tensor)
+        row.max_abs, row.rel = err.max_abs, err.rel
+        if _diverged(err, rtol):
+            row.status = "diverged"
+            return row
+    return None
+
+
+_TRACE_ARGS = ("input_names", "output_names", "fp16_mode", "dtype", "min_shapes", "opt_shapes", "max_shapes",
+               "max_batch_size")
+
+__all__ = ["compare", "first_divergence", "LayerwiseReport", "CallError"]

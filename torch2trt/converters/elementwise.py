@@ -422,3 +422,20 @@ def _convert_addc(op):
 
 tensorrt_converter(spellings("addcmul"))(_convert_addc(E.PROD))
 tensorrt_converter(spellings("addcdiv"))(_convert_addc(E.DIV))
+
+
+# ---- copy_ -------------------------------------------------------------------------------------------------
+@tensorrt_converter(torch.Tensor.copy_)
+def convert_copy_(ctx):
+    """dst.copy_(src): src cast to dst's dtype and broadcast to dst's shape (a SELECT on a true condition
+    broadcasts without arithmetic, so inf/NaN in either operand are exact). Writing into a view of another
+    tensor is refused by the tracer (stale base)."""
+    dst, src, out = ctx.method_args[0], ctx.get_arg("src", 1), ctx.method_return
+    check_dtype(ctx, out.dtype)
+    rank = out.dim()
+    s = ctx.trt(src, out.dtype, rank)
+    if isinstance(src, torch.Tensor) and tuple(src.shape) == tuple(out.shape):
+        ctx.set_output(out, s)
+        return
+    true = ctx.constant(torch.ones((1,) * rank, dtype=torch.bool))
+    ctx.set_output(out, select(ctx, true, s, ctx.trt(dst, out.dtype, rank)))

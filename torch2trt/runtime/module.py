@@ -103,11 +103,19 @@ class TRTModule(torch.nn.Module):
         return structure.unflatten(self.output_schema, outputs)
 
     def _flatten_inputs(self, args: tuple) -> list[torch.Tensor]:
-        flat, schema = structure.flatten(list(args))
-        expected = structure.num_tensors(self.input_schema)
-        if len(flat) != expected or len(flat) != len(self.input_names):
-            raise InputError(f"expected {expected} input tensor(s) ({', '.join(self.input_names)}) in the "
-                             f"structure the model was converted with; got {len(flat)}")
+        """The call's tensors in the engine's input order: bound by the structure the model was converted with
+        (dicts by key); any other structure or non-tensor value is an InputError naming the difference."""
+        top = self.input_schema
+        if top.get("kind") == "list" and len(args) != len(top.get("items", ())):
+            raise InputError(f"expected {len(self.input_names)} input tensor(s) ({', '.join(self.input_names)}) in "
+                             f"{len(top['items'])} argument(s), as converted; got {len(args)} argument(s)")
+        try:
+            flat = structure.bind(self.input_schema, list(args))
+        except structure.StructureError as e:
+            raise InputError(f"inputs do not match the structure the model was converted with: {e}") from None
+        if len(flat) != len(self.input_names):
+            raise InputError(f"expected {len(self.input_names)} input tensor(s) ({', '.join(self.input_names)}); "
+                             f"the saved structure holds {len(flat)}")
         return flat
 
     def _check_inputs(self, flat: list[torch.Tensor]) -> None:

@@ -55,6 +55,13 @@ def torch_dtype_from_trt(dtype) -> torch.dtype:
         raise TypeError(f"no torch dtype for TensorRT type {dtype}") from None
 
 
+def _version(t: torch.Tensor) -> int | None:
+    try:
+        return t._version
+    except Exception:  # noqa: BLE001  (inference tensors keep no version counter)
+        return None
+
+
 def trt_dims(itensor) -> tuple[int, ...]:
     return tuple(int(d) for d in itensor.shape)
 
@@ -166,7 +173,9 @@ class ConversionContext:
             raise UnsupportedArgument(f"{self.method_name}: float64 constant; TensorRT has no float64")
         if rank is not None and t.dim() < rank:
             t = t.reshape((1,) * (rank - t.dim()) + tuple(t.shape))
-        key = (id(value), t.dtype, tuple(t.shape)) if isinstance(value, torch.Tensor) else None
+        # keyed on the version counter too: an in-place change between two uses makes a new constant
+        version = _version(value) if isinstance(value, torch.Tensor) else None
+        key = (id(value), version, t.dtype, tuple(t.shape)) if version is not None else None
         if key is not None and key in self._constants:
             return self._constants[key][1]
         layer = self.network.add_constant(tuple(t.shape), self.weights(t))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import traceback
 import weakref
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import registry
 from .context import ConversionContext, ConversionError, Deferred, UnsupportedArgument, get_trt, torch_dtype_from_trt
+from .preserve import ModelSnapshot, written_tensors
 from .shapes import DynDim, dims_of
 
 # trailing separators: site-packages/torchvision must not count as torch (it is model code)
@@ -57,17 +59,30 @@ class Call:
     result: Any
 
 
-_OBSERVERS: list = []
+# Tracing is per thread: the function mode is thread-local in torch, and so are the observers and the active
+# tracer here; the module hooks are global in torch and ignore every thread but the converting one.
+_LOCAL = threading.local()
+
+
+def _observers() -> list:
+    if not hasattr(_LOCAL, "observers"):
+        _LOCAL.observers = []
+    return _LOCAL.observers
+
+
+def active_tracer() -> Tracer | None:
+    """The tracer of a conversion running in this thread, if any."""
+    return getattr(_LOCAL, "tracer", None)
 
 
 @contextmanager
 def observe(callback) -> Iterator[None]:
-    """Call `callback(Call)` after every successfully converted call while the block runs."""
-    _OBSERVERS.append(callback)
+    """Call `callback(Call)` after every successfully converted call (of this thread) while the block runs."""
+    _observers().append(callback)
     try:
         yield
     finally:
-        _OBSERVERS.remove(callback)
+        _observers().remove(callback)
 
 
 @dataclass
@@ -86,6 +101,10 @@ class Tracer:
     problems: dict[tuple[str, str], Problem] = field(default_factory=dict)
     suppress: int = 0
     module_stack: list[tuple[str, bool]] = field(default_factory=list)
+    snapshot: ModelSnapshot | None = None
+    # storages of untraced tensors that an in-place op filled with traced values: any other untraced tensor
+    # on them (a base or another view) holds data the network does not compute. Values keep the storage alive.
+    tainted: dict[int, tuple[torch.Tensor, str]] = field(default_factory=dict)
     _refs: list[weakref.ref] = field(default_factory=list)
 
     # ---- bookkeeping -----------------------------------------------------------------------------
@@ -129,6 +148,13 @@ class Tracer:
         inputs = [t for t in leaves if isinstance(t, torch.Tensor)]
         marks = [t.__dict__.get("_trt") for t in inputs]
         if all(m is None for m in marks) and not any(isinstance(v, DynDim) for v in leaves):
+            if self.tainted:  # computed from stale data without the network: the result is stale too
+                stale = next((self.tainted[_storage_ptr(t)][1] for t in inputs if _storage_ptr(t) in self.tainted),
+                             None)
+                if stale is not None:
+                    for t in _leaves(out):
+                        if isinstance(t, torch.Tensor):
+                            self.tainted[_storage_ptr(t)] = (t, stale)
             return
         outputs = [t for t in _leaves(out) if isinstance(t, torch.Tensor)]
         broken = [m for m in marks if isinstance(m, _Broken)]
@@ -145,6 +171,12 @@ class Tracer:
             for b in root:
                 self.report(name, b.reason)
             self._mark(outputs, f"depends on a failed conversion ({name})", root=False)
+            return
+        stale = [self.tainted[_storage_ptr(t)][1] for t, m in zip(inputs, marks)
+                 if m is None and _storage_ptr(t) in self.tainted]
+        if stale:
+            self.report(name, stale[0])
+            self._mark(outputs, f"depends on stale data ({name})", root=False)
             return
         ctx = self.ctx
         ctx.method, ctx.method_name = func, name
@@ -182,14 +214,55 @@ class Tracer:
             return
         mutated = [t for t in inputs if t.__dict__.get("_trt") is not before[id(t)]
                    and not isinstance(t.__dict__.get("_trt"), Deferred)]
-        if _OBSERVERS:
+        observers = _observers()
+        if observers:
             location = _user_location()
-            for observe in _OBSERVERS:
-                observe(Call(name, ctx.module_path, location, args, kwargs, out))
+            self.suppress += 1  # what observers do with the tensors is not the model's computation
+            try:
+                for observe in observers:
+                    observe(Call(name, ctx.module_path, location, args, kwargs, out))
+            finally:
+                self.suppress -= 1
         for t in mutated:
             self.track(t)
         self._check_outputs(name, outputs, before)
         self._stale_views(mutated, name)
+
+    def stale_reason(self, t: torch.Tensor) -> str | None:
+        """Why the untraced tensor `t` cannot be a constant (its storage was written with traced values)."""
+        entry = self.tainted.get(_storage_ptr(t))
+        return entry[1] if entry is not None and get_trt(t) is None else None
+
+    def before_call(self, func: Any, args: tuple, kwargs: dict) -> tuple | None:
+        """Called before the real op runs. For an in-place op: copy the model's tensors it writes (so that the
+        model can be restored), and when it writes traced values into a tensor the trace does not follow,
+        return the arguments the converter must see instead — that tensor's value from before the op."""
+        written = written_tensors(func, args, kwargs)
+        if not written:
+            return None
+        if self.snapshot is not None:
+            for t in written:
+                self.snapshot.before_write(t)
+        target = args[0] if args and args[0] is written[0] else None
+        if target is None or target.__dict__.get("_trt") is not None:
+            return None
+        rest = _leaves((args[1:], kwargs))
+        if not any(isinstance(v, DynDim) or (isinstance(v, torch.Tensor) and v.__dict__.get("_trt") is not None)
+                   for v in rest):
+            return None
+        return (target.detach().clone(), *args[1:])
+
+    def after_inplace(self, name: str, target: torch.Tensor, substitute: torch.Tensor) -> None:
+        """The converter of an in-place op saw `substitute` (the pre-op copy) for `target`: its network value
+        belongs to `target`; every other untraced tensor on `target`'s storage is now stale."""
+        moved = substitute.__dict__.pop("_trt", None)
+        if moved is not None and target.__dict__.get("_trt") is None:
+            target._trt = moved
+            self.track(target)
+        reason = (f"it shares memory with a tensor that {name} changed in place with values computed from the "
+                  f"inputs at {_user_location()}; reading it through another view (or its base) after that is "
+                  "not supported: apply the op out of place (y = y + x) or to the whole tensor")
+        self.tainted[_storage_ptr(target)] = (target, reason)
 
     def _check_outputs(self, name: str, outputs: list, before: dict) -> None:
         """Every output must carry a network tensor of exactly PyTorch's shape and dtype."""
@@ -236,11 +309,13 @@ def _name_new_layers(ctx: ConversionContext, first: int) -> None:
 
 
 def _leaves(obj: Any) -> list:
-    """Leaves of nested lists/tuples (torch.Size included)/dicts."""
+    """Leaves of nested lists/tuples (torch.Size included)/dicts, and the bounds of slices."""
     if isinstance(obj, (list, tuple)):
         return [leaf for item in obj for leaf in _leaves(item)]
     if isinstance(obj, dict):
         return [leaf for item in obj.values() for leaf in _leaves(item)]
+    if isinstance(obj, slice):  # x[:, :y.size(1)]: a dynamic size inside an index
+        return [obj.start, obj.stop, obj.step]
     return [obj]
 
 
@@ -304,28 +379,41 @@ class _FunctionMode(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)  # the real op first; inside it, this mode is off
         tracer = self.tracer
         if tracer.suppress:
-            return out
+            if tracer.snapshot is not None:  # calls inside a converted module still must not change the model
+                for t in written_tensors(func, args, kwargs):
+                    tracer.snapshot.before_write(t)
+            return func(*args, **kwargs)
+        seen_args = tracer.before_call(func, args, kwargs)
+        out = func(*args, **kwargs)  # the real op first; inside it, this mode is off
         if func in _SHAPE_QUERIES:
             return _shape_query(tracer.ctx, func, args, kwargs, out)
         converter = registry.lookup_function(func)
         name = converter.target if converter else registry.qualified_name(func)
-        tracer.handle(func, name, args, kwargs, out, converter)
+        tracer.handle(func, name, seen_args or args, kwargs, out, converter)
+        if seen_args is not None:
+            tracer.after_inplace(name, args[0], seen_args[0])
         return out
 
 
 @contextmanager
-def tracing(ctx: ConversionContext, model: torch.nn.Module) -> Iterator[Tracer]:
+def tracing(ctx: ConversionContext, model: torch.nn.Module, snapshot: ModelSnapshot | None = None) -> Iterator[Tracer]:
     """Trace `model`'s calls while the block runs; afterwards nothing of the tracing is left behind
     (the function mode and hooks are removed and every `_trt` is stripped)."""
+    if active_tracer() is not None:
+        raise ConversionError("torch2trt() was called inside the forward of a model that is being converted; "
+                              "nested conversion is not supported: convert the inner module on its own "
+                              "(outside the outer model's forward) and call the result from the model")
     names = {id(m): n for n, m in model.named_modules()}
-    tracer = Tracer(ctx, names)
+    tracer = Tracer(ctx, names, snapshot=snapshot)
     ctx._reporter = tracer.report
-    ctx.allow_folding = not _OBSERVERS  # layer-wise debugging needs every call's own network tensor
+    ctx.allow_folding = not _observers()  # layer-wise debugging needs every call's own network tensor
+    thread = threading.get_ident()
 
     def pre_hook(module, args):
+        if threading.get_ident() != thread:
+            return
         path = names.get(id(module), type(module).__name__)
         converted = tracer.suppress == 0 and registry.lookup_module(module) is not None
         tracer.module_stack.append((path, converted))
@@ -335,7 +423,7 @@ def tracing(ctx: ConversionContext, model: torch.nn.Module) -> Iterator[Tracer]:
             ctx.module_path = path
 
     def post_hook(module, args, kwargs, output=None):  # always_call: no output when forward raised
-        if not tracer.module_stack:
+        if threading.get_ident() != thread or not tracer.module_stack:
             return None
         path, converted = tracer.module_stack.pop()
         if converted:
@@ -350,13 +438,16 @@ def tracing(ctx: ConversionContext, model: torch.nn.Module) -> Iterator[Tracer]:
     h1 = nn_module.register_module_forward_pre_hook(pre_hook)
     h2 = nn_module.register_module_forward_hook(post_hook, with_kwargs=True, always_call=True)
     mode = _FunctionMode(tracer)
+    _LOCAL.tracer = tracer
     try:
         with mode:
             yield tracer
     finally:
+        _LOCAL.tracer = None
         h1.remove()
         h2.remove()
         tracer.strip()
+        tracer.tainted.clear()
         ctx.module_path = ""
         ctx._reporter = None
 

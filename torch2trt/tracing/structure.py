@@ -54,6 +54,64 @@ def unflatten(schema: dict, tensors: list) -> Any:
     raise ValueError(f"unknown structure kind {kind!r}")
 
 
+class StructureError(ValueError):
+    """A value does not have the structure of a schema (the message names where and what differs)."""
+
+
+def _same_plain(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    return a == b or (isinstance(a, float) and a != a and b != b)
+
+
+def bind(schema: dict, args: list) -> list:
+    """The tensors of `args` (a call's positional arguments) in the order of `schema` (the converted call's
+    structure): dicts are bound by key; any other difference (a list for a dict, a missing or unknown key, a
+    different count, a non-tensor value other than the converted one) raises StructureError naming it."""
+    out: list = [None] * num_tensors(schema)
+
+    def walk(s: dict, v: Any, path: str) -> None:
+        kind = s["kind"]
+        if kind == "tensor":
+            if not isinstance(v, torch.Tensor):
+                raise StructureError(f"{path}: expected a tensor, got {type(v).__name__}")
+            out[s["index"]] = v
+        elif kind in ("list", "tuple"):
+            root = path == ""
+            want = list if kind == "list" else tuple
+            if not isinstance(v, (list, tuple)) or (not root and not isinstance(v, want)):
+                raise StructureError(f"{path}: expected a {kind} of {len(s['items'])} items, got "
+                                     f"{type(v).__name__}")
+            if len(v) != len(s["items"]):
+                what = "arguments" if root else "items"
+                raise StructureError(f"{path or 'the call'}: expected {len(s['items'])} {what} (as converted), "
+                                     f"got {len(v)}")
+            for i, (sub, x) in enumerate(zip(s["items"], v)):
+                walk(sub, x, f"argument {i}" if root else f"{path}[{i}]")
+        elif kind == "dict":
+            if not isinstance(v, dict):
+                raise StructureError(f"{path}: expected a dict with keys {s['keys']}, got {type(v).__name__}")
+            missing = [k for k in s["keys"] if k not in v]
+            unknown = [k for k in v if k not in s["keys"]]
+            if missing or unknown:
+                raise StructureError(f"{path}: expected a dict with keys {s['keys']} (as converted); "
+                                     + "; ".join(([f"missing key(s) {missing}"] if missing else [])
+                                                 + ([f"unknown key(s) {unknown}"] if unknown else [])))
+            for k, sub in zip(s["keys"], s["items"]):
+                walk(sub, v[k], f"{path}[{k!r}]")
+        elif kind == "const":
+            if not _same_plain(s["value"], v):
+                raise StructureError(
+                    f"{path}: the model was converted with {s['value']!r} ({type(s['value']).__name__}) here; this "
+                    f"call passes {v!r} ({type(v).__name__}). Non-tensor arguments are fixed in the engine: convert "
+                    "again for another value, or pass it as a tensor")
+        else:
+            raise StructureError(f"{path}: unknown structure kind {kind!r}")
+
+    walk(schema, list(args) if isinstance(args, tuple) else args, "")
+    return out
+
+
 def num_tensors(schema: dict) -> int:
     kind = schema["kind"]
     if kind == "tensor":

@@ -1,0 +1,159 @@
+"""The caller's model is untouched: a snapshot of what a forward may change, restored afterwards.
+
+Owns: which state of a model a conversion may change (parameters, buffers — persistent or not —, tensors held as
+plain attributes, any attribute re-assigned or added in forward, the contents of list/dict attributes) and putting
+it back. Tensor *data* is copied lazily: only a tensor about to be written in place (seen by the function mode before
+the op runs, `before_write`) is copied, so a forward that mutates nothing costs no copy of the weights. A tensor
+whose data changed without passing through `before_write` (an op below the torch-function level) is reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+# Python operators that write their first operand (torch 2.x: `x += y` arrives as Tensor.add_, `x[i] = v` as
+# Tensor.__setitem__); every other in-place op is named with a trailing underscore.
+_INPLACE_DUNDERS = {"__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__imod__", "__ipow__",
+                    "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__", "__imatmul__", "__setitem__"}
+
+
+def written_tensors(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    """Tensors an op call writes in place: the first operand of an in-place op (`add_`, `x += y`, `x[i] = v`,
+    `F.relu(x, inplace=True)`) and `out=` tensors. Read before the op runs."""
+    name = getattr(func, "__name__", "") or ""
+    if name == "__get__":  # a property getter (Tensor.shape, ...)
+        return []
+    written = []
+    first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+    if first is not None and ((name.endswith("_") and not name.startswith("__")) or name in _INPLACE_DUNDERS
+                              or kwargs.get("inplace") is True):
+        written.append(first)
+    out = kwargs.get("out")
+    if isinstance(out, torch.Tensor):
+        written.append(out)
+    elif isinstance(out, (list, tuple)):
+        written.extend(t for t in out if isinstance(t, torch.Tensor))
+    return written
+
+
+def _version(t: torch.Tensor) -> int | None:
+    try:
+        return t._version
+    except Exception:  # noqa: BLE001  (inference tensors keep no version counter)
+        return None
+
+
+def _storage_key(t: torch.Tensor) -> int:
+    try:
+        return t.untyped_storage().data_ptr()
+    except Exception:  # noqa: BLE001
+        return -id(t)
+
+
+class ModelSnapshot:
+    """What `model` holds now; `restore()` puts it back. Use as a context manager around every run of the model
+    during a conversion, together with a function mode that calls `before_write` for in-place ops."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = model
+        self._attrs: list[tuple[Any, dict, dict]] = []        # (module, __dict__ copy, container contents)
+        self._tensors: dict[int, tuple[torch.Tensor, str, int | None]] = {}  # id -> (tensor, name, version)
+        self._by_storage: dict[int, list[int]] = {}
+        self._saved: dict[int, torch.Tensor] = {}
+        for path, module in model.named_modules(remove_duplicate=True):
+            d = module.__dict__
+            contents = {k: (list(v) if isinstance(v, list) else dict(v)) for k, v in d.items()
+                        if type(v) in (list, dict) or isinstance(v, dict)}
+            self._attrs.append((module, dict(d), contents))
+            prefix = f"{path}." if path else ""
+            named = [(f"{prefix}{k}", t) for k, t in module._parameters.items() if t is not None]
+            named += [(f"{prefix}{k}", t) for k, t in module._buffers.items() if t is not None]
+            named += [(f"{prefix}{k}", v) for k, v in d.items() if isinstance(v, torch.Tensor)]
+            for name, t in named:
+                if id(t) not in self._tensors:
+                    self._tensors[id(t)] = (t, name, _version(t))
+                    self._by_storage.setdefault(_storage_key(t), []).append(id(t))
+
+    def owns(self, t: torch.Tensor) -> bool:
+        return _storage_key(t) in self._by_storage
+
+    def before_write(self, t: torch.Tensor) -> None:
+        """`t` is about to be written in place: copy every model tensor sharing its storage (once)."""
+        for tid in self._by_storage.get(_storage_key(t), ()):
+            if tid not in self._saved:
+                tensor = self._tensors[tid][0]
+                with torch.no_grad():
+                    self._saved[tid] = tensor.detach().clone()
+
+    def written(self) -> list[str]:
+        """Names of model tensors whose data a forward changed (so far)."""
+        return [self._tensors[tid][1] for tid in self._saved]
+
+    def restore(self) -> None:
+        for module, attrs, contents in self._attrs:
+            d = module.__dict__
+            for k in [k for k in d if k not in attrs]:
+                del d[k]
+            for k, v in attrs.items():
+                if d.get(k, _MISSING) is not v:
+                    d[k] = v
+            for k, items in contents.items():
+                v = d[k]
+                if isinstance(v, list):
+                    v[:] = items
+                else:
+                    v.clear()
+                    v.update(items)
+        unrestorable = []
+        with torch.no_grad():
+            for tid, (t, name, version) in self._tensors.items():
+                old = self._saved.get(tid)
+                if old is not None:
+                    if t.shape != old.shape:
+                        t.data = old
+                    else:
+                        t.copy_(old)
+                    t.__dict__.pop("_trt", None)
+                elif version is not None and _version(t) != version:
+                    unrestorable.append(name)
+        self._saved.clear()
+        if unrestorable:
+            raise RuntimeError(
+                f"the model's forward changed {', '.join(unrestorable)} in place by an operation torch2trt could "
+                "not see before it ran (below the torch-function level), so it could not be restored; "
+                "please report this model")
+
+    def __enter__(self) -> ModelSnapshot:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.restore()
+
+
+_MISSING = object()
+
+
+class WriteGuard(torch.overrides.TorchFunctionMode):
+    """A function mode for plain (untraced) runs of the model: copies model tensors before in-place writes."""
+
+    def __init__(self, snapshot: ModelSnapshot):
+        super().__init__()
+        self.snapshot = snapshot
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        for t in written_tensors(func, args, kwargs):
+            self.snapshot.before_write(t)
+        return func(*args, **kwargs)
+
+
+def run_preserved(model: torch.nn.Module, *args: Any) -> Any:
+    """model(*args) under no_grad, with everything the forward changes in the model put back afterwards."""
+    snapshot = ModelSnapshot(model)
+    try:
+        with torch.no_grad(), WriteGuard(snapshot):
+            return model(*args)
+    finally:
+        snapshot.restore()
