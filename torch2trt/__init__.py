@@ -17,6 +17,11 @@ from .tracing.registry import unregister as unregister_converter
 
 __version__ = "0.1.0"
 
+if "torch._dynamo" in __import__("sys").modules:  # else the torch_dynamo_backends entry point registers it lazily
+    from .dynamo import register as _register_dynamo_backend
+
+    _register_dynamo_backend()
+
 __all__ = ["torch2trt", "check", "load", "TRTModule", "tensorrt_converter", "unregister_converter", "trt",
            "ConversionContext", "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError",
            "StateError", "TRTModuleError"]

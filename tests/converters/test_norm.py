@@ -104,3 +104,12 @@ def test_normalization_keeps_a_dynamic_batch():
 ])
 def test_normalization_refusals_say_why(fn, match):
     assert_refuses(fn, [X], match)
+
+
+def test_batch_norm_1d_on_a_2d_input_keeps_a_dynamic_batch():
+    """(N, C) is viewed as (N, C, 1) for the SCALE layer: the reshape copies N (it was frozen at the sample's)."""
+    from torch2trt.testing import assert_converts_dynamic_batch, randomize_norm_statistics
+
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6)).eval()
+    randomize_norm_statistics(model)
+    assert_converts_dynamic_batch(model, torch.randn(3, 4), torch.randn(1, 4))

@@ -65,12 +65,12 @@ def channel_affine(ctx, x, scale: torch.Tensor, shift: torch.Tensor, out):
         return folded
     xt = ctx.trt(x, out.dtype)
     if x.dim() == 2:  # (N, C): SCALE needs spatial axes after the channel
-        xt = ctx.reshape(xt, tuple(x.shape) + (1,))
+        xt = ctx.reshape(xt, (0, 0, 1))  # 0: copy that dim (dynamic-safe)
     layer = ctx.network.add_scale_nd(xt, trt.ScaleMode.CHANNEL, ctx.weights(shift, out.dtype),
                                      ctx.weights(scale, out.dtype), trt.Weights(ctx.trt_dtype(out.dtype)), 1)
     ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
     y = layer.get_output(0)
-    return ctx.reshape(y, tuple(out.shape)) if x.dim() == 2 else y
+    return ctx.reshape(y, (0, 0)) if x.dim() == 2 else y
 
 
 def _running_affine(mean, var, weight, bias, eps: float):
@@ -106,7 +106,7 @@ def _channel_shape(rank: int, c: int) -> tuple[int, ...]:
 
 def _with_spatial_axis(ctx, xt, x):
     """(N, C) -> (N, C, 1): NORMALIZATION and SCALE layers work on channels followed by spatial axes."""
-    return ctx.reshape(xt, tuple(x.shape) + (1,)) if x.dim() == 2 else xt
+    return ctx.reshape(xt, (0, 0, 1))  # 0: copy that dim (dynamic-safe) if x.dim() == 2 else xt
 
 
 def _batch_statistics(ctx, x, weight, bias, eps: float, out):
@@ -118,7 +118,7 @@ def _batch_statistics(ctx, x, weight, bias, eps: float, out):
     y = normalization(ctx, xt, [0] + list(range(2, rank)), _param_const(ctx, weight, shape, dtype, 1.0),
                       _param_const(ctx, bias, shape, dtype, 0.0), eps)
     if x.dim() == 2:
-        y = ctx.reshape(y, tuple(out.shape))
+        y = ctx.reshape(y, (0, 0))
     return ctx.cast(y, out.dtype)
 
 
@@ -226,7 +226,7 @@ def convert_group_norm(ctx):
                           ctx.trt(torch.zeros(ones), dtype), eps, num_groups=groups)
         y = _affine(ctx, y, weight, bias, rank, dtype)
     if x.dim() == 2:
-        y = ctx.reshape(y, tuple(out.shape))
+        y = ctx.reshape(y, (0, 0))
     ctx.set_output(out, ctx.cast(y, out.dtype))
 
 

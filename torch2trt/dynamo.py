@@ -1,0 +1,182 @@
+"""`torch.compile(model, backend="torch2trt")`: the TorchDynamo front end.
+
+Dynamo captures torch-level FX graphs (code between graph breaks keeps running in PyTorch) and hands each one here
+with real example inputs. Each graph goes through the ordinary `torch2trt()` (same tracer, converters, verification)
+as a module that holds the graph's parameters as constants, and comes back as a callable that runs the TRTModule
+(the engine, or the CPU reference executor where none runs). A graph that does not convert exactly runs in PyTorch,
+with one warning naming the problems.
+
+Dynamic shapes (`torch.compile(..., dynamic=True)` or dynamo's automatic dynamic): a dimension dynamo made symbolic
+becomes a dynamic axis of the profile, from `options["min_size"]` (default 1) to `options["max_size"]` (default
+`options["max_scale"]` (4) times the example's size, at least 64); a SymInt graph input is computed from the
+tensor dimension it names. A call outside the profile runs the graph in PyTorch (one warning).
+
+Options (`options={...}`): `dtype`/`fp16_mode`, `max_workspace_size`, `verify`, `verify_rtol`, `min_size`,
+`max_size`, `max_scale`; the profile of every graph's inputs comes from these.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import torch
+
+from .runtime.module import InputError
+from .tracing.context import ConversionError
+
+_PASSED = ("dtype", "fp16_mode", "max_workspace_size", "verify", "verify_rtol", "log_level")
+_OWN = ("min_size", "max_size", "max_scale")
+
+
+class _GraphModule(torch.nn.Module):
+    """The dynamo graph as a module of its data inputs only: parameters and buffers (graph inputs dynamo lifted)
+    are held here, so that they become network constants; SymInt inputs are read from tensor sizes."""
+
+    def __init__(self, gm: torch.fx.GraphModule, slots: list[tuple[str, Any]]):
+        super().__init__()
+        self.gm = gm
+        self.slots = []  # per graph input: ("data", k) | ("const", buffer name) | ("size", (k, dim))
+        for kind, v in slots:
+            if kind == "const":  # buffers, so that .to(dtype) for reduced precision reaches them
+                name = f"const_{len(self.slots)}"
+                self.register_buffer(name, v.detach() if isinstance(v, torch.nn.Parameter) else v, persistent=False)
+                v = name
+            self.slots.append((kind, v))
+
+    def forward(self, *data: torch.Tensor):
+        args = []
+        for kind, v in self.slots:
+            if kind == "data":
+                args.append(data[v])
+            elif kind == "const":
+                args.append(getattr(self, v))
+            else:
+                k, dim = v
+                args.append(data[k].size(dim))
+        return self.gm(*args)
+
+
+def _symbol(value: Any):
+    node = getattr(value, "node", None)
+    return getattr(node, "expr", None)
+
+
+def _plan(gm: torch.fx.GraphModule, example_inputs: list) -> tuple[list, list[torch.Tensor], list[list]]:
+    """Classify the graph inputs: (slots, data tensors, per data tensor the symbolic dims as (dim, symbol))."""
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != len(example_inputs):
+        raise ConversionError(f"dynamo graph has {len(placeholders)} inputs, {len(example_inputs)} examples")
+    slots, data, sym_dims = [], [], []
+    symbols: dict[Any, tuple[int, int]] = {}
+    for node, ex in zip(placeholders, example_inputs):
+        if isinstance(ex, torch.nn.Parameter) or _is_lifted_state(node):
+            slots.append(("const", ex))
+        elif isinstance(ex, torch.Tensor):
+            k = len(data)
+            data.append(ex)
+            shape = getattr(node.meta.get("example_value"), "shape", ())
+            dims = [(d, _symbol(s)) for d, s in enumerate(shape)
+                    if isinstance(s, torch.SymInt) and not getattr(_symbol(s), "is_number", True)]
+            sym_dims.append([(d, sym, shape[d].node.shape_env) for d, sym in dims])
+            for d, sym in dims:
+                symbols.setdefault(sym, (k, d))
+            slots.append(("data", k))
+        else:
+            slots.append(("sym", node))
+    for i, (kind, v) in enumerate(slots):
+        if kind == "sym":
+            sym = _symbol(v.meta.get("example_value"))
+            if sym not in symbols:
+                raise ConversionError(f"dynamo graph input {v.name} is a symbolic size that is no tensor dimension")
+            slots[i] = ("size", symbols[sym])
+    return slots, data, sym_dims
+
+
+def _is_lifted_state(node) -> bool:
+    """Graph inputs dynamo lifted from the model or from globals (buffers, float attributes as 0-d tensors):
+    constants of the network. Data inputs come from the frame's other locals (its arguments, or the values live
+    across a graph break)."""
+    source = getattr(node.meta.get("grapharg"), "source", None)
+    name = getattr(source, "name", "") if source is not None else ""
+    name = name() if callable(name) else str(name)
+    return name.startswith(("L['self']", "L['fn']", "G[")) or any(
+        part in name for part in ("._modules[", "._parameters[", "._buffers["))
+
+
+def _lower_bound(shape_env, sym) -> int:
+    """The smallest value dynamo allows for a size symbol (2 where it specialized 0 and 1), else 1."""
+    try:
+        return max(1, int(shape_env.var_to_range[sym].lower))
+    except Exception:  # noqa: BLE001
+        return 1
+
+
+def _profile(data: list[torch.Tensor], sym_dims: list[list], options: dict):
+    if not any(sym_dims):
+        return None, None
+    lo, hi = [], []
+    for t, dims in zip(data, sym_dims):
+        a, b = list(t.shape), list(t.shape)
+        for d, sym, shape_env in dims:
+            size = t.shape[d]
+            a[d] = min(max(int(options.get("min_size", 1)), _lower_bound(shape_env, sym)), size)
+            b[d] = max(int(options.get("max_size", max(64, int(options.get("max_scale", 4)) * size))), size)
+        lo.append(tuple(a))
+        hi.append(tuple(b))
+    return lo, hi
+
+
+def compile_graph(gm: torch.fx.GraphModule, example_inputs: list, options: dict | None = None) -> Callable:
+    """The dynamo backend: a callable taking the graph's inputs and returning its outputs."""
+    from .convert import torch2trt
+
+    options = dict(options or {})
+    unknown = [k for k in options if k not in _PASSED + _OWN]
+    if unknown:
+        raise TypeError(f"torch2trt backend: unknown option(s) {unknown}; known: {list(_PASSED + _OWN)}")
+    try:
+        slots, data, sym_dims = _plan(gm, example_inputs)
+        module = _GraphModule(gm, slots).eval()
+        lo, hi = _profile(data, sym_dims, options)
+        kwargs = {k: options[k] for k in _PASSED if k in options}
+        with torch.no_grad():
+            trt_module = torch2trt(module, list(data), min_shapes=lo, max_shapes=hi, **kwargs)
+    except (ConversionError, TypeError, ValueError) as e:
+        warnings.warn(f"torch2trt backend: this graph runs in PyTorch, it does not convert exactly:\n{e}",
+                      stacklevel=2)
+        return gm.forward
+    data_positions = [i for i, (kind, _) in enumerate(slots) if kind == "data"]
+    warned = []
+
+    def run(*args):
+        tensors = [args[i] for i in data_positions]
+        try:
+            out = trt_module(*tensors)
+        except InputError as e:
+            if not warned:
+                warnings.warn(f"torch2trt backend: a call outside the engine's profile runs in PyTorch ({e})",
+                              stacklevel=2)
+                warned.append(True)
+            return gm(*args)
+        return out
+
+    run.trt_module = trt_module
+    return run
+
+
+def backend(gm: torch.fx.GraphModule, example_inputs: list, options: dict | None = None, **kwargs: Any):
+    """Entry point registered as the dynamo backend "torch2trt" (also the `torch_dynamo_backends` entry point)."""
+    if kwargs.get("mode") not in (None, "default"):
+        raise TypeError(f"torch2trt backend: mode={kwargs['mode']!r} is not supported; use options={{...}}")
+    return compile_graph(gm, example_inputs, options)
+
+
+def register() -> None:
+    from torch._dynamo.backends.registry import _BACKENDS, register_backend
+
+    if "torch2trt" not in _BACKENDS:
+        register_backend(name="torch2trt")(backend)
+
+
+__all__ = ["backend", "compile_graph", "register"]
