@@ -360,7 +360,7 @@ def test_input_spec_max_shape_beyond_the_bound_is_refused(dynamic_trt):
         TRTModule().load_state_dict(state)
 
 
-def test_the_bound_is_2_pow_26_elements_for_a_small_file(dynamic_trt):
+def test_the_bound_is_2_pow_26_elements_for_a_small_file(dynamic_trt, monkeypatch):
     def declare(n):
         def tamper(s):
             layer = _layer(s, "model/arange")
@@ -368,17 +368,56 @@ def test_the_bound_is_2_pow_26_elements_for_a_small_file(dynamic_trt):
             layer["attrs"]["shape"] = (n,)
         return tamper
     TRTModule().load_state_dict(_tampered(dynamic_trt, declare(1 << 26)))   # declared only: nothing is allocated
-    with pytest.raises(StateError, match=r"FILL layer 'model/arange'.*67108865 elements.*67108864"):
+    with pytest.raises(StateError, match=r"FILL layer 'model/arange'.*67108865 elements.*67108864.*"
+                                         r"raise torch2trt.network.inspect.MIN_ELEMENT_BOUND"):
         TRTModule().load_state_dict(_tampered(dynamic_trt, declare((1 << 26) + 1)))
+    monkeypatch.setattr("torch2trt.network.inspect.MIN_ELEMENT_BOUND", 1 << 27)   # the way to trust a big file
+    TRTModule().load_state_dict(_tampered(dynamic_trt, declare((1 << 26) + 1)))
 
 
-def test_dynamic_size_beyond_the_bound_is_refused_at_call_before_allocating(dynamic_trt):
-    # the resize scale on the dynamic batch axis cannot be checked at load: the executor refuses at run time
-    state = _tampered(dynamic_trt, lambda s: _layer(s, "model/interpolate_nearest")["attrs"].__setitem__(
-        "scales", [float(1 << 24), 1.0, 2.0]))
+def _huge_resize_scale(s):
+    _layer(s, "model/interpolate_nearest")["attrs"]["scales"] = [float(1 << 40), 1.0, 2.0]
+
+
+def _huge_arange_length(s):
+    c = _layer(s, "model/constant_6")["weights"]
+    c["weights"] = torch.full_like(c["weights"], 1 << 40)
+
+
+@pytest.mark.parametrize("tamper, match", [
+    (_huge_resize_scale, r"RESIZE layer 'model/interpolate_nearest': would allocate an output of shape "
+                         r"\(1099511627776, 2, 4\): 8796093022208 elements, above the bound of 67108864"),
+    (_huge_arange_length, r"FILL layer 'model/arange': would allocate an output of shape \(1099511627776,\): "
+                          r"1099511627776 elements, above the bound of 67108864"),
+], ids=["resize scale", "fill shape"])
+def test_dynamic_size_beyond_the_bound_is_refused_at_call_before_allocating(dynamic_trt, tamper, match):
+    # sizes on the dynamic batch axis cannot be checked at load: the executor refuses at run time, before
+    # allocating (8 TB here: an attempted allocation would fail with another message)
     m = TRTModule()
-    m.load_state_dict(state)
-    with pytest.warns(UserWarning, match="CPU reference executor"), \
-            pytest.raises(ReferenceError, match=r"RESIZE layer 'model/interpolate_nearest'.*\(16777216, 2, 4\).*"
-                                                r"134217728 elements.*above the bound of 67108864"):
+    m.load_state_dict(_tampered(dynamic_trt, tamper))
+    with pytest.warns(UserWarning, match="CPU reference executor"), pytest.raises(ReferenceError, match=match):
         m(torch.randn(1, 8))
+
+
+def test_reference_bound_is_64_elements_per_byte_of_weights_and_inputs(monkeypatch):
+    from torch2trt.network import inspect, reference
+    from torch2trt.network.inspect import LayerRecord, NetworkRecord
+
+    monkeypatch.setattr(inspect, "MIN_ELEMENT_BOUND", 1000)    # so that a small test reaches the per-byte part
+
+    def record(k: int) -> NetworkRecord:   # FILL(LINSPACE) of k x the input's length: 256 + 8 bytes -> 16896
+        shape = LayerRecord("SHAPE", "shape", inputs=["x"], outputs=["s"], output_dtypes=[torch.int64],
+                            output_shapes=[(1,)])
+        const = LayerRecord("CONSTANT", "k", attrs={"shape": (1,)}, weights={"weights": torch.tensor([k])},
+                            outputs=["k"], output_dtypes=[torch.int64], output_shapes=[(1,)])
+        mul = LayerRecord("ELEMENTWISE", "mul", attrs={"op": "PROD"}, inputs=["s", "k"], outputs=["n"],
+                          output_dtypes=[torch.int64], output_shapes=[(1,)], enums={"op": "ElementWiseOperation"})
+        fill = LayerRecord("FILL", "fill", attrs={"operation": "LINSPACE", "alpha": 0.0, "beta": 1.0},
+                           inputs=["n"], outputs=["y"], output_dtypes=[torch.float32], output_shapes=[(-1,)])
+        return NetworkRecord([("x", torch.float32, (-1,))], ["y"], [shape, const, mul, fill])
+
+    x = torch.zeros(64)
+    assert torch.equal(reference.run(record(264), {"x": x})["y"], torch.arange(16896, dtype=torch.float32))
+    with pytest.raises(ReferenceError, match=r"FILL layer 'fill': would allocate an output of shape \(16960,\): "
+                                             r"16960 elements, above the bound of 16896"):
+        reference.run(record(265), {"x": x})

@@ -43,7 +43,8 @@ class Ctx:
         if self.max_elements is not None and n > self.max_elements:
             raise fail(layer, f"would allocate an output of shape {tuple(int(d) for d in shape)}: {n} elements, "
                               f"above the bound of {self.max_elements} (max(2**26, 64 x the bytes of the network's "
-                              "weights and of this call's inputs)); the network is corrupt or hostile")
+                              "weights and of this call's inputs)); the network is corrupt or hostile (if you "
+                              "trust it, raise torch2trt.network.inspect.MIN_ELEMENT_BOUND)")
 
     def storage(self, dtype: torch.dtype) -> torch.dtype:
         """The dtype a tensor the network declares as `dtype` is held in between layers."""

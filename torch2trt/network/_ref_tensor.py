@@ -189,6 +189,7 @@ def assertion(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
 def constant(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
     w = ctx.weight(layer, "weights", storage=ctx.storage(layer.output_dtypes[0]))
     if w is None:
+        ctx.check_size(layer, layer.attrs["shape"])
         return [torch.zeros(layer.attrs["shape"], dtype=ctx.storage(layer.output_dtypes[0]))]
     return [w]
 

@@ -52,7 +52,8 @@ def _check_plain(state: dict, where: str) -> None:
                 stack.extend((item, depth + 1) for item in v)
             elif isinstance(v, torch.Tensor):
                 if v.layout != torch.strided or v.is_quantized:
-                    raise StateError(f"{where}: {key!r} holds a {v.layout} tensor; only dense tensors are allowed")
+                    raise StateError(f"{where}: {key!r} holds a sparse or quantized tensor; only dense tensors are "
+                                     "allowed")
             elif not isinstance(v, _LEAVES):
                 raise StateError(f"{where}: {key!r} holds a {type(v).__name__}; only tensors, dtypes and plain values "
                                  "(None, bool, int, float, str) in dicts, lists and tuples are allowed")
@@ -301,7 +302,8 @@ def check_sizes(out: dict, where: str) -> None:
     carried = len(out["engine"]) + (record.weight_bytes() if record is not None else 0)
     bound = element_bound(carried)
     why = f"above the bound of {bound} elements this file can justify (max(2**26, 64 x the {carried} bytes of " \
-          "engine and weights it carries)); the file is corrupt or hostile"
+          "engine and weights it carries)); the file is corrupt or hostile (if you trust it, raise " \
+          "torch2trt.network.inspect.MIN_ELEMENT_BOUND)"
     for kind in ("input", "output"):
         for i, spec in enumerate(out[f"{kind}_specs"]):
             shape = spec["max"] if kind == "input" else spec["shape"]
