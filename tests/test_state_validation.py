@@ -144,6 +144,17 @@ def test_deeply_nested_entries_in_a_file_are_refused_by_load(static_trt, tmp_pat
         t2t.load(str(path))
 
 
+def test_a_file_with_a_key_that_is_not_a_str_is_refused(static_trt, tmp_path):
+    state = _roundtrip(static_trt.state_dict())
+    state[7] = "x"
+    torch.save(state, tmp_path / "m.pth")
+    with pytest.raises(StateError, match=r"m.pth has a key of type int \(7\)"):
+        t2t.load(str(tmp_path / "m.pth"))
+    m = TRTModule()
+    m.load_state_dict(state, strict=False)      # load_state_dict of a bigger model's dict: other keys are not ours
+    assert m.input_names == ["input_0", "input_1"]
+
+
 def test_moderate_nesting_in_build_settings_still_loads(static_trt):
     state = _tampered(static_trt, lambda s: s["build_settings"].__setitem__("note", _nested_list(90)))
     m = TRTModule()

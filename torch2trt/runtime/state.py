@@ -357,6 +357,10 @@ def load(f: Any, map_location: Any = "cpu"):
                          f"{str(e).splitlines()[0] if str(e) else ''}") from None
     if not isinstance(state, dict):
         raise StateError(f"{name} holds a {type(state).__name__}, not a TRTModule state_dict")
+    bad = [k for k in state if not isinstance(k, str)]
+    if bad:
+        raise StateError(f"{name} has a key of type {type(bad[0]).__name__} ({_short(bad[0])}); a TRTModule "
+                         "state_dict has str keys only")
     module = TRTModule()
     module.load_state_dict(state)
     return module
