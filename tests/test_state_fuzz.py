@@ -2,10 +2,12 @@
 the loader could not take the test down with it). Every load must end in a StateError that says what is
 wrong, or load a module identical to the one saved. Never a crash, never silently different state."""
 
+import io
 import json
 import random
 import subprocess
 import sys
+import warnings
 
 import torch
 import torch.nn as nn
@@ -89,3 +91,111 @@ def test_random_corruptions_of_a_saved_module_give_a_clear_error_or_the_same_mod
     errors = [r for r in finished.values() if r["outcome"] == "state-error"]
     assert len(errors) >= N_CORRUPTIONS // 2  # most corruptions must be detected, not ignored
     assert all("corrupt_" in r["msg"] or "TRTModule" in r["msg"] for r in errors), errors[:3]
+
+
+# ---- structured mutations: consistent files (digest rewritten) whose plain values disagree -----------------------
+
+N_MUTATIONS = 200
+
+
+def _paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for k in value:
+            yield from _paths(value[k], path + (k,))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _paths(item, path + (i,))
+
+
+def _get(value, path):
+    for k in path:
+        value = value[k]
+    return value
+
+
+def _put(state, path, new):
+    """state[path] = new, rebuilding the tuples on the way."""
+    parent = _get(state, path[:-1])
+    if isinstance(parent, tuple):
+        items = list(parent)
+        items[path[-1]] = new
+        _put(state, path[:-1], tuple(items))
+    else:
+        parent[path[-1]] = new
+
+
+def _mutation(old, pool, rng: random.Random):
+    kind = rng.choice(["other", "int", "str", "none", "empty", "neg", "big", "drop", "dup", "del", "shuffle"])
+    if kind == "other":
+        return rng.choice(pool)
+    if kind in ("int", "neg", "big"):
+        return {"int": rng.randint(0, 10), "neg": -rng.randint(1, 3), "big": 1 << 40}[kind]
+    if kind == "str":
+        return rng.choice(["input_0", "output_1", "float16", "tensor", "SHUFFLE", "0/linear_output"])
+    if kind in ("none", "empty") or not old or not isinstance(old, (dict, list, tuple)):
+        return None if kind == "none" else rng.choice([[], {}, ()])
+    if isinstance(old, dict):
+        new = dict(old)
+        new.pop(rng.choice(list(new)))
+        return new
+    items = list(old)
+    if kind == "dup":
+        items.append(rng.choice(items))
+    elif kind == "del":
+        items.pop(rng.randrange(len(items)))
+    else:
+        rng.shuffle(items)
+    return tuple(items) if isinstance(old, tuple) else items
+
+
+class _TwoOutputs(nn.Module):
+    def forward(self, x):
+        y = torch.relu(x[:, :4]).reshape(x.shape[0], 2, 2)
+        return {"up": nn.functional.interpolate(y, scale_factor=2.0), "n": torch.arange(x.shape[0]).float()}
+
+
+def test_mutated_plain_values_give_a_state_error_or_a_module_whose_calls_fail_clearly():
+    from torch2trt import InputError, StateError, TRTModule, TRTModuleError
+    from torch2trt.network.reference import ReferenceError
+    from torch2trt.runtime.state import state_digest
+
+    torch.manual_seed(0)
+    modules = [(torch2trt(nn.Sequential(nn.Linear(8, 4), nn.ReLU()).eval(), [torch.randn(2, 8)]), (2, 8)),
+               (torch2trt(_TwoOutputs().eval(), [torch.randn(2, 8)], min_shapes=[(1, 8)], max_shapes=[(6, 8)]),
+                (3, 8))]
+    rng = random.Random(4321)
+    outcomes, unclear = {}, []
+    for _ in range(N_MUTATIONS):
+        module, shape = rng.choice(modules)
+        buf = io.BytesIO()
+        torch.save(module.state_dict(), buf)
+        buf.seek(0)
+        state = torch.load(buf, weights_only=True)
+        paths = [p for p in _paths(state) if p and p[0] != "state_sha256" and not isinstance(_get(state, p),
+                                                                                               torch.Tensor)]
+        path = rng.choice(paths)
+        _put(state, path, _mutation(_get(state, path), [_get(state, p) for p in paths], rng))
+        state["state_sha256"] = state_digest(state)
+        loaded = TRTModule()
+        try:
+            loaded.load_state_dict(state)
+        except StateError:
+            outcomes["state-error"] = outcomes.get("state-error", 0) + 1
+            continue
+        except Exception as e:
+            unclear.append((path, "load", f"{type(e).__name__}: {e}"[:200]))
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                loaded(torch.randn(shape))
+            outcome = "ran"
+        except (InputError, ReferenceError, TRTModuleError) as e:   # each names the input or the layer
+            outcome = type(e).__name__
+        except Exception as e:
+            unclear.append((path, "call", f"{type(e).__name__}: {e}"[:200]))
+            continue
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    assert not unclear, unclear[:5]
+    assert outcomes.get("state-error", 0) >= N_MUTATIONS // 2, outcomes

@@ -6,6 +6,7 @@ Layer handlers live in _ref_tensor.py (data movement, elementwise, shape arithme
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import torch
@@ -27,12 +28,23 @@ class ReferenceError(RuntimeError):
 class Ctx:
     """Per-run state handed to every handler: the float dtype computations use and cached prepared weights."""
 
-    __slots__ = ("float_dtype", "override", "_weights")
+    __slots__ = ("float_dtype", "override", "_weights", "max_elements")
 
-    def __init__(self, float_dtype: torch.dtype, override: bool, weight_cache: dict):
+    def __init__(self, float_dtype: torch.dtype, override: bool, weight_cache: dict, max_elements: int | None = None):
         self.float_dtype = float_dtype      # float32, or the dtype the caller asked for (float64)
         self.override = override            # True: every float tensor is held in float_dtype (no rounding)
         self._weights = weight_cache
+        self.max_elements = max_elements    # no tensor may be larger (reference.run sets the bound)
+
+    def check_size(self, layer: LayerRecord, shape: Any) -> None:
+        """Refuse, before allocating it, an output whose shape comes from tensor values or attributes (FILL, SLICE,
+        RESIZE, PADDING, ONE_HOT) and exceeds the run's bound: a saved network could ask for any size."""
+        n = math.prod(int(d) for d in shape)
+        if self.max_elements is not None and n > self.max_elements:
+            raise fail(layer, f"would allocate an output of shape {tuple(int(d) for d in shape)}: {n} elements, "
+                              f"above the bound of {self.max_elements} (max(2**26, 64 x the bytes of the network's "
+                              "weights and of this call's inputs)); the network is corrupt or hostile (if you "
+                              "trust it, raise torch2trt.network.inspect.MIN_ELEMENT_BOUND)")
 
     def storage(self, dtype: torch.dtype) -> torch.dtype:
         """The dtype a tensor the network declares as `dtype` is held in between layers."""

@@ -262,6 +262,7 @@ def resize(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
         out_shape = [int(math.floor(n * s)) for n, s in zip(x.shape, scales)]
     if len(out_shape) != rank:
         raise fail(layer, f"output shape {out_shape} has rank {len(out_shape)}, input rank is {rank}")
+    ctx.check_size(layer, out_shape)
     mode = a.get("resize_mode", "NEAREST")
     cache = ctx._weights
     for axis in range(rank):

@@ -189,6 +189,7 @@ def assertion(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
 def constant(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
     w = ctx.weight(layer, "weights", storage=ctx.storage(layer.output_dtypes[0]))
     if w is None:
+        ctx.check_size(layer, layer.attrs["shape"])
         return [torch.zeros(layer.attrs["shape"], dtype=ctx.storage(layer.output_dtypes[0]))]
     return [w]
 
@@ -297,6 +298,7 @@ def slice_(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
             ax %= rank
             full_start[ax], full_size[ax], full_stride[ax] = start[i], size[i], stride[i]
         start, size, stride = full_start, full_size, full_stride
+    ctx.check_size(layer, size)
     mode = a.get("mode", "STRICT_BOUNDS")
     fill = optional(ins, 4)
     for ax in range(rank):
@@ -327,6 +329,8 @@ def padding(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
     pad = []
     for b, e in zip(reversed(pre), reversed(post)):        # F.pad lists the last dimension first
         pad += [b, e]
+    lead = ins[0].dim() - len(pre)
+    ctx.check_size(layer, list(ins[0].shape[:lead]) + [n + b + e for n, b, e in zip(ins[0].shape[lead:], pre, post)])
     return [F.pad(ins[0], pad)]
 
 
@@ -336,6 +340,7 @@ def fill(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
     # (their values cannot match TensorRT's generator, only their distribution)
     a = layer.attrs
     shape = ints(ins[0]) if optional(ins, 0) is not None else list(a["shape"])
+    ctx.check_size(layer, shape)
     out_dtype = ctx.storage(layer.output_dtypes[0])
     alpha = optional(ins, 1) if optional(ins, 1) is not None else a.get("alpha", 0.0)
     beta = optional(ins, 2) if optional(ins, 2) is not None else a.get("beta", 1.0)
@@ -433,6 +438,7 @@ def one_hot(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
     axis = axis if axis >= 0 else axis + idx.dim() + 1
     view = [1] * (idx.dim() + 1)
     view[axis] = depth
+    ctx.check_size(layer, list(idx.shape[:axis]) + [depth] + list(idx.shape[axis:]))
     hit = idx.unsqueeze(axis) == torch.arange(depth).reshape(view)
     return [torch.where(hit, values[1], values[0])]
 

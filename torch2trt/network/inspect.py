@@ -80,7 +80,29 @@ class LayerRecord:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> LayerRecord:
-        return cls(**{k: state[k] for k in cls._FIELDS if k in state})
+        """A record from saved plain data, every field checked for its type (ValueError says which)."""
+        if not isinstance(state, dict):
+            raise ValueError(f"a layer record must be a dict, got {type(state).__name__}")
+        kind, name = state.get("type"), state.get("name")
+        if not isinstance(name, str):
+            raise ValueError(f"a layer record has no str 'name' (got {type(name).__name__})")
+        if kind not in _LAYER_TYPES:
+            raise ValueError(f"layer {name!r} has unknown type {_short(kind)}; expected a trt.LayerType member name")
+        where = f"{kind} layer {name!r}"
+        fields = {k: state[k] for k in cls._FIELDS if k in state}
+        for key, check, what in _LAYER_FIELD_CHECKS:
+            if key in fields and not check(fields[key]):
+                raise ValueError(f"{where}: {key!r} must be {what}, got {_short(fields[key])}")
+        for key, w in fields.get("weights", {}).items():
+            if not isinstance(w, torch.Tensor):
+                raise ValueError(f"{where}: weights[{key!r}] must be a tensor, got {type(w).__name__}")
+        outputs = fields.get("outputs", [])
+        for key in ("output_dtypes", "output_shapes"):
+            if len(fields.get(key, [])) != len(outputs):
+                raise ValueError(f"{where}: {len(outputs)} outputs, {len(fields.get(key, []))} {key}")
+        if "output_shapes" in fields:
+            fields["output_shapes"] = [tuple(s) for s in fields["output_shapes"]]
+        return cls(**fields)
 
 
 @dataclass
@@ -99,16 +121,118 @@ class NetworkRecord:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> NetworkRecord:
-        if state.get("format") != 1:
-            raise ValueError(f"unknown network record format {state.get('format')!r} (this version reads 1)")
-        return cls([tuple(i) for i in state["inputs"]], list(state["outputs"]),
-                   [LayerRecord.from_state(s) for s in state["layers"]], state.get("name", ""))
+        """A record from saved plain data (`to_state`), checked so that a replay or the reference executor cannot
+        fail on its structure later: field types, every tensor produced once and read only where produced, no
+        cycle outside a loop's back edge, if-conditional layers with their condition. ValueError says what."""
+        if not isinstance(state, dict) or state.get("format") != 1:
+            got = state.get("format") if isinstance(state, dict) else type(state).__name__
+            raise ValueError(f"unknown network record format {_short(got)} (this version reads 1)")
+        inputs, outputs, layers = state.get("inputs"), state.get("outputs"), state.get("layers")
+        name = state.get("name", "")
+        if not isinstance(inputs, (list, tuple)) or not all(
+                isinstance(i, (list, tuple)) and len(i) == 3 and isinstance(i[0], str) and isinstance(i[1], torch.dtype)
+                and _is_dims(i[2]) for i in inputs):
+            raise ValueError(f"'inputs' must be a list of (name, torch.dtype, shape) entries, got {_short(inputs)}")
+        if not _is_names(outputs) or len(set(outputs)) != len(outputs):
+            raise ValueError(f"'outputs' must be a list of distinct tensor names, got {_short(outputs)}")
+        if not isinstance(layers, (list, tuple)) or not isinstance(name, str):
+            raise ValueError("'layers' must be a list and 'name' a str")
+        record = cls([(n, d, tuple(s)) for n, d, s in inputs], list(outputs),
+                     [LayerRecord.from_state(s) for s in layers], name)
+        record._check_wiring()
+        return record
+
+    def _check_wiring(self) -> None:
+        producer: dict[str, str | None] = {}          # tensor id -> name of the layer making it (None: an input)
+        for name, _, _ in self.inputs:
+            if name in producer:
+                raise ValueError(f"network input {name!r} is declared twice")
+            producer[name] = None
+        for layer in self.layers:
+            for t in layer.outputs:
+                if t in producer:
+                    first = "the network input and layer" if producer[t] is None else f"layers {producer[t]!r} and"
+                    raise ValueError(f"tensor {t!r} is produced by {first} {layer.name!r}")
+                producer[t] = layer.name
+        for layer in self.layers:
+            for t in layer.inputs:
+                if t is not None and t not in producer:
+                    raise ValueError(f"{layer.type} layer {layer.name!r} reads tensor {t!r}, which no layer produces")
+        for t in self.outputs:
+            if producer.get(t) is None:
+                raise ValueError(f"network output {t!r} is produced by no layer")
+        conditionals = {layer.attrs.get("conditional") for layer in self.layers if layer.type == "CONDITION"}
+        for layer in self.layers:
+            arity = _MIN_INPUTS.get(layer.type, 0)
+            if len(layer.inputs) < arity or any(t is None for t in layer.inputs[:arity]):
+                raise ValueError(f"{layer.type} layer {layer.name!r} needs {arity} inputs, the record has "
+                                 f"{layer.inputs}")
+            owner = layer.attrs.get("conditional")
+            if layer.type in _CONDITIONAL_TYPES and (not isinstance(owner, str) or owner not in conditionals):
+                raise ValueError(f"{layer.type} layer {layer.name!r} belongs to conditional {owner!r}, which has no "
+                                 "CONDITION layer")
+        index = {t: i for i, layer in enumerate(self.layers) for t in layer.outputs}
+        deps = {i: {index[t] for t in (layer.inputs[:1] if layer.type == "RECURRENCE" else layer.inputs)
+                    if t in index} for i, layer in enumerate(self.layers)}
+        _, stuck = dependency_order(deps)
+        if stuck:
+            names = [self.layers[i].name for i in sorted(stuck)][:5]
+            raise ValueError(f"the layers' inputs form a cycle outside a loop's recurrence; layers involved: {names}")
+
+    def weight_bytes(self) -> int:
+        return sum(w.numel() * w.element_size() for layer in self.layers for w in layer.weights.values())
 
     def layer_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for layer in self.layers:
             counts[layer.type] = counts.get(layer.type, 0) + 1
         return counts
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_dims(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) <= MAX_DIMS and all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= -1 for d in value)
+
+
+def _is_names(value: Any, optional: bool = False) -> bool:
+    return isinstance(value, list) and all(isinstance(t, str) or (optional and t is None) for t in value)
+
+
+def _is_str_dict(value: Any, values: type | tuple = object) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, values) for k, v in value.items())
+
+
+MAX_DIMS = 8                                   # TensorRT's Dims::MAX_DIMS
+_LAYER_TYPES = set(trt.LayerType.__members__)
+_CONDITIONAL_TYPES = {"CONDITION", "CONDITIONAL_INPUT", "CONDITIONAL_OUTPUT"}
+_MIN_INPUTS = {"CONDITION": 1, "CONDITIONAL_INPUT": 1, "CONDITIONAL_OUTPUT": 2}
+_LAYER_FIELD_CHECKS = (
+    ("attrs", _is_str_dict, "a dict with str keys"),
+    ("weights", _is_str_dict, "a dict with str keys"),
+    ("inputs", lambda v: _is_names(v, optional=True), "a list of tensor names (or None)"),
+    ("outputs", _is_names, "a list of tensor names"),
+    ("output_dtypes", lambda v: isinstance(v, list) and all(isinstance(d, torch.dtype) for d in v),
+     "a list of torch dtypes"),
+    ("output_shapes", lambda v: isinstance(v, list) and all(_is_dims(s) for s in v),
+     f"a list of shapes (at most {MAX_DIMS} ints >= -1 each)"),
+    ("enums", lambda v: _is_str_dict(v, str), "a dict of str to str"),
+)
+
+# The largest tensor a saved network may declare or have computed, in elements: what its data can justify
+# (runtime/state.py checks declared sizes at load, network/reference.py computed ones before allocating).
+MIN_ELEMENT_BOUND = 2 ** 26
+ELEMENTS_PER_BYTE = 64
+
+
+def element_bound(carried_bytes: int) -> int:
+    """max(2**26, 64 x `carried_bytes`): no legitimate tensor is more than 64 elements per byte of the data the
+    network (weights, engine, inputs) carries, apart from small networks, which get 2**26 elements."""
+    return max(MIN_ELEMENT_BOUND, ELEMENTS_PER_BYTE * carried_bytes)
 
 
 # ---- reading layers -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import torch
 
 from . import _ref_nn, _ref_tensor
 from ._ref_common import Ctx, ReferenceError
-from .inspect import LayerRecord, NetworkRecord, dependency_order, read_network
+from .inspect import LayerRecord, NetworkRecord, dependency_order, element_bound, read_network
 
 HANDLERS: dict = {**_ref_tensor.HANDLERS, **_ref_nn.HANDLERS}
 
@@ -160,7 +160,11 @@ def run(network_or_record: Any, inputs: dict[str, torch.Tensor], *, dtype: torch
     if dtype is not None and dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be None, torch.float32 or torch.float64, not {dtype}")
     plan = _plan(record)
-    ctx = Ctx(dtype or torch.float32, dtype is not None, record._cache.setdefault("weights", {}))
+    if "weight_bytes" not in record._cache:
+        record._cache["weight_bytes"] = record.weight_bytes()
+    input_bytes = sum(t.numel() * t.element_size() for t in inputs.values() if isinstance(t, torch.Tensor))
+    ctx = Ctx(dtype or torch.float32, dtype is not None, record._cache.setdefault("weights", {}),
+              element_bound(record._cache["weight_bytes"] + input_bytes))
 
     env: dict[str, torch.Tensor] = {}
     for name, declared_dtype, shape in record.inputs:
@@ -204,6 +208,8 @@ def run(network_or_record: Any, inputs: dict[str, torch.Tensor], *, dtype: torch
                 out = out.to(target)
             if len(out.shape) != len(shape) or any(d >= 0 and d != g for g, d in zip(out.shape, shape)):
                 _check_shape(layer, name, tuple(out.shape), shape)
+            if out.numel() > ctx.max_elements:       # shapes no handler checks (broadcasts): stop before they grow
+                ctx.check_size(layer, out.shape)
             env[name] = out
         if not intermediates:
             for t in step.release:

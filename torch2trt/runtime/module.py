@@ -266,7 +266,7 @@ class TRTModule(torch.nn.Module):
         from .state import read_state
 
         own = {k[len(prefix):]: v for k, v in state_dict.items()
-               if k.startswith(prefix) and "." not in k[len(prefix):]}
+               if isinstance(k, str) and k.startswith(prefix) and "." not in k[len(prefix):]}
         state = read_state(own, where=prefix.rstrip(".") or "TRTModule")
         self.engine_bytes = state["engine"]
         for key in ("input_names", "output_names", "input_schema", "output_schema", "input_specs",
