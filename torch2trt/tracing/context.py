@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..backend import trt
+from .preserve import version_of as _version
 
 _REQUIRED = object()
 
@@ -53,13 +54,6 @@ def torch_dtype_from_trt(dtype) -> torch.dtype:
         return _TRT_TO_TORCH[dtype]
     except KeyError:
         raise TypeError(f"no torch dtype for TensorRT type {dtype}") from None
-
-
-def _version(t: torch.Tensor) -> int | None:
-    try:
-        return t._version
-    except Exception:  # noqa: BLE001  (inference tensors keep no version counter)
-        return None
 
 
 def trt_dims(itensor) -> tuple[int, ...]:

@@ -24,6 +24,7 @@ from torch.overrides import TorchFunctionMode
 from . import registry
 from .context import ConversionContext, ConversionError, Deferred, UnsupportedArgument, get_trt, torch_dtype_from_trt
 from .preserve import ModelSnapshot, written_tensors
+from .preserve import storage_key as _storage_ptr
 from .shapes import DynDim, dims_of
 
 # trailing separators: site-packages/torchvision must not count as torch (it is model code)
@@ -343,13 +344,6 @@ def _shape_query(ctx: ConversionContext, func: Any, args: tuple, kwargs: dict, o
 
 def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
-
-
-def _storage_ptr(t: torch.Tensor) -> int:
-    try:
-        return t.untyped_storage().data_ptr()
-    except Exception:
-        return -id(t)
 
 
 def _trt_dtype_of(dtype: torch.dtype):

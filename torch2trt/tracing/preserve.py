@@ -38,14 +38,14 @@ def written_tensors(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
     return written
 
 
-def _version(t: torch.Tensor) -> int | None:
+def version_of(t: torch.Tensor) -> int | None:
     try:
         return t._version
     except Exception:  # noqa: BLE001  (inference tensors keep no version counter)
         return None
 
 
-def _storage_key(t: torch.Tensor) -> int:
+def storage_key(t: torch.Tensor) -> int:
     try:
         return t.untyped_storage().data_ptr()
     except Exception:  # noqa: BLE001
@@ -73,15 +73,15 @@ class ModelSnapshot:
             named += [(f"{prefix}{k}", v) for k, v in d.items() if isinstance(v, torch.Tensor)]
             for name, t in named:
                 if id(t) not in self._tensors:
-                    self._tensors[id(t)] = (t, name, _version(t))
-                    self._by_storage.setdefault(_storage_key(t), []).append(id(t))
+                    self._tensors[id(t)] = (t, name, version_of(t))
+                    self._by_storage.setdefault(storage_key(t), []).append(id(t))
 
     def owns(self, t: torch.Tensor) -> bool:
-        return _storage_key(t) in self._by_storage
+        return storage_key(t) in self._by_storage
 
     def before_write(self, t: torch.Tensor) -> None:
         """`t` is about to be written in place: copy every model tensor sharing its storage (once)."""
-        for tid in self._by_storage.get(_storage_key(t), ()):
+        for tid in self._by_storage.get(storage_key(t), ()):
             if tid not in self._saved:
                 tensor = self._tensors[tid][0]
                 with torch.no_grad():
@@ -116,7 +116,7 @@ class ModelSnapshot:
                     else:
                         t.copy_(old)
                     t.__dict__.pop("_trt", None)
-                elif version is not None and _version(t) != version:
+                elif version is not None and version_of(t) != version:
                     unrestorable.append(name)
         self._saved.clear()
         if unrestorable:
