@@ -84,3 +84,18 @@ def test_control_flow_on_a_dynamic_dim_is_reported():
 
     with pytest.raises(ConversionError, match=r"comparison gt on dynamic dimension 2"):
         torch2trt(FunctionModule(fn).eval(), [torch.randn(2, 3)], min_shapes=[(1, 3)], max_shapes=[(4, 3)])
+
+
+def test_a_shape_comparison_is_reported_under_its_own_source_line():
+    def fn(x):
+        y = torch.relu(x)
+        if y.shape[0] != 2:  # the line to report
+            y = y * 2
+        return y.sum(1)
+
+    from torch2trt import ConversionError
+
+    with pytest.raises(ConversionError) as info:
+        torch2trt(FunctionModule(fn).eval(), [torch.randn(2, 3)], min_shapes=[(1, 3)], max_shapes=[(4, 3)])
+    line = next(ln for ln in str(info.value).splitlines() if "comparison ne" in ln)
+    assert "Python use of a dynamic shape" in line and "if y.shape[0] != 2" in line and "relu" not in line

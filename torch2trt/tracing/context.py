@@ -262,7 +262,8 @@ class ConversionContext:
         """A dynamic dimension reached Python code whose result is frozen at the sample's value."""
         reporter = getattr(self, "_reporter", None)
         if reporter is not None and not getattr(self, "_converting", False):
-            reporter(self.method_name or "dynamic shape", what)
+            # reported under the user's line that made it (the tracer records it), not the last converted op
+            reporter("Python use of a dynamic shape", what)
 
     def shape_of(self, itensor):
         """The 1-d int64 shape tensor of `itensor` (one SHAPE layer per tensor)."""
