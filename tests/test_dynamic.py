@@ -99,3 +99,35 @@ def test_a_shape_comparison_is_reported_under_its_own_source_line():
         torch2trt(FunctionModule(fn).eval(), [torch.randn(2, 3)], min_shapes=[(1, 3)], max_shapes=[(4, 3)])
     line = next(ln for ln in str(info.value).splitlines() if "comparison ne" in ln)
     assert "Python use of a dynamic shape" in line and "if y.shape[0] != 2" in line and "relu" not in line
+
+
+class BranchOnBatch(torch.nn.Module):
+    def forward(self, x):
+        b, n = x.shape[0], x.shape[1]
+        if b >= 64:              # never within batch 1..8
+            x = x * 0
+        if n * 2 + 1 != 7:       # n is static 3 here: a plain int
+            x = x - 1
+        if b // 2 <= 4 and b - 9 < 0:  # true on the whole profile (interval arithmetic)
+            x = x + 1
+        return x
+
+
+def test_a_shape_comparison_constant_over_the_profile_is_accepted():
+    model = BranchOnBatch().eval()
+    m = torch2trt(model, [torch.randn(2, 3)], min_shapes=[(1, 3)], max_shapes=[(8, 3)])
+    for b in (1, 5, 8):
+        x = torch.randn(b, 3)
+        assert torch.allclose(run_reference(m, [x]), model(x))
+
+
+def test_a_shape_comparison_that_flips_inside_the_profile_is_refused_with_the_range():
+    def fn(x):
+        if x.shape[0] >= 4:
+            return x * 2
+        return x
+
+    from torch2trt import ConversionError
+
+    with pytest.raises(ConversionError, match=r"comparison ge on dynamic dimension 2 \(range 1\.\.8 in the profile\)"):
+        torch2trt(FunctionModule(fn).eval(), [torch.randn(2, 3)], min_shapes=[(1, 3)], max_shapes=[(8, 3)])

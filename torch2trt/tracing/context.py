@@ -265,6 +265,17 @@ class ConversionContext:
             # reported under the user's line that made it (the tracer records it), not the last converted op
             reporter("Python use of a dynamic shape", what)
 
+    def input_dim_bounds(self, itensor) -> list[tuple[int, int]] | None:
+        """Per dimension, (min, max) over the profile, for a network input (or its cast into the model's
+        precision); None for other tensors (their bounds are not known here)."""
+        return getattr(self, "_dim_bounds", {}).get(id(itensor))
+
+    def set_input_dim_bounds(self, itensor, lo: Sequence[int], hi: Sequence[int]) -> None:
+        if not hasattr(self, "_dim_bounds"):
+            self._dim_bounds = {}
+        self._dim_bounds[id(itensor)] = list(zip(lo, hi))
+        self._keepalive.append(itensor)  # the id must stay this tensor's
+
     def shape_of(self, itensor):
         """The 1-d int64 shape tensor of `itensor` (one SHAPE layer per tensor)."""
         key = ("shape", id(itensor))

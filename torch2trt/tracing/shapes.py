@@ -32,13 +32,14 @@ class DynDim(int):
     """An int that is also a network value (`_trt`: 1-d int64 ITensor of one element). The layers that
     compute it are added only when something uses `_trt`, so shape queries nobody uses cost nothing."""
 
-    def __new__(cls, value: int, make, ctx, key: Any = None):
+    def __new__(cls, value: int, make, ctx, key: Any = None, bounds: tuple[int, int] | None = None):
         self = super().__new__(cls, int(value))
         self._make = make      # () -> ITensor
         self._itensor = None
         self._ctx = ctx
         self._key = key        # identifies a dimension read from a tensor (equal keys: same value always)
         self._touched = False  # set when a converter reads the network value (see tracing/mode.py)
+        self._bounds = bounds  # (lo, hi) over the whole profile, when known (dims of network inputs and arithmetic)
         return self
 
     @property
@@ -67,13 +68,20 @@ class DynDim(int):
         self._ctx.report_frozen(f"'/' by dynamic dimension {int(self)} (a float)")
         return other / int(self)
 
-    # comparisons decide Python control flow: its outcome may differ at other shapes in the profile
+    # comparisons decide Python control flow: accepted when their outcome is the same at every shape of the
+    # profile (decided from the bounds), reported otherwise
     def _compare(self, other, op):
         if isinstance(other, DynDim) and self._key is not None and other._key == self._key:
             return op(int(self), int(other))
-        self._ctx.report_frozen(f"comparison {op.__name__} on dynamic dimension {int(self)} (control flow "
-                                "that depends on a dynamic shape is frozen at the sample)")
-        return op(int(self), int(other) if isinstance(other, int) else other)
+        result = op(int(self), int(other) if isinstance(other, int) else other)
+        a, b = self._bounds, bounds_of(other)
+        if a is not None and b is not None and _constant_over(op, a, b):
+            return result
+        where = f" (range {a[0]}..{a[1]} in the profile)" if a is not None else ""
+        self._ctx.report_frozen(f"comparison {op.__name__} on dynamic dimension {int(self)}{where} is not the same "
+                                "at every shape of the profile (control flow that depends on it would be frozen "
+                                "at the sample)")
+        return result
 
     def __eq__(self, other):
         return self._compare(other, operator.eq) if isinstance(other, (int, float)) else NotImplemented
@@ -114,8 +122,46 @@ for _name in _ARITH:
     setattr(DynDim, _name, _make_arith(_name))
 
 
+def bounds_of(value: Any) -> tuple[int, int] | None:
+    """(lo, hi) of an int (itself) or DynDim over the profile, or None when unknown."""
+    if isinstance(value, DynDim):
+        return value._bounds
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    return None
+
+
+def _constant_over(op, a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """True when `op(x, y)` has one value for every x in a and y in b."""
+    lo, hi = a[0] - b[1], a[1] - b[0]   # range of x - y
+    if op in (operator.lt, operator.ge):
+        return hi < 0 or lo >= 0
+    if op in (operator.le, operator.gt):
+        return hi <= 0 or lo > 0
+    if op in (operator.eq, operator.ne):
+        return lo == hi or hi < 0 or lo > 0
+    return False
+
+
+def _arith_bounds(pyop, a: Any, b: Any) -> tuple[int, int] | None:
+    """Interval arithmetic for the size operators (sizes are >= 0; conservative where unsure)."""
+    ba, bb = bounds_of(a), bounds_of(b)
+    if ba is None or bb is None:
+        return None
+    if pyop in (operator.add, operator.sub, operator.mul):
+        values = [pyop(x, y) for x in ba for y in bb]
+        return (min(values), max(values))
+    if pyop is operator.floordiv and bb[0] > 0:
+        values = [x // y for x in ba for y in bb]
+        return (min(values), max(values))
+    if pyop is operator.mod and bb[0] > 0 and ba[0] >= 0:
+        return (0, bb[1] - 1) if ba != (ba[0], ba[0]) or bb[0] != bb[1] else (ba[0] % bb[0],) * 2
+    return None
+
+
 def _arith(ctx, a: int, b: int, pyop, op) -> DynDim:
-    return DynDim(pyop(int(a), int(b)), lambda: _arith_layers(ctx, a, b, pyop, op), ctx)
+    return DynDim(pyop(int(a), int(b)), lambda: _arith_layers(ctx, a, b, pyop, op), ctx,
+                  bounds=_arith_bounds(pyop, a, b))
 
 
 def _arith_layers(ctx, a: int, b: int, pyop, op):
@@ -144,7 +190,9 @@ def dims_of(ctx, tensor: torch.Tensor, itensor) -> torch.Size:
     dims = tuple(int(d) for d in itensor.shape)
     if -1 not in dims:
         return tensor.shape
-    return torch.Size([DynDim(s, lambda i=i: ctx.dim_tensor(itensor, i), ctx, ("dim", id(itensor), i))
+    bounds = ctx.input_dim_bounds(itensor)
+    return torch.Size([DynDim(s, lambda i=i: ctx.dim_tensor(itensor, i), ctx, ("dim", id(itensor), i),
+                              bounds=bounds[i] if bounds else None)
                        if d == -1 else s for i, (s, d) in enumerate(zip(tensor.shape, dims))])
 
 
