@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from . import _ref_nn, _ref_tensor
+from . import _ref_loop, _ref_nn, _ref_tensor
 from ._ref_common import Ctx, ReferenceError
 from .inspect import LayerRecord, NetworkRecord, dependency_order, read_network
 
@@ -27,7 +27,7 @@ __all__ = ["run", "ReferenceError", "HANDLERS", "supported_layer_types"]
 
 
 def supported_layer_types() -> list[str]:
-    return sorted(HANDLERS)
+    return sorted(set(HANDLERS) | set(_ref_loop.BOUNDARY))
 
 
 @dataclass
@@ -43,7 +43,7 @@ class _Plan:
     """Execution order (topological), if-conditional guards and tensor lifetimes of a record."""
 
     def __init__(self, record: NetworkRecord):
-        layers = record.layers
+        layers = _ref_loop.collapse(record.layers, _Plan)       # each loop becomes one step
         producer: dict[str, int] = {}
         for i, layer in enumerate(layers):
             for t in layer.outputs:
@@ -103,7 +103,8 @@ class _Plan:
             order = self._toposort(sorted(needed), [inputs_of[i] + extra.get(i, []) for i in range(len(layers))],
                                    producer, layers)
 
-        missing = sorted({layers[i].type for i in order if layers[i].type not in HANDLERS})
+        missing = sorted({layers[i].type for i in order if layers[i].type not in HANDLERS and
+                          layers[i].type != _ref_loop.LOOP})
         if missing:
             names = {t: next(layers[i].name for i in order if layers[i].type == t) for t in missing}
             raise ReferenceError("the reference executor has no semantics for layer type(s) " + ", ".join(
@@ -122,7 +123,8 @@ class _Plan:
             if t not in outputs:
                 release.setdefault(pos, []).append(t)
 
-        self.steps = [_Step(layers[i], HANDLERS[layers[i].type], inputs_of[i], tuple(sorted(guards[i])),
+        self.steps = [_Step(layers[i], _run_loop if layers[i].type == _ref_loop.LOOP else HANDLERS[layers[i].type],
+                            inputs_of[i], tuple(sorted(guards[i])),
                             tuple(release.get(pos, ()))) for pos, i in enumerate(order)]
 
     @staticmethod
@@ -132,7 +134,7 @@ class _Plan:
         order, stuck = dependency_order(deps)
         if stuck:
             names = [layers[i].name for i in stuck][:5]
-            raise ReferenceError(f"the network has a cycle (loops are not supported); layers involved: {names}")
+            raise ReferenceError(f"the network has a cycle outside a loop's recurrence; layers involved: {names}")
         return order
 
 
@@ -178,6 +180,18 @@ def run(network_or_record: Any, inputs: dict[str, torch.Tensor], *, dtype: torch
             raise TypeError(f"input {name!r} is {t.dtype}, the network declares {declared_dtype}")
         env[name] = t.to(ctx.storage(declared_dtype))
 
+    _execute(plan, env, ctx, intermediates)
+    if intermediates:
+        return dict(env)
+    return {name: env[name] for name in record.outputs}
+
+
+def _run_loop(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
+    return _ref_loop.run(layer, ins, ctx, lambda plan, env, c: _execute(plan, env, c, False))
+
+
+def _execute(plan: _Plan, env: dict, ctx: Ctx, intermediates: bool) -> dict:
+    """Run `plan`'s steps on `env` (tensor id -> tensor, updated in place and returned)."""
     compute = ctx.compute
     storage = ctx.storage
     for step in plan.steps:
@@ -209,6 +223,4 @@ def run(network_or_record: Any, inputs: dict[str, torch.Tensor], *, dtype: torch
             for t in step.release:
                 env.pop(t, None)
 
-    if intermediates:
-        return dict(env)
-    return {name: env[name] for name in record.outputs}
+    return env
