@@ -34,25 +34,27 @@ _FLOATS = (torch.float32, torch.float16, torch.bfloat16)
 
 @dataclass
 class _Weights:
-    """One layer and direction, ready for the network: transposed matrices, the biases folded where exact."""
-    ih_t: torch.Tensor                    # (in, G*H)
-    hh_t: torch.Tensor                    # (P, G*H)
-    x_bias: torch.Tensor | None           # added to the input projection: b_ih + b_hh (GRU: b_hh of r, z only)
+    """One layer and direction, per gate (TensorRT's builder slows down exponentially with the sequence length on
+    batch-1 networks that slice gate blocks out of one product, so every gate has its own matrices):
+    transposed matrices, the biases folded where exact."""
+    ih_t: list[torch.Tensor]              # per gate (in, H)
+    hh_t: list[torch.Tensor]              # per gate (P, H)
+    x_bias: list[torch.Tensor] | None     # added to the input projection: b_ih + b_hh (GRU n gate: b_ih only)
     hn_bias: torch.Tensor | None          # GRU: b_hn, added to h W_hn^T before the reset gate multiplies it
     hr_t: torch.Tensor | None             # LSTM proj_size: (H, P)
 
 
-def _weights(mode: str, w_ih, w_hh, b_ih, b_hh, w_hr, hidden: int) -> _Weights:
+def _weights(mode: str, w_ih, w_hh, b_ih, b_hh, w_hr) -> _Weights:
+    gates = _GATES[mode]
+    split = lambda t: [p.detach().contiguous() for p in t.chunk(gates, 0)]  # noqa: E731
     x_bias = hn_bias = None
     if b_ih is not None:
+        bi, bh = split(b_ih), split(b_hh)
+        x_bias = [i + h for i, h in zip(bi, bh)]
         if mode == "GRU":
-            x_bias = b_ih + torch.cat([b_hh[:2 * hidden], torch.zeros_like(b_hh[2 * hidden:])])
-            hn_bias = b_hh[2 * hidden:]
-        else:
-            x_bias = b_ih + b_hh
-    return _Weights(w_ih.detach().t().contiguous(), w_hh.detach().t().contiguous(),
-                    None if x_bias is None else x_bias.detach(), None if hn_bias is None else hn_bias.detach(),
-                    None if w_hr is None else w_hr.detach().t().contiguous())
+            x_bias[2], hn_bias = bi[2], bh[2]
+    return _Weights([w.t().contiguous() for w in split(w_ih)], [w.t().contiguous() for w in split(w_hh)], x_bias,
+                    hn_bias, None if w_hr is None else w_hr.detach().t().contiguous())
 
 
 class _Builder:
@@ -79,17 +81,6 @@ class _Builder:
     def act(self, a, kind):
         return self._named(self.net.add_activation(a, kind), kind.name.lower())
 
-    def gate(self, t, k: int, size: int, part_shape):
-        """Block `k` of width `size` on the last axis; `part_shape` is the block's shape tensor when dims are
-        dynamic (made once per form, shared by every step)."""
-        dims = trt_dims(t)
-        start = [0] * len(dims)
-        start[-1] = k * size
-        layer = self.net.add_slice(t, start, [max(d, 0) for d in dims[:-1]] + [size], [1] * len(dims))
-        if part_shape is not None:
-            layer.set_input(2, part_shape)
-        return self._named(layer, "gate")
-
     def gather(self, t, index: int, axis: int, keep: bool):
         idx = self.ctx.constant(torch.tensor([index] if keep else index, dtype=torch.int32))
         return self._named(self.net.add_gather(t, idx, axis), "select")
@@ -115,13 +106,13 @@ class _Builder:
         return self._named(layer, "concat")
 
 
-def _step(b: _Builder, mode: str, xp, h, c, w: _Weights, hidden: int, part_shape):
-    """One time step from the projected input `xp` (..., G*H) and the state h (..., P), c (..., H); None is a zero
-    state (the first step without initial states). Returns (h', c')."""
-    gates = xp if h is None else b.binary(xp, b.matmul(h, w.hh_t), E.SUM, "gates")
+def _step(b: _Builder, mode: str, xp: list, h, c, w: _Weights):
+    """One time step from the projected input per gate `xp` (..., H) and the state h (..., P), c (..., H); None is a
+    zero state (the first step without initial states). Returns (h', c')."""
+    hh = [None] * len(xp) if h is None else [b.matmul(h, m) for m in w.hh_t]
+    pre = [x if r is None else b.binary(x, r, E.SUM, "gate") for x, r in zip(xp, hh)]
     if mode == "LSTM":
-        i, f, g, o = (b.gate(gates, k, hidden, part_shape) for k in range(4))
-        i, f, o, g = b.act(i, A.SIGMOID), b.act(f, A.SIGMOID), b.act(o, A.SIGMOID), b.act(g, A.TANH)
+        i, f, g, o = b.act(pre[0], A.SIGMOID), b.act(pre[1], A.SIGMOID), b.act(pre[2], A.TANH), b.act(pre[3], A.SIGMOID)
         ig = b.binary(i, g, E.PROD, "mul")
         c_new = ig if c is None else b.binary(b.binary(f, c, E.PROD, "mul"), ig, E.SUM, "cell")
         h_new = b.binary(o, b.act(c_new, A.TANH), E.PROD, "hidden")
@@ -129,51 +120,47 @@ def _step(b: _Builder, mode: str, xp, h, c, w: _Weights, hidden: int, part_shape
             h_new = b.matmul(h_new, w.hr_t)
         return h_new, c_new
     if mode == "GRU":
-        xr, xz, xn = (b.gate(xp, k, hidden, part_shape) for k in range(3))
+        r, z = b.act(pre[0], A.SIGMOID), b.act(pre[1], A.SIGMOID)
+        if hh[2] is None:
+            hn = w.hn_bias                                 # zero state: h W_hn^T + b_hn = b_hn (or nothing)
+        else:
+            hn = hh[2] if w.hn_bias is None else b.binary(hh[2], w.hn_bias, E.SUM, "add")
+        n = b.act(xp[2] if hn is None else b.binary(xp[2], b.binary(r, hn, E.PROD, "mul"), E.SUM, "add"), A.TANH)
         if h is None:
-            r, z = b.act(xr, A.SIGMOID), b.act(xz, A.SIGMOID)
-            pre_n = xn if w.hn_bias is None else b.binary(xn, b.binary(r, w.hn_bias, E.PROD, "mul"), E.SUM, "add")
-            n = b.act(pre_n, A.TANH)
             return b.binary(n, b.binary(z, n, E.PROD, "mul"), E.SUB, "hidden"), None     # (1 - z) * n
-        hh = b.matmul(h, w.hh_t)
-        hr, hz, hn = (b.gate(hh, k, hidden, part_shape) for k in range(3))
-        r = b.act(b.binary(xr, hr, E.SUM, "add"), A.SIGMOID)
-        z = b.act(b.binary(xz, hz, E.SUM, "add"), A.SIGMOID)
-        if w.hn_bias is not None:
-            hn = b.binary(hn, w.hn_bias, E.SUM, "add")
-        n = b.act(b.binary(xn, b.binary(r, hn, E.PROD, "mul"), E.SUM, "add"), A.TANH)
         # (1 - z) * n + z * h == n + z * (h - n)
         return b.binary(n, b.binary(z, b.binary(h, n, E.SUB, "sub"), E.PROD, "mul"), E.SUM, "hidden"), None
-    return b.act(gates, A.TANH if mode == "RNN_TANH" else A.RELU), None
+    return b.act(pre[0], A.TANH if mode == "RNN_TANH" else A.RELU), None
 
 
 # ---- the sequence modules -------------------------------------------------------------------------------------
 
-def _project(b: _Builder, seq, w: _Weights):
-    """x W_ih^T (+ folded biases) for every time step at once: (T, B, in) -> (T, B, G*H)."""
-    xp = b.matmul(seq, w.ih_t)
-    return xp if w.x_bias is None else b.binary(xp, w.x_bias, E.SUM, "bias")
+def _project(b: _Builder, seq, w: _Weights) -> list:
+    """x W_ih^T (+ folded biases) per gate for every time step at once: (T, B, in) -> G x (T, B, H)."""
+    xps = [b.matmul(seq, m) for m in w.ih_t]
+    return xps if w.x_bias is None else [b.binary(x, bias, E.SUM, "bias") for x, bias in zip(xps, w.x_bias)]
 
 
-def _unrolled(b: _Builder, mode, xp, steps: int, reverse: bool, h0, c0, w, hidden, part_shape):
+def _unrolled(b: _Builder, mode, xp: list, steps: int, reverse: bool, h0, c0, w):
     """Rank-3 steps (1, B, .) so that the per-step outputs concatenate on the time axis without reshapes."""
     h, c = h0, c0
     outs = [None] * steps
     for t in (reversed(range(steps)) if reverse else range(steps)):
-        h, c = _step(b, mode, b.gather(xp, t, 0, keep=True), h, c, w, hidden, part_shape)
+        h, c = _step(b, mode, [b.gather(x, t, 0, keep=True) for x in xp], h, c, w)
         outs[t] = h
     return b.concat(outs, 0), h, c
 
 
-def _looped(b: _Builder, mode, xps, trip, h0s, c0s, ws, hidden, proj, batch_dims, part_shape):
+def _looped(b: _Builder, mode, xps: list, trip, h0s, c0s, ws, hidden, proj, batch_dims):
     """One TensorRT loop for all directions of a layer: direction d iterates its projected input forwards (d=0) or
     backwards (d=1). Returns per direction (sequence (T, B, P), h_T (1, B, P), c_T (1, B, H) or None)."""
     loop = b.net.add_loop()
     b.ctx.name_layer(loop.add_trip_limit(trip, trt.TripLimit.COUNT), "trip_limit")
     results = []
     for d, (xp, h0, c0, w) in enumerate(zip(xps, h0s, c0s, ws)):
-        it = loop.add_iterator(xp, 0, d == 1)
-        b.ctx.name_layer(it, "iterator")
+        its = [loop.add_iterator(x, 0, d == 1) for x in xp]
+        for it in its:
+            b.ctx.name_layer(it, "iterator")
         h_init = h0 if h0 is not None else filled(b.ctx, 0, b.dtype, batch_dims + [proj])
         rec_h = loop.add_recurrence(h_init)
         b.ctx.name_layer(rec_h, "h")
@@ -181,8 +168,8 @@ def _looped(b: _Builder, mode, xps, trip, h0s, c0s, ws, hidden, proj, batch_dims
         if mode == "LSTM":
             rec_c = loop.add_recurrence(c0 if c0 is not None else filled(b.ctx, 0, b.dtype, batch_dims + [hidden]))
             b.ctx.name_layer(rec_c, "c")
-        h_new, c_new = _step(b, mode, it.get_output(0), rec_h.get_output(0),
-                             None if rec_c is None else rec_c.get_output(0), w, hidden, part_shape)
+        h_new, c_new = _step(b, mode, [it.get_output(0) for it in its], rec_h.get_output(0),
+                             None if rec_c is None else rec_c.get_output(0), w)
         rec_h.set_input(1, h_new)
         if rec_c is not None:
             rec_c.set_input(1, c_new)
@@ -205,7 +192,7 @@ def _module_weights(module, layer: int, direction: int) -> _Weights:
     sfx = f"_l{layer}" + ("_reverse" if direction else "")
     get = lambda name: getattr(module, name + sfx, None)  # noqa: E731
     return _weights(module.mode, get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"),
-                    get("weight_hr"), module.hidden_size)
+                    get("weight_hr"))
 
 
 def _check_input(ctx, module, x, allowed_ranks):
@@ -271,15 +258,11 @@ def convert_rnn(ctx):
     dims = trt_dims(seq)
     steps = dims[0]
     batch_dims = input_dims(ctx, seq)[1:2]                 # [B] as an int or a dimension read from the network
-    dynamic_batch = dims[1] == -1
     looped = steps == -1
     if steps == 0:
         raise ctx.unsupported(f"{name}: empty sequence")
     if looped:
-        part_shape = ctx.shape_tensor(batch_dims + [hidden]) if dynamic_batch else None
         trip = b.reshape(ctx.cast(ctx.dim_tensor(seq, 0), torch.int32), ())
-    else:
-        part_shape = ctx.shape_tensor([1] + batch_dims + [hidden]) if dynamic_batch else None
 
     finals_h, finals_c = [], []
     for layer in range(layers):
@@ -291,9 +274,9 @@ def convert_rnn(ctx):
             h0s.append(b.gather(states[0], k, 0, keep=not looped) if states else None)
             c0s.append(b.gather(states[1], k, 0, keep=not looped) if states and lstm else None)
         if looped:
-            results = _looped(b, mode, xps, trip, h0s, c0s, ws, hidden, proj, batch_dims, part_shape)
+            results = _looped(b, mode, xps, trip, h0s, c0s, ws, hidden, proj, batch_dims)
         else:
-            results = [_unrolled(b, mode, xp, steps, d == 1, h0, c0, w, hidden, part_shape)
+            results = [_unrolled(b, mode, xp, steps, d == 1, h0, c0, w)
                        for d, (xp, h0, c0, w) in enumerate(zip(xps, h0s, c0s, ws))]
         seq = b.concat([r[0] for r in results], 2)
         finals_h += [r[1] for r in results]
@@ -342,7 +325,7 @@ def convert_rnn_cell(ctx):
     xt = ctx.trt(x)
     if not batched:
         xt = b.reshape(xt, (1, trt_dims(xt)[0]))
-    w = _weights(mode, module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh, None, hidden)
+    w = _weights(mode, module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh, None)
     h = c = None
     if hx is not None:
         given = list(hx) if mode == "LSTM" else [hx]
@@ -354,9 +337,7 @@ def convert_rnn_cell(ctx):
             states.append(st if batched else b.reshape(st, (1, hidden)))
         h = states[0]
         c = states[1] if mode == "LSTM" else None
-    dims = trt_dims(xt)
-    part_shape = ctx.shape_tensor(input_dims(ctx, xt)[:1] + [hidden]) if dims[0] == -1 else None
-    h_new, c_new = _step(b, mode, _project(b, xt, w), h, c, w, hidden, part_shape)
+    h_new, c_new = _step(b, mode, _project(b, xt, w), h, c, w)
     if not batched:
         h_new = b.reshape(h_new, (hidden,))
         c_new = None if c_new is None else b.reshape(c_new, (hidden,))
