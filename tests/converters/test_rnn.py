@@ -1,6 +1,6 @@
 """nn.LSTM / nn.GRU / nn.RNN and their cells vs PyTorch: layer counts, directions, batch_first, initial states,
 proj_size, bias=False, dropout in eval, unbatched inputs; static shapes (unrolled), dynamic batch, and a dynamic
-sequence length (a TensorRT loop) checked at the profile's minimum, maximum and an interior length."""
+sequence length or a long static one (a TensorRT loop) checked at the profile's minimum, maximum and an interior length."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch.nn as nn
 
 from torch2trt import torch2trt
 from torch2trt.check import compare, run_reference
+from torch2trt.converters.rnn import UNROLL_MAX_STEPS
 from torch2trt.testing import assert_converts, assert_refuses
 from torch2trt.tracing import structure
 
@@ -88,10 +89,21 @@ CASES = [  # kind, num_layers, bidirectional, batch_first, initial states
 def test_recurrent_module_static_matches_pytorch(kind, layers, bidirectional, batch_first, states):
     m = _rnn(kind, num_layers=layers, bidirectional=bidirectional, batch_first=batch_first)
     model = (WithStates(m) if states else m).eval()
-    inputs = _inputs(m, 4, 3, states)
+    inputs = _inputs(m, 3, 3, states)
     report = assert_converts(model, inputs)
-    assert not (LOOP_TYPES & _layer_types(report.model_trt))          # a static length is unrolled
-    _assert_matches(report.model_trt, model, _inputs(m, 4, 3, states, seed=5))   # other values than the sample
+    assert not (LOOP_TYPES & _layer_types(report.model_trt))          # a short static length is unrolled
+    _assert_matches(report.model_trt, model, _inputs(m, 3, 3, states, seed=5))
+
+
+@pytest.mark.parametrize("kind,batch_first", [("LSTM", False), ("GRU", True)])
+def test_long_static_sequence_is_a_loop_with_a_constant_trip_count(kind, batch_first):
+    m = _rnn(kind, num_layers=2, bidirectional=True, batch_first=batch_first)
+    model = WithStates(m).eval()
+    steps = UNROLL_MAX_STEPS + 5
+    report = assert_converts(model, _inputs(m, steps, 2, True))
+    counts = report.model_trt.network_record.layer_counts()
+    assert LOOP_TYPES <= set(counts) and counts["TRIP_LIMIT"] == 2 and "SHAPE" not in counts
+    _assert_matches(report.model_trt, model, _inputs(m, steps, 2, True, seed=9))   # other values than the sample
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN_TANH"])

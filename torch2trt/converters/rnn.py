@@ -2,11 +2,12 @@
 layers, bidirectional, batch_first, initial states given or zero, unbatched input — and nn.LSTMCell / nn.GRUCell /
 nn.RNNCell. The weights are the module's parameters (network constants).
 
-Per layer and direction the input projection x W_ih^T (+ biases) is one matrix multiply over all time steps. The
-recurrence then is either unrolled (a static sequence length: matrix multiplies per step) or a TensorRT loop
-(ILoop: trip count from the input's shape, an IIteratorLayer over the projected sequence — reversed for the backward
-direction — IRecurrenceLayers for h (and c), CONCATENATE / REVERSE outputs for the sequence and LAST_VALUE for h_n),
-which a dynamic sequence length needs. Packed sequences and training-mode dropout are refused.
+Per layer, direction and gate the input projection x W_ih^T (+ biases) is one matrix multiply over all time steps.
+The recurrence then is either unrolled (a static sequence of at most UNROLL_MAX_STEPS steps: matrix multiplies per
+step) or a TensorRT loop (ILoop: trip count from the input's shape, IIteratorLayers over the projected sequence —
+reversed for the backward direction — IRecurrenceLayers for h (and c), CONCATENATE / REVERSE outputs for the
+sequence and LAST_VALUE for h_n), which a dynamic sequence length needs and which keeps long static sequences small.
+Packed sequences and training-mode dropout are refused.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ M = trt.MatrixOperation
 # gate blocks per mode, in PyTorch's weight layout: LSTM (i, f, g, o), GRU (r, z, n)
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 _FLOATS = (torch.float32, torch.float16, torch.bfloat16)
+# Static sequences up to this length are unrolled; longer ones (and dynamic ones) become a TensorRT loop: an
+# unrolled network grows by ~25 layers per step, layer and direction and TensorRT's build time grows faster than
+# that (docs/benchmarks/rnn.md: 2-layer bidirectional LSTM, 64 steps: 6448 layers, 207 s; as a loop 218, 2.8 s).
+UNROLL_MAX_STEPS = 8
 
 
 @dataclass
@@ -62,6 +67,7 @@ class _Builder:
 
     def __init__(self, ctx, dtype: torch.dtype):
         self.ctx, self.net, self.dtype = ctx, ctx.network, dtype
+        self._indices: dict[tuple[int, bool], object] = {}
 
     def _named(self, layer, op: str):
         self.ctx.name_layer(layer, op)
@@ -82,7 +88,11 @@ class _Builder:
         return self._named(self.net.add_activation(a, kind), kind.name.lower())
 
     def gather(self, t, index: int, axis: int, keep: bool):
-        idx = self.ctx.constant(torch.tensor([index] if keep else index, dtype=torch.int32))
+        """Index `index` of `axis`, kept as a size-1 axis or removed; one index constant per value."""
+        idx = self._indices.get((index, keep))
+        if idx is None:
+            idx = self._indices[(index, keep)] = self.ctx.constant(
+                torch.tensor([index] if keep else index, dtype=torch.int32))
         return self._named(self.net.add_gather(t, idx, axis), "select")
 
     def reshape(self, t, dims):
@@ -258,11 +268,13 @@ def convert_rnn(ctx):
     dims = trt_dims(seq)
     steps = dims[0]
     batch_dims = input_dims(ctx, seq)[1:2]                 # [B] as an int or a dimension read from the network
-    looped = steps == -1
     if steps == 0:
         raise ctx.unsupported(f"{name}: empty sequence")
-    if looped:
+    looped = steps == -1 or steps > UNROLL_MAX_STEPS
+    if steps == -1:
         trip = b.reshape(ctx.cast(ctx.dim_tensor(seq, 0), torch.int32), ())
+    elif looped:
+        trip = ctx.constant(torch.tensor(steps, dtype=torch.int32))
 
     finals_h, finals_c = [], []
     for layer in range(layers):
