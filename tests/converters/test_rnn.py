@@ -1,6 +1,7 @@
 """nn.LSTM / nn.GRU / nn.RNN and their cells vs PyTorch: layer counts, directions, batch_first, initial states,
-proj_size, bias=False, dropout in eval, unbatched inputs; static shapes (unrolled), dynamic batch, and a dynamic
-sequence length or a long static one (a TensorRT loop) checked at the profile's minimum, maximum and an interior length."""
+proj_size, bias=False, dropout in eval, unbatched inputs; short static sequences (unrolled), dynamic batch, and long
+static or dynamic sequences (a TensorRT loop), the dynamic ones checked at the profile's minimum, maximum and an
+interior length."""
 
 from __future__ import annotations
 
