@@ -263,6 +263,34 @@ def test_packed_sequence_is_refused():
     assert_refuses(Packed().eval(), [torch.randn(4, 2, IN)], r"pack")
 
 
+def test_subclass_that_overrides_forward_is_refused():
+    class Scaled(nn.GRU):
+        def forward(self, x, hx=None):
+            out, h = super().forward(x, hx)
+            return out * 2, h
+
+    torch.manual_seed(0)
+    assert_refuses(Scaled(IN, 5).eval(), [torch.randn(4, 2, IN)], r"Scaled overrides GRU.forward")
+
+
+def test_constant_initial_state_with_dynamic_sequence_and_static_batch():
+    m = _rnn("LSTM", bidirectional=True)
+    h0, c0 = torch.randn(2, 2, 5), torch.randn(2, 2, 5)
+
+    class Const(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = m
+
+        def forward(self, x):
+            return self.rnn(x, (h0, c0))
+
+    model = Const().eval()
+    model_trt = torch2trt(model, [torch.randn(4, 2, IN)], min_shapes=[(1, 2, IN)], max_shapes=[(9, 2, IN)])
+    for steps in (1, 9, 6):
+        _assert_matches(model_trt, model, [torch.randn(steps, 2, IN)])
+
+
 def test_constant_initial_state_with_dynamic_batch_is_refused():
     m = _rnn("RNN_TANH")
     h0 = torch.randn(1, 2, 5)

@@ -205,7 +205,12 @@ def _module_weights(module, layer: int, direction: int) -> _Weights:
                     get("weight_hr"))
 
 
-def _check_input(ctx, module, x, allowed_ranks):
+def _check_input(ctx, module, x, allowed_ranks, bases):
+    base = next(c for c in bases if isinstance(module, c))
+    if type(module).forward is not base.forward:
+        # the registry finds this converter through the class hierarchy; the subclass computes something else
+        raise ctx.unsupported(f"{type(module).__name__} overrides {base.__name__}.forward; the {base.__name__} "
+                              "converter would ignore that code")
     if isinstance(x, PackedSequence):
         raise ctx.unsupported(f"{type(module).__name__} with a PackedSequence input: packed (variable-length) "
                               "sequences are not supported; pass a padded tensor (and mask the padding)")
@@ -218,9 +223,9 @@ def _check_input(ctx, module, x, allowed_ranks):
             raise ctx.unsupported(f"{type(module).__name__}: parameters are {p.dtype}, the input {x.dtype}")
 
 
-def _state_tensor(ctx, module, state, x_t, name: str):
+def _state_tensor(ctx, module, state, batch_dim: int, name: str):
     """A given initial state as a network tensor (a constant only where the batch cannot vary)."""
-    if get_trt(state) is None and -1 in trt_dims(x_t):
+    if get_trt(state) is None and batch_dim == -1:
         raise ctx.unsupported(f"{type(module).__name__}: initial state {name} is a constant of the sample's batch "
                               "size in a network with dynamic shapes; compute it from the input (e.g. "
                               "torch.zeros(..., x.size(0), ...)) or leave it out")
@@ -234,10 +239,8 @@ def convert_rnn(ctx):
     hx = ctx.get_arg("hx", 2, None)
     out = ctx.method_return
     name = type(module).__name__
-    _check_input(ctx, module, x, (2, 3))
+    _check_input(ctx, module, x, (2, 3), (nn.LSTM, nn.GRU, nn.RNN))
     mode = module.mode
-    if mode not in _GATES:
-        raise ctx.unsupported(f"{name}: mode {mode!r} is not supported")
     if module.training and module.dropout > 0 and module.num_layers > 1:
         raise ctx.unsupported(f"{name} in training mode with dropout={module.dropout}: dropout is random; "
                               "convert the model in eval mode")
@@ -259,7 +262,7 @@ def convert_rnn(ctx):
         if lstm and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise ctx.unsupported(f"{name}: hx must be a tuple (h_0, c_0)")
         for s, sname in zip(given, ("h_0", "c_0")):
-            st = _state_tensor(ctx, module, s, seq, sname)
+            st = _state_tensor(ctx, module, s, trt_dims(seq)[1], sname)
             if not batched:
                 dims = trt_dims(st)
                 st = b.reshape(st, (dims[0], 1, dims[1]))
@@ -327,10 +330,8 @@ def convert_rnn_cell(ctx):
     hx = ctx.get_arg("hx", 2, None)
     out = ctx.method_return
     name = type(module).__name__
-    _check_input(ctx, module, x, (1, 2))
+    _check_input(ctx, module, x, (1, 2), (nn.LSTMCell, nn.GRUCell, nn.RNNCell))
     mode = _cell_mode(module)
-    if mode not in ("LSTM", "GRU") and module.nonlinearity not in ("tanh", "relu"):
-        raise ctx.unsupported(f"{name}: nonlinearity {module.nonlinearity!r}")
     hidden = module.hidden_size
     batched = x.dim() == 2
     b = _Builder(ctx, x.dtype)
@@ -345,7 +346,7 @@ def convert_rnn_cell(ctx):
             raise ctx.unsupported(f"{name}: hx must be a tuple (h, c)")
         states = []
         for s, sname in zip(given, ("h", "c")):
-            st = _state_tensor(ctx, module, s, xt, sname)
+            st = _state_tensor(ctx, module, s, trt_dims(xt)[0], sname)
             states.append(st if batched else b.reshape(st, (1, hidden)))
         h = states[0]
         c = states[1] if mode == "LSTM" else None
