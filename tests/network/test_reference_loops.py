@@ -279,3 +279,4 @@ def test_onnx_parsed_loop_with_trip_count_and_condition_matches_onnx_semantics()
         assert_same(got[record.outputs[0]], s.float(), rtol=1e-6)
         if c or i == m:                         # the scan output is defined when the loop ran to its trip count
             assert torch.equal(got[record.outputs[1]], torch.arange(i))
+

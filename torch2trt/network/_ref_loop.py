@@ -129,8 +129,7 @@ def _loop_record(name: str, members: list[LayerRecord], make_plan) -> LayerRecor
         {o for o, *_ in recurrences}
     external: list[str] = []
     for layer in members:
-        reads = layer.inputs[:1] if layer.type == "RECURRENCE" else layer.inputs   # input 1 is the back edge
-        for t in reads:
+        for t in layer.inputs:                  # a recurrence's back edge is inside (or a loop invariant: outside)
             if t is not None and t not in inside and t not in external:
                 external.append(t)
 
