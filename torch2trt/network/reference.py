@@ -3,8 +3,9 @@ itself (its records), with the semantics of TensorRT's operator documentation. I
 
     outputs = reference.run(network_or_record, {"input": x})                    # declared dtypes
     outputs = reference.run(record, feeds, dtype=torch.float64)                # every float in float64
-    tensors = reference.run(record, feeds, intermediates=True)                 # every named tensor
+    tensors = reference.run(record, feeds, intermediates=True)                 # every named tensor outside loops
 
+Loops (ILoop) run iteration by iteration (network/_ref_loop.py); if-conditionals run only the taken branch.
 Reduced-precision layers (float16/bfloat16) are computed in float32 and rounded to their declared dtype at the
 layer's output, as TensorRT rounds at layer boundaries. Pass a `NetworkRecord` (inspect.read_network) to run a
 network several times: reading an INetworkDefinition copies all of its weights each call.
