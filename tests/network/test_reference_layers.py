@@ -1008,3 +1008,22 @@ def test_deconvolution_same_modes_with_odd_padding_and_3d(net, mode, crop_before
     c = crop_before
     expected = full[:, :, c:c + 8, c:c + 6, c:c + 10].float()           # O = min(I * S, (I - 1) * S + DK) = 2 * I
     assert_same(got, expected, rtol=1e-5, atol=1e-5)
+
+
+# ---- LOOP (ITripLimitLayer, IIteratorLayer, IRecurrenceLayer, ILoopOutputLayer); more in test_reference_loops.py ---
+def test_loop_accumulates_over_an_iterated_axis(net):
+    x = torch.randn(5, B)
+    t = net.input("x", torch.float32, x.shape)
+    trip = net.const(torch.tensor(5, dtype=torch.int32))
+    loop = net.network.add_loop()
+    loop.add_trip_limit(trip, trt.TripLimit.COUNT)
+    row = loop.add_iterator(t, 0, True).get_output(0)                  # reversed: x[4], x[3], ...
+    acc = loop.add_recurrence(net.const(torch.zeros(B)))
+    total = net.network.add_elementwise(acc.get_output(0), row, trt.ElementWiseOperation.SUM).get_output(0)
+    acc.set_input(1, total)
+    every = loop.add_loop_output(total, trt.LoopOutput.CONCATENATE, 0)
+    every.set_input(1, trip)
+    last = loop.add_loop_output(acc.get_output(0), trt.LoopOutput.LAST_VALUE)
+    got_every, got_last = run(net.build(every.get_output(0), last.get_output(0)), {"x": x})
+    assert_same(got_every, x.flip(0).cumsum(0), rtol=1e-6)
+    assert_same(got_last, x.sum(0), rtol=1e-6)

@@ -3,8 +3,9 @@ itself (its records), with the semantics of TensorRT's operator documentation. I
 
     outputs = reference.run(network_or_record, {"input": x})                    # declared dtypes
     outputs = reference.run(record, feeds, dtype=torch.float64)                # every float in float64
-    tensors = reference.run(record, feeds, intermediates=True)                 # every named tensor
+    tensors = reference.run(record, feeds, intermediates=True)                 # every named tensor outside loops
 
+Loops (ILoop) run iteration by iteration (network/_ref_loop.py); if-conditionals run only the taken branch.
 Reduced-precision layers (float16/bfloat16) are computed in float32 and rounded to their declared dtype at the
 layer's output, as TensorRT rounds at layer boundaries. Pass a `NetworkRecord` (inspect.read_network) to run a
 network several times: reading an INetworkDefinition copies all of its weights each call.
@@ -17,7 +18,7 @@ from typing import Any
 
 import torch
 
-from . import _ref_nn, _ref_tensor
+from . import _ref_loop, _ref_nn, _ref_tensor
 from ._ref_common import Ctx, ReferenceError
 from .inspect import LayerRecord, NetworkRecord, dependency_order, element_bound, read_network
 
@@ -27,7 +28,7 @@ __all__ = ["run", "ReferenceError", "HANDLERS", "supported_layer_types"]
 
 
 def supported_layer_types() -> list[str]:
-    return sorted(HANDLERS)
+    return sorted(set(HANDLERS) | set(_ref_loop.BOUNDARY))
 
 
 @dataclass
@@ -43,7 +44,7 @@ class _Plan:
     """Execution order (topological), if-conditional guards and tensor lifetimes of a record."""
 
     def __init__(self, record: NetworkRecord):
-        layers = record.layers
+        layers = _ref_loop.collapse(record.layers, _Plan)       # each loop becomes one step
         producer: dict[str, int] = {}
         for i, layer in enumerate(layers):
             for t in layer.outputs:
@@ -103,7 +104,8 @@ class _Plan:
             order = self._toposort(sorted(needed), [inputs_of[i] + extra.get(i, []) for i in range(len(layers))],
                                    producer, layers)
 
-        missing = sorted({layers[i].type for i in order if layers[i].type not in HANDLERS})
+        missing = sorted({layers[i].type for i in order if layers[i].type not in HANDLERS and
+                          layers[i].type != _ref_loop.LOOP})
         if missing:
             names = {t: next(layers[i].name for i in order if layers[i].type == t) for t in missing}
             raise ReferenceError("the reference executor has no semantics for layer type(s) " + ", ".join(
@@ -122,7 +124,8 @@ class _Plan:
             if t not in outputs:
                 release.setdefault(pos, []).append(t)
 
-        self.steps = [_Step(layers[i], HANDLERS[layers[i].type], inputs_of[i], tuple(sorted(guards[i])),
+        self.steps = [_Step(layers[i], _run_loop if layers[i].type == _ref_loop.LOOP else HANDLERS[layers[i].type],
+                            inputs_of[i], tuple(sorted(guards[i])),
                             tuple(release.get(pos, ()))) for pos, i in enumerate(order)]
 
     @staticmethod
@@ -132,7 +135,7 @@ class _Plan:
         order, stuck = dependency_order(deps)
         if stuck:
             names = [layers[i].name for i in stuck][:5]
-            raise ReferenceError(f"the network has a cycle (loops are not supported); layers involved: {names}")
+            raise ReferenceError(f"the network has a cycle outside a loop's recurrence; layers involved: {names}")
         return order
 
 
@@ -182,6 +185,18 @@ def run(network_or_record: Any, inputs: dict[str, torch.Tensor], *, dtype: torch
             raise TypeError(f"input {name!r} is {t.dtype}, the network declares {declared_dtype}")
         env[name] = t.to(ctx.storage(declared_dtype))
 
+    _execute(plan, env, ctx, intermediates)
+    if intermediates:
+        return dict(env)
+    return {name: env[name] for name in record.outputs}
+
+
+def _run_loop(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
+    return _ref_loop.run(layer, ins, ctx, lambda plan, env, c: _execute(plan, env, c, False))
+
+
+def _execute(plan: _Plan, env: dict, ctx: Ctx, intermediates: bool) -> dict:
+    """Run `plan`'s steps on `env` (tensor id -> tensor, updated in place and returned)."""
     compute = ctx.compute
     storage = ctx.storage
     for step in plan.steps:
@@ -215,6 +230,4 @@ def run(network_or_record: Any, inputs: dict[str, torch.Tensor], *, dtype: torch
             for t in step.release:
                 env.pop(t, None)
 
-    if intermediates:
-        return dict(env)
-    return {name: env[name] for name in record.outputs}
+    return env
