@@ -418,3 +418,25 @@ def test_a_profile_with_a_size_zero_axis_is_refused_at_conversion():
     model = nn.Linear(3, 3).eval()
     with pytest.raises(ValueError, match=r"min.*0|size 0|at least 1"):
         torch2trt(model, [torch.randn(2, 3)], min_shapes=[(0, 3)], max_shapes=[(4, 3)])
+
+
+def test_a_subclass_that_overrides_forward_is_not_converted_by_its_bases_module_converter():
+    """A module converter registered for nn.ReLU must not swallow a subclass's own forward (x * 2 silently lost)."""
+
+    @tensorrt_converter("torch.nn.ReLU.forward")
+    def convert_ReLU(ctx):
+        layer = ctx.network.add_activation(input=ctx.method_args[1]._trt, type=trt.ActivationType.RELU)
+        ctx.method_return._trt = layer.get_output(0)
+
+    class DoubledReLU(nn.ReLU):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    class PlainSubclass(nn.ReLU):
+        pass
+
+    try:
+        model = nn.Sequential(DoubledReLU(), PlainSubclass()).eval()
+        assert_exact_elsewhere(model, [torch.randn(3, 4)], [[torch.randn(3, 4)]])
+    finally:
+        t2t.unregister_converter("torch.nn.ReLU.forward", convert_ReLU)

@@ -158,11 +158,13 @@ def lookup_function(func: Any) -> Converter | None:
 
 
 def lookup_module(module: torch.nn.Module) -> Converter | None:
+    """The converter registered for the `forward` this module runs: its class's, or an ancestor's when no class in
+    between overrides `forward` (a subclass with its own forward computes something else: it is traced)."""
     for cls in type(module).__mro__:
         stack = _MODULES.get(cls)
         if stack:
             return stack[-1]
-        if cls is torch.nn.Module:
+        if cls is torch.nn.Module or "forward" in cls.__dict__:
             break
     return None
 
