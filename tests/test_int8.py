@@ -158,8 +158,6 @@ def test_calibrate_percentile_and_entropy_bound_the_max_and_shows_progress_only_
 
 def test_calibration_arguments_are_checked():
     model, x = nn.Sequential(nn.Linear(3, 3)).eval(), torch.randn(2, 3)
-    with pytest.raises(ValueError, match="needs calibration data"):
-        torch2trt(model, [x], int8_mode=True, **FULL)
     with pytest.raises(ValueError, match="not a calibration algorithm"):
         torch2trt(model, [x], int8_mode=True, int8_calib_dataset=[[x]], int8_calib_algorithm="kl", **FULL)
     with pytest.raises(ValueError, match="empty"):
@@ -186,10 +184,39 @@ def test_backend_support_rules():
 
 
 @pytest.mark.skipif(not backend.IS_RTX, reason="TensorRT-RTX's rule")
-def test_tensorrt_rtx_refuses_int8_activations_and_says_what_works():
-    model, x = nn.Sequential(nn.Linear(3, 3)).eval(), torch.randn(2, 3)
-    with pytest.raises(ValueError, match=r"int8_mode=True.*weight-only.*int8_weight_only=True.*quantize_target"):
-        torch2trt(model, [x], int8_mode=True, int8_calib_dataset=[[x]])
+def test_int8_mode_on_tensorrt_rtx_is_weight_only_and_says_so():
+    model, x = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 3)).eval(), torch.randn(2, 1, 4, 4)
+    with pytest.warns(UserWarning, match=r"weight-only.*activations stay float.*quantize_target='tensorrt'"):
+        model_trt = torch2trt(model, [x], int8_mode=True, int8_calib_dataset=[[x]])
+    q = [la for la in layers_of(model_trt) if la.type == "QUANTIZE"]
+    assert [la.name for la in q] == ["2/weight_quantize"]
+
+
+def test_int8_mode_without_data_calibrates_on_the_sample_inputs_as_the_original():
+    torch.manual_seed(8)
+    layer = nn.Linear(4, 2).eval()
+    x = torch.randn(3, 4)
+    model_trt = torch2trt(layer, [x], int8_mode=True, **FULL)
+    scale = torch.tensor(float(x.abs().max()) / 127)
+    w = layer.weight.detach()
+    expected = F.linear(fake_quant(x * 2, scale), fake_quant(w, weight_scale(w, 0)), layer.bias.detach())
+    torch.testing.assert_close(model_trt(x * 2), expected, rtol=1e-5, atol=1e-5)
+
+
+class _PoolOnly(nn.Module):
+    def forward(self, x):
+        return F.max_pool1d(x, 2), x.clone()
+
+
+def test_original_int8_mode_tests_without_quantizable_layers_convert():
+    """The original's int8_mode tests (max_pool1d, clone): nothing to quantize; the network stays float."""
+    x = torch.randn(1, 3, 32)
+    for kwargs in ({}, FULL):
+        model_trt = torch2trt(_PoolOnly().eval(), [x], int8_mode=True, **kwargs)
+        a, b = model_trt(x * 3)
+        torch.testing.assert_close(a, F.max_pool1d(x * 3, 2), rtol=0, atol=0)
+        torch.testing.assert_close(b, x * 3, rtol=0, atol=0)
+        assert "QUANTIZE" not in model_trt.network_record.layer_counts()
 
 
 # ---- Q/DQ placement and exact semantics ------------------------------------------------------------------------
@@ -232,7 +259,7 @@ def test_weight_only_quantizes_linear_weights_only():
     torch.manual_seed(6)
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 4 * 4, 3)).eval()
     x = torch.randn(2, 1, 6, 6)
-    model_trt = torch2trt(model, [x], int8_mode=True, int8_weight_only=True)
+    model_trt = torch2trt(model, [x], int8_mode=True, int8_weight_only=True, **FULL)
     layers = layers_of(model_trt)
     q = [la for la in layers if la.type == "QUANTIZE"]
     assert len(q) == 1 and q[0].attrs["axis"] == 0 and q[0].output_shapes == [(3, 32)]   # the linear weight
@@ -242,7 +269,7 @@ def test_weight_only_quantizes_linear_weights_only():
         expected = F.linear(model[1](model[0](x)), wq, fc.bias)
     torch.testing.assert_close(model_trt(x * 1), expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="takes no int8_calib_dataset"):
-        torch2trt(model, [x], int8_mode=True, int8_weight_only=True, int8_calib_dataset=[[x]])
+        torch2trt(model, [x], int8_mode=True, int8_weight_only=True, int8_calib_dataset=[[x]], **FULL)
 
 
 def test_fp8_places_fp8_quantize_layers():

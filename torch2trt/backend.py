@@ -138,6 +138,11 @@ RTX_INT8_WEIGHT_ONLY_MIN_COMPUTE_CAPABILITY = (8, 6)
 QUANTIZE_TARGETS = BACKENDS
 
 
+def int8_activations_run_on(target: str | None = None) -> bool:
+    """Does `target` run INT8 activations (Q/DQ on data inputs)? TensorRT-RTX runs INT8 weight-only GEMMs only."""
+    return (target or NAME) != "tensorrt_rtx"
+
+
 def quantization_problem(mode: str, weight_only: bool, target: str | None = None,
                          compute_capability: tuple[int, int] | None = None) -> str | None:
     """Why an engine built for `target` (a backend name; default: this process's backend) cannot run `mode`
@@ -155,10 +160,10 @@ def quantization_problem(mode: str, weight_only: bool, target: str | None = None
         return None
     if mode != "int8":
         return f"unknown quantization mode {mode!r}; use 'int8' or 'fp8'"
-    if target == "tensorrt_rtx":
+    if not int8_activations_run_on(target):
         if not weight_only:
             return ("TensorRT-RTX runs INT8 only as weight-only quantization of matrix multiplies ('INT8 WoQ GEMM' "
-                    "in its support matrix), not INT8 activations. Pass int8_weight_only=True (linear layers get "
+                    "in its support matrix), not INT8 activations. Use int8_weight_only=True (linear layers get "
                     "INT8 weights, activations stay float), or quantize for full TensorRT with "
                     "quantize_target='tensorrt' (the network is built here for checking and rebuilt by TensorRT "
                     "on the deployment machine from the portable network)")

@@ -94,7 +94,7 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     network = backend.create_network(builder)
     ctx = ConversionContext(network, builder)
     model, out_dtypes = _in_precision(module, inputs, dtype)
-    ctx.quantization = quantization.prepare(model, dtype, **quant_args)   # calibrates; None when not quantizing
+    ctx.quantization = quantization.prepare(model, inputs, dtype, **quant_args)   # calibrates; None when not quantizing
     # in-place ops in forward must not touch the caller's tensors: trace with copies
     clones = [t.detach().to(dtype if dtype and t.is_floating_point() else t.dtype, copy=True) for t in flat_in]
     saved_state = {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()

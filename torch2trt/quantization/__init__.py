@@ -6,18 +6,20 @@ arguments into the plan the converters read from `ctx.quantization`.
 
 - `int8_calib_dataset`: a sequence or iterable whose items are the model's positional inputs (a list/tuple of
   tensors, batch included); it is read twice for "percentile" and "entropy" (a one-shot iterator is kept in memory).
+  Without it the sample inputs are the calibration data (as in the original torch2trt).
 - `int8_calib_algorithm`: "entropy" (default, as the original's ENTROPY_CALIBRATION_2), "max", "percentile", or a
   trt.CalibrationAlgoType name; `int8_calib_percentile` (default 99.99).
 - `int8_weight_only=True`: only the weights of linear layers are quantized (no calibration data needed); what
-  TensorRT-RTX runs ("INT8 WoQ GEMM").
+  TensorRT-RTX runs ("INT8 WoQ GEMM"), and so what int8_mode=True means there (with a warning).
 - `quantize="fp8"`: FP8 e4m3 instead of INT8 (activations and weights), compute capability 8.9 or later.
 - `quantize_target`: the backend the engine is for ("tensorrt" / "tensorrt_rtx"; default: the installed one). With
-  TensorRT-RTX installed, "tensorrt" builds the full-INT8 network here for checking on the reference executor; the
-  portable network is rebuilt by TensorRT where it is deployed.
+  TensorRT-RTX installed, "tensorrt" builds the full-INT8 network here (TensorRT-RTX's builder accepts it) for
+  checking on the reference executor; the portable network is rebuilt by TensorRT where it is deployed.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -31,7 +33,7 @@ ARGUMENTS = ("int8_mode", "int8_calib_dataset", "int8_calib_algorithm", "int8_ca
              "int8_weight_only", "quantize", "quantize_target")
 
 
-def prepare(model: torch.nn.Module, dtype: torch.dtype | None = None, *, int8_mode: bool = False,
+def prepare(model: torch.nn.Module, inputs: list, dtype: torch.dtype | None = None, *, int8_mode: bool = False,
             int8_calib_dataset: Any = None, int8_calib_algorithm: Any = None,
             int8_calib_percentile: float = DEFAULT_PERCENTILE, int8_weight_only: bool = False,
             quantize: str | None = None, quantize_target: str | None = None,
@@ -52,6 +54,13 @@ def prepare(model: torch.nn.Module, dtype: torch.dtype | None = None, *, int8_mo
     if mode not in ("int8", "fp8"):
         raise ValueError(f"quantize={quantize!r}: use 'int8' or 'fp8'")
     target = quantize_target or backend.NAME
+    if mode == "int8" and not int8_weight_only and target in backend.QUANTIZE_TARGETS \
+            and not backend.int8_activations_run_on(target):
+        # the documented weight-only mode: what this target runs of int8_mode=True
+        warnings.warn(f"int8_mode=True for {target}: it runs INT8 only as weight-only quantization of matrix "
+                      "multiplies, so only linear weights are quantized and activations stay float. For full INT8 "
+                      "(activations too) for TensorRT, pass quantize_target='tensorrt'", stacklevel=3)
+        int8_weight_only, int8_calib_dataset = True, None
     # the GPU here decides only when the engine is for this backend (a different target runs elsewhere)
     cc = backend.gpu_compute_capability() if target == backend.NAME else None
     problem = backend.quantization_problem(mode, bool(int8_weight_only), target, cc)
@@ -63,10 +72,8 @@ def prepare(model: torch.nn.Module, dtype: torch.dtype | None = None, *, int8_mo
         if int8_calib_dataset is not None:
             raise ValueError("int8_weight_only=True quantizes weights only and takes no int8_calib_dataset")
         return QuantizationPlan(mode, None, weight_only=True)
-    if int8_calib_dataset is None:
-        raise ValueError(f"{mode} quantization needs calibration data: pass int8_calib_dataset (a sequence of the "
-                         "model's inputs, e.g. [[x1], [x2], ...] or a DataLoader yielding input lists), or "
-                         "int8_weight_only=True")
+    if int8_calib_dataset is None:       # as the original: calibrate on the sample inputs
+        int8_calib_dataset = [list(inputs)]
     if mode == "fp8" and int8_calib_algorithm is None:
         int8_calib_algorithm = "max"        # entropy's 128 levels model INT8; FP8 calibrates with abs-max
     calibration = calibrate(model, int8_calib_dataset, int8_calib_algorithm, percentile=int8_calib_percentile,

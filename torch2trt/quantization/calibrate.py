@@ -217,11 +217,9 @@ def _as_args(item: Any, dtype: torch.dtype | None, device: torch.device | None) 
     args = tuple(item) if isinstance(item, (list, tuple)) else (item,)
 
     def conv(v):
-        if isinstance(v, torch.Tensor):
-            if device is not None:
-                v = v.to(device)
-            if dtype is not None and v.is_floating_point():
-                v = v.to(dtype)
+        if isinstance(v, torch.Tensor):   # a copy: an in-place op in forward must not change the caller's data
+            v = v.to(device=device, dtype=dtype if dtype is not None and v.is_floating_point() else v.dtype,
+                     copy=True)
         elif isinstance(v, (list, tuple)):
             return type(v)(conv(u) for u in v)
         elif isinstance(v, dict):
@@ -280,6 +278,18 @@ def calibrate(model: torch.nn.Module, dataset: Iterable, algorithm: Any = DEFAUL
     if algorithm == "percentile" and not 0 < percentile <= 100:
         raise ValueError(f"percentile must be in (0, 100], got {percentile}")
     items = _items(dataset)
+    saved = {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()
+             if isinstance(v, torch.Tensor)}
+    try:
+        return _calibrate(model, items, algorithm, percentile, dtype, progress)
+    finally:                                 # a forward that updates buffers in place must leave no trace
+        with torch.no_grad():
+            for k, v in model.state_dict(keep_vars=True).items():
+                if k in saved and isinstance(v, torch.Tensor) and not torch.equal(v, saved[k]):
+                    v.copy_(saved[k])
+
+
+def _calibrate(model, items, algorithm: str, percentile: float, dtype, progress) -> Calibration:
     param = next(iter(model.parameters()), None)
     device = param.device if param is not None else None
     result = Calibration(algorithm, percentile=percentile if algorithm == "percentile" else None)
