@@ -363,6 +363,17 @@ def test_digits_int8_accuracy_within_one_point_of_float32(digits, algorithm):
     assert layers_of(model_trt) and model_trt.network_record.layer_counts()["QUANTIZE"] == 8
 
 
+def test_check_reports_the_cost_of_int8_against_the_float_model(digits):
+    """torch2trt.check with quantization arguments: the Python equivalent of `check --int8` (user data)."""
+    from torch2trt import check
+
+    model, x_train, x_test, y_test = digits
+    report = check(model, [x_test[:128]], verbose=False, int8_mode=True,
+                   int8_calib_dataset=[[b] for b in x_train[:256].split(64)], **FULL)
+    assert 1e-4 < report.max_rel < 0.1
+    assert report.model_trt.network_record.layer_counts()["QUANTIZE"] == 8
+
+
 def test_digits_int8_network_computes_calibrated_fake_quantization(digits):
     """The whole pipeline, exactly: the network equals fake quantization in PyTorch with the ranges calibrate()
     measures (max) and per-channel weight scales."""
@@ -385,3 +396,53 @@ def test_digits_int8_network_computes_calibrated_fake_quantization(digits):
         expected = F.linear(a("fc2", h, "linear"), fq["fc2"], model.fc2.bias)
     got = reference.run(model_trt.network_record, {"input_0": x})["output_0"]
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+# ---- torchvision models: INT8 networks the real builder builds, layer-wise report ------------------------------
+torchvision = pytest.importorskip("torchvision")
+
+
+def _qdq_fed(layers: list, kind: str) -> tuple[int, int]:
+    """(layers of `kind`, of those whose data and weight inputs both come from DEQUANTIZE layers)."""
+    made_by = producers(layers)
+    of_kind = [la for la in layers if la.type == kind]
+    fed = [la for la in of_kind if all(made_by.get(t) is not None and made_by[t].type == "DEQUANTIZE"
+                                       for t in la.inputs[:2])]
+    return len(of_kind), len(fed)
+
+
+def test_resnet18_int8_builds_and_the_layerwise_report_points_at_quantization():
+    from torch2trt import debug
+    from torch2trt.testing import randomize_norm_statistics
+
+    torch.manual_seed(9)
+    model = torchvision.models.resnet18(num_classes=10).eval()
+    randomize_norm_statistics(model)
+    x = torch.randn(2, 3, 32, 32)
+    calib = [[torch.randn(2, 3, 32, 32)] for _ in range(2)]
+    report = debug.compare(model, [x], rtol=1e-5, int8_mode=True, int8_calib_dataset=calib,
+                           int8_calib_algorithm="max", **FULL)
+    layers = report.model_trt.network_record.layers
+    assert _qdq_fed(layers, "CONVOLUTION") == (20, 20)          # built by the real builder inside torch2trt()
+    assert _qdq_fed(layers, "MATRIX_MULTIPLY") == (1, 1)
+    first = report.first_divergence                             # the first quantized call differs from float
+    assert first is not None and first.function.endswith("conv2d") and first.module_path == "conv1"
+    assert 1e-5 < first.rel < 0.05                              # by quantization noise, not by a wrong layer
+    assert len(report.rows) >= 21
+
+
+def test_vit_b_16_int8_builds_with_qdq_on_every_linear_outside_attention():
+    torch.manual_seed(10)
+    model = torchvision.models.vit_b_16(image_size=32, num_classes=10).eval()
+    nn.init.normal_(model.heads.head.weight, 0, 0.05)           # torchvision zero-initializes the head
+    x = torch.randn(2, 3, 32, 32)
+    model_trt = torch2trt(model, [x], int8_mode=True, int8_calib_dataset=[[x * 0.5], [x]],
+                          int8_calib_algorithm="max", **FULL)
+    layers = model_trt.network_record.layers
+    assert _qdq_fed(layers, "CONVOLUTION") == (1, 1)            # the patch embedding
+    n_mm, fed = _qdq_fed(layers, "MATRIX_MULTIPLY")
+    assert fed == 12 * 2 + 1                                    # every MLP linear and the head
+    with torch.no_grad():
+        expected = model(x)
+    got = model_trt(x)
+    assert float((got - expected).norm() / expected.norm()) < 0.1
