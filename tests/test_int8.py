@@ -446,3 +446,35 @@ def test_vit_b_16_int8_builds_with_qdq_on_every_linear_outside_attention():
         expected = model(x)
     got = model_trt(x)
     assert float((got - expected).norm() / expected.norm()) < 0.1
+
+
+# ---- models quantized with NVIDIA ModelOpt -------------------------------------------------------------------
+def _modelopt_quantized(cfg_name: str):
+    mtq = pytest.importorskip("modelopt.torch.quantization")
+    torch.manual_seed(11)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)).eval()
+    data = [torch.randn(2, 1, 8, 8) for _ in range(3)]
+    mtq.quantize(model, getattr(mtq, cfg_name), forward_loop=lambda m: [m(d) for d in data])
+    return model, data
+
+
+@pytest.mark.parametrize("cfg_name,to_type", [("INT8_DEFAULT_CFG", "INT8"), ("FP8_DEFAULT_CFG", "FP8")])
+def test_modelopt_quantized_model_converts_to_the_same_qdq(cfg_name, to_type):
+    model, data = _modelopt_quantized(cfg_name)
+    model_trt = torch2trt(model, [data[0]], **FULL)
+    layers = layers_of(model_trt)
+    assert _qdq_fed(layers, "CONVOLUTION") == (1, 1) and _qdq_fed(layers, "MATRIX_MULTIPLY") == (1, 1)
+    assert {la.attrs["to_type"] for la in layers if la.type == "QUANTIZE"} == {to_type}
+    x = torch.randn(2, 1, 8, 8) * 1.5
+    with torch.no_grad():
+        expected = model(x)                      # ModelOpt's own fake quantization in PyTorch
+    torch.testing.assert_close(model_trt(x), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="already quantized with NVIDIA ModelOpt"):
+        torch2trt(model, [data[0]], int8_mode=True, **FULL)
+
+
+@pytest.mark.skipif(not backend.IS_RTX, reason="TensorRT-RTX's rule")
+def test_modelopt_int8_activations_for_tensorrt_rtx_are_refused():
+    model, data = _modelopt_quantized("INT8_DEFAULT_CFG")
+    with pytest.raises(ValueError, match="weight-only"):
+        torch2trt(model, [data[0]])

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from .. import backend
+from . import modelopt
 from .calibrate import ALGORITHMS, DEFAULT_PERCENTILE, Calibration, calibrate
 from .qdq import QuantizationPlan, quantized_input, quantized_weights
 
@@ -39,6 +40,8 @@ def prepare(model: torch.nn.Module, inputs: list, dtype: torch.dtype | None = No
             quantize: str | None = None, quantize_target: str | None = None,
             progress: bool | None = None) -> QuantizationPlan | None:
     """The quantization plan for one conversion (None when nothing is quantized); runs calibration."""
+    if modelopt.tensor_quantizers(model):
+        return _modelopt_plan(model, int8_mode, quantize, quantize_target)
     mode = quantize.lower() if isinstance(quantize, str) else quantize
     if mode is None:
         if not int8_mode:
@@ -79,6 +82,32 @@ def prepare(model: torch.nn.Module, inputs: list, dtype: torch.dtype | None = No
     calibration = calibrate(model, int8_calib_dataset, int8_calib_algorithm, percentile=int8_calib_percentile,
                             dtype=dtype, progress=progress)
     return QuantizationPlan(mode, calibration)
+
+
+def _modelopt_plan(model: torch.nn.Module, int8_mode: bool, quantize: Any, target: str | None) -> QuantizationPlan:
+    """A model quantized with NVIDIA ModelOpt: its own quantizers decide (see quantization/modelopt.py)."""
+    if int8_mode or quantize:
+        raise ValueError("the model is already quantized with NVIDIA ModelOpt (it has TensorQuantizer modules): "
+                         "convert it without int8_mode/quantize; its own quantizers and ranges are used")
+    quantizers = modelopt.tensor_quantizers(model)
+    modes = {}
+    for name, q in quantizers:
+        try:
+            mode = modelopt.quantizer_mode(q)
+        except ValueError as e:
+            raise ValueError(f"ModelOpt quantizer {name}: {e}") from None
+        if mode is not None:
+            modes.setdefault((mode, name.endswith("weight_quantizer")), name)
+    target = target or backend.NAME
+    cc = backend.gpu_compute_capability() if target == backend.NAME else None
+    for (mode, weights), name in modes.items():
+        weight_only = weights and (mode, False) not in modes
+        problem = backend.quantization_problem(mode, weight_only, target, cc)
+        if problem:
+            raise ValueError(f"ModelOpt-quantized model ({mode}, e.g. {name}) for {target}: {problem}")
+    modelopt.register_for(model)
+    weight_quantizers = {name.rpartition(".")[0]: q for name, q in quantizers if name.endswith(".weight_quantizer")}
+    return QuantizationPlan("modelopt", None, weight_quantizers=weight_quantizers)
 
 
 __all__ = ["prepare", "calibrate", "Calibration", "QuantizationPlan", "quantized_input", "quantized_weights",

@@ -9,7 +9,6 @@ layer they feed. Converters call these helpers and nothing else; without a plan 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
@@ -26,19 +25,16 @@ _WEIGHT_ONLY_FAMILIES = {"linear"}
 @dataclass
 class QuantizationPlan:
     """What the converters quantize in one conversion (ctx.quantization)."""
-    mode: str                                   # "int8" or "fp8"
-    calibration: Calibration | None             # activation ranges; None in weight-only mode
+    mode: str                                   # "int8", "fp8", or "modelopt" (the model's own quantizers)
+    calibration: Calibration | None             # activation ranges; None in weight-only and ModelOpt modes
     weight_only: bool = False
+    weight_quantizers: dict = field(default_factory=dict)   # ModelOpt: module path -> its weight TensorQuantizer
     counts: dict = field(default_factory=dict)  # (module path, family) -> calls seen so far in this conversion
     quantized: list = field(default_factory=list)   # (call key, "input" | "weights") in network order
 
     @property
     def qmax(self) -> float:
         return QMAX[self.mode]
-
-    @property
-    def trt_type(self) -> Any:
-        return getattr(trt, _TRT_TYPE[self.mode])
 
     def summary(self) -> dict:
         return {"mode": self.mode, "weight_only": self.weight_only,
@@ -50,9 +46,11 @@ def plan_of(ctx) -> QuantizationPlan | None:
     return getattr(ctx, "quantization", None)
 
 
-def _pair(ctx, plan: QuantizationPlan, itensor, scale: torch.Tensor, axis: int | None, what: str):
+def add_qdq(ctx, itensor, mode: str, scale: torch.Tensor, axis: int | None, what: str):
+    """QUANTIZE (to `mode`'s type) then DEQUANTIZE (back to itensor's type) with `scale` (0-d: per tensor; 1-D:
+    per channel along `axis`)."""
     s = ctx.constant(scale.detach().float().reshape(scale.shape))
-    q = ctx.network.add_quantize(itensor, s, plan.trt_type)
+    q = ctx.network.add_quantize(itensor, s, getattr(trt, _TRT_TYPE[mode]))
     dq = ctx.network.add_dequantize(q.get_output(0), s, itensor.dtype)
     if axis is not None:
         q.axis = dq.axis = axis
@@ -71,7 +69,7 @@ def quantized_input(ctx, x: torch.Tensor, itensor):
     path = ctx.module_path
     index = plan.counts.get((path, family), 0)
     plan.counts[(path, family)] = index + 1
-    if plan.weight_only:
+    if plan.weight_only or plan.mode == "modelopt":     # ModelOpt: its input quantizer made the pair already
         return itensor
     key = call_key(path, family, index)
     calib = plan.calibration
@@ -88,7 +86,7 @@ def quantized_input(ctx, x: torch.Tensor, itensor):
                               "forward took a different path during calibration")
     plan.quantized.append((key, "input"))
     scale = amax / plan.qmax if amax > 0 else 1.0      # TensorRT requires strictly positive scales
-    return _pair(ctx, plan, itensor, torch.tensor(scale), None, "input")
+    return add_qdq(ctx, itensor, plan.mode, torch.tensor(scale), None, "input")
 
 
 def quantized_weights(ctx, weight: torch.Tensor, axis: int, dtype: torch.dtype, rank: int | None = None):
@@ -100,14 +98,32 @@ def quantized_weights(ctx, weight: torch.Tensor, axis: int, dtype: torch.dtype, 
     if plan is None or family is None or (plan.weight_only and family not in _WEIGHT_ONLY_FAMILIES):
         return None
     w = weight.detach().to(dtype)
+    path = ctx.module_path
+    mode = plan.mode
+    if mode == "modelopt":
+        # the layer got weights the model's quantizer fake-quantized (q * s): Q/DQ with the same s is exact
+        from .modelopt import quantizer_mode, scale_and_axis
+
+        wq = plan.weight_quantizers.get(path)
+        try:
+            mode = quantizer_mode(wq) if wq is not None else None
+            if mode is None:
+                return None
+            scale, q_axis = scale_and_axis(wq, weight.dim())
+        except ValueError as e:
+            raise ctx.unsupported(f"{ctx.method_name} in {path}: {e}") from None
+        if q_axis is not None and q_axis != axis % weight.dim():
+            raise ctx.unsupported(f"{ctx.method_name} in {path}: ModelOpt quantized the weights along axis "
+                                  f"{q_axis}; TensorRT's per-channel weight scales are along the output channels "
+                                  f"(axis {axis})")
+    else:
+        amax = weight_amax(w, axis)
+        scale = torch.where(amax > 0, amax / plan.qmax, torch.ones_like(amax))
     if rank is not None and w.dim() < rank:
         axis = axis % w.dim() + rank - w.dim()
         w = w.reshape((1,) * (rank - w.dim()) + tuple(w.shape))
-    amax = weight_amax(w, axis)
-    scale = torch.where(amax > 0, amax / plan.qmax, torch.ones_like(amax))
-    path = ctx.module_path
     plan.quantized.append((call_key(path, family, plan.counts.get((path, family), 1) - 1), "weights"))
-    return _pair(ctx, plan, ctx.constant(w), scale, axis, "weight")
+    return add_qdq(ctx, ctx.constant(w), mode, scale, axis if scale.dim() else None, "weight")
 
 
-__all__ = ["QuantizationPlan", "quantized_input", "quantized_weights", "plan_of", "QMAX"]
+__all__ = ["QuantizationPlan", "quantized_input", "quantized_weights", "add_qdq", "plan_of", "QMAX"]
