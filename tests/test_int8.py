@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from torch2trt import backend, torch2trt
 from torch2trt.network import reference
-from torch2trt.quantization import calibrate
+from torch2trt.quantization import calibrate, quantized_layers
 from torch2trt.quantization.calibrate import entropy_amax, percentile_amax
 
 FULL = {"quantize_target": "tensorrt"}     # full-INT8 networks (built here by the installed backend for checking)
@@ -442,6 +442,9 @@ def test_vit_b_16_int8_builds_with_qdq_on_every_linear_outside_attention():
     assert _qdq_fed(layers, "CONVOLUTION") == (1, 1)            # the patch embedding
     n_mm, fed = _qdq_fed(layers, "MATRIX_MULTIPLY")
     assert fed == 12 * 2 + 1                                    # every MLP linear and the head
+    split = quantized_layers(model_trt.network_record)
+    assert len(split["quantized"]) == 1 + fed and len(split["float"]) == n_mm - fed > 0
+    assert all("self_attention" in name for name in split["float"])   # attention stays float
     with torch.no_grad():
         expected = model(x)
     got = model_trt(x)

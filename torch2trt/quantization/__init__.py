@@ -15,6 +15,9 @@ arguments into the plan the converters read from `ctx.quantization`.
 - `quantize_target`: the backend the engine is for ("tensorrt" / "tensorrt_rtx"; default: the installed one). With
   TensorRT-RTX installed, "tensorrt" builds the full-INT8 network here (TensorRT-RTX's builder accepts it) for
   checking on the reference executor; the portable network is rebuilt by TensorRT where it is deployed.
+
+`quantized_layers(model_trt.network_record)` says which convolution / matrix-multiply layers run quantized and
+which stay float (e.g. attention's matrix multiplies, converted inside their own converter).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import torch
 from .. import backend
 from . import modelopt
 from .calibrate import ALGORITHMS, DEFAULT_PERCENTILE, Calibration, calibrate
-from .qdq import QuantizationPlan, quantized_input, quantized_weights
+from .qdq import QuantizationPlan, quantized_input, quantized_layers, quantized_weights
 
 # torch2trt() keyword arguments this package owns
 ARGUMENTS = ("int8_mode", "int8_calib_dataset", "int8_calib_algorithm", "int8_calib_percentile",
@@ -110,5 +113,5 @@ def _modelopt_plan(model: torch.nn.Module, int8_mode: bool, quantize: Any, targe
     return QuantizationPlan("modelopt", None, weight_quantizers=weight_quantizers)
 
 
-__all__ = ["prepare", "calibrate", "Calibration", "QuantizationPlan", "quantized_input", "quantized_weights",
-           "ARGUMENTS", "ALGORITHMS"]
+__all__ = ["prepare", "calibrate", "quantized_layers", "Calibration", "QuantizationPlan", "quantized_input",
+           "quantized_weights", "ARGUMENTS", "ALGORITHMS"]

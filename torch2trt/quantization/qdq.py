@@ -127,3 +127,21 @@ def quantized_weights(ctx, weight: torch.Tensor, axis: int, dtype: torch.dtype, 
 
 
 __all__ = ["QuantizationPlan", "quantized_input", "quantized_weights", "add_qdq", "plan_of", "QMAX"]
+
+
+# layers TensorRT runs in INT8/FP8 when Q/DQ pairs feed them (the rest of the network stays float)
+_QUANTIZABLE_LAYERS = ("CONVOLUTION", "DECONVOLUTION", "MATRIX_MULTIPLY")
+
+
+def quantized_layers(record) -> dict[str, list[str]]:
+    """Which convolution / deconvolution / matrix-multiply layers of a network record (TRTModule.network_record)
+    have every data input from a DEQUANTIZE layer ("quantized") and which do not ("float"), by layer name."""
+    made_by = {t: layer for layer in record.layers for t in layer.outputs}
+    result: dict[str, list[str]] = {"quantized": [], "float": []}
+    for layer in record.layers:
+        if layer.type not in _QUANTIZABLE_LAYERS:
+            continue
+        ins = [t for t in layer.inputs[:2] if t is not None]
+        fed = all(made_by.get(t) is not None and made_by[t].type == "DEQUANTIZE" for t in ins)
+        result["quantized" if fed else "float"].append(layer.name)
+    return result
