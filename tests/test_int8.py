@@ -255,6 +255,22 @@ def test_single_layer_matches_fake_quantization_in_pytorch(name):
     assert counts["QUANTIZE"] == 2 and counts["DEQUANTIZE"] == 2
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_int8_in_a_reduced_precision_network_dequantizes_to_that_precision(dtype):
+    torch.manual_seed(12)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3)).eval()
+    x = torch.randn(2, 2, 6, 6)
+    model_trt = torch2trt(model, [x], dtype=dtype, int8_mode=True, int8_calib_dataset=[[x], [x * 2]],
+                          int8_calib_algorithm="max", **FULL)
+    dq = [la for la in layers_of(model_trt) if la.type == "DEQUANTIZE"]
+    assert len(dq) == 4 and all(la.output_dtypes == [dtype] for la in dq)
+    got = model_trt(x * 1.5)
+    with torch.no_grad():
+        expected = model(x * 1.5)
+    assert got.dtype == torch.float32
+    assert (got - expected).abs().max() < 0.05 * expected.abs().max()
+
+
 def test_weight_only_quantizes_linear_weights_only():
     torch.manual_seed(6)
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 4 * 4, 3)).eval()
