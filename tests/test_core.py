@@ -199,7 +199,7 @@ def test_bad_arguments_are_refused_clearly():
     with pytest.raises(TypeError, match="float64"):
         torch2trt(model.double(), [torch.randn(2, 3, dtype=torch.float64)])
     with pytest.raises(ValueError, match="int8_mode"):
-        torch2trt(nn.Linear(3, 3).eval(), [torch.randn(2, 3)], int8_mode=True)
+        torch2trt(nn.Linear(3, 3).eval(), [torch.randn(2, 3)], int8_mode=True, quantize="fp8")
     with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
         torch2trt(nn.Linear(3, 3).eval(), [torch.randn(2, 3)], bogus=1)
     with pytest.raises(ValueError, match="input_names must be 1 distinct"):

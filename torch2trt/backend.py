@@ -119,3 +119,55 @@ def engine_blob_problem(blob: bytes, backend_name: str) -> str | None:
     if backend_name == "tensorrt_rtx" and int.from_bytes(blob[16:24], "little") != len(blob):
         return "its recorded size does not match its length (truncated or padded)"
     return None
+
+
+# ---- quantized precisions ------------------------------------------------------------------------------------------
+# What each backend runs, as NVIDIA documents it:
+# - TensorRT: explicit quantization (Q/DQ layers, symmetric scales) in INT8, FP8 E4M3, INT4 and FP4 ("Working with
+#   Quantized Types", docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/work-quantized-types.html);
+#   INT8 Q/DQ runs on every GPU TensorRT supports; FP8 needs compute capability 8.9 or later (Ada, Hopper, Blackwell;
+#   NVIDIA Model Optimizer support matrix, nvidia.github.io/Model-Optimizer/guides/0_support_matrix.html:
+#   "FP8 ... GPUs: Ada and Later").
+# - TensorRT-RTX: its support matrix (docs.nvidia.com/deeplearning/tensorrt-rtx/latest/getting-started/
+#   support-matrix.html, tables for 1.0-1.5) lists INT8 only as "INT8 WoQ GEMM" (weight-only quantized matrix
+#   multiplies, compute capability 8.6 and later, not 7.5) and no INT8 activation precision; "FP8 is only supported
+#   ... on Ada and later architectures (compute capability 8.9 or above)" (tensorrt-rtx/latest/inference-library/
+#   work-quantized-types.html).
+FP8_MIN_COMPUTE_CAPABILITY = (8, 9)
+RTX_INT8_WEIGHT_ONLY_MIN_COMPUTE_CAPABILITY = (8, 6)
+QUANTIZE_TARGETS = BACKENDS
+
+
+def int8_activations_run_on(target: str | None = None) -> bool:
+    """Does `target` run INT8 activations (Q/DQ on data inputs)? TensorRT-RTX runs INT8 weight-only GEMMs only."""
+    return (target or NAME) != "tensorrt_rtx"
+
+
+def quantization_problem(mode: str, weight_only: bool, target: str | None = None,
+                         compute_capability: tuple[int, int] | None = None) -> str | None:
+    """Why an engine built for `target` (a backend name; default: this process's backend) cannot run `mode`
+    ("int8" / "fp8") quantization on a GPU of `compute_capability` (None: not known here), or None if it can."""
+    target = target or NAME
+    if target not in QUANTIZE_TARGETS:
+        return f"unknown quantization target {target!r}; use one of {', '.join(QUANTIZE_TARGETS)}"
+    cc = compute_capability
+    if mode == "fp8":
+        if weight_only:
+            return "weight-only quantization is INT8 only; FP8 quantizes activations and weights"
+        if cc is not None and tuple(cc) < FP8_MIN_COMPUTE_CAPABILITY:
+            return (f"{target} runs FP8 only on GPUs of compute capability 8.9 or later (Ada, Hopper, Blackwell); "
+                    f"this GPU is {cc[0]}.{cc[1]}. Use int8_mode=True instead")
+        return None
+    if mode != "int8":
+        return f"unknown quantization mode {mode!r}; use 'int8' or 'fp8'"
+    if not int8_activations_run_on(target):
+        if not weight_only:
+            return ("TensorRT-RTX runs INT8 only as weight-only quantization of matrix multiplies ('INT8 WoQ GEMM' "
+                    "in its support matrix), not INT8 activations. Use int8_weight_only=True (linear layers get "
+                    "INT8 weights, activations stay float), or quantize for full TensorRT with "
+                    "quantize_target='tensorrt' (the network is built here for checking and rebuilt by TensorRT "
+                    "on the deployment machine from the portable network)")
+        if cc is not None and tuple(cc) < RTX_INT8_WEIGHT_ONLY_MIN_COMPUTE_CAPABILITY:
+            return (f"TensorRT-RTX runs INT8 weight-only GEMMs from compute capability 8.6; this GPU is "
+                    f"{cc[0]}.{cc[1]}")
+    return None

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import torch
 
-from . import backend
+from . import backend, quantization
 from .network.inspect import read_network
 from .runtime.build import build_engine, new_builder
 from .runtime.module import TRTModule, dtype_name
@@ -24,9 +24,10 @@ from .tracing.shapes import DynDim
 
 # Arguments of the original torch2trt that we accept only at their default (they select features that
 # do not exist in strongly typed TensorRT or are not implemented): name -> default.
-_ORIGINAL_DEFAULTS = {"strict_type_constraints": False, "int8_mode": False, "int8_calib_dataset": None,
+# (int8_mode, int8_calib_dataset, int8_calib_algorithm and our other quantization arguments: quantization.ARGUMENTS)
+_ORIGINAL_DEFAULTS = {"strict_type_constraints": False,
                       "use_onnx": False, "dla_core": 0, "gpu_fallback": True, "device_types": None,
-                      "default_device_type": None, "int8_calib_algorithm": None, "onnx_opset": None,
+                      "default_device_type": None, "onnx_opset": None,
                       "avg_timing_iterations": None}
 
 
@@ -145,6 +146,7 @@ def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_nam
         raise ConversionError("torch2trt() was called inside the forward of a model that is being converted; "
                               "nested conversion is not supported: convert the inner module on its own "
                               "(outside the outer model's forward) and call the result from the model")
+    quant_args = {k: kwargs.pop(k) for k in list(kwargs) if k in quantization.ARGUMENTS}
     for key, value in kwargs.items():
         if key not in _ORIGINAL_DEFAULTS:
             raise TypeError(f"torch2trt() got an unexpected keyword argument {key!r}")
@@ -177,6 +179,7 @@ def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_nam
     network = backend.create_network(builder)
     ctx = ConversionContext(network, builder)
     model, out_dtypes = _in_precision(module, inputs, dtype)
+    ctx.quantization = quantization.prepare(model, inputs, dtype, **quant_args)   # calibrates; None when not quantizing
     # in-place ops in forward must not touch the caller's tensors: trace with copies
     clones = [t.detach().to(dtype if dtype and t.is_floating_point() else t.dtype, copy=True) for t in flat_in]
     snapshot = ModelSnapshot(model)

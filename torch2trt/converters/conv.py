@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..backend import trt
+from ..quantization.qdq import quantized_input, quantized_weights
 from ..tracing.context import get_trt
 from ..tracing.registry import tensorrt_converter
 
@@ -79,15 +80,19 @@ def convert_conv(ctx):
     else:
         pre = post = _tuple(padding, nd)
     reshaped = nd == 1 or x.dim() == weight.dim() - 1
-    xt = _to_2d(ctx, _batched_input(ctx, x, weight, out), nd)
+    xt = quantized_input(ctx, x, _to_2d(ctx, _batched_input(ctx, x, weight, out), nd))   # Q/DQ in int8 mode
     if nd == 1:
         weight = weight.unsqueeze(-1)
         kernel, stride, dilation, pre, post = kernel + (1,), stride + (1,), dilation + (1,), pre + (0,), post + (0,)
+    kernel_q = quantized_weights(ctx, weight, 0, out.dtype)   # Q/DQ kernel tensor in int8 mode, else None
+    empty = trt.Weights(ctx.trt_dtype(out.dtype))
 
     def add_conv(kernel_w, bias_w):
         layer = ctx.network.add_convolution_nd(
-            xt, weight.shape[0], kernel, ctx.weights(kernel_w, out.dtype),
-            ctx.weights(bias_w, out.dtype) if bias_w is not None else trt.Weights(ctx.trt_dtype(out.dtype)))
+            xt, weight.shape[0], kernel, ctx.weights(kernel_w, out.dtype) if kernel_q is None else empty,
+            ctx.weights(bias_w, out.dtype) if bias_w is not None else empty)
+        if kernel_q is not None:
+            layer.set_input(1, kernel_q)
         layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
         layer.pre_padding, layer.post_padding = pre, post
         ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
@@ -96,7 +101,7 @@ def convert_conv(ctx):
     layer = add_conv(weight, bias)
     y = layer.get_output(0)
     _finish(ctx, y, out, reshaped)
-    if not reshaped:  # a batch norm right after may fold into the weights
+    if not reshaped and kernel_q is None:  # a batch norm right after may fold into the (float) weights
         ctx.offer_fold(out, layer, weight, bias, lambda: add_conv(weight, bias).get_output(0))
 
 
@@ -132,7 +137,7 @@ def convert_conv_transpose(ctx):
     post = tuple(max(p - o, 0) for p, o in zip(padding, output_padding))
     extra = tuple(max(o - p, 0) for p, o in zip(padding, output_padding))  # outputs past the full result
     reshaped = nd == 1 or x.dim() == weight.dim() - 1
-    xt = _to_2d(ctx, _batched_input(ctx, x, weight, out), nd)
+    xt = quantized_input(ctx, x, _to_2d(ctx, _batched_input(ctx, x, weight, out), nd))   # Q/DQ in int8 mode
     if nd == 1:
         weight = weight.unsqueeze(-1)
         kernel, stride, dilation, pre, post, extra = (kernel + (1,), stride + (1,), dilation + (1,), pre + (0,),
@@ -142,9 +147,13 @@ def convert_conv_transpose(ctx):
         weight = _dilate_kernel(weight, dilation)
         kernel, dilation = tuple(weight.shape[2:]), (1,) * len(dilation)
     fused_bias = bias if not any(extra) else None
+    kernel_q = quantized_weights(ctx, weight, 1, out.dtype)   # output channels are axis 1 of (C_in, C_out / g, *k)
+    empty = trt.Weights(ctx.trt_dtype(out.dtype))
     layer = ctx.network.add_deconvolution_nd(
-        xt, out_maps, kernel, ctx.weights(weight, out.dtype),
-        ctx.weights(fused_bias, out.dtype) if fused_bias is not None else trt.Weights(ctx.trt_dtype(out.dtype)))
+        xt, out_maps, kernel, ctx.weights(weight, out.dtype) if kernel_q is None else empty,
+        ctx.weights(fused_bias, out.dtype) if fused_bias is not None else empty)
+    if kernel_q is not None:
+        layer.set_input(1, kernel_q)
     layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
     layer.pre_padding, layer.post_padding = pre, post
     ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])

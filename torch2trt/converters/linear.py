@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backend import trt
+from ..quantization.qdq import quantized_input, quantized_weights
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
 from .shape import reshape
@@ -132,9 +133,11 @@ def convert_linear(ctx):
     else:
         rank = max(x.dim(), 2)
         # weight (out, in) as a rank-matched constant; TRANSPOSE lets TensorRT read it as (in, out)
-        w = ctx.trt(weight, out.dtype, rank)
+        xt = quantized_input(ctx, x, ctx.trt(x, out.dtype))              # Q/DQ pairs in int8 mode
+        w = quantized_weights(ctx, weight, 0, out.dtype, rank)
+        w = ctx.trt(weight, out.dtype, rank) if w is None else w
         op_x = M.VECTOR if x.dim() == 1 else M.NONE
-        layer = ctx.network.add_matrix_multiply(ctx.trt(x, out.dtype), op_x, w, M.TRANSPOSE)
+        layer = ctx.network.add_matrix_multiply(xt, op_x, w, M.TRANSPOSE)
         ctx.name_layer(layer, "linear")
         y = layer.get_output(0)
     if bias is not None:

@@ -357,7 +357,10 @@ def _broadcast_scale(layer: LayerRecord, s: torch.Tensor, x: torch.Tensor) -> to
 
 @handles("QUANTIZE")
 def quantize(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
-    # output = saturate(round_half_even(x / scale) + zero_point)
+    # output = clamp(round(x / scale) + zero_point): DOCS + "Quantize.html"; the IQuantizeLayer API reference
+    # (docs.nvidia.com/deeplearning/tensorrt/latest/_static/c-api/classnvinfer1_1_1_i_quantize_layer.html) fixes
+    # rounding to nearest, ties to even, and the clamp ranges INT8 [-128, 127], INT4 [-8, 7], FP8 [-448, 448].
+    # x / scale is computed in float32 (float64 when the caller asks for it); pinned in test_reference_quant.py.
     x = ins[0]
     s = _broadcast_scale(layer, ctx.compute(ins[1]).to(x.dtype), x)
     zp = optional(ins, 2)

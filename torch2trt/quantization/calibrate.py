@@ -1,0 +1,338 @@
+"""Post-training calibration: run the model in PyTorch over calibration data and measure, at the data input of every
+quantizable call (convolution, transposed convolution, linear), the symmetric range |x| <= amax its Q/DQ pair uses.
+
+It owns the measuring (the observer, the range algorithms, weight scales); it builds no network (quantization/qdq.py
+does) and never changes the model.
+
+Algorithms (per tensor, over all calibration batches):
+- "max": the largest |x| seen.
+- "percentile": the given percentile (default 99.99) of |x|, read off a 2048-bin histogram of |x| over [0, max].
+- "entropy": TensorRT's entropy calibration (IInt8EntropyCalibrator2, the original torch2trt's default), as NVIDIA
+  describes it in "8-bit Inference with TensorRT" (Szymon Migacz, GTC 2017, S7310, slides "Entropy Calibration" and
+  "Entropy Calibration - pseudocode"): a 2048-bin histogram of |x| over [0, max]; for every candidate threshold bin
+  i in 128..2048 the reference distribution P is bins [0, i) with everything beyond folded into bin i - 1, the
+  candidate Q is bins [0, i) merged into 128 levels and expanded back (each level's count spread evenly over its
+  non-empty bins); the threshold is the upper edge of bin i with the least KL(P || Q).
+
+A call is identified by (module path, op family, index of that call within the module's forward), the same key the
+converters ask with during conversion; calibration and conversion must take the same path through forward.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.modules import module as nn_module
+from torch.overrides import TorchFunctionMode
+
+ALGORITHMS = ("max", "percentile", "entropy")
+DEFAULT_ALGORITHM = "entropy"
+DEFAULT_PERCENTILE = 99.99
+HISTOGRAM_BINS = 2048
+ENTROPY_LEVELS = 128          # the quantized levels of one sign of INT8 (TensorRT's pseudocode)
+
+# functions whose data input gets a Q/DQ pair -> op family (the converters in converters/conv.py and linear.py)
+FAMILIES: dict[Any, str] = {
+    torch.conv1d: "conv", torch.conv2d: "conv", torch.conv3d: "conv",
+    torch.conv_transpose1d: "conv_transpose", torch.conv_transpose2d: "conv_transpose",
+    torch.conv_transpose3d: "conv_transpose",
+    F.linear: "linear",
+}
+
+# the original torch2trt passed trt.CalibrationAlgoType members; their names map onto ours
+_TRT_ALGORITHM_NAMES = {"ENTROPY_CALIBRATION": "entropy", "ENTROPY_CALIBRATION_2": "entropy",
+                        "MINMAX_CALIBRATION": "max", "LEGACY_CALIBRATION": "percentile"}
+
+
+def family_of(func: Any) -> str | None:
+    return FAMILIES.get(func)
+
+
+def quantizable(family: str, weight: Any) -> bool:
+    """Calls whose converters place Q/DQ pairs: all convolutions; linear with a 2-D weight (a 1-D weight is a dot
+    product, converted as a plain matrix multiply)."""
+    return isinstance(weight, torch.Tensor) and (family != "linear" or weight.dim() == 2)
+
+
+def channels_of(family: str, x: torch.Tensor) -> int:
+    """The channel/feature count of a quantizable call's data input (checked again at conversion)."""
+    return int(x.shape[-1]) if family == "linear" else int(x.shape[1] if x.dim() > 1 else x.shape[0])
+
+
+def call_key(module_path: str, family: str, index: int) -> str:
+    return f"{module_path or '<root>'}:{family}#{index}"
+
+
+@dataclass
+class Calibration:
+    """Activation ranges by call key (see call_key) and what produced them."""
+    algorithm: str
+    amax: dict[str, float] = field(default_factory=dict)
+    channels: dict[str, int] = field(default_factory=dict)
+    percentile: float | None = None
+    batches: int = 0
+
+    def to_state(self) -> dict:
+        return {"algorithm": self.algorithm, "amax": dict(self.amax), "channels": dict(self.channels),
+                "percentile": self.percentile, "batches": self.batches}
+
+
+def normalize_algorithm(algorithm: Any) -> str:
+    """"max" / "percentile" / "entropy", or a trt.CalibrationAlgoType member (or its name) of the original API."""
+    if algorithm is None:
+        return DEFAULT_ALGORITHM
+    name = getattr(algorithm, "name", algorithm)
+    if isinstance(name, str):
+        if name.lower() in ALGORITHMS:
+            return name.lower()
+        if name.upper() in _TRT_ALGORITHM_NAMES:
+            return _TRT_ALGORITHM_NAMES[name.upper()]
+    raise ValueError(f"int8_calib_algorithm={algorithm!r} is not a calibration algorithm; use one of "
+                     f"{', '.join(ALGORITHMS)} (or a trt.CalibrationAlgoType name: "
+                     f"{', '.join(_TRT_ALGORITHM_NAMES)})")
+
+
+# ---- range algorithms (on a histogram of |x| with bins of equal width over [0, amax]) ------------------------------
+def percentile_amax(hist: np.ndarray, amax: float, percentile: float) -> float:
+    """The `percentile` of |x|: the upper edge of the bin where the cumulative count reaches it."""
+    total = hist.sum()
+    if total == 0 or amax == 0:
+        return amax
+    cdf = np.cumsum(hist) / total
+    i = int(np.searchsorted(cdf, percentile / 100.0, side="left"))
+    return float(min(i + 1, len(hist)) * amax / len(hist))
+
+
+def _expand_levels(ref: np.ndarray, levels: int) -> np.ndarray:
+    """Merge `ref` into `levels` consecutive groups and spread each group's total evenly over its non-empty bins."""
+    n = len(ref)
+    edges = (np.arange(levels + 1) * n) // levels
+    nonzero = ref != 0
+    sums = np.add.reduceat(ref, edges[:-1])
+    counts = np.add.reduceat(nonzero.astype(np.float64), edges[:-1])
+    per_bin = np.repeat(np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0), np.diff(edges))
+    return np.where(nonzero, per_bin, 0.0)
+
+
+def entropy_amax(hist: np.ndarray, amax: float, levels: int = ENTROPY_LEVELS) -> float:
+    """TensorRT's entropy threshold (see the module docstring) from a histogram of |x| over [0, amax]."""
+    hist = np.asarray(hist, dtype=np.float64)
+    nbins = len(hist)
+    if amax == 0 or hist.sum() == 0 or nbins <= levels:
+        return amax
+    tail = np.concatenate([np.cumsum(hist[::-1])[::-1], [0.0]])     # tail[i] = sum(hist[i:])
+    best_i, best_kl = nbins, math.inf
+    for i in range(levels, nbins + 1):
+        p = hist[:i].copy()
+        p[i - 1] += tail[i]
+        q = _expand_levels(hist[:i], levels)
+        ps, qs = p.sum(), q.sum()
+        mask = p > 0
+        if qs == 0 or np.any(q[mask] == 0):
+            continue                                                 # KL is infinite: Q misses mass P has
+        pn, qn = p[mask] / ps, q[mask] / qs
+        kl = float(np.sum(pn * np.log(pn / qn)))
+        if kl < best_kl:
+            best_i, best_kl = i, kl
+    return float(best_i * amax / nbins)
+
+
+def weight_amax(weight: torch.Tensor, axis: int) -> torch.Tensor:
+    """Per-output-channel abs-max of a weight tensor along `axis` (float32, one value per channel)."""
+    w = weight.detach().float()
+    dims = [d for d in range(w.dim()) if d != axis % w.dim()]
+    return w.abs().amax(dim=dims) if dims else w.abs()
+
+
+# ---- observing calls -------------------------------------------------------------------------------------------
+class _Observer(TorchFunctionMode):
+    """Sees every quantizable call made while a forward runs (nested calls inside one are not seen, as in tracing)
+    and hands its data input to `collect(key, family, x)`."""
+
+    def __init__(self, model: torch.nn.Module, collect):
+        super().__init__()
+        self.names = {id(m): n for n, m in model.named_modules()}
+        self.collect = collect
+        self.stack: list[str] = []
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def path(self) -> str:
+        return next((p for p in reversed(self.stack) if p), "")
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        family = FAMILIES.get(func)
+        if family is not None:
+            x = kwargs.get("input", args[0] if args else None)
+            w = kwargs.get("weight", args[1] if len(args) > 1 else None)
+            if isinstance(x, torch.Tensor) and x.is_floating_point() and quantizable(family, w):
+                path = self.path()
+                index = self.counts.get((path, family), 0)
+                self.counts[(path, family)] = index + 1
+                self.collect(call_key(path, family, index), family, x.detach())
+        return func(*args, **kwargs)
+
+
+class _Hooks:
+    def __init__(self, observer: _Observer):
+        self.observer = observer
+
+    def __enter__(self):
+        obs = self.observer
+
+        def pre(module, args):
+            obs.stack.append(obs.names.get(id(module), ""))
+
+        def post(module, args, kwargs, output=None):
+            if obs.stack:
+                obs.stack.pop()
+
+        self.handles = [nn_module.register_module_forward_pre_hook(pre),
+                        nn_module.register_module_forward_hook(post, with_kwargs=True, always_call=True)]
+        return self
+
+    def __exit__(self, *exc):
+        for h in self.handles:
+            h.remove()
+
+
+def _items(dataset: Iterable) -> Iterable:
+    """Calibration needs up to two passes: a one-shot iterator (a generator) is read into a list once."""
+    if isinstance(dataset, torch.Tensor):
+        raise TypeError("int8_calib_dataset must be a sequence or iterable of model inputs (each a list/tuple of "
+                        "tensors), not one tensor; wrap it: [[x1], [x2], ...] or a DataLoader")
+    if iter(dataset) is dataset:
+        return list(dataset)
+    return dataset
+
+
+def _as_args(item: Any, dtype: torch.dtype | None, device: torch.device | None) -> tuple:
+    args = tuple(item) if isinstance(item, (list, tuple)) else (item,)
+
+    def conv(v):
+        if isinstance(v, torch.Tensor):   # a copy: an in-place op in forward must not change the caller's data
+            v = v.to(device=device, dtype=dtype if dtype is not None and v.is_floating_point() else v.dtype,
+                     copy=True)
+        elif isinstance(v, (list, tuple)):
+            return type(v)(conv(u) for u in v)
+        elif isinstance(v, dict):
+            return {k: conv(u) for k, u in v.items()}
+        return v
+    return tuple(conv(a) for a in args)
+
+
+class _Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, what: str, total: int | None, enabled: bool | None):
+        self.what, self.total, self.n = what, total, 0
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+
+    def step(self) -> None:
+        self.n += 1
+        if self.enabled:
+            if self.total:
+                done = int(30 * self.n / self.total)
+                sys.stderr.write(f"\r{self.what} [{'#' * done}{'.' * (30 - done)}] {self.n}/{self.total}")
+            else:
+                sys.stderr.write(f"\r{self.what} {self.n}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.n:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _run(model, items, observer, what: str, progress: bool | None, dtype, device) -> int:
+    total = len(items) if hasattr(items, "__len__") else None
+    bar = _Progress(what, total, progress)
+    n = 0
+    try:
+        with torch.no_grad(), _Hooks(observer), observer:
+            for item in items:
+                observer.counts.clear()
+                model(*_as_args(item, dtype, device))
+                n += 1
+                bar.step()
+    finally:
+        bar.close()
+    return n
+
+
+def calibrate(model: torch.nn.Module, dataset: Iterable, algorithm: Any = DEFAULT_ALGORITHM, *,
+              percentile: float = DEFAULT_PERCENTILE, dtype: torch.dtype | None = None,
+              progress: bool | None = None) -> Calibration:
+    """Activation ranges of `model` over `dataset` (items: the model's positional inputs, batch included).
+
+    `progress=None` shows a progress bar only when stderr is a terminal. Float inputs are cast to `dtype` if given
+    (the precision the model is converted in). The model must be in eval mode; it is not changed."""
+    algorithm = normalize_algorithm(algorithm)
+    if algorithm == "percentile" and not 0 < percentile <= 100:
+        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+    items = _items(dataset)
+    saved = {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()
+             if isinstance(v, torch.Tensor)}
+    try:
+        return _calibrate(model, items, algorithm, percentile, dtype, progress)
+    finally:                                 # a forward that updates buffers in place must leave no trace
+        with torch.no_grad():
+            for k, v in model.state_dict(keep_vars=True).items():
+                if k in saved and isinstance(v, torch.Tensor) and not torch.equal(v, saved[k]):
+                    v.copy_(saved[k])
+
+
+def _calibrate(model, items, algorithm: str, percentile: float, dtype, progress) -> Calibration:
+    param = next(iter(model.parameters()), None)
+    device = param.device if param is not None else None
+    result = Calibration(algorithm, percentile=percentile if algorithm == "percentile" else None)
+    amax: dict[str, float] = {}
+
+    def collect_max(key: str, family: str, x: torch.Tensor) -> None:
+        result.channels.setdefault(key, channels_of(family, x))
+        m = float(x.abs().max()) if x.numel() else 0.0
+        if not math.isfinite(m):
+            raise ValueError(f"calibration: the input of {key} holds inf/NaN; calibration data must be finite")
+        amax[key] = max(amax.get(key, 0.0), m)
+
+    result.batches = _run(model, items, _Observer(model, collect_max),
+                          "calibrating (ranges)" if algorithm != "max" else "calibrating", progress, dtype, device)
+    if result.batches == 0:
+        raise ValueError("int8_calib_dataset is empty: calibration needs at least one batch")
+    if algorithm == "max":
+        result.amax = amax
+        return result
+
+    hists: dict[str, torch.Tensor] = {}
+
+    def collect_hist(key: str, family: str, x: torch.Tensor) -> None:
+        top = amax.get(key)
+        if top is None:
+            raise RuntimeError(f"calibration: {key} was not seen in the first pass; the model's forward must take "
+                               "the same path for every calibration batch")
+        if top > 0:
+            h = torch.histc(x.abs().float().reshape(-1), bins=HISTOGRAM_BINS, min=0.0, max=top).double()
+            hists[key] = hists[key] + h if key in hists else h
+
+    _run(model, items, _Observer(model, collect_hist), "calibrating (histograms)", progress, dtype, device)
+    for key, top in amax.items():
+        hist = hists.get(key)
+        if hist is None or top == 0:
+            result.amax[key] = top
+        elif algorithm == "percentile":
+            result.amax[key] = percentile_amax(hist.numpy(), top, percentile)
+        else:
+            result.amax[key] = entropy_amax(hist.numpy(), top)
+    return result
+
+
+__all__ = ["Calibration", "calibrate", "ALGORITHMS", "DEFAULT_ALGORITHM", "DEFAULT_PERCENTILE", "FAMILIES",
+           "call_key", "channels_of", "entropy_amax", "percentile_amax", "weight_amax", "normalize_algorithm",
+           "family_of"]
