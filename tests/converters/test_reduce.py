@@ -208,3 +208,58 @@ def test_reduction_over_a_dynamic_axis_with_a_count_is_refused():
     with pytest.raises(Exception, match=r"reduced axis \[1\] has a dynamic size"):
         torch2trt(FunctionModule(lambda x: x.argmax(1)).eval(), [f32(2, 3, 4)], min_shapes=[(1, 1, 4)],
                   max_shapes=[(4, 5, 4)])
+
+
+# ---- NaN in index reductions: PyTorch treats NaN as both the maximum and the minimum -------------------------
+def _nan_rows(shape, dim, generator):
+    """Random values with NaN at several positions along `dim`: one at the first place, two in one row, one at the
+    last place, and rows with none."""
+    x = torch.randn(shape, generator=generator).movedim(dim, -1)
+    n = x.shape[-1]
+    flat = x.reshape(-1, n).clone()
+    picks = [[0], [1, n - 2], [n - 1], [], [2], []]
+    for r in range(flat.shape[0]):
+        for p in picks[r % len(picks)]:
+            flat[r, p] = float("nan")
+    return flat.reshape(x.shape).movedim(-1, dim).contiguous()
+
+
+def _matches_at(fn, sample, inputs):
+    """Converted at `sample`, the network gives PyTorch's result at each of `inputs` (NaN where PyTorch has NaN,
+    integer outputs exact)."""
+    from torch2trt import torch2trt
+    from torch2trt.check import FunctionModule, compare, run_reference
+    from torch2trt.tracing import structure
+
+    m = torch2trt(FunctionModule(fn).eval(), [sample])
+    for x in inputs:
+        got, _ = structure.flatten(run_reference(m, [x]))
+        ref, _ = structure.flatten(fn(x))
+        assert len(got) == len(ref)
+        for g, r in zip(got, ref):
+            err = compare(g, r)
+            assert err.same_layout, err
+            assert torch.equal(torch.isnan(g), torch.isnan(r)) if r.is_floating_point() else True
+            assert err.rel <= (1e-6 if r.is_floating_point() else 0.0), (x, g, r)
+
+
+NAN_INDEX_CASES = {
+    "argmax": lambda x: x.argmax(1),
+    "argmin": lambda x: torch.argmin(x, 1),
+    "argmax_negative_keepdim": lambda x: x.argmax(-1, keepdim=True),
+    "argmin_dim0": lambda x: x.argmin(0),
+    "argmax_flat": lambda x: x.argmax(),
+    "max_dim": lambda x: tuple(x.max(1)),
+    "min_dim_keepdim": lambda x: tuple(torch.min(x, -1, keepdim=True)),
+    "max_dim_negative": lambda x: tuple(x.max(-2)),
+    "min_dim0": lambda x: tuple(x.min(0)),
+}
+
+
+@pytest.mark.parametrize("name", list(NAN_INDEX_CASES))
+def test_index_reductions_treat_nan_as_extreme_like_pytorch(name):
+    g = torch.Generator().manual_seed(3)
+    fn = NAN_INDEX_CASES[name]
+    inputs = [_nan_rows((3, 6, 7), d, g) for d in (0, 1, 2)] + [torch.full((3, 6, 7), float("nan")),
+                                                                 torch.randn(3, 6, 7, generator=g)]
+    _matches_at(fn, torch.randn(3, 6, 7, generator=g), inputs)

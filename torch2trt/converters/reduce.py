@@ -100,19 +100,34 @@ def _extremum(ctx, xt, dtype, op, axes, keepdim):
     return reduce(ctx, xt, op, axes, keepdim)
 
 
-def _first_index(ctx, x, xt, op, axis: int, keepdim: bool, extreme=None):
-    """Index of the first maximum (MAX) / minimum (MIN) along `axis`, int64, as PyTorch's (ties pick the
-    first occurrence): min over { i : x_i == extreme } of i."""
+def _nan_rows(ctx, xt, axis: int, keepdim: bool):
+    """Bool: does the row along `axis` hold a NaN (PyTorch's max/min/argmax/argmin then answer NaN / its first
+    index, whatever TensorRT's MAX/MIN reduce does with NaN)."""
+    flags = ctx.cast(unary(ctx, xt, U.ISNAN), torch.int32)
+    return ctx.cast(reduce(ctx, flags, R.MAX, [axis], keepdim, "has_nan"), torch.bool)
+
+
+def _extremum_along(ctx, x, xt, op, axis: int, keepdim: bool):
+    """max/min values along one axis, NaN where the row holds a NaN (as PyTorch)."""
+    v = _extremum(ctx, xt, x.dtype, op, [axis], keepdim)
+    if not x.dtype.is_floating_point:
+        return v
+    nan = ctx.trt(torch.tensor(float("nan"), dtype=x.dtype), rank=len(v.shape))
+    return select(ctx, _nan_rows(ctx, xt, axis, keepdim), nan, v)
+
+
+def _first_index(ctx, x, xt, op, axis: int, keepdim: bool):
+    """Index of the first maximum (MAX) / minimum (MIN) along `axis`, int64, as PyTorch's: ties pick the first
+    occurrence, and NaN counts as both the maximum and the minimum (the first NaN of a row wins):
+    min over { i : x_i == extreme } of i, or over { i : x_i is NaN } in rows holding a NaN."""
     _require_static_axes(ctx, xt, [axis])
     dtype = x.dtype
     if dtype == torch.bool:
         xt, dtype = ctx.cast(xt, torch.int32), torch.int32
-    dynamic = -1 in trt_dims(xt)
-    if extreme is None or (not keepdim and dynamic):
-        extreme = reduce(ctx, xt, op, [axis], True)
-    elif not keepdim:
-        extreme = reshape(ctx, extreme, tuple(x.shape[:axis]) + (1,) + tuple(x.shape[axis + 1:]))
+    extreme = reduce(ctx, xt, op, [axis], True)
     hit = binary(ctx, xt, extreme, E.EQUAL, dtype)
+    if dtype.is_floating_point:
+        hit = select(ctx, _nan_rows(ctx, xt, axis, True), unary(ctx, xt, U.ISNAN), hit)
     n = int(x.shape[axis])
     shape = [1] * x.dim()
     shape[axis] = n
@@ -159,10 +174,8 @@ def _convert_max(op, elementwise_op):
             ctx.set_output(indices, ctx.trt(torch.zeros((), dtype=torch.int64)))
             return
         axis = ctx.normalize_dim(dim, x.dim())
-        v = _extremum(ctx, xt, x.dtype, op, [axis], keepdim)
-        ctx.set_output(values, v)
-        ctx.set_output(indices, _first_index(ctx, x, xt, op, axis, keepdim,
-                                             ctx.cast(v, torch.int32) if x.dtype == torch.bool else v))
+        ctx.set_output(values, _extremum_along(ctx, x, xt, op, axis, keepdim))
+        ctx.set_output(indices, _first_index(ctx, x, xt, op, axis, keepdim))
 
     return convert
 
