@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backend import trt
-from ..tracing.context import get_trt, trt_dims
+from ..tracing.context import get_trt, torch_dtype_from_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
 from .shape import input_dims, reshape
@@ -249,34 +249,120 @@ def convert_index_put(ctx):
 
 @tensorrt_converter([torch.topk, torch.Tensor.topk])
 def convert_topk(ctx):
+    """TopK; among equal values the order (and which of them make the cut) is TensorRT's, which PyTorch does not
+    specify either: values are exact, indices point at them."""
     x, k = ctx.get_arg("input", 0), ctx.get_arg("k", 1)
-    dim, largest = ctx.get_arg("dim", 2, -1) % max(x.dim(), 1), ctx.get_arg("largest", 3, True)
+    dim, largest = ctx.get_arg("dim", 2, -1), ctx.get_arg("largest", 3, True)
     values, indices = ctx.method_return
     if x.dim() == 0:
         raise ctx.unsupported("topk of a 0-d tensor")
     if not ctx.get_arg("sorted", 4, True):
         raise ctx.unsupported("topk(sorted=False): the order PyTorch returns is unspecified")
-    layer = ctx.network.add_topk(ctx.trt(x), trt.TopKOperation.MAX if largest else trt.TopKOperation.MIN, int(k),
-                                 1 << dim)
-    ctx.name_layer(layer, "topk")
-    ctx.set_output(values, layer.get_output(0))
-    ctx.set_output(indices, ctx.cast(layer.get_output(1), torch.int64))
+    if isinstance(k, DynDim) or not isinstance(k, int):
+        raise ctx.unsupported(f"topk(k={k!r}): only a constant k")
+    v, i = _topk(ctx, ctx.trt(x), largest, k, ctx.normalize_dim(dim, x.dim()), "topk")
+    ctx.set_output(values, v)
+    ctx.set_output(indices, ctx.cast(i, torch.int64))
+
+
+MAX_TOPK_K = 3840  # TensorRT: "Valid range of TopK K is [0, 3841)"
+
+
+def _topk(ctx, xt, largest: bool, k: int, axis: int, name: str):
+    """(values, int32 indices) of a TopK over `axis`. Among equal values TensorRT promises no order."""
+    if k > MAX_TOPK_K:
+        raise ctx.unsupported(f"{ctx.method_name}: {k} elements along axis {axis}; TensorRT's TopK takes at most "
+                              f"{MAX_TOPK_K}")
+    layer = ctx.network.add_topk(xt, trt.TopKOperation.MAX if largest else trt.TopKOperation.MIN, int(k), 1 << axis)
+    ctx.name_layer(layer, name)
+    return layer.get_output(0), layer.get_output(1)
+
+
+def _axis_iota(n: int, axis: int, rank: int, dtype=torch.int32) -> torch.Tensor:
+    shape = [1] * rank
+    shape[axis] = n
+    return torch.arange(n, dtype=dtype).reshape(shape)
+
+
+def stable_sort_indices(ctx, xt, n: int, axis: int, descending: bool):
+    """Indices that sort `xt` along `axis` keeping equal values in index order (torch.sort(stable=True)), exact for
+    every dtype: one TopK orders the values (its tie order does not matter), the sorted run of equal values gets a
+    group number g (0, 1, ...; NaNs form one group, -0.0 ties with 0.0), g goes back to each element's place, and a
+    second TopK sorts the distinct integer keys g * n + i. Keys are < n * (n + 1) < 2**31 (n <= MAX_TOPK_K): exact
+    int32, no collisions, and the order of distinct values is the first TopK's."""
+    from .reduce import cumulative_sum
+    from .unary import E, U, binary, unary
+
+    rank = len(xt.shape)
+    dtype = torch_dtype_from_trt(xt.dtype)
+    values, order = _topk(ctx, xt, descending, n, axis, "sort_values")
+    starts = [0] * rank
+    starts[axis] = -1
+    prev = ctx.network.add_slice(values, starts, [0] * rank, [1] * rank)  # values shifted one place along axis
+    prev.set_input(2, ctx.shape_of(values))
+    prev.mode = trt.SampleMode.CLAMP  # place 0 sees itself; it starts a group anyway
+    ctx.name_layer(prev, "sort_previous")
+    prev = prev.get_output(0)
+    same = binary(ctx, values, prev, E.EQUAL, dtype)
+    if dtype.is_floating_point:
+        both_nan = binary(ctx, unary(ctx, values, U.ISNAN), unary(ctx, prev, U.ISNAN), E.AND, torch.bool)
+        same = binary(ctx, same, both_nan, E.OR, torch.bool)
+    first = ctx.trt(_axis_iota(n, axis, rank) == 0)
+    new_group = ctx.cast(binary(ctx, unary(ctx, same, U.NOT), first, E.OR, torch.bool), torch.int32)
+    group = cumulative_sum(ctx, new_group, axis)  # 1, 1, 2, 2, 2, 3, ... along the sorted axis
+    key_dtype = torch.int32
+    back = ctx.network.add_scatter(order, order, group, trt.ScatterMode.ELEMENT)  # group of each element
+    back.axis = axis
+    ctx.name_layer(back, "sort_groups")
+    group_of = ctx.cast(back.get_output(0), key_dtype)
+    keys = binary(ctx, binary(ctx, group_of, n, E.PROD, key_dtype), ctx.trt(_axis_iota(n, axis, rank, key_dtype)),
+                  E.SUM, key_dtype)
+    return _topk(ctx, keys, False, n, axis, "sort_stable")[1]
+
+
+def _sort_args(ctx):
+    """(input, axis, descending, stable) of torch.sort / Tensor.sort / argsort in every calling form."""
+    x = ctx.get_arg("input", 0)
+    dim, descending = ctx.get_arg("dim", 1, -1), ctx.get_arg("descending", 2, False)
+    stable = ctx.method_kwargs.get("stable")
+    if not isinstance(dim, int) or not isinstance(descending, bool):
+        raise ctx.unsupported(f"{ctx.method_name}(dim={dim!r}, descending={descending!r}): named dimensions "
+                              "are not supported")
+    if x.dim() == 0:
+        raise ctx.unsupported(f"{ctx.method_name} of a 0-d tensor")
+    return x, ctx.normalize_dim(dim, x.dim()), descending, bool(stable)
+
+
+def _sorted(ctx, values_out, indices_out):
+    x, axis, descending, stable = _sort_args(ctx)
+    xt = ctx.trt(x)
+    if trt_dims(xt)[axis] == -1:
+        raise ctx.unsupported(f"{ctx.method_name} along dynamic axis {axis}: TopK needs a constant k")
+    n = int(x.shape[axis])
+    if stable:  # PyTorch's order among ties, exactly
+        order = stable_sort_indices(ctx, xt, n, axis, descending)
+        if values_out is not None:
+            layer = ctx.network.add_gather(xt, order, axis)
+            layer.mode = trt.GatherMode.ELEMENT
+            ctx.name_layer(layer, "sort_gather")
+            ctx.set_output(values_out, layer.get_output(0))
+    else:  # ties in TopK's order: PyTorch promises none; values sorted, indices consistent with them
+        values, order = _topk(ctx, xt, descending, n, axis, "sort")
+        if values_out is not None:
+            ctx.set_output(values_out, values)
+    ctx.set_output(indices_out, ctx.cast(order, torch.int64))
 
 
 @tensorrt_converter([torch.sort, torch.Tensor.sort])
 def convert_sort(ctx):
-    """sort as a TopK over the whole axis (ties may come in another order than PyTorch's)."""
-    x = ctx.get_arg("input", 0)
-    dim = ctx.method_kwargs.get("dim", ctx.method_args[1] if len(ctx.method_args) > 1 and not isinstance(
-        ctx.method_args[1], bool) else -1) % max(x.dim(), 1)
-    descending = ctx.method_kwargs.get("descending", False)
+    """sort as a TopK over the whole axis; stable=True breaks ties by index (see stable_sort_indices)."""
     values, indices = ctx.method_return
-    ctx.require_static(x)
-    layer = ctx.network.add_topk(ctx.trt(x), trt.TopKOperation.MAX if descending else trt.TopKOperation.MIN,
-                                 int(x.shape[dim]), 1 << dim)
-    ctx.name_layer(layer, "sort")
-    ctx.set_output(values, layer.get_output(0))
-    ctx.set_output(indices, ctx.cast(layer.get_output(1), torch.int64))
+    _sorted(ctx, values, indices)
+
+
+@tensorrt_converter([torch.argsort, torch.Tensor.argsort])
+def convert_argsort(ctx):
+    _sorted(ctx, None, ctx.method_return)
 
 
 @tensorrt_converter([F.one_hot])
