@@ -108,3 +108,20 @@ def test_shape_ops_keep_every_dtype(name, dtype):
     if name == "cat_stack" and dtype == torch.bool:  # the float parts of the case do not apply to bool
         fn = lambda a: (torch.stack([a, a], 1), torch.cat([a, a], -1))  # noqa: E731
     assert_converts(fn, [x])
+
+
+@pytest.mark.parametrize("fn, sample, lo, hi, inner", [
+    # a dynamic axis that may be 1 at run time is repeated then, kept otherwise (the sample says nothing); expand
+    # to (2, 3, ...) is valid only where those axes are 1 or the target
+    (lambda a: a.expand(2, 3, -1, -1), (2, 3, 4, 5), (1, 1, 4, 5), (2, 3, 4, 5), [(1, 3, 4, 5), (2, 1, 4, 5)]),
+    (lambda a: a.expand(2, 3, -1, -1), (1, 1, 4, 5), (1, 1, 4, 5), (2, 3, 4, 5), [(1, 3, 4, 5), (2, 1, 4, 5)]),
+    (lambda a: a.expand(2, 3, -1, -1), (3, 4, 5), (1, 4, 5), (3, 4, 5), [(3, 4, 5)]),
+    (lambda a: a.expand(2, -1, -1) + a[:, :1].expand_as(a), (1, 6, 5), (1, 1, 5), (1, 7, 5), None),
+    (lambda a: torch.ones(1, 5).expand(a.size(0), -1) * a, (2, 5), (1, 5), (6, 5), None),
+    (lambda a: a[:, :1].expand(-1, a.size(1)) + a, (2, 5), (1, 1), (4, 7), None),
+])
+def test_expand_with_dynamic_dims_is_exact(fn, sample, lo, hi, inner):
+    from torch2trt.testing import assert_converts_dynamic
+
+    assert_converts_dynamic(fn, [torch.randn(sample)], [lo], [hi], [[s] for s in inner or []],
+                            interior=inner[:1] if inner else None)

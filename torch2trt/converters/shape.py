@@ -227,14 +227,31 @@ def convert_expand(ctx):
         ctx.set_output(out, _broadcast_slice(ctx, xt, tuple(out.shape), tuple(x.shape)))
         return
     xr = ctx.unsqueeze_to_rank(xt, rank)
+    ctx.set_output(out, expand_to(ctx, xr, sizes))
+
+
+def _static(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, DynDim)
+
+
+def expand_to(ctx, xr, sizes: list):
+    """Broadcast `xr` (already of len(sizes) dims) to `sizes` (ints / DynDims / lazily read dims): a SLICE with
+    stride 0 on the axes of size 1. An axis whose size is dynamic in the network may be 1 at one shape and the full
+    size at another, so its stride is computed at run time: min(max(d - 1, 0), 1)."""
+    rank = len(sizes)
     in_dims = trt_dims(xr)
-    stride = [0 if d == 1 and not (isinstance(s, int) and not isinstance(s, DynDim) and s == 1) else 1
-              for d, s in zip(in_dims, sizes)]
-    layer = ctx.network.add_slice(xr, [0] * rank, [1] * rank, stride)
-    layer.set_input(2, ctx.shape_tensor(sizes) if ctx.shape_tensor(sizes) is not None else
-                    ctx.constant(torch.tensor([int(s) for s in sizes])))
+    layer = ctx.network.add_slice(xr, [0] * rank, [1] * rank, [1] * rank)
+    st = ctx.shape_tensor(sizes)
+    layer.set_input(2, st if st is not None else ctx.constant(torch.tensor([int(s) for s in sizes])))
+    if -1 in in_dims:
+        from .unary import E, binary
+
+        d = binary(ctx, ctx.shape_of(xr), 1, E.SUB, torch.int64)
+        layer.set_input(3, binary(ctx, binary(ctx, d, 0, E.MAX, torch.int64), 1, E.MIN, torch.int64))
+    else:
+        layer.stride = [0 if d == 1 and not (_static(s) and s == 1) else 1 for d, s in zip(in_dims, sizes)]
     ctx.name_layer(layer, "expand")
-    ctx.set_output(out, layer.get_output(0))
+    return layer.get_output(0)
 
 
 @tensorrt_converter([torch.Tensor.repeat, torch.tile, torch.Tensor.tile])
