@@ -13,7 +13,7 @@ from ..backend import trt
 from ..tracing.context import get_trt, torch_dtype_from_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .shape import input_dims, reshape
+from .shape import _static, input_dims, reshape, sample_dims, slice_bounds, slice_layer, wrap_index
 
 
 def _is_tensor_index(i) -> bool:
@@ -41,48 +41,39 @@ def _normalize(ctx, x, index):
 
 @tensorrt_converter([torch.Tensor.__getitem__])
 def convert_getitem(ctx):
+    """One SLICE (bounds clamped as Python's slices, also where they or the axis are dynamic), one GATHER for a
+    tensor index, one reshape where axes are dropped (ints) or inserted (None)."""
     x, index, out = ctx.method_args[0], ctx.method_args[1], ctx.method_return
     entries = _normalize(ctx, x, index)
     xt = ctx.trt(x)
-    dims = input_dims(ctx, xt, x.shape)
+    dims = sample_dims(ctx, xt, x.shape)
     starts, sizes, strides = [], [], []
-    keep_shape: list = []          # output dims (None: the tensor index's dims)
     advanced = None                 # (axis in the sliced tensor, index tensor)
     axis = 0
     has_int = False
     for e in entries:
         if e is None:
-            keep_shape.append(1)
             continue
         if axis >= x.dim():
             raise ctx.unsupported(f"x[{index!r}]: too many indices")
         n = dims[axis]
         if isinstance(e, (int, DynDim)) and not isinstance(e, bool):
-            if not isinstance(n, DynDim):
-                e = int(e) % max(n, 1) if not isinstance(e, DynDim) else e
-            elif int(e) < 0:
-                raise ctx.unsupported("negative index on a dynamic dimension")
+            e = e % max(n, 1) if _static(e) and _static(n) else wrap_index(e, n)  # PyTorch checks the range
             starts.append(e)
             sizes.append(1)
             strides.append(1)
             has_int = True
         elif isinstance(e, slice):
-            start, stop, step = e.start, e.stop, 1 if e.step is None else e.step
-            if isinstance(step, DynDim) or step <= 0:
-                raise ctx.unsupported(f"x[{index!r}]: slice step {step}")
-            if not isinstance(n, DynDim) and not isinstance(start, DynDim) and not isinstance(stop, DynDim):
-                start, stop, step = slice(start, stop, step).indices(n)
-                size = max(0, -(-(stop - start) // step))
+            step = 1 if e.step is None else e.step
+            if not _static(step) or step <= 0:
+                raise ctx.unsupported(f"x[{index!r}]: slice step {step} (only constant positive steps)")
+            if e.start is None and e.stop is None and step == 1:
+                start, size = 0, n
             else:
-                start = 0 if start is None else start
-                stop = n if stop is None else stop
-                if any(isinstance(v, int) and not isinstance(v, DynDim) and v < 0 for v in (start, stop)):
-                    raise ctx.unsupported(f"x[{index!r}]: negative slice bounds on a dynamic dimension")
-                size = stop - start if step == 1 else (stop - start + (step - 1)) // step
+                start, size = slice_bounds(ctx, e.start, e.stop, step, n)
             starts.append(start)
             sizes.append(size)
             strides.append(step)
-            keep_shape.append(size)
         elif _is_tensor_index(e):
             if advanced is not None:
                 raise ctx.unsupported("x[...] with several tensor indices")
@@ -97,57 +88,45 @@ def convert_getitem(ctx):
             sizes.append(n)
             strides.append(1)
             advanced = (axis, e)
-            keep_shape.append(None)  # placeholder for the index's shape
         else:
             raise ctx.unsupported(f"x[{index!r}]: index of type {type(e).__name__}")
         axis += 1
     if advanced is not None and has_int:
         raise ctx.unsupported("x[...] mixing integer and tensor indices (PyTorch moves the indexed dims)")
-    y = _slice(ctx, xt, starts, sizes, strides, dims)
+    whole = all(_static(a) and a == 0 for a in starts) and strides == [1] * len(strides) and \
+        all(z is d or (_static(z) and _static(d) and z == d) for z, d in zip(sizes, dims))
+    y = xt if whole else slice_layer(ctx, xt, starts, sizes, strides, "getitem")
     if advanced is not None:
-        if -1 in trt_dims(y):
-            raise ctx.unsupported("x[tensor] with dynamic shapes")
         # the slice keeps every axis, so the index applies to the same axis as in x
         layer = ctx.network.add_gather(y, ctx.trt(advanced[1], torch.int64), advanced[0])
         ctx.name_layer(layer, "gather")
         y = layer.get_output(0)
-    if trt_dims(y) != tuple(out.shape) or has_int or any(e is None for e in entries):
-        if -1 in trt_dims(y):
-            y = reshape(ctx, y, _dynamic_out_shape(ctx, y, entries))
-        elif trt_dims(y) != tuple(out.shape):
+    if -1 not in trt_dims(y):
+        if trt_dims(y) != tuple(out.shape):
             y = reshape(ctx, y, list(out.shape))
+    elif has_int or any(e is None for e in entries):
+        y = reshape(ctx, y, _dynamic_out_shape(ctx, y, entries))
     ctx.set_output(out, y)
 
 
 def _dynamic_out_shape(ctx, y, entries) -> list:
-    """Output shape of basic indexing from the sliced tensor's dims: ints drop their axis, None adds one."""
+    """Output shape of indexing from the sliced (and gathered) tensor's dims: ints drop their axis, None adds one,
+    a tensor index stands for its own dims."""
     dims = input_dims(ctx, y)
-    shape, axis = [], 0
+    shape, p = [], 0
     for e in entries:
         if e is None:
             shape.append(1)
-            continue
-        if not isinstance(e, slice) and not isinstance(e, torch.Tensor):
-            axis += 1
-            continue
-        shape.append(dims[axis])
-        axis += 1
+        elif isinstance(e, slice):
+            shape.append(dims[p])
+            p += 1
+        elif isinstance(e, torch.Tensor):
+            k = 1 if e.dtype == torch.bool else e.dim()
+            shape += dims[p:p + k]
+            p += k
+        else:  # an int: a size-1 axis of y that the output drops
+            p += 1
     return shape
-
-
-def _slice(ctx, xt, starts, sizes, strides, dims):
-    if all(isinstance(s, int) and not isinstance(s, DynDim) for s in starts) and starts == [0] * len(starts) \
-            and sizes == dims and strides == [1] * len(strides):
-        return xt
-    static = all(isinstance(v, int) and not isinstance(v, DynDim) for v in starts + sizes)
-    layer = ctx.network.add_slice(xt, [int(s) if static else 0 for s in starts],
-                                  [int(s) for s in sizes] if static else [0] * len(sizes), strides)
-    if not static:
-        for i, values in ((1, starts), (2, sizes)):
-            st = ctx.shape_tensor(values)
-            layer.set_input(i, st if st is not None else ctx.constant(torch.tensor([int(v) for v in values])))
-    ctx.name_layer(layer, "getitem")
-    return layer.get_output(0)
 
 
 @tensorrt_converter([torch.gather, torch.Tensor.gather, torch.take_along_dim, torch.Tensor.take_along_dim])
