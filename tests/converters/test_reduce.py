@@ -206,8 +206,24 @@ def test_reduction_over_a_dynamic_axis_with_a_count_is_refused():
     from torch2trt.check import FunctionModule
 
     with pytest.raises(Exception, match=r"reduced axis \[1\] has a dynamic size"):
-        torch2trt(FunctionModule(lambda x: x.argmax(1)).eval(), [f32(2, 3, 4)], min_shapes=[(1, 1, 4)],
+        torch2trt(FunctionModule(lambda x: x.var(1)).eval(), [f32(2, 3, 4)], min_shapes=[(1, 1, 4)],
                   max_shapes=[(4, 5, 4)])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: (x.argmax(1), x.argmin(-2, keepdim=True)),
+    lambda x: (*x.max(1), *torch.min(x, 1, keepdim=True)),
+    lambda x: (x.argmax(), x.flatten().argmin()),
+])
+def test_index_reductions_over_a_dynamic_axis_match_pytorch(fn):
+    from torch2trt.testing import assert_converts_dynamic
+
+    def ties_and_nan(shapes):
+        g = torch.Generator().manual_seed(sum(shapes[0]))
+        x = torch.randint(-2, 3, shapes[0], generator=g).float()
+        return [torch.where(torch.rand(shapes[0], generator=g) < 0.1, float("nan"), x)]
+
+    assert_converts_dynamic(fn, [f32(2, 3, 4)], [(1, 1, 4)], [(4, 6, 4)], [[(2, 5, 4)]], make_inputs=ties_and_nan)
 
 
 # ---- NaN in index reductions: PyTorch treats NaN as both the maximum and the minimum -------------------------

@@ -116,11 +116,29 @@ def _extremum_along(ctx, x, xt, op, axis: int, keepdim: bool):
     return select(ctx, _nan_rows(ctx, xt, axis, keepdim), nan, v)
 
 
+def axis_iota(ctx, xt, axis: int):
+    """int32 0, 1, ..., n - 1 along `axis` of `xt` (size 1 elsewhere); a LINSPACE fill where n is dynamic."""
+    rank, n = len(xt.shape), trt_dims(xt)[axis]
+    shape = [1] * rank
+    if n >= 0:
+        shape[axis] = n
+        return ctx.trt(torch.arange(n, dtype=torch.int32).reshape(shape))
+    length = ctx.dim_tensor(xt, axis)
+    layer = ctx.network.add_fill((1,), trt.FillOperation.LINSPACE, trt.int32)
+    layer.set_input(0, length)
+    layer.set_input(1, ctx.trt(torch.tensor(0, dtype=torch.int32)))
+    layer.set_input(2, ctx.trt(torch.tensor([1], dtype=torch.int32)))
+    ctx.name_layer(layer, "iota")
+    if rank == 1:
+        return layer.get_output(0)
+    shape[axis] = -1
+    return reshape(ctx, layer.get_output(0), shape)
+
+
 def _first_index(ctx, x, xt, op, axis: int, keepdim: bool):
     """Index of the first maximum (MAX) / minimum (MIN) along `axis`, int64, as PyTorch's: ties pick the first
     occurrence, and NaN counts as both the maximum and the minimum (the first NaN of a row wins):
     min over { i : x_i == extreme } of i, or over { i : x_i is NaN } in rows holding a NaN."""
-    _require_static_axes(ctx, xt, [axis])
     dtype = x.dtype
     if dtype == torch.bool:
         xt, dtype = ctx.cast(xt, torch.int32), torch.int32
@@ -128,11 +146,8 @@ def _first_index(ctx, x, xt, op, axis: int, keepdim: bool):
     hit = binary(ctx, xt, extreme, E.EQUAL, dtype)
     if dtype.is_floating_point:
         hit = select(ctx, _nan_rows(ctx, xt, axis, True), unary(ctx, xt, U.ISNAN), hit)
-    n = int(x.shape[axis])
-    shape = [1] * x.dim()
-    shape[axis] = n
-    iota = ctx.trt(torch.arange(n, dtype=torch.int32).reshape(shape))
-    candidates = select(ctx, hit, iota, ctx.trt(torch.tensor(n, dtype=torch.int32), rank=x.dim()))
+    none = ctx.trt(torch.tensor(2 ** 31 - 1, dtype=torch.int32), rank=x.dim())  # every row has a hit
+    candidates = select(ctx, hit, axis_iota(ctx, xt, axis), none)
     return ctx.cast(reduce(ctx, candidates, R.MIN, [axis], keepdim, "first_index"), torch.int64)
 
 
@@ -195,7 +210,6 @@ def _convert_argmax(op):
             ctx.set_output(out, ctx.trt(torch.zeros((), dtype=torch.int64)))
             return
         if dim is None:  # the index into the flattened tensor
-            ctx.require_static(x)
             flat = torch.empty(x.numel(), dtype=x.dtype, device="meta")
             y = _first_index(ctx, flat, reshape(ctx, xt, (-1,)), op, 0, False)
             ctx.set_output(out, reshape(ctx, y, tuple(out.shape)) if keepdim else y)
