@@ -165,3 +165,35 @@ def test_buffer_sliced_by_a_dynamic_length_without_the_routing_fix():
     from torch2trt.testing import assert_converts_dynamic
 
     assert_converts_dynamic(PositionIds(), [torch.randn(2, 9)], [(1, 4)], [(4, 16)])
+
+
+# ---- assignment with dynamic dims ----------------------------------------------------------------------------------
+def _assign(index, value):
+    def fn(x):
+        y = x * 1
+        v = value(x) if callable(value) else value
+        y[index(x) if callable(index) else index] = v
+        return y
+
+    return fn
+
+
+SETITEM_DYNAMIC = {
+    "int_scalar": _assign((slice(None), 0), 0.0),
+    "negative_int": _assign((slice(None), -1), 5.0),
+    "slice_step": _assign((slice(None), slice(1, None, 2)), -3.0),
+    "slice_tensor_broadcast": _assign((slice(None), slice(None, 2)), lambda x: x[:, -1:] * 2),
+    "dynamic_bound": _assign(lambda x: (slice(None), slice(x.size(1) - 2, None)), lambda x: x[:, :2] + 1),
+    "ellipsis_last_axis": _assign((Ellipsis, 1), lambda x: x[..., 0]),
+    "every_element": _assign(Ellipsis, 1.5),
+    "none_and_step": _assign((slice(None), None, slice(None, None, 3), 2), lambda x: x[:, None, ::3, 0]),
+    "batch_row": _assign(0, lambda x: x[-1] * 3),
+}
+
+
+@pytest.mark.parametrize("name", list(SETITEM_DYNAMIC))
+def test_setitem_with_dynamic_dims_matches_pytorch(name):
+    from torch2trt.testing import assert_converts_dynamic
+
+    assert_converts_dynamic(SETITEM_DYNAMIC[name], [torch.randn(2, 5, 3)], [(1, 2, 3)], [(4, 7, 3)],
+                            [[(4, 2, 3)], [(1, 7, 3)]])

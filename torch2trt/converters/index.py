@@ -201,12 +201,105 @@ def _constant_index(ctx, index):
             raise ctx.unsupported("assignment with dynamic bounds")
 
 
+def _has_dyndim(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, DynDim) or (isinstance(p, slice) and any(isinstance(v, DynDim) for v in
+                                                                      (p.start, p.stop, p.step))) for p in parts)
+
+
+def _iota(ctx, n):
+    """int32 0 .. n - 1 (n an int or a DynDim)."""
+    if _static(n):
+        return ctx.trt(torch.arange(int(n), dtype=torch.int32))
+    layer = ctx.network.add_fill((1,), trt.FillOperation.LINSPACE, trt.int32)
+    layer.set_input(0, n._trt)
+    layer.set_input(1, ctx.trt(torch.tensor(0, dtype=torch.int32)))
+    layer.set_input(2, ctx.trt(torch.tensor([1], dtype=torch.int32)))
+    ctx.name_layer(layer, "iota")
+    return layer.get_output(0)
+
+
+def _setitem_basic(ctx, x, index, value):
+    """x with x[index] = value for ints / slices / None / Ellipsis, where x's dims or the bounds are dynamic: the
+    value is brought to the written region's shape, spread over x's shape by one GATHER per indexed axis (source
+    element (i - start) // step), and SELECTed where a mask of the region (start <= i < start + size * step,
+    (i - start) % step == 0) holds."""
+    from .shape import dim_max, expand_to
+    from .unary import E as _E
+    from .unary import U, binary, select, unary
+
+    entries = _normalize(ctx, x, index)
+    xt = ctx.trt(x)
+    dims = sample_dims(ctx, xt, x.shape)
+    rank = x.dim()
+    regions, view_axes, axis = [], [], 0  # view_axes: x's axis behind each dim of x[index] (None: an inserted axis)
+    for e in entries:
+        if e is None:
+            view_axes.append(None)
+            continue
+        n = dims[axis]
+        if isinstance(e, (int, DynDim)) and not isinstance(e, bool):
+            regions.append((axis, e % max(n, 1) if _static(e) and _static(n) else wrap_index(e, n), 1, 1))
+        elif isinstance(e, slice):
+            step = 1 if e.step is None else e.step
+            if not _static(step) or step <= 0:
+                raise ctx.unsupported(f"x[{index!r}] = ...: slice step {step!r} (only constant positive steps)")
+            view_axes.append(axis)
+            if not (e.start is None and e.stop is None and step == 1):
+                regions.append((axis, *slice_bounds(ctx, e.start, e.stop, step, n), step))
+        else:
+            raise ctx.unsupported(f"x[{index!r}] = ... with dynamic shapes: only ints, slices, None and Ellipsis")
+        axis += 1
+    region_dims = list(dims)
+    for a, _start, size, _step in regions:
+        region_dims[a] = size
+    mask = None
+    for a, start, size, step in regions:
+        i = ctx.reshape(_iota(ctx, dims[a]), [-1 if k == a else 1 for k in range(rank)])
+        lo = ctx.trt(start, torch.int32, rank)
+        inside = binary(ctx, unary(ctx, binary(ctx, i, lo, _E.LESS, torch.int32), U.NOT),
+                        binary(ctx, i, ctx.trt(start + size * step, torch.int32, rank), _E.LESS, torch.int32),
+                        _E.AND, torch.bool)
+        if step != 1:
+            offset = binary(ctx, i, lo, _E.SUB, torch.int32)
+            on_step = binary(ctx, binary(ctx, offset, binary(ctx, binary(ctx, offset, step, _E.FLOOR_DIV, torch.int32),
+                                                             step, _E.PROD, torch.int32), _E.SUB, torch.int32),
+                             0, _E.EQUAL, torch.int32)
+            inside = binary(ctx, inside, on_step, _E.AND, torch.bool)
+        mask = inside if mask is None else binary(ctx, mask, inside, _E.AND, torch.bool)
+    if mask is None:  # x[...] = value: every element
+        mask = ctx.trt(torch.tensor(True), rank=rank)
+    if not isinstance(value, torch.Tensor) or (value.dim() == 0 and get_trt(value) is None):
+        placed = ctx.trt(torch.tensor(value, dtype=x.dtype) if not isinstance(value, torch.Tensor) else
+                         value.to(x.dtype), rank=rank)
+    else:
+        vt = ctx.trt(value, x.dtype)
+        vdims = input_dims(ctx, vt)
+        vdims = [1] * (len(view_axes) - len(vdims)) + vdims
+        shape = [1] * rank
+        for k, a in enumerate(view_axes):
+            if a is not None:
+                shape[a] = vdims[k]
+        placed = expand_to(ctx, reshape(ctx, vt, shape), region_dims)
+        for a, start, size, step in regions:
+            src = binary(ctx, binary(ctx, _iota(ctx, dims[a]), ctx.trt(start, torch.int32, 1), _E.SUB, torch.int32),
+                         step, _E.FLOOR_DIV, torch.int32)
+            last = ctx.trt(dim_max(ctx, size - 1, 0), torch.int32, 1)
+            src = binary(ctx, binary(ctx, src, 0, _E.MAX, torch.int32), last, _E.MIN, torch.int32)
+            layer = ctx.network.add_gather(placed, src, a)
+            ctx.name_layer(layer, "setitem_spread")
+            placed = layer.get_output(0)
+    return select(ctx, mask, placed, xt)
+
+
 @tensorrt_converter([torch.Tensor.__setitem__])
 def convert_setitem(ctx):
     """x[index] = value: the assigned elements are scattered into x's network value (x itself changes, so
     other views of x are reported stale by the tracer if they are used later)."""
     x, index, value = ctx.method_args[0], ctx.method_args[1], ctx.method_args[2]
-    ctx.require_static(x)
+    if -1 in trt_dims(ctx.trt(x)) or _has_dyndim(index):
+        x._trt = _setitem_basic(ctx, x, index, value)
+        return
     _constant_index(ctx, index)
     positions = _flat_positions(x, index)
     if positions.numel() == 0:
