@@ -218,3 +218,15 @@ def test_split_of_a_dynamic_axis_checks_the_output_count_at_run_time(fn, good, b
 ])
 def test_ops_that_cannot_take_a_dynamic_axis_say_so(fn, match):
     assert_refuses(fn, [X], match, min_shapes=[(1, 2, 4, 3)], max_shapes=[(4, 7, 4, 3)])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda a: (F.pixel_shuffle(a[:, :4], 2), F.pixel_unshuffle(a[:, :, :, :2], 2), torch.pixel_shuffle(a[:, :4], 2)),
+    lambda a: (a.repeat_interleave(2, 1), torch.repeat_interleave(a, 3, dim=0), a.repeat_interleave(2, -1),
+               torch.repeat_interleave(a, torch.tensor([1, 2, 0, 1]), dim=2)),
+])
+def test_pixel_shuffle_and_repeat_interleave_with_dynamic_dims(fn):
+    from torch2trt.testing import assert_converts_dynamic
+
+    x = torch.randn(2, 5, 4, 6)  # axis 1 (channels) and axis 3 (width) dynamic
+    assert_converts_dynamic(fn, [x], [(1, 4, 4, 2)], [(3, 7, 4, 8)], [[(3, 4, 4, 8)]])

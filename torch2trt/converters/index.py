@@ -451,33 +451,49 @@ def convert_one_hot(ctx):
 def convert_pixel_shuffle(ctx):
     x, out = ctx.get_arg("input", 0), ctx.method_return
     r = ctx.method_args[1] if len(ctx.method_args) > 1 else next(iter(ctx.method_kwargs.values()))
-    ctx.require_static(x)
-    *lead, c, h, w = x.shape
+    xt = ctx.trt(x)
+    *lead, c, h, w = sample_dims(ctx, xt, x.shape)  # any of them may be dynamic
     n = len(lead)
     from .shape import transpose
 
     if "unshuffle" in ctx.method_name:  # (.., C, H*r, W*r) -> (.., C, H, r, W, r) -> (.., C, r, r, H, W)
-        y = reshape(ctx, ctx.trt(x), [*lead, c, h // r, r, w // r, r])
+        y = reshape(ctx, xt, [*lead, c, h // r, r, w // r, r])
         y = transpose(ctx, y, list(range(n)) + [n, n + 2, n + 4, n + 1, n + 3])
+        shape = [*lead, c * (r * r), h // r, w // r]
     else:  # (.., C*r*r, H, W) -> (.., C, r, r, H, W) -> (.., C, H, r, W, r)
-        y = reshape(ctx, ctx.trt(x), [*lead, c // (r * r), r, r, h, w])
+        y = reshape(ctx, xt, [*lead, c // (r * r), r, r, h, w])
         y = transpose(ctx, y, list(range(n)) + [n, n + 3, n + 1, n + 4, n + 2])
-    ctx.set_output(out, reshape(ctx, y, list(out.shape)))
+        shape = [*lead, c // (r * r), h * r, w * r]
+    ctx.set_output(out, reshape(ctx, y, shape))
 
 
 @tensorrt_converter([torch.repeat_interleave, torch.Tensor.repeat_interleave])
 def convert_repeat_interleave(ctx):
+    """A GATHER of each output element's source index along dim: PyTorch's own arange(n).repeat_interleave(repeats)
+    where n is static, iota(n * repeats) // repeats where it is dynamic (int repeats)."""
+    from .unary import E, binary
+
     x, out = ctx.get_arg("input", 0), ctx.method_return
     repeats, dim = ctx.get_arg("repeats", 1), ctx.get_arg("dim", 2, None)
     if isinstance(repeats, torch.Tensor) and (get_trt(repeats) is not None):
         raise ctx.unsupported("repeat_interleave with repeats computed in the model (data-dependent shape)")
-    ctx.require_static(x)
-    xs = x if dim is not None else x.reshape(-1)
-    dim = 0 if dim is None else dim % max(x.dim(), 1)
-    # a gather of the source index of every output element along dim, computed by PyTorch
-    src = torch.arange(xs.shape[dim]).repeat_interleave(repeats)
-    xt = ctx.trt(x) if xs is x else reshape(ctx, ctx.trt(x), [x.numel()])
-    layer = ctx.network.add_gather(xt, ctx.constant(src), dim)
+    xt = ctx.trt(x)
+    if dim is None:
+        if -1 in trt_dims(xt):
+            raise ctx.unsupported("repeat_interleave without dim of a tensor with dynamic dims: only with dim")
+        xt, axis = reshape(ctx, xt, [x.numel()]), 0
+    else:
+        axis = ctx.normalize_dim(dim, max(x.dim(), 1))
+    n = trt_dims(xt)[axis]
+    if n >= 0:
+        src = ctx.constant(torch.arange(n).repeat_interleave(repeats))
+    elif isinstance(repeats, int) and not isinstance(repeats, DynDim):
+        length = sample_dims(ctx, xt, x.shape)[axis] * repeats
+        src = binary(ctx, _iota(ctx, length), repeats, E.FLOOR_DIV, torch.int32)
+    else:
+        raise ctx.unsupported(f"repeat_interleave along dynamic axis {axis} with a tensor of repeats: its length "
+                              "must be the axis size")
+    layer = ctx.network.add_gather(xt, src, axis)
     ctx.name_layer(layer, "repeat_interleave")
     ctx.set_output(out, layer.get_output(0))
 
