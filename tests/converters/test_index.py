@@ -197,3 +197,15 @@ def test_setitem_with_dynamic_dims_matches_pytorch(name):
 
     assert_converts_dynamic(SETITEM_DYNAMIC[name], [torch.randn(2, 5, 3)], [(1, 2, 3)], [(4, 7, 3)],
                             [[(4, 2, 3)], [(1, 7, 3)]])
+
+
+def test_sort_along_a_dynamic_axis_matches_pytorch():
+    """TopK's k is the axis size read from the network."""
+    fn = lambda x: (*torch.sort(x, dim=1, stable=True), *x.sort(dim=1, descending=True, stable=True),  # noqa: E731
+                    torch.argsort(x, dim=1, stable=True), *torch.sort(x, 1))
+    kw = dict(min_shapes=[(1, 2, 5)], max_shapes=[(4, 9, 5)])
+    shapes = [(1, 2, 5), (4, 9, 5), (3, 6, 5), (2, 7, 5)]
+    for x, got, ref in _run(fn, _ties((2, 7, 5), 10), [_ties(s, 1) for s in shapes], **kw):
+        for g, r in zip(got[:5], ref[:5]):
+            _exact(g, r)
+        _valid_sort(x, got[5], got[6], 1, False)  # not stable: any order among ties

@@ -342,27 +342,24 @@ MAX_TOPK_K = 3840  # TensorRT: "Valid range of TopK K is [0, 3841)"
 
 def _topk(ctx, xt, largest: bool, k: int, axis: int, name: str):
     """(values, int32 indices) of a TopK over `axis`. Among equal values TensorRT promises no order."""
-    if k > MAX_TOPK_K:
-        raise ctx.unsupported(f"{ctx.method_name}: {k} elements along axis {axis}; TensorRT's TopK takes at most "
-                              f"{MAX_TOPK_K}")
-    layer = ctx.network.add_topk(xt, trt.TopKOperation.MAX if largest else trt.TopKOperation.MIN, int(k), 1 << axis)
+    if int(k) > MAX_TOPK_K:
+        raise ctx.unsupported(f"{ctx.method_name}: {int(k)} elements along axis {axis}; TensorRT's TopK takes at "
+                              f"most {MAX_TOPK_K}")
+    op = trt.TopKOperation.MAX if largest else trt.TopKOperation.MIN
+    layer = ctx.network.add_topk(xt, op, int(k) if _static(k) else 1, 1 << axis)
+    if not _static(k):  # k from the network: a 0-d int32 shape tensor
+        layer.set_input(1, ctx.reshape(ctx.cast(k._trt, torch.int32), ()))
     ctx.name_layer(layer, name)
     return layer.get_output(0), layer.get_output(1)
 
 
-def _axis_iota(n: int, axis: int, rank: int, dtype=torch.int32) -> torch.Tensor:
-    shape = [1] * rank
-    shape[axis] = n
-    return torch.arange(n, dtype=dtype).reshape(shape)
-
-
-def stable_sort_indices(ctx, xt, n: int, axis: int, descending: bool):
+def stable_sort_indices(ctx, xt, n, axis: int, descending: bool):
     """Indices that sort `xt` along `axis` keeping equal values in index order (torch.sort(stable=True)), exact for
     every dtype: one TopK orders the values (its tie order does not matter), the sorted run of equal values gets a
     group number g (0, 1, ...; NaNs form one group, -0.0 ties with 0.0), g goes back to each element's place, and a
     second TopK sorts the distinct integer keys g * n + i. Keys are < n * (n + 1) < 2**31 (n <= MAX_TOPK_K): exact
     int32, no collisions, and the order of distinct values is the first TopK's."""
-    from .reduce import cumulative_sum
+    from .reduce import axis_iota, cumulative_sum
     from .unary import E, U, binary, unary
 
     rank = len(xt.shape)
@@ -379,16 +376,14 @@ def stable_sort_indices(ctx, xt, n: int, axis: int, descending: bool):
     if dtype.is_floating_point:
         both_nan = binary(ctx, unary(ctx, values, U.ISNAN), unary(ctx, prev, U.ISNAN), E.AND, torch.bool)
         same = binary(ctx, same, both_nan, E.OR, torch.bool)
-    first = ctx.trt(_axis_iota(n, axis, rank) == 0)
+    iota = axis_iota(ctx, xt, axis)
+    first = binary(ctx, iota, 0, E.EQUAL, torch.int32)
     new_group = ctx.cast(binary(ctx, unary(ctx, same, U.NOT), first, E.OR, torch.bool), torch.int32)
     group = cumulative_sum(ctx, new_group, axis)  # 1, 1, 2, 2, 2, 3, ... along the sorted axis
-    key_dtype = torch.int32
     back = ctx.network.add_scatter(order, order, group, trt.ScatterMode.ELEMENT)  # group of each element
     back.axis = axis
     ctx.name_layer(back, "sort_groups")
-    group_of = ctx.cast(back.get_output(0), key_dtype)
-    keys = binary(ctx, binary(ctx, group_of, n, E.PROD, key_dtype), ctx.trt(_axis_iota(n, axis, rank, key_dtype)),
-                  E.SUM, key_dtype)
+    keys = binary(ctx, binary(ctx, back.get_output(0), n, E.PROD, torch.int32), iota, E.SUM, torch.int32)
     return _topk(ctx, keys, False, n, axis, "sort_stable")[1]
 
 
@@ -408,9 +403,7 @@ def _sort_args(ctx):
 def _sorted(ctx, values_out, indices_out):
     x, axis, descending, stable = _sort_args(ctx)
     xt = ctx.trt(x)
-    if trt_dims(xt)[axis] == -1:
-        raise ctx.unsupported(f"{ctx.method_name} along dynamic axis {axis}: TopK needs a constant k")
-    n = int(x.shape[axis])
+    n = sample_dims(ctx, xt, x.shape)[axis]  # a DynDim along a dynamic axis: TopK's k from the network
     if stable:  # PyTorch's order among ties, exactly
         order = stable_sort_indices(ctx, xt, n, axis, descending)
         if values_out is not None:

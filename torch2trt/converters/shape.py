@@ -416,16 +416,17 @@ def _count_holds(ctx, n, size, count: int):
 
 
 # ---- split / chunk / tensor_split / hsplit / vsplit / unbind ------------------------------------------------------
+_SPLIT_ARG_NAMES = ("split_size_or_sections", "split_size", "split_sizes", "chunks", "sections", "indices",
+                    "tensor_indices_or_sections", "indices_or_sections")
+
+
 def _split_pieces(ctx, x, n, name: str, dim: int, count: int):
     """[(start, size)] of every output along `dim` of size n (an int or a DynDim), PyTorch's rules per op. Along a
     dynamic axis the number of outputs is the sample's; where PyTorch's count could differ at another size an
     assertion checks it."""
     E = trt.ElementWiseOperation
-    first = "indices_or_sections" if name in ("tensor_split", "hsplit", "vsplit") else None
-    arg = ctx.method_kwargs.get("split_size_or_sections", ctx.method_kwargs.get("split_size", ctx.method_kwargs.get(
-        "split_sizes", ctx.method_kwargs.get("chunks", ctx.method_kwargs.get(
-            "sections", ctx.method_kwargs.get("indices", ctx.method_kwargs.get(
-                "tensor_indices_or_sections", ctx.method_kwargs.get(first, None))))))))
+    kw = ctx.method_kwargs
+    arg = next((kw[k] for k in _SPLIT_ARG_NAMES if k in kw), None)
     if arg is None:
         arg = ctx.method_args[1]
     if isinstance(arg, torch.Tensor):
