@@ -201,13 +201,14 @@ def test_reductions_keep_dynamic_dims(fn):
             assert err.same_layout and err.rel <= 1e-5
 
 
-def test_reduction_over_a_dynamic_axis_with_a_count_is_refused():
-    from torch2trt import torch2trt
-    from torch2trt.check import FunctionModule
+@pytest.mark.parametrize("fn", [
+    lambda x: (x.var(1), x.std(-2, keepdim=True), torch.var(x, (0, 1), correction=0)),
+    lambda x: (*torch.var_mean(x, 1), *torch.std_mean(x, (1, 2), correction=2.5)),
+])
+def test_variance_over_dynamic_axes_matches_pytorch(fn):
+    from torch2trt.testing import assert_converts_dynamic
 
-    with pytest.raises(Exception, match=r"reduced axis \[1\] has a dynamic size"):
-        torch2trt(FunctionModule(lambda x: x.var(1)).eval(), [f32(2, 3, 4)], min_shapes=[(1, 1, 4)],
-                  max_shapes=[(4, 5, 4)])
+    assert_converts_dynamic(fn, [f32(2, 3, 4)], [(1, 1, 4)], [(4, 6, 4)], [[(3, 2, 4)]])
 
 
 @pytest.mark.parametrize("fn", [

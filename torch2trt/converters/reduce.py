@@ -11,6 +11,7 @@ import torch
 from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
+from ..tracing.shapes import DynDim
 from .creation import check_dtype
 from .shape import reshape
 from .unary import U, binary, select, spellings, unary
@@ -54,16 +55,15 @@ def _keepdim(ctx, pos: int) -> bool:
     return bool(ctx.get_arg("keepdim", pos, False))
 
 
-def _require_static_axes(ctx, itensor, axes: list[int]) -> None:
-    """Refuse when a reduced axis is dynamic (its size is built into constants); other axes may be dynamic."""
-    dims = trt_dims(itensor)
-    if any(dims[a] == -1 for a in axes if a < len(dims)):
-        raise ctx.unsupported(f"reduced axis {axes} has a dynamic size (input shape {dims}); "
-                              "only the other axes may be dynamic")
+def _count(ctx, x: torch.Tensor, xt, axes: list[int]):
+    """Number of elements the reduction over `axes` combines: an int, or a DynDim where an axis is dynamic."""
+    from .shape import sample_dims
 
-
-def _count(x: torch.Tensor, axes: list[int]) -> int:
-    return math.prod(int(x.shape[a]) for a in axes)
+    dims = sample_dims(ctx, xt, x.shape)
+    n = 1
+    for a in axes:
+        n = n * dims[a]
+    return n
 
 
 # ---- sum, mean, prod, nansum -----------------------------------------------------------------------------
@@ -251,12 +251,16 @@ def _variance(ctx, x, out_dtype):
         raise ctx.unsupported(f"{ctx.method_name} on {out_dtype}")
     acc = accumulate_dtype(out_dtype)
     xt = ctx.trt(x, acc)
-    _require_static_axes(ctx, xt, axes)
     mean = reduce(ctx, xt, R.AVG, axes, True, "mean")
     d = binary(ctx, xt, mean, E.SUB, acc)
     ss = reduce(ctx, binary(ctx, d, d, E.PROD, acc), R.SUM, axes, keepdim, "sum_squares")
-    divisor = max(_count(x, axes) - correction, 0)
-    var = binary(ctx, ss, float(divisor), E.DIV, acc)
+    count = _count(ctx, x, xt, axes)
+    if isinstance(count, DynDim):  # a dynamic reduced axis: N - correction computed in the network
+        n = ctx.trt(count, acc, len(ss.shape))
+        divisor = binary(ctx, binary(ctx, n, float(correction), E.SUB, acc), 0.0, E.MAX, acc)
+    else:
+        divisor = float(max(count - correction, 0))
+    var = binary(ctx, ss, divisor, E.DIV, acc)
     if not keepdim and axes and x.dim():
         mean = reduce(ctx, mean, R.MAX, axes, False, "squeeze")  # drops the size-1 axes, also dynamic ones
     return var, mean
