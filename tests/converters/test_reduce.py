@@ -280,3 +280,12 @@ def test_index_reductions_treat_nan_as_extreme_like_pytorch(name):
     inputs = [_nan_rows((3, 6, 7), d, g) for d in (0, 1, 2)] + [torch.full((3, 6, 7), float("nan")),
                                                                  torch.randn(3, 6, 7, generator=g)]
     _matches_at(fn, torch.randn(3, 6, 7, generator=g), inputs)
+
+
+def test_cumprod_with_dynamic_batch_and_refused_along_a_dynamic_axis():
+    from torch2trt.testing import assert_converts_dynamic
+
+    fn = lambda x: (x.cumprod(-1), torch.cumprod(x, 2, dtype=torch.float32))  # noqa: E731
+    assert_converts_dynamic(fn, [f32(2, 3, 5)], [(1, 1, 5)], [(4, 6, 5)])
+    assert_refuses(lambda x: x.cumprod(1), [f32(2, 3, 5)], r"cumprod along dynamic axis 1: the number of scan steps",
+                   min_shapes=[(1, 1, 5)], max_shapes=[(4, 6, 5)])

@@ -396,7 +396,9 @@ def cumulative_prod(ctx, xt, axis: int, n: int, dtype):
     while s < n:
         start = [0] * rank
         start[axis] = -s
-        layer = ctx.network.add_slice(xt, start, tuple(int(d) for d in xt.shape), [1] * rank)
+        layer = ctx.network.add_slice(xt, start, tuple(max(int(d), 0) for d in xt.shape), [1] * rank)
+        if -1 in trt_dims(xt):  # dynamic axes other than `axis`: the size is xt's shape
+            layer.set_input(2, ctx.shape_of(xt))
         layer.mode = trt.SampleMode.FILL
         layer.set_input(4, one)
         ctx.name_layer(layer, "cumprod_shift")
@@ -418,7 +420,9 @@ def _convert_cumulative(prod: bool):
             return
         axis = ctx.normalize_dim(dim, x.dim())
         if prod:
-            ctx.require_static(x)
+            if trt_dims(xt)[axis] == -1:
+                raise ctx.unsupported(f"{ctx.method_name} along dynamic axis {axis}: the number of scan steps "
+                                      "(log2 of the axis size) is fixed at conversion")
             y = cumulative_prod(ctx, xt, axis, int(x.shape[axis]), acc)
         else:
             y = cumulative_sum(ctx, xt, axis)
