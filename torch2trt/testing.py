@@ -60,21 +60,74 @@ def randomize_norm_statistics(model: torch.nn.Module, seed: int = 0) -> None:
                     m.bias.copy_(torch.randn(n, generator=g) * 0.1)
 
 
-def assert_converts_dynamic_batch(fn: torch.nn.Module | Callable, sample: torch.Tensor, other: torch.Tensor,
-                                  rtol: float = 1e-5) -> None:
-    """Converted with a dynamic batch axis (1..4), the network matches PyTorch at another batch size too."""
-    from .check import compare, run_reference
+def _like(sample: torch.Tensor, shape: tuple, generator: torch.Generator) -> torch.Tensor:
+    """A fresh input of `shape` with the sample's dtype and range of values (integers stay valid indices)."""
+    if sample.dtype == torch.bool:
+        return torch.rand(shape, generator=generator) > 0.5
+    if sample.dtype.is_floating_point:
+        return torch.randn(shape, generator=generator).to(sample.dtype)
+    lo, hi = (int(sample.min()), int(sample.max()) + 1) if sample.numel() else (0, 1)
+    return torch.randint(lo, hi, shape, generator=generator, dtype=sample.dtype)
+
+
+def _interior(lo: tuple, hi: tuple) -> tuple:
+    """A shape strictly between min and max on every axis that has room (not the sample, not a corner)."""
+    return tuple(a + (b - a + 1) // 2 if b - a >= 2 else b for a, b in zip(lo, hi))
+
+
+def assert_converts_dynamic(fn: torch.nn.Module | Callable, sample: list, min_shapes: list, max_shapes: list,
+                            shapes_to_check: list | None = None, *, opt_shapes: list | None = None,
+                            rtol: float = 1e-5, make_inputs: Callable[[list], list] | None = None,
+                            interior: list | None = None, **convert_kwargs: Any) -> Any:
+    """Convert `fn` at `sample` (a list of tensors) with the profile min_shapes..max_shapes (opt: the sample unless
+    given), then require the network to give PyTorch's outputs (exact shapes and dtypes, rel error <= rtol, exact
+    for integers) on fresh inputs at the min, opt and max shapes, at an interior shape, and at `shapes_to_check`
+    (each a list of shapes, one per input). `interior` replaces the computed interior shapes for ops that are
+    valid at a few sizes only (expand: 1 or the target). `make_inputs(shapes)` builds inputs where random ones would
+    not do (e.g. indices). Returns the converted module."""
     from .convert import torch2trt
-    from .tracing import structure
 
     module = _as_module(fn)
-    shape = tuple(sample.shape)
-    model_trt = torch2trt(module, [sample], min_shapes=[(1,) + shape[1:]], max_shapes=[(4,) + shape[1:]])
-    assert tuple(model_trt.network.get_input(0).shape)[0] == -1
-    got, _ = structure.flatten(run_reference(model_trt, [other]))
+    sample = list(sample)
+    opt = [tuple(t.shape) for t in sample] if opt_shapes is None else [tuple(s) for s in opt_shapes]
+    kwargs = dict(min_shapes=min_shapes, max_shapes=max_shapes, **convert_kwargs)
+    if opt_shapes is not None:
+        kwargs["opt_shapes"] = opt_shapes
+    model_trt = torch2trt(module, sample, **kwargs)
+    lo, hi = [tuple(s) for s in min_shapes], [tuple(s) for s in max_shapes]
+    assert any(-1 in tuple(model_trt.network.get_input(i).shape) for i in range(model_trt.network.num_inputs)), \
+        "no input of the converted network is dynamic"
+    inner = [_interior(a, b) for a, b in zip(lo, hi)] if interior is None else [tuple(s) for s in interior]
+    checks = [lo, opt, hi, inner] + [[tuple(s) for s in c] for c in
+                                                                         shapes_to_check or []]
+    g = torch.Generator().manual_seed(0)
+    for shapes in checks:
+        inputs = make_inputs(shapes) if make_inputs is not None else [_like(t, s, g) for t, s in zip(sample, shapes)]
+        _matches(model_trt, module, inputs, rtol, f"at input shapes {shapes}")
+    return model_trt
+
+
+def _matches(model_trt, module, inputs: list, rtol: float, where: str) -> None:
+    from .check import compare, run_reference
+    from .tracing import structure
+
+    got, _ = structure.flatten(run_reference(model_trt, inputs))
     with torch.no_grad():
-        expected, _ = structure.flatten(module(other))
-    assert len(got) == len(expected)
-    for g, e in zip(got, expected):
-        err = compare(g, e)
-        assert err.same_layout and err.rel <= rtol, err
+        expected, _ = structure.flatten(module(*[t.clone() for t in inputs]))
+    assert len(got) == len(expected), f"{where}: {len(got)} outputs, PyTorch {len(expected)}"
+    for i, (o, e) in enumerate(zip(got, expected)):
+        err = compare(o, e)
+        bound = rtol if e.dtype.is_floating_point else 0.0
+        assert err.same_layout and err.rel <= bound, f"{where}, output {i}: {err}"
+
+
+def assert_converts_dynamic_batch(fn: torch.nn.Module | Callable, sample: torch.Tensor,
+                                  other: torch.Tensor | None = None, rtol: float = 1e-5, max_batch: int = 4) -> None:
+    """Converted with a dynamic batch axis (1..max_batch), the network matches PyTorch on fresh inputs at batch 1,
+    the sample's, max_batch and an interior batch size, and on `other`."""
+    shape = tuple(sample.shape)
+    module = _as_module(fn)
+    model_trt = assert_converts_dynamic(module, [sample], [(1,) + shape[1:]], [(max_batch,) + shape[1:]], rtol=rtol)
+    assert tuple(model_trt.network.get_input(0).shape)[0] == -1
+    if other is not None:
+        _matches(model_trt, module, [other], rtol, f"at the given input of shape {tuple(other.shape)}")

@@ -161,3 +161,19 @@ def test_arange_with_dynamic_bounds_matches_pytorch_at_other_shapes(fn):
         x = torch.randn(shape)
         err = compare(run_reference(m, [x]), fn(x))
         assert err.same_layout and err.rel == 0
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: (torch.zeros_like(x) + 1, torch.ones_like(x, dtype=torch.int32), torch.full_like(x, 2.5)),
+    lambda x: (x.new_zeros(x.size(0), x.size(1)), x.new_ones((x.size(1), 2)), x.new_full((x.size(0), 1), 3.0)),
+    lambda x: (torch.zeros(x.shape) + x, torch.ones(x.size(0), 1, dtype=torch.int64), torch.full((x.size(1),), 7)),
+    lambda x: torch.full((x.size(0), x.size(1)), x.amax()) - x,
+    lambda x: (x + torch.arange(x.size(1)), torch.arange(x.size(0), dtype=torch.float32), torch.arange(2, x.size(1))),
+    lambda x: (x.tril(), torch.triu(x, 1), x.tril(-1), torch.tril(torch.ones(x.size(1), x.size(1))),
+               x[None].expand(2, -1, -1).triu(-2)),
+    lambda x: torch.zeros(x.size(0), x.size(1), dtype=torch.bool).masked_fill(x > 0, True),
+])
+def test_creation_with_dynamic_batch_and_inner_axis_matches_pytorch(fn):
+    from torch2trt.testing import assert_converts_dynamic
+
+    assert_converts_dynamic(fn, [torch.randn(3, 5)], [(1, 2)], [(4, 7)], [[(4, 2)], [(1, 7)]])

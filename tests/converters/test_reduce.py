@@ -201,10 +201,91 @@ def test_reductions_keep_dynamic_dims(fn):
             assert err.same_layout and err.rel <= 1e-5
 
 
-def test_reduction_over_a_dynamic_axis_with_a_count_is_refused():
-    from torch2trt import torch2trt
-    from torch2trt.check import FunctionModule
+@pytest.mark.parametrize("fn", [
+    lambda x: (x.var(1), x.std(-2, keepdim=True), torch.var(x, (0, 1), correction=0)),
+    lambda x: (*torch.var_mean(x, 1), *torch.std_mean(x, (1, 2), correction=2.5)),
+])
+def test_variance_over_dynamic_axes_matches_pytorch(fn):
+    from torch2trt.testing import assert_converts_dynamic
 
-    with pytest.raises(Exception, match=r"reduced axis \[1\] has a dynamic size"):
-        torch2trt(FunctionModule(lambda x: x.argmax(1)).eval(), [f32(2, 3, 4)], min_shapes=[(1, 1, 4)],
-                  max_shapes=[(4, 5, 4)])
+    assert_converts_dynamic(fn, [f32(2, 3, 4)], [(1, 1, 4)], [(4, 6, 4)], [[(3, 2, 4)]])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: (x.argmax(1), x.argmin(-2, keepdim=True)),
+    lambda x: (*x.max(1), *torch.min(x, 1, keepdim=True)),
+    lambda x: (x.argmax(), x.flatten().argmin()),
+])
+def test_index_reductions_over_a_dynamic_axis_match_pytorch(fn):
+    from torch2trt.testing import assert_converts_dynamic
+
+    def ties_and_nan(shapes):
+        g = torch.Generator().manual_seed(sum(shapes[0]))
+        x = torch.randint(-2, 3, shapes[0], generator=g).float()
+        return [torch.where(torch.rand(shapes[0], generator=g) < 0.1, float("nan"), x)]
+
+    assert_converts_dynamic(fn, [f32(2, 3, 4)], [(1, 1, 4)], [(4, 6, 4)], [[(2, 5, 4)]], make_inputs=ties_and_nan)
+
+
+# ---- NaN in index reductions: PyTorch treats NaN as both the maximum and the minimum -------------------------
+def _nan_rows(shape, dim, generator):
+    """Random values with NaN at several positions along `dim`: one at the first place, two in one row, one at the
+    last place, and rows with none."""
+    x = torch.randn(shape, generator=generator).movedim(dim, -1)
+    n = x.shape[-1]
+    flat = x.reshape(-1, n).clone()
+    picks = [[0], [1, n - 2], [n - 1], [], [2], []]
+    for r in range(flat.shape[0]):
+        for p in picks[r % len(picks)]:
+            flat[r, p] = float("nan")
+    return flat.reshape(x.shape).movedim(-1, dim).contiguous()
+
+
+def _matches_at(fn, sample, inputs):
+    """Converted at `sample`, the network gives PyTorch's result at each of `inputs` (NaN where PyTorch has NaN,
+    integer outputs exact)."""
+    from torch2trt import torch2trt
+    from torch2trt.check import FunctionModule, compare, run_reference
+    from torch2trt.tracing import structure
+
+    m = torch2trt(FunctionModule(fn).eval(), [sample])
+    for x in inputs:
+        got, _ = structure.flatten(run_reference(m, [x]))
+        ref, _ = structure.flatten(fn(x))
+        assert len(got) == len(ref)
+        for g, r in zip(got, ref):
+            err = compare(g, r)
+            assert err.same_layout, err
+            assert torch.equal(torch.isnan(g), torch.isnan(r)) if r.is_floating_point() else True
+            assert err.rel <= (1e-6 if r.is_floating_point() else 0.0), (x, g, r)
+
+
+NAN_INDEX_CASES = {
+    "argmax": lambda x: x.argmax(1),
+    "argmin": lambda x: torch.argmin(x, 1),
+    "argmax_negative_keepdim": lambda x: x.argmax(-1, keepdim=True),
+    "argmin_dim0": lambda x: x.argmin(0),
+    "argmax_flat": lambda x: x.argmax(),
+    "max_dim": lambda x: tuple(x.max(1)),
+    "min_dim_keepdim": lambda x: tuple(torch.min(x, -1, keepdim=True)),
+    "max_dim_negative": lambda x: tuple(x.max(-2)),
+    "min_dim0": lambda x: tuple(x.min(0)),
+}
+
+
+@pytest.mark.parametrize("name", list(NAN_INDEX_CASES))
+def test_index_reductions_treat_nan_as_extreme_like_pytorch(name):
+    g = torch.Generator().manual_seed(3)
+    fn = NAN_INDEX_CASES[name]
+    inputs = [_nan_rows((3, 6, 7), d, g) for d in (0, 1, 2)] + [torch.full((3, 6, 7), float("nan")),
+                                                                 torch.randn(3, 6, 7, generator=g)]
+    _matches_at(fn, torch.randn(3, 6, 7, generator=g), inputs)
+
+
+def test_cumprod_with_dynamic_batch_and_refused_along_a_dynamic_axis():
+    from torch2trt.testing import assert_converts_dynamic
+
+    fn = lambda x: (x.cumprod(-1), torch.cumprod(x, 2, dtype=torch.float32))  # noqa: E731
+    assert_converts_dynamic(fn, [f32(2, 3, 5)], [(1, 1, 5)], [(4, 6, 5)])
+    assert_refuses(lambda x: x.cumprod(1), [f32(2, 3, 5)], r"cumprod along dynamic axis 1: the number of scan steps",
+                   min_shapes=[(1, 1, 5)], max_shapes=[(4, 6, 5)])

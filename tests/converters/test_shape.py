@@ -108,3 +108,124 @@ def test_shape_ops_keep_every_dtype(name, dtype):
     if name == "cat_stack" and dtype == torch.bool:  # the float parts of the case do not apply to bool
         fn = lambda a: (torch.stack([a, a], 1), torch.cat([a, a], -1))  # noqa: E731
     assert_converts(fn, [x])
+
+
+@pytest.mark.parametrize("fn, sample, lo, hi, inner", [
+    # a dynamic axis that may be 1 at run time is repeated then, kept otherwise (the sample says nothing); expand
+    # to (2, 3, ...) is valid only where those axes are 1 or the target
+    (lambda a: a.expand(2, 3, -1, -1), (2, 3, 4, 5), (1, 1, 4, 5), (2, 3, 4, 5), [(1, 3, 4, 5), (2, 1, 4, 5)]),
+    (lambda a: a.expand(2, 3, -1, -1), (1, 1, 4, 5), (1, 1, 4, 5), (2, 3, 4, 5), [(1, 3, 4, 5), (2, 1, 4, 5)]),
+    (lambda a: a.expand(2, 3, -1, -1), (3, 4, 5), (1, 4, 5), (3, 4, 5), [(3, 4, 5)]),
+    (lambda a: a.expand(2, -1, -1) + a[:, :1].expand_as(a), (1, 6, 5), (1, 1, 5), (1, 7, 5), None),
+    (lambda a: torch.ones(1, 5).expand(a.size(0), -1) * a, (2, 5), (1, 5), (6, 5), None),
+    (lambda a: a[:, :1].expand(-1, a.size(1)) + a, (2, 5), (1, 1), (4, 7), None),
+])
+def test_expand_with_dynamic_dims_is_exact(fn, sample, lo, hi, inner):
+    from torch2trt.testing import assert_converts_dynamic
+
+    assert_converts_dynamic(fn, [torch.randn(sample)], [lo], [hi], [[s] for s in inner or []],
+                            interior=inner[:1] if inner else None)
+
+
+# ---- the families again with a dynamic batch (1..4) and a dynamic axis 1 (2..7) ------------------------------------
+IDX1 = torch.tensor([1, 0, 1])
+DYNAMIC_CASES = {
+    "view_reshape": lambda a: (a.view(a.size(0), -1), a.reshape(a.size(0), a.size(1), -1), a.flatten(1), a.view_as(a),
+                               a.reshape(-1, 4, 3)),
+    "squeeze_unsqueeze": lambda a: (a[..., :1].squeeze(-1), a.unsqueeze(0), a.unsqueeze(-1), a[:, :, :1].squeeze(2)),
+    "permute": lambda a: (a.permute(0, 2, 1, 3), a.transpose(1, 2), a.movedim(1, -1), a[..., 0].mT),
+    "expand": lambda a: (a[..., :1].expand(-1, -1, -1, 6), a[:, :1].expand_as(a), a[:, :, :1].expand(a.shape)),
+    "repeat_tile": lambda a: (a.repeat(1, 2, 1, 3), a.repeat(2, 1, 1, 1, 2), torch.tile(a, (2,)),
+                              a.tile((2, 1, 1, 1, 1)), a[0].repeat(a.size(0), 1, 1)),
+    "cat_stack": lambda a: (torch.stack([a, a + 1], 1), torch.stack((a, a), -1), torch.cat([a, a * 2], -1),
+                            torch.cat([a, a[:, :2]], 1), torch.cat([a, a.int()], 0), torch.stack([a[:, 0], a[:, -1]])),
+    "split_static_axes": lambda a: (*a.split(2, 2), *torch.split(a, [1, 3], 2), *a.chunk(2, 2), *a.unbind(3),
+                                    *a.tensor_split(3, 2), *a.tensor_split([1, 3], -1), a.narrow(2, 1, 2),
+                                    a.narrow(-1, -2, 2), *torch.vsplit(a.transpose(0, 2), 2)),
+    "split_dynamic_axis": lambda a: (*a.chunk(2, 1), *a.tensor_split(3, 1), *a.tensor_split([1, -2, 9], 1),
+                                     a.narrow(1, 1, a.size(1) - 1), a.narrow(1, -2, 1),
+                                     *a.split([1, a.size(1) - 1], 1)),
+    "flip_roll": lambda a: (a.flip(1), torch.flip(a, (0, 2)), a.roll(1, 1), torch.roll(a, (1, -1), (1, 2)), a.roll(3),
+                            a.roll(-7, 0), a.roll((2, 2), (1, 1))),
+    "getitem_basic": lambda a: (a[0], a[:, 1], a[:, -1], a[..., 0], a[:, 1:4:2], a[:, ::2, None], a[None],
+                                a[..., None, :], a[1:, 2:, :, -2], a[:, :-1], a[:, -3:], a[:, 1:a.size(1) - 1],
+                                a[:, :a.size(0)], a[-1], a[:, a.size(1) - 2], a[:, -a.size(0):], a[:, 10:]),
+    "getitem_tensor": lambda a: (a[:, IDX1], a[..., torch.tensor([0, 2])], a[IDX1.clamp(max=0)],
+                                 a[:, :, torch.tensor([True, False, True, False])], a[:, torch.tensor(1)],
+                                 a[:, None, IDX1], a[:, 1:, torch.tensor([[0, 1], [2, 3]])]),
+    "pad": lambda a: (F.pad(a, (1, 2)), F.pad(a, (1, 2, 0, 3), value=1.5), F.pad(a, (2, 1, 1, 2), mode="reflect"),
+                      F.pad(a, (2, 1, 1, 2), mode="replicate"), F.pad(a, (2, 1, 1, 2), mode="circular"),
+                      F.pad(a, (-1, 2, 1, -2)), F.pad(a, (0, 0, 0, 0, 1, 2)), F.pad(a, (0, 0, 0, 0, 2, 1), value=-1.0),
+                      F.pad(a.transpose(1, 3), (1, 1, 0, 0), mode="reflect"),
+                      F.pad(a.transpose(1, 3), (2, 3, 1, 0), "replicate"),
+                      F.pad(a.transpose(1, 3), (1, 2, 0, 1), mode="circular"), F.pad(a, (0, 0, 0, 0, -1, 0)),
+                      F.pad(a, (0, 0, 0, 0, 0, 7 - a.size(1)))),
+}
+
+
+@pytest.mark.parametrize("name", list(DYNAMIC_CASES))
+def test_shape_op_with_dynamic_batch_and_inner_axis_matches_pytorch(name):
+    from torch2trt.testing import assert_converts_dynamic
+
+    assert_converts_dynamic(DYNAMIC_CASES[name], [X], [(1, 2, 4, 3)], [(4, 7, 4, 3)], [[(2, 6, 4, 3)], [(4, 2, 4, 3)]])
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.bool])
+@pytest.mark.parametrize("name", ["cat_stack", "split_dynamic_axis", "getitem_basic", "flip_roll", "repeat_tile"])
+def test_dynamic_shape_ops_keep_integer_and_bool(name, dtype):
+    from torch2trt.testing import assert_converts_dynamic
+
+    x = (X * 10).to(dtype) if dtype != torch.bool else X > 0
+    fn = DYNAMIC_CASES[name]
+    if name == "cat_stack":  # the float parts of the case do not apply
+        fn = lambda a: (torch.stack([a, a], 1), torch.cat([a, a[:, :2]], 1))  # noqa: E731
+    assert_converts_dynamic(fn, [x], [(1, 2, 4, 3)], [(4, 7, 4, 3)])
+
+
+def _dynamic_axis1(fn, lo=2, hi=7):
+    from torch2trt import torch2trt
+    from torch2trt.check import FunctionModule
+
+    return torch2trt(FunctionModule(fn).eval(), [X], min_shapes=[(1, lo, 4, 3)], max_shapes=[(4, hi, 4, 3)])
+
+
+@pytest.mark.parametrize("fn, good, bad, match", [
+    # PyTorch's number of outputs at size n: chunk(c) -> ceil(n / ceil(n / c)), split(s) -> ceil(n / s)
+    (lambda a: a.chunk(4, 1), [5, 6], [4, 7], r"chunk\(4\) along axis 1: PyTorch makes ceil\(n / ceil\(n / 4\)\) "
+                                              r"chunks, 3 at the sample"),
+    (lambda a: a.split(3, 1), [4, 6], [3, 7], r"split\(3\) along axis 1: the number of outputs \(2\) is fixed at "
+                                              r"conversion; it needs 3 < size <= 6"),
+    (lambda a: torch.split(a, [2, 3], 1), [5], [4, 6], r"split\(\[2, 3\]\) along axis 1: the sizes must sum"),
+    (lambda a: torch.hsplit(a, 5), [5], [6], r"hsplit\(5\): the axis size must be divisible by 5"),
+])
+def test_split_of_a_dynamic_axis_checks_the_output_count_at_run_time(fn, good, bad, match):
+    from torch2trt.check import compare, run_reference
+
+    m = _dynamic_axis1(fn)
+    for n in good:
+        x = torch.randn(3, n, 4, 3)
+        for o, r in zip(run_reference(m, [x]), fn(x), strict=True):
+            assert compare(o, r).same_layout and torch.equal(o, r)
+    for n in bad:
+        with pytest.raises(Exception, match=match):
+            run_reference(m, [torch.randn(3, n, 4, 3)])
+
+
+@pytest.mark.parametrize("fn, match", [
+    (lambda a: a.unbind(1), r"unbind along dynamic axis 1: the number of outputs is the axis size"),
+    (lambda a: a[:, ::a.size(0)], r"slice step DynDim\(2\) \(only constant positive steps\)"),
+])
+def test_ops_that_cannot_take_a_dynamic_axis_say_so(fn, match):
+    assert_refuses(fn, [X], match, min_shapes=[(1, 2, 4, 3)], max_shapes=[(4, 7, 4, 3)])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda a: (F.pixel_shuffle(a[:, :4], 2), F.pixel_unshuffle(a[:, :, :, :2], 2), torch.pixel_shuffle(a[:, :4], 2)),
+    lambda a: (a.repeat_interleave(2, 1), torch.repeat_interleave(a, 3, dim=0), a.repeat_interleave(2, -1),
+               torch.repeat_interleave(a, torch.tensor([1, 2, 0, 1]), dim=2)),
+])
+def test_pixel_shuffle_and_repeat_interleave_with_dynamic_dims(fn):
+    from torch2trt.testing import assert_converts_dynamic
+
+    x = torch.randn(2, 5, 4, 6)  # axis 1 (channels) and axis 3 (width) dynamic
+    assert_converts_dynamic(fn, [x], [(1, 4, 4, 2)], [(3, 7, 4, 8)], [[(3, 4, 4, 8)]])

@@ -206,18 +206,37 @@ def convert_fill(ctx):
 
 
 # ---- triangles and masks ------------------------------------------------------------------------------------
+def diagonal_offsets(ctx, rows, cols):
+    """int32 (rows, cols) tensor of col - row (a LINSPACE fill; rows/cols may be dynamic)."""
+    from ..backend import trt
+
+    if not isinstance(rows, DynDim) and not isinstance(cols, DynDim):
+        return ctx.trt(torch.arange(int(cols), dtype=torch.int32) - torch.arange(int(rows), dtype=torch.int32)[:, None])
+    layer = ctx.network.add_fill((1, 1), trt.FillOperation.LINSPACE, trt.int32)
+    layer.set_input(0, ctx.shape_tensor([rows, cols]))
+    layer.set_input(1, ctx.trt(torch.tensor(0, dtype=torch.int32)))
+    layer.set_input(2, ctx.trt(torch.tensor([-1, 1], dtype=torch.int32)))
+    ctx.name_layer(layer, "diagonal_offsets")
+    return layer.get_output(0)
+
+
 def _convert_triangle(lower: bool):
+    """x where col - row <= diagonal (tril) / >= diagonal (triu), else 0; the last two axes may be dynamic."""
     def convert(ctx):
+        from .shape import sample_dims
+        from .unary import E, U, binary, unary
+
         x = ctx.get_arg("input", 0)
         diagonal = ctx.get_arg("diagonal", 1, 0)
         out = ctx.method_return
-        ctx.require_static(x)
-        rows, cols = x.shape[-2], x.shape[-1]
-        ones = torch.ones(rows, cols, dtype=torch.bool)
-        keep = torch.tril(ones, diagonal) if lower else torch.triu(ones, diagonal)
+        if not isinstance(diagonal, int) or isinstance(diagonal, DynDim):
+            raise ctx.unsupported(f"{ctx.method_name}(diagonal={diagonal!r}): only a constant diagonal")
         xt = ctx.trt(x)
-        ctx.set_output(out, select(ctx, ctx.trt(keep, rank=x.dim()), xt,
-                                   ctx.trt(torch.zeros((), dtype=out.dtype), rank=x.dim())))
+        rows, cols = sample_dims(ctx, xt, x.shape)[-2:]
+        offsets = diagonal_offsets(ctx, rows, cols)
+        outside = binary(ctx, offsets, diagonal, E.GREATER if lower else E.LESS, torch.int32)
+        keep = ctx.unsqueeze_to_rank(unary(ctx, outside, U.NOT), x.dim())
+        ctx.set_output(out, select(ctx, keep, xt, ctx.trt(torch.zeros((), dtype=out.dtype), rank=x.dim())))
 
     return convert
 

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from ..backend import trt
-from ..tracing.context import get_trt, trt_dims
+from ..tracing.context import get_trt, torch_dtype_from_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .shape import input_dims, reshape
+from .shape import _static, input_dims, reshape, sample_dims, slice_bounds, slice_layer, wrap_index
 
 
 def _is_tensor_index(i) -> bool:
@@ -41,48 +41,39 @@ def _normalize(ctx, x, index):
 
 @tensorrt_converter([torch.Tensor.__getitem__])
 def convert_getitem(ctx):
+    """One SLICE (bounds clamped as Python's slices, also where they or the axis are dynamic), one GATHER for a
+    tensor index, one reshape where axes are dropped (ints) or inserted (None)."""
     x, index, out = ctx.method_args[0], ctx.method_args[1], ctx.method_return
     entries = _normalize(ctx, x, index)
     xt = ctx.trt(x)
-    dims = input_dims(ctx, xt, x.shape)
+    dims = sample_dims(ctx, xt, x.shape)
     starts, sizes, strides = [], [], []
-    keep_shape: list = []          # output dims (None: the tensor index's dims)
     advanced = None                 # (axis in the sliced tensor, index tensor)
     axis = 0
     has_int = False
     for e in entries:
         if e is None:
-            keep_shape.append(1)
             continue
         if axis >= x.dim():
             raise ctx.unsupported(f"x[{index!r}]: too many indices")
         n = dims[axis]
         if isinstance(e, (int, DynDim)) and not isinstance(e, bool):
-            if not isinstance(n, DynDim):
-                e = int(e) % max(n, 1) if not isinstance(e, DynDim) else e
-            elif int(e) < 0:
-                raise ctx.unsupported("negative index on a dynamic dimension")
+            e = e % max(n, 1) if _static(e) and _static(n) else wrap_index(e, n)  # PyTorch checks the range
             starts.append(e)
             sizes.append(1)
             strides.append(1)
             has_int = True
         elif isinstance(e, slice):
-            start, stop, step = e.start, e.stop, 1 if e.step is None else e.step
-            if isinstance(step, DynDim) or step <= 0:
-                raise ctx.unsupported(f"x[{index!r}]: slice step {step}")
-            if not isinstance(n, DynDim) and not isinstance(start, DynDim) and not isinstance(stop, DynDim):
-                start, stop, step = slice(start, stop, step).indices(n)
-                size = max(0, -(-(stop - start) // step))
+            step = 1 if e.step is None else e.step
+            if not _static(step) or step <= 0:
+                raise ctx.unsupported(f"x[{index!r}]: slice step {step} (only constant positive steps)")
+            if e.start is None and e.stop is None and step == 1:
+                start, size = 0, n
             else:
-                start = 0 if start is None else start
-                stop = n if stop is None else stop
-                if any(isinstance(v, int) and not isinstance(v, DynDim) and v < 0 for v in (start, stop)):
-                    raise ctx.unsupported(f"x[{index!r}]: negative slice bounds on a dynamic dimension")
-                size = stop - start if step == 1 else (stop - start + (step - 1)) // step
+                start, size = slice_bounds(ctx, e.start, e.stop, step, n)
             starts.append(start)
             sizes.append(size)
             strides.append(step)
-            keep_shape.append(size)
         elif _is_tensor_index(e):
             if advanced is not None:
                 raise ctx.unsupported("x[...] with several tensor indices")
@@ -97,57 +88,45 @@ def convert_getitem(ctx):
             sizes.append(n)
             strides.append(1)
             advanced = (axis, e)
-            keep_shape.append(None)  # placeholder for the index's shape
         else:
             raise ctx.unsupported(f"x[{index!r}]: index of type {type(e).__name__}")
         axis += 1
     if advanced is not None and has_int:
         raise ctx.unsupported("x[...] mixing integer and tensor indices (PyTorch moves the indexed dims)")
-    y = _slice(ctx, xt, starts, sizes, strides, dims)
+    whole = all(_static(a) and a == 0 for a in starts) and strides == [1] * len(strides) and \
+        all(z is d or (_static(z) and _static(d) and z == d) for z, d in zip(sizes, dims))
+    y = xt if whole else slice_layer(ctx, xt, starts, sizes, strides, "getitem")
     if advanced is not None:
-        if -1 in trt_dims(y):
-            raise ctx.unsupported("x[tensor] with dynamic shapes")
         # the slice keeps every axis, so the index applies to the same axis as in x
         layer = ctx.network.add_gather(y, ctx.trt(advanced[1], torch.int64), advanced[0])
         ctx.name_layer(layer, "gather")
         y = layer.get_output(0)
-    if trt_dims(y) != tuple(out.shape) or has_int or any(e is None for e in entries):
-        if -1 in trt_dims(y):
-            y = reshape(ctx, y, _dynamic_out_shape(ctx, y, entries))
-        elif trt_dims(y) != tuple(out.shape):
+    if -1 not in trt_dims(y):
+        if trt_dims(y) != tuple(out.shape):
             y = reshape(ctx, y, list(out.shape))
+    elif has_int or any(e is None for e in entries):
+        y = reshape(ctx, y, _dynamic_out_shape(ctx, y, entries))
     ctx.set_output(out, y)
 
 
 def _dynamic_out_shape(ctx, y, entries) -> list:
-    """Output shape of basic indexing from the sliced tensor's dims: ints drop their axis, None adds one."""
+    """Output shape of indexing from the sliced (and gathered) tensor's dims: ints drop their axis, None adds one,
+    a tensor index stands for its own dims."""
     dims = input_dims(ctx, y)
-    shape, axis = [], 0
+    shape, p = [], 0
     for e in entries:
         if e is None:
             shape.append(1)
-            continue
-        if not isinstance(e, slice) and not isinstance(e, torch.Tensor):
-            axis += 1
-            continue
-        shape.append(dims[axis])
-        axis += 1
+        elif isinstance(e, slice):
+            shape.append(dims[p])
+            p += 1
+        elif isinstance(e, torch.Tensor):
+            k = 1 if e.dtype == torch.bool else e.dim()
+            shape += dims[p:p + k]
+            p += k
+        else:  # an int: a size-1 axis of y that the output drops
+            p += 1
     return shape
-
-
-def _slice(ctx, xt, starts, sizes, strides, dims):
-    if all(isinstance(s, int) and not isinstance(s, DynDim) for s in starts) and starts == [0] * len(starts) \
-            and sizes == dims and strides == [1] * len(strides):
-        return xt
-    static = all(isinstance(v, int) and not isinstance(v, DynDim) for v in starts + sizes)
-    layer = ctx.network.add_slice(xt, [int(s) if static else 0 for s in starts],
-                                  [int(s) for s in sizes] if static else [0] * len(sizes), strides)
-    if not static:
-        for i, values in ((1, starts), (2, sizes)):
-            st = ctx.shape_tensor(values)
-            layer.set_input(i, st if st is not None else ctx.constant(torch.tensor([int(v) for v in values])))
-    ctx.name_layer(layer, "getitem")
-    return layer.get_output(0)
 
 
 @tensorrt_converter([torch.gather, torch.Tensor.gather, torch.take_along_dim, torch.Tensor.take_along_dim])
@@ -222,12 +201,105 @@ def _constant_index(ctx, index):
             raise ctx.unsupported("assignment with dynamic bounds")
 
 
+def _has_dyndim(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, DynDim) or (isinstance(p, slice) and any(isinstance(v, DynDim) for v in
+                                                                      (p.start, p.stop, p.step))) for p in parts)
+
+
+def _iota(ctx, n):
+    """int32 0 .. n - 1 (n an int or a DynDim)."""
+    if _static(n):
+        return ctx.trt(torch.arange(int(n), dtype=torch.int32))
+    layer = ctx.network.add_fill((1,), trt.FillOperation.LINSPACE, trt.int32)
+    layer.set_input(0, n._trt)
+    layer.set_input(1, ctx.trt(torch.tensor(0, dtype=torch.int32)))
+    layer.set_input(2, ctx.trt(torch.tensor([1], dtype=torch.int32)))
+    ctx.name_layer(layer, "iota")
+    return layer.get_output(0)
+
+
+def _setitem_basic(ctx, x, index, value):
+    """x with x[index] = value for ints / slices / None / Ellipsis, where x's dims or the bounds are dynamic: the
+    value is brought to the written region's shape, spread over x's shape by one GATHER per indexed axis (source
+    element (i - start) // step), and SELECTed where a mask of the region (start <= i < start + size * step,
+    (i - start) % step == 0) holds."""
+    from .shape import dim_max, expand_to
+    from .unary import E as _E
+    from .unary import U, binary, select, unary
+
+    entries = _normalize(ctx, x, index)
+    xt = ctx.trt(x)
+    dims = sample_dims(ctx, xt, x.shape)
+    rank = x.dim()
+    regions, view_axes, axis = [], [], 0  # view_axes: x's axis behind each dim of x[index] (None: an inserted axis)
+    for e in entries:
+        if e is None:
+            view_axes.append(None)
+            continue
+        n = dims[axis]
+        if isinstance(e, (int, DynDim)) and not isinstance(e, bool):
+            regions.append((axis, e % max(n, 1) if _static(e) and _static(n) else wrap_index(e, n), 1, 1))
+        elif isinstance(e, slice):
+            step = 1 if e.step is None else e.step
+            if not _static(step) or step <= 0:
+                raise ctx.unsupported(f"x[{index!r}] = ...: slice step {step!r} (only constant positive steps)")
+            view_axes.append(axis)
+            if not (e.start is None and e.stop is None and step == 1):
+                regions.append((axis, *slice_bounds(ctx, e.start, e.stop, step, n), step))
+        else:
+            raise ctx.unsupported(f"x[{index!r}] = ... with dynamic shapes: only ints, slices, None and Ellipsis")
+        axis += 1
+    region_dims = list(dims)
+    for a, _start, size, _step in regions:
+        region_dims[a] = size
+    mask = None
+    for a, start, size, step in regions:
+        i = ctx.reshape(_iota(ctx, dims[a]), [-1 if k == a else 1 for k in range(rank)])
+        lo = ctx.trt(start, torch.int32, rank)
+        inside = binary(ctx, unary(ctx, binary(ctx, i, lo, _E.LESS, torch.int32), U.NOT),
+                        binary(ctx, i, ctx.trt(start + size * step, torch.int32, rank), _E.LESS, torch.int32),
+                        _E.AND, torch.bool)
+        if step != 1:
+            offset = binary(ctx, i, lo, _E.SUB, torch.int32)
+            on_step = binary(ctx, binary(ctx, offset, binary(ctx, binary(ctx, offset, step, _E.FLOOR_DIV, torch.int32),
+                                                             step, _E.PROD, torch.int32), _E.SUB, torch.int32),
+                             0, _E.EQUAL, torch.int32)
+            inside = binary(ctx, inside, on_step, _E.AND, torch.bool)
+        mask = inside if mask is None else binary(ctx, mask, inside, _E.AND, torch.bool)
+    if mask is None:  # x[...] = value: every element
+        mask = ctx.trt(torch.tensor(True), rank=rank)
+    if not isinstance(value, torch.Tensor) or (value.dim() == 0 and get_trt(value) is None):
+        placed = ctx.trt(torch.tensor(value, dtype=x.dtype) if not isinstance(value, torch.Tensor) else
+                         value.to(x.dtype), rank=rank)
+    else:
+        vt = ctx.trt(value, x.dtype)
+        vdims = input_dims(ctx, vt)
+        vdims = [1] * (len(view_axes) - len(vdims)) + vdims
+        shape = [1] * rank
+        for k, a in enumerate(view_axes):
+            if a is not None:
+                shape[a] = vdims[k]
+        placed = expand_to(ctx, reshape(ctx, vt, shape), region_dims)
+        for a, start, size, step in regions:
+            src = binary(ctx, binary(ctx, _iota(ctx, dims[a]), ctx.trt(start, torch.int32, 1), _E.SUB, torch.int32),
+                         step, _E.FLOOR_DIV, torch.int32)
+            last = ctx.trt(dim_max(ctx, size - 1, 0), torch.int32, 1)
+            src = binary(ctx, binary(ctx, src, 0, _E.MAX, torch.int32), last, _E.MIN, torch.int32)
+            layer = ctx.network.add_gather(placed, src, a)
+            ctx.name_layer(layer, "setitem_spread")
+            placed = layer.get_output(0)
+    return select(ctx, mask, placed, xt)
+
+
 @tensorrt_converter([torch.Tensor.__setitem__])
 def convert_setitem(ctx):
     """x[index] = value: the assigned elements are scattered into x's network value (x itself changes, so
     other views of x are reported stale by the tracer if they are used later)."""
     x, index, value = ctx.method_args[0], ctx.method_args[1], ctx.method_args[2]
-    ctx.require_static(x)
+    if -1 in trt_dims(ctx.trt(x)) or _has_dyndim(index):
+        x._trt = _setitem_basic(ctx, x, index, value)
+        return
     _constant_index(ctx, index)
     positions = _flat_positions(x, index)
     if positions.numel() == 0:
@@ -249,34 +321,113 @@ def convert_index_put(ctx):
 
 @tensorrt_converter([torch.topk, torch.Tensor.topk])
 def convert_topk(ctx):
+    """TopK; among equal values the order (and which of them make the cut) is TensorRT's, which PyTorch does not
+    specify either: values are exact, indices point at them."""
     x, k = ctx.get_arg("input", 0), ctx.get_arg("k", 1)
-    dim, largest = ctx.get_arg("dim", 2, -1) % max(x.dim(), 1), ctx.get_arg("largest", 3, True)
+    dim, largest = ctx.get_arg("dim", 2, -1), ctx.get_arg("largest", 3, True)
     values, indices = ctx.method_return
     if x.dim() == 0:
         raise ctx.unsupported("topk of a 0-d tensor")
     if not ctx.get_arg("sorted", 4, True):
         raise ctx.unsupported("topk(sorted=False): the order PyTorch returns is unspecified")
-    layer = ctx.network.add_topk(ctx.trt(x), trt.TopKOperation.MAX if largest else trt.TopKOperation.MIN, int(k),
-                                 1 << dim)
-    ctx.name_layer(layer, "topk")
-    ctx.set_output(values, layer.get_output(0))
-    ctx.set_output(indices, ctx.cast(layer.get_output(1), torch.int64))
+    if isinstance(k, DynDim) or not isinstance(k, int):
+        raise ctx.unsupported(f"topk(k={k!r}): only a constant k")
+    v, i = _topk(ctx, ctx.trt(x), largest, k, ctx.normalize_dim(dim, x.dim()), "topk")
+    ctx.set_output(values, v)
+    ctx.set_output(indices, ctx.cast(i, torch.int64))
+
+
+MAX_TOPK_K = 3840  # TensorRT: "Valid range of TopK K is [0, 3841)"
+
+
+def _topk(ctx, xt, largest: bool, k: int, axis: int, name: str):
+    """(values, int32 indices) of a TopK over `axis`. Among equal values TensorRT promises no order."""
+    if int(k) > MAX_TOPK_K:
+        raise ctx.unsupported(f"{ctx.method_name}: {int(k)} elements along axis {axis}; TensorRT's TopK takes at "
+                              f"most {MAX_TOPK_K}")
+    op = trt.TopKOperation.MAX if largest else trt.TopKOperation.MIN
+    layer = ctx.network.add_topk(xt, op, int(k) if _static(k) else 1, 1 << axis)
+    if not _static(k):  # k from the network: a 0-d int32 shape tensor
+        layer.set_input(1, ctx.reshape(ctx.cast(k._trt, torch.int32), ()))
+    ctx.name_layer(layer, name)
+    return layer.get_output(0), layer.get_output(1)
+
+
+def stable_sort_indices(ctx, xt, n, axis: int, descending: bool):
+    """Indices that sort `xt` along `axis` keeping equal values in index order (torch.sort(stable=True)), exact for
+    every dtype: one TopK orders the values (its tie order does not matter), the sorted run of equal values gets a
+    group number g (0, 1, ...; NaNs form one group, -0.0 ties with 0.0), g goes back to each element's place, and a
+    second TopK sorts the distinct integer keys g * n + i. Keys are < n * (n + 1) < 2**31 (n <= MAX_TOPK_K): exact
+    int32, no collisions, and the order of distinct values is the first TopK's."""
+    from .reduce import axis_iota, cumulative_sum
+    from .unary import E, U, binary, unary
+
+    rank = len(xt.shape)
+    dtype = torch_dtype_from_trt(xt.dtype)
+    values, order = _topk(ctx, xt, descending, n, axis, "sort_values")
+    starts = [0] * rank
+    starts[axis] = -1
+    prev = ctx.network.add_slice(values, starts, [0] * rank, [1] * rank)  # values shifted one place along axis
+    prev.set_input(2, ctx.shape_of(values))
+    prev.mode = trt.SampleMode.CLAMP  # place 0 sees itself; it starts a group anyway
+    ctx.name_layer(prev, "sort_previous")
+    prev = prev.get_output(0)
+    same = binary(ctx, values, prev, E.EQUAL, dtype)
+    if dtype.is_floating_point:
+        both_nan = binary(ctx, unary(ctx, values, U.ISNAN), unary(ctx, prev, U.ISNAN), E.AND, torch.bool)
+        same = binary(ctx, same, both_nan, E.OR, torch.bool)
+    iota = axis_iota(ctx, xt, axis)
+    first = binary(ctx, iota, 0, E.EQUAL, torch.int32)
+    new_group = ctx.cast(binary(ctx, unary(ctx, same, U.NOT), first, E.OR, torch.bool), torch.int32)
+    group = cumulative_sum(ctx, new_group, axis)  # 1, 1, 2, 2, 2, 3, ... along the sorted axis
+    back = ctx.network.add_scatter(order, order, group, trt.ScatterMode.ELEMENT)  # group of each element
+    back.axis = axis
+    ctx.name_layer(back, "sort_groups")
+    keys = binary(ctx, binary(ctx, back.get_output(0), n, E.PROD, torch.int32), iota, E.SUM, torch.int32)
+    return _topk(ctx, keys, False, n, axis, "sort_stable")[1]
+
+
+def _sort_args(ctx):
+    """(input, axis, descending, stable) of torch.sort / Tensor.sort / argsort in every calling form."""
+    x = ctx.get_arg("input", 0)
+    dim, descending = ctx.get_arg("dim", 1, -1), ctx.get_arg("descending", 2, False)
+    stable = ctx.method_kwargs.get("stable")
+    if not isinstance(dim, int) or not isinstance(descending, bool):
+        raise ctx.unsupported(f"{ctx.method_name}(dim={dim!r}, descending={descending!r}): named dimensions "
+                              "are not supported")
+    if x.dim() == 0:
+        raise ctx.unsupported(f"{ctx.method_name} of a 0-d tensor")
+    return x, ctx.normalize_dim(dim, x.dim()), descending, bool(stable)
+
+
+def _sorted(ctx, values_out, indices_out):
+    x, axis, descending, stable = _sort_args(ctx)
+    xt = ctx.trt(x)
+    n = sample_dims(ctx, xt, x.shape)[axis]  # a DynDim along a dynamic axis: TopK's k from the network
+    if stable:  # PyTorch's order among ties, exactly
+        order = stable_sort_indices(ctx, xt, n, axis, descending)
+        if values_out is not None:
+            layer = ctx.network.add_gather(xt, order, axis)
+            layer.mode = trt.GatherMode.ELEMENT
+            ctx.name_layer(layer, "sort_gather")
+            ctx.set_output(values_out, layer.get_output(0))
+    else:  # ties in TopK's order: PyTorch promises none; values sorted, indices consistent with them
+        values, order = _topk(ctx, xt, descending, n, axis, "sort")
+        if values_out is not None:
+            ctx.set_output(values_out, values)
+    ctx.set_output(indices_out, ctx.cast(order, torch.int64))
 
 
 @tensorrt_converter([torch.sort, torch.Tensor.sort])
 def convert_sort(ctx):
-    """sort as a TopK over the whole axis (ties may come in another order than PyTorch's)."""
-    x = ctx.get_arg("input", 0)
-    dim = ctx.method_kwargs.get("dim", ctx.method_args[1] if len(ctx.method_args) > 1 and not isinstance(
-        ctx.method_args[1], bool) else -1) % max(x.dim(), 1)
-    descending = ctx.method_kwargs.get("descending", False)
+    """sort as a TopK over the whole axis; stable=True breaks ties by index (see stable_sort_indices)."""
     values, indices = ctx.method_return
-    ctx.require_static(x)
-    layer = ctx.network.add_topk(ctx.trt(x), trt.TopKOperation.MAX if descending else trt.TopKOperation.MIN,
-                                 int(x.shape[dim]), 1 << dim)
-    ctx.name_layer(layer, "sort")
-    ctx.set_output(values, layer.get_output(0))
-    ctx.set_output(indices, ctx.cast(layer.get_output(1), torch.int64))
+    _sorted(ctx, values, indices)
+
+
+@tensorrt_converter([torch.argsort, torch.Tensor.argsort])
+def convert_argsort(ctx):
+    _sorted(ctx, None, ctx.method_return)
 
 
 @tensorrt_converter([F.one_hot])
@@ -293,33 +444,49 @@ def convert_one_hot(ctx):
 def convert_pixel_shuffle(ctx):
     x, out = ctx.get_arg("input", 0), ctx.method_return
     r = ctx.method_args[1] if len(ctx.method_args) > 1 else next(iter(ctx.method_kwargs.values()))
-    ctx.require_static(x)
-    *lead, c, h, w = x.shape
+    xt = ctx.trt(x)
+    *lead, c, h, w = sample_dims(ctx, xt, x.shape)  # any of them may be dynamic
     n = len(lead)
     from .shape import transpose
 
     if "unshuffle" in ctx.method_name:  # (.., C, H*r, W*r) -> (.., C, H, r, W, r) -> (.., C, r, r, H, W)
-        y = reshape(ctx, ctx.trt(x), [*lead, c, h // r, r, w // r, r])
+        y = reshape(ctx, xt, [*lead, c, h // r, r, w // r, r])
         y = transpose(ctx, y, list(range(n)) + [n, n + 2, n + 4, n + 1, n + 3])
+        shape = [*lead, c * (r * r), h // r, w // r]
     else:  # (.., C*r*r, H, W) -> (.., C, r, r, H, W) -> (.., C, H, r, W, r)
-        y = reshape(ctx, ctx.trt(x), [*lead, c // (r * r), r, r, h, w])
+        y = reshape(ctx, xt, [*lead, c // (r * r), r, r, h, w])
         y = transpose(ctx, y, list(range(n)) + [n, n + 3, n + 1, n + 4, n + 2])
-    ctx.set_output(out, reshape(ctx, y, list(out.shape)))
+        shape = [*lead, c // (r * r), h * r, w * r]
+    ctx.set_output(out, reshape(ctx, y, shape))
 
 
 @tensorrt_converter([torch.repeat_interleave, torch.Tensor.repeat_interleave])
 def convert_repeat_interleave(ctx):
+    """A GATHER of each output element's source index along dim: PyTorch's own arange(n).repeat_interleave(repeats)
+    where n is static, iota(n * repeats) // repeats where it is dynamic (int repeats)."""
+    from .unary import E, binary
+
     x, out = ctx.get_arg("input", 0), ctx.method_return
     repeats, dim = ctx.get_arg("repeats", 1), ctx.get_arg("dim", 2, None)
     if isinstance(repeats, torch.Tensor) and (get_trt(repeats) is not None):
         raise ctx.unsupported("repeat_interleave with repeats computed in the model (data-dependent shape)")
-    ctx.require_static(x)
-    xs = x if dim is not None else x.reshape(-1)
-    dim = 0 if dim is None else dim % max(x.dim(), 1)
-    # a gather of the source index of every output element along dim, computed by PyTorch
-    src = torch.arange(xs.shape[dim]).repeat_interleave(repeats)
-    xt = ctx.trt(x) if xs is x else reshape(ctx, ctx.trt(x), [x.numel()])
-    layer = ctx.network.add_gather(xt, ctx.constant(src), dim)
+    xt = ctx.trt(x)
+    if dim is None:
+        if -1 in trt_dims(xt):
+            raise ctx.unsupported("repeat_interleave without dim of a tensor with dynamic dims: only with dim")
+        xt, axis = reshape(ctx, xt, [x.numel()]), 0
+    else:
+        axis = ctx.normalize_dim(dim, max(x.dim(), 1))
+    n = trt_dims(xt)[axis]
+    if n >= 0:
+        src = ctx.constant(torch.arange(n).repeat_interleave(repeats))
+    elif isinstance(repeats, int) and not isinstance(repeats, DynDim):
+        length = sample_dims(ctx, xt, x.shape)[axis] * repeats
+        src = binary(ctx, _iota(ctx, length), repeats, E.FLOOR_DIV, torch.int32)
+    else:
+        raise ctx.unsupported(f"repeat_interleave along dynamic axis {axis} with a tensor of repeats: its length "
+                              "must be the axis size")
+    layer = ctx.network.add_gather(xt, src, axis)
     ctx.name_layer(layer, "repeat_interleave")
     ctx.set_output(out, layer.get_output(0))
 

@@ -11,6 +11,7 @@ import torch
 from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
+from ..tracing.shapes import DynDim
 from .creation import check_dtype
 from .shape import reshape
 from .unary import U, binary, select, spellings, unary
@@ -54,16 +55,15 @@ def _keepdim(ctx, pos: int) -> bool:
     return bool(ctx.get_arg("keepdim", pos, False))
 
 
-def _require_static_axes(ctx, itensor, axes: list[int]) -> None:
-    """Refuse when a reduced axis is dynamic (its size is built into constants); other axes may be dynamic."""
-    dims = trt_dims(itensor)
-    if any(dims[a] == -1 for a in axes if a < len(dims)):
-        raise ctx.unsupported(f"reduced axis {axes} has a dynamic size (input shape {dims}); "
-                              "only the other axes may be dynamic")
+def _count(ctx, x: torch.Tensor, xt, axes: list[int]):
+    """Number of elements the reduction over `axes` combines: an int, or a DynDim where an axis is dynamic."""
+    from .shape import sample_dims
 
-
-def _count(x: torch.Tensor, axes: list[int]) -> int:
-    return math.prod(int(x.shape[a]) for a in axes)
+    dims = sample_dims(ctx, xt, x.shape)
+    n = 1
+    for a in axes:
+        n = n * dims[a]
+    return n
 
 
 # ---- sum, mean, prod, nansum -----------------------------------------------------------------------------
@@ -100,24 +100,54 @@ def _extremum(ctx, xt, dtype, op, axes, keepdim):
     return reduce(ctx, xt, op, axes, keepdim)
 
 
-def _first_index(ctx, x, xt, op, axis: int, keepdim: bool, extreme=None):
-    """Index of the first maximum (MAX) / minimum (MIN) along `axis`, int64, as PyTorch's (ties pick the
-    first occurrence): min over { i : x_i == extreme } of i."""
-    _require_static_axes(ctx, xt, [axis])
+def _nan_rows(ctx, xt, axis: int, keepdim: bool):
+    """Bool: does the row along `axis` hold a NaN (PyTorch's max/min/argmax/argmin then answer NaN / its first
+    index, whatever TensorRT's MAX/MIN reduce does with NaN)."""
+    flags = ctx.cast(unary(ctx, xt, U.ISNAN), torch.int32)
+    return ctx.cast(reduce(ctx, flags, R.MAX, [axis], keepdim, "has_nan"), torch.bool)
+
+
+def _extremum_along(ctx, x, xt, op, axis: int, keepdim: bool):
+    """max/min values along one axis, NaN where the row holds a NaN (as PyTorch)."""
+    v = _extremum(ctx, xt, x.dtype, op, [axis], keepdim)
+    if not x.dtype.is_floating_point:
+        return v
+    nan = ctx.trt(torch.tensor(float("nan"), dtype=x.dtype), rank=len(v.shape))
+    return select(ctx, _nan_rows(ctx, xt, axis, keepdim), nan, v)
+
+
+def axis_iota(ctx, xt, axis: int):
+    """int32 0, 1, ..., n - 1 along `axis` of `xt` (size 1 elsewhere); a LINSPACE fill where n is dynamic."""
+    rank, n = len(xt.shape), trt_dims(xt)[axis]
+    shape = [1] * rank
+    if n >= 0:
+        shape[axis] = n
+        return ctx.trt(torch.arange(n, dtype=torch.int32).reshape(shape))
+    length = ctx.dim_tensor(xt, axis)
+    layer = ctx.network.add_fill((1,), trt.FillOperation.LINSPACE, trt.int32)
+    layer.set_input(0, length)
+    layer.set_input(1, ctx.trt(torch.tensor(0, dtype=torch.int32)))
+    layer.set_input(2, ctx.trt(torch.tensor([1], dtype=torch.int32)))
+    ctx.name_layer(layer, "iota")
+    if rank == 1:
+        return layer.get_output(0)
+    shape[axis] = -1
+    return reshape(ctx, layer.get_output(0), shape)
+
+
+def _first_index(ctx, x, xt, op, axis: int, keepdim: bool):
+    """Index of the first maximum (MAX) / minimum (MIN) along `axis`, int64, as PyTorch's: ties pick the first
+    occurrence, and NaN counts as both the maximum and the minimum (the first NaN of a row wins):
+    min over { i : x_i == extreme } of i, or over { i : x_i is NaN } in rows holding a NaN."""
     dtype = x.dtype
     if dtype == torch.bool:
         xt, dtype = ctx.cast(xt, torch.int32), torch.int32
-    dynamic = -1 in trt_dims(xt)
-    if extreme is None or (not keepdim and dynamic):
-        extreme = reduce(ctx, xt, op, [axis], True)
-    elif not keepdim:
-        extreme = reshape(ctx, extreme, tuple(x.shape[:axis]) + (1,) + tuple(x.shape[axis + 1:]))
+    extreme = reduce(ctx, xt, op, [axis], True)
     hit = binary(ctx, xt, extreme, E.EQUAL, dtype)
-    n = int(x.shape[axis])
-    shape = [1] * x.dim()
-    shape[axis] = n
-    iota = ctx.trt(torch.arange(n, dtype=torch.int32).reshape(shape))
-    candidates = select(ctx, hit, iota, ctx.trt(torch.tensor(n, dtype=torch.int32), rank=x.dim()))
+    if dtype.is_floating_point:
+        hit = select(ctx, _nan_rows(ctx, xt, axis, True), unary(ctx, xt, U.ISNAN), hit)
+    none = ctx.trt(torch.tensor(2 ** 31 - 1, dtype=torch.int32), rank=x.dim())  # every row has a hit
+    candidates = select(ctx, hit, axis_iota(ctx, xt, axis), none)
     return ctx.cast(reduce(ctx, candidates, R.MIN, [axis], keepdim, "first_index"), torch.int64)
 
 
@@ -159,10 +189,8 @@ def _convert_max(op, elementwise_op):
             ctx.set_output(indices, ctx.trt(torch.zeros((), dtype=torch.int64)))
             return
         axis = ctx.normalize_dim(dim, x.dim())
-        v = _extremum(ctx, xt, x.dtype, op, [axis], keepdim)
-        ctx.set_output(values, v)
-        ctx.set_output(indices, _first_index(ctx, x, xt, op, axis, keepdim,
-                                             ctx.cast(v, torch.int32) if x.dtype == torch.bool else v))
+        ctx.set_output(values, _extremum_along(ctx, x, xt, op, axis, keepdim))
+        ctx.set_output(indices, _first_index(ctx, x, xt, op, axis, keepdim))
 
     return convert
 
@@ -182,7 +210,6 @@ def _convert_argmax(op):
             ctx.set_output(out, ctx.trt(torch.zeros((), dtype=torch.int64)))
             return
         if dim is None:  # the index into the flattened tensor
-            ctx.require_static(x)
             flat = torch.empty(x.numel(), dtype=x.dtype, device="meta")
             y = _first_index(ctx, flat, reshape(ctx, xt, (-1,)), op, 0, False)
             ctx.set_output(out, reshape(ctx, y, tuple(out.shape)) if keepdim else y)
@@ -224,12 +251,16 @@ def _variance(ctx, x, out_dtype):
         raise ctx.unsupported(f"{ctx.method_name} on {out_dtype}")
     acc = accumulate_dtype(out_dtype)
     xt = ctx.trt(x, acc)
-    _require_static_axes(ctx, xt, axes)
     mean = reduce(ctx, xt, R.AVG, axes, True, "mean")
     d = binary(ctx, xt, mean, E.SUB, acc)
     ss = reduce(ctx, binary(ctx, d, d, E.PROD, acc), R.SUM, axes, keepdim, "sum_squares")
-    divisor = max(_count(x, axes) - correction, 0)
-    var = binary(ctx, ss, float(divisor), E.DIV, acc)
+    count = _count(ctx, x, xt, axes)
+    if isinstance(count, DynDim):  # a dynamic reduced axis: N - correction computed in the network
+        n = ctx.trt(count, acc, len(ss.shape))
+        divisor = binary(ctx, binary(ctx, n, float(correction), E.SUB, acc), 0.0, E.MAX, acc)
+    else:
+        divisor = float(max(count - correction, 0))
+    var = binary(ctx, ss, divisor, E.DIV, acc)
     if not keepdim and axes and x.dim():
         mean = reduce(ctx, mean, R.MAX, axes, False, "squeeze")  # drops the size-1 axes, also dynamic ones
     return var, mean
@@ -365,7 +396,9 @@ def cumulative_prod(ctx, xt, axis: int, n: int, dtype):
     while s < n:
         start = [0] * rank
         start[axis] = -s
-        layer = ctx.network.add_slice(xt, start, tuple(int(d) for d in xt.shape), [1] * rank)
+        layer = ctx.network.add_slice(xt, start, tuple(max(int(d), 0) for d in xt.shape), [1] * rank)
+        if -1 in trt_dims(xt):  # dynamic axes other than `axis`: the size is xt's shape
+            layer.set_input(2, ctx.shape_of(xt))
         layer.mode = trt.SampleMode.FILL
         layer.set_input(4, one)
         ctx.name_layer(layer, "cumprod_shift")
@@ -387,7 +420,9 @@ def _convert_cumulative(prod: bool):
             return
         axis = ctx.normalize_dim(dim, x.dim())
         if prod:
-            ctx.require_static(x)
+            if trt_dims(xt)[axis] == -1:
+                raise ctx.unsupported(f"{ctx.method_name} along dynamic axis {axis}: the number of scan steps "
+                                      "(log2 of the axis size) is fixed at conversion")
             y = cumulative_prod(ctx, xt, axis, int(x.shape[axis]), acc)
         else:
             y = cumulative_sum(ctx, xt, axis)

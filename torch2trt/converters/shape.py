@@ -227,21 +227,44 @@ def convert_expand(ctx):
         ctx.set_output(out, _broadcast_slice(ctx, xt, tuple(out.shape), tuple(x.shape)))
         return
     xr = ctx.unsqueeze_to_rank(xt, rank)
+    ctx.set_output(out, expand_to(ctx, xr, sizes))
+
+
+def _static(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, DynDim)
+
+
+def expand_to(ctx, xr, sizes: list):
+    """Broadcast `xr` (already of len(sizes) dims) to `sizes` (ints / DynDims / lazily read dims): a SLICE with
+    stride 0 on the axes of size 1. An axis whose size is dynamic in the network may be 1 at one shape and the full
+    size at another, so its stride is computed at run time: min(max(d - 1, 0), 1)."""
+    rank = len(sizes)
     in_dims = trt_dims(xr)
-    stride = [0 if d == 1 and not (isinstance(s, int) and not isinstance(s, DynDim) and s == 1) else 1
-              for d, s in zip(in_dims, sizes)]
-    layer = ctx.network.add_slice(xr, [0] * rank, [1] * rank, stride)
-    layer.set_input(2, ctx.shape_tensor(sizes) if ctx.shape_tensor(sizes) is not None else
-                    ctx.constant(torch.tensor([int(s) for s in sizes])))
+    layer = ctx.network.add_slice(xr, [0] * rank, [1] * rank, [1] * rank)
+    st = ctx.shape_tensor(sizes)
+    layer.set_input(2, st if st is not None else ctx.constant(torch.tensor([int(s) for s in sizes])))
+    if -1 in in_dims:
+        from .unary import E, binary
+
+        d = binary(ctx, ctx.shape_of(xr), 1, E.SUB, torch.int64)
+        layer.set_input(3, binary(ctx, binary(ctx, d, 0, E.MAX, torch.int64), 1, E.MIN, torch.int64))
+    else:
+        layer.stride = [0 if d == 1 and not (_static(s) and s == 1) else 1 for d, s in zip(in_dims, sizes)]
     ctx.name_layer(layer, "expand")
-    ctx.set_output(out, layer.get_output(0))
+    return layer.get_output(0)
 
 
 @tensorrt_converter([torch.Tensor.repeat, torch.tile, torch.Tensor.tile])
 def convert_repeat(ctx):
+    """A WRAP slice of size dim * repeats per axis (dynamic dims and DynDim repeats give a shape tensor)."""
     x, out = ctx.method_args[0], ctx.method_return
-    ctx.require_static(x)
-    ctx.set_output(out, _broadcast_slice(ctx, ctx.trt(x), tuple(out.shape), tuple(x.shape), trt.SampleMode.WRAP))
+    reps = sizes_arg(ctx, name="dims" if ctx.method_name.endswith("tile") else "repeats")
+    rank = max(len(reps), x.dim())
+    reps = [1] * (rank - len(reps)) + reps  # tile: fewer repeats than dims means 1 for the leading ones
+    xt = ctx.unsqueeze_to_rank(ctx.trt(x), rank)
+    dims = sample_dims(ctx, xt, (1,) * (rank - x.dim()) + tuple(x.shape))
+    sizes = [d * r for d, r in zip(dims, reps)]
+    ctx.set_output(out, slice_layer(ctx, xt, [0] * rank, sizes, [1] * rank, "repeat", trt.SampleMode.WRAP))
 
 
 def _cat_dim(ctx):
@@ -280,15 +303,172 @@ def convert_stack(ctx):
     ctx.set_output(out, concat(ctx, parts, dim))
 
 
-def slice_axis(ctx, itensor, axis: int, start: int, size: int, step: int = 1):
-    dims = trt_dims(itensor)
-    if -1 in dims:
-        raise ctx.unsupported(f"{ctx.method_name} with dynamic shapes")
-    starts, sizes, strides = [0] * len(dims), list(dims), [1] * len(dims)
-    starts[axis], sizes[axis], strides[axis] = start, size, step
-    layer = ctx.network.add_slice(itensor, starts, sizes, strides)
-    ctx.name_layer(layer, "slice")
+# ---- slicing helpers: any of starts / sizes / strides may be dynamic ------------------------------------------
+def _static(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, DynDim)
+
+
+def sample_dims(ctx, itensor, sample_shape) -> list:
+    """input_dims with DynDims (sample value + network value) for the dynamic axes, for size arithmetic."""
+    return input_dims(ctx, itensor, sample_shape)
+
+
+def dim_op(ctx, a, b, pyop, op):
+    """min/max/... of two sizes (ints or DynDims): a plain int when both are, else a DynDim (one layer)."""
+    if _static(a) and _static(b):
+        return pyop(a, b)
+
+    def make():
+        layer = ctx.network.add_elementwise(ctx.dim_value(a), ctx.dim_value(b), op)
+        ctx.name_layer(layer, "dim_" + pyop.__name__)
+        return layer.get_output(0)
+
+    return DynDim(pyop(int(a), int(b)), make, ctx)
+
+
+def dim_min(ctx, a, b):
+    return dim_op(ctx, a, b, min, trt.ElementWiseOperation.MIN)
+
+
+def dim_max(ctx, a, b):
+    return dim_op(ctx, a, b, max, trt.ElementWiseOperation.MAX)
+
+
+_BIG = 1 << 40  # larger than any size or index: v // _BIG is -1 for negative v and 0 otherwise
+
+
+def wrap_index(v, n):
+    """v < 0 ? v + n : v, also when the sign of a dynamic v is known only at run time."""
+    if _static(v):
+        return v + n if v < 0 else v
+    return v - (v // _BIG) * n
+
+
+def slice_bounds(ctx, start, stop, step: int, n):
+    """(start, size) of Python's slice(start, stop, step) (step > 0) on an axis of size n, as PyTorch clamps them:
+    negative bounds count from the end, everything is clamped to [0, n]. Exact when bounds or n are dynamic."""
+    if all(_static(v) for v in (start, stop, n) if v is not None):
+        start, stop, step = slice(start, stop, step).indices(n)
+        return start, max(0, -(-(stop - start) // step))
+    start = 0 if start is None else dim_min(ctx, dim_max(ctx, wrap_index(start, n), 0), n)
+    stop = n if stop is None else dim_min(ctx, dim_max(ctx, wrap_index(stop, n), 0), n)
+    size = stop - start if step == 1 else (stop - start + (step - 1)) // step
+    return start, dim_max(ctx, size, 0)
+
+
+def slice_layer(ctx, itensor, starts, sizes, strides, name: str, mode=None, fill=None):
+    """One SLICE; each of starts / sizes / strides may hold DynDims or lazily read dims (then a shape tensor)."""
+    rank = len(sizes)
+    dyn = [not all(_static(v) for v in values) for values in (starts, sizes, strides)]
+    layer = ctx.network.add_slice(itensor, *[[int(v) for v in values] if not d else [0] * rank
+                                             for values, d in zip((starts, sizes, strides), dyn)])
+    for i, (values, d) in enumerate(zip((starts, sizes, strides), dyn)):
+        if d:
+            layer.set_input(i + 1, ctx.shape_tensor(values))
+    if mode is not None:
+        layer.mode = mode
+    if fill is not None:
+        layer.set_input(4, fill)
+    ctx.name_layer(layer, name)
     return layer.get_output(0)
+
+
+def slice_axis(ctx, itensor, axis: int, start, size, step: int = 1, name: str = "slice"):
+    """Elements start, start + step, ... (size of them) along `axis`, every other axis whole (dynamic or not)."""
+    dims = trt_dims(itensor)
+    starts, sizes, strides = [0] * len(dims), input_dims(ctx, itensor), [1] * len(dims)
+    starts[axis], sizes[axis], strides[axis] = start, size, step
+    return slice_layer(ctx, itensor, starts, sizes, strides, name)
+
+
+def assert_dims(ctx, holds: bool, cond, message: str) -> None:
+    """A run-time check of a shape condition the conversion relies on (an ASSERTION layer on a shape tensor: the
+    builder checks it over the profile, the engine at run time). `holds` is its value at the sample."""
+    if not holds:
+        raise ctx.unsupported(message)
+    layer = ctx.network.add_assertion(cond(), message)
+    ctx.name_layer(layer, "assert_shape")
+
+
+def _compare_dims(ctx, a, b, op):
+    def make():
+        layer = ctx.network.add_elementwise(ctx.dim_value(a), ctx.dim_value(b), op)
+        ctx.name_layer(layer, "dim_check")
+        return layer.get_output(0)
+
+    return make
+
+
+def _count_holds(ctx, n, size, count: int):
+    """Condition `(count - 1) * size < n <= count * size`: splitting n into pieces of `size` gives `count` pieces."""
+    E = trt.ElementWiseOperation
+
+    def make():
+        above = ctx.network.add_elementwise(ctx.dim_value(n), ctx.dim_value((count - 1) * size), E.GREATER)
+        beyond = ctx.network.add_elementwise(ctx.dim_value(n), ctx.dim_value(count * size), E.GREATER)
+        within = ctx.network.add_unary(beyond.get_output(0), trt.UnaryOperation.NOT)
+        both = ctx.network.add_elementwise(above.get_output(0), within.get_output(0), E.AND)
+        for layer in (above, beyond, within, both):
+            ctx.name_layer(layer, "dim_check")
+        return both.get_output(0)
+
+    return (count - 1) * int(size) < int(n) <= count * int(size), make
+
+
+# ---- split / chunk / tensor_split / hsplit / vsplit / unbind ------------------------------------------------------
+_SPLIT_ARG_NAMES = ("split_size_or_sections", "split_size", "split_sizes", "chunks", "sections", "indices",
+                    "tensor_indices_or_sections", "indices_or_sections")
+
+
+def _split_pieces(ctx, x, n, name: str, dim: int, count: int):
+    """[(start, size)] of every output along `dim` of size n (an int or a DynDim), PyTorch's rules per op. Along a
+    dynamic axis the number of outputs is the sample's; where PyTorch's count could differ at another size an
+    assertion checks it."""
+    E = trt.ElementWiseOperation
+    kw = ctx.method_kwargs
+    arg = next((kw[k] for k in _SPLIT_ARG_NAMES if k in kw), None)
+    if arg is None:
+        arg = ctx.method_args[1]
+    if isinstance(arg, torch.Tensor):
+        if get_trt(arg) is not None:
+            raise ctx.unsupported(f"{ctx.method_name} with split points computed in the model (data-dependent "
+                                  "number or sizes of outputs)")
+        arg = arg.tolist()
+    if name in ("split", "split_with_sizes") and not isinstance(arg, (list, tuple)):
+        s = arg
+        sizes = [s] * (count - 1) + [n - (count - 1) * s]
+        assert_dims(ctx, *_count_holds(ctx, n, s, count),
+                    f"{ctx.method_name}({int(s)}) along axis {dim}: the number of outputs ({count}) is fixed at "
+                    f"conversion; it needs {(count - 1) * int(s)} < size <= {count * int(s)}")
+    elif name in ("split", "split_with_sizes"):
+        sizes = list(arg)
+        total = sum(sizes[1:], sizes[0]) if sizes else 0
+        assert_dims(ctx, int(total) == int(n), _compare_dims(ctx, n, total, E.EQUAL),
+                    f"{ctx.method_name}({[int(v) for v in sizes]}) along axis {dim}: the sizes must sum to the axis "
+                    "size")
+    elif name == "chunk":
+        c = arg
+        cs = (n + (c - 1)) // c
+        sizes = [cs] * (count - 1) + [n - (count - 1) * cs]
+        assert_dims(ctx, *_count_holds(ctx, n, cs, count),
+                    f"{ctx.method_name}({c}) along axis {dim}: PyTorch makes ceil(n / ceil(n / {c})) chunks, "
+                    f"{count} at the sample; that count is fixed at conversion and differs at other sizes n")
+    elif isinstance(arg, int) and not isinstance(arg, bool):  # sections (count == arg)
+        k = arg
+        q, r = n // k, n % k
+        starts = [i * q + dim_min(ctx, i, r) for i in range(k)] + [n]
+        if name in ("hsplit", "vsplit"):
+            assert_dims(ctx, int(r) == 0, _compare_dims(ctx, r, 0, E.EQUAL),
+                        f"{ctx.method_name}({k}): the axis size must be divisible by {k}")
+        return [(starts[i], starts[i + 1] - starts[i]) for i in range(k)]
+    else:  # split points, Python slice semantics between them
+        points = [None] + list(arg) + [None]
+        return [slice_bounds(ctx, a, b, 1, n) for a, b in zip(points[:-1], points[1:])]
+    starts, acc = [], 0
+    for size in sizes:
+        starts.append(acc)
+        acc = acc + size
+    return list(zip(starts, sizes))
 
 
 @tensorrt_converter(spellings("split") + spellings("split_with_sizes") + spellings("chunk")
@@ -300,73 +480,90 @@ def convert_split(ctx):
     dim = {"hsplit": 1 if x.dim() > 1 else 0, "vsplit": 0}.get(name)
     if dim is None:
         dim = ctx.get_arg("dim", 2, 0)
-    dim %= x.dim()
-    start = 0
-    for o in outs:
-        n = o.shape[dim]
-        ctx.set_output(o, slice_axis(ctx, xt, dim, start, n))
-        start += n
+    dim = ctx.normalize_dim(dim, x.dim())
+    if trt_dims(xt)[dim] != -1 and not any(isinstance(v, DynDim) for v in _split_args(ctx)):
+        pieces, start = [], 0  # a static axis: the sizes are the outputs'
+        for o in outs:
+            pieces.append((start, int(o.shape[dim])))
+            start += int(o.shape[dim])
+    else:
+        pieces = _split_pieces(ctx, x, sample_dims(ctx, xt, x.shape)[dim], name, dim, len(outs))
+    for o, (start, size) in zip(outs, pieces):
+        ctx.set_output(o, slice_axis(ctx, xt, dim, start, size))
+
+
+def _split_args(ctx) -> list:
+    values = []
+    for v in list(ctx.method_args[1:]) + list(ctx.method_kwargs.values()):
+        values += list(v) if isinstance(v, (list, tuple)) else [v]
+    return values
 
 
 @tensorrt_converter(spellings("unbind"))
 def convert_unbind(ctx):
     x, outs = ctx.get_arg("input", 0), ctx.method_return
-    dim = ctx.get_arg("dim", 1, 0) % x.dim()
+    dim = ctx.normalize_dim(ctx.get_arg("dim", 1, 0), x.dim())
     xt = ctx.trt(x)
+    if trt_dims(xt)[dim] == -1:
+        raise ctx.unsupported(f"{ctx.method_name} along dynamic axis {dim}: the number of outputs is the axis size")
+    dims = input_dims(ctx, xt)
     for i, o in enumerate(outs):
-        ctx.set_output(o, reshape(ctx, slice_axis(ctx, xt, dim, i, 1), list(o.shape)))
+        ctx.set_output(o, reshape(ctx, slice_axis(ctx, xt, dim, i, 1), dims[:dim] + dims[dim + 1:]))
 
 
 @tensorrt_converter(spellings("narrow"))
 def convert_narrow(ctx):
     x, out = ctx.get_arg("input", 0), ctx.method_return
-    dim, start = ctx.get_arg("dim", 1) % x.dim(), ctx.get_arg("start", 2)
+    dim, start, length = ctx.get_arg("dim", 1), ctx.get_arg("start", 2), ctx.get_arg("length", 3)
+    dim = ctx.normalize_dim(dim, x.dim())
     if isinstance(start, torch.Tensor):
-        raise ctx.unsupported("narrow with a tensor start")
-    start %= max(x.shape[dim], 1)
-    ctx.set_output(out, slice_axis(ctx, ctx.trt(x), dim, start, out.shape[dim]))
+        if get_trt(start) is not None:
+            raise ctx.unsupported("narrow with a start computed in the model")
+        start = int(start)
+    xt = ctx.trt(x)
+    n = sample_dims(ctx, xt, x.shape)[dim]
+    ctx.set_output(out, slice_axis(ctx, xt, dim, wrap_index(start, n), length))
 
 
 @tensorrt_converter(spellings("flip"))
 def convert_flip(ctx):
     x, out = ctx.get_arg("input", 0), ctx.method_return
     dims = ctx.get_arg("dims", 1)
-    dims = [d % x.dim() for d in (dims if isinstance(dims, (list, tuple)) else [dims])]
+    dims = {ctx.normalize_dim(d, x.dim()) for d in (dims if isinstance(dims, (list, tuple)) else [dims])}
     xt = ctx.trt(x)
-    ctx.require_static(x)
-    shape = list(x.shape)
+    shape = sample_dims(ctx, xt, x.shape)
     starts = [shape[i] - 1 if i in dims else 0 for i in range(x.dim())]
     strides = [-1 if i in dims else 1 for i in range(x.dim())]
-    layer = ctx.network.add_slice(xt, starts, shape, strides)
-    ctx.name_layer(layer, "flip")
-    ctx.set_output(out, layer.get_output(0))
+    ctx.set_output(out, slice_layer(ctx, xt, starts, input_dims(ctx, xt), strides, "flip"))
 
 
 @tensorrt_converter(spellings("roll"))
 def convert_roll(ctx):
+    """A WRAP slice starting at (-shift) mod n (computed in the network where n is dynamic)."""
     x, out = ctx.get_arg("input", 0), ctx.method_return
     shifts, dims = ctx.get_arg("shifts", 1), ctx.get_arg("dims", 2, None)
-    ctx.require_static(x)
     xt = ctx.trt(x)
-    if dims is None or (isinstance(dims, (list, tuple)) and len(dims) == 0):
-        flat = reshape(ctx, xt, [-1])
-        n = x.numel()
-        s = shifts if isinstance(shifts, int) else shifts[0]
-        layer = ctx.network.add_slice(flat, [(-s) % max(n, 1)], [n], [1])
-        layer.mode = trt.SampleMode.WRAP
-        ctx.name_layer(layer, "roll")
-        ctx.set_output(out, reshape(ctx, layer.get_output(0), list(out.shape)))
-        return
     shifts = list(shifts) if isinstance(shifts, (list, tuple)) else [shifts]
+    if dims is None or (isinstance(dims, (list, tuple)) and len(dims) == 0):
+        if len(shifts) != 1:
+            raise ctx.unsupported(f"{ctx.method_name}(shifts={shifts}) without dims: only one shift")
+        n = 1
+        for d in sample_dims(ctx, xt, x.shape):
+            n = n * d
+        flat = reshape(ctx, xt, [-1])
+        rolled = slice_layer(ctx, flat, [(-shifts[0]) % n if int(n) else 0], [n], [1], "roll", trt.SampleMode.WRAP)
+        ctx.set_output(out, reshape(ctx, rolled, input_dims(ctx, xt)))
+        return
     dims = list(dims) if isinstance(dims, (list, tuple)) else [dims]
+    if len(dims) != len(shifts):
+        raise ctx.unsupported(f"{ctx.method_name}: {len(shifts)} shifts for {len(dims)} dims")
+    shape = sample_dims(ctx, xt, x.shape)
     starts = [0] * x.dim()
     for s, d in zip(shifts, dims):
-        d %= x.dim()
-        starts[d] = (starts[d] - s) % max(x.shape[d], 1)
-    layer = ctx.network.add_slice(xt, starts, list(x.shape), [1] * x.dim())
-    layer.mode = trt.SampleMode.WRAP
-    ctx.name_layer(layer, "roll")
-    ctx.set_output(out, layer.get_output(0))
+        d = ctx.normalize_dim(d, x.dim())
+        starts[d] = (starts[d] - s) % shape[d] if int(shape[d]) else 0
+    ctx.set_output(out, slice_layer(ctx, xt, starts, input_dims(ctx, xt), [1] * x.dim(), "roll",
+                                    trt.SampleMode.WRAP))
 
 
 _PAD_MODES = {"constant": trt.SampleMode.FILL, "reflect": trt.SampleMode.REFLECT,
@@ -379,19 +576,22 @@ def convert_pad(ctx):
     input as the mode says: FILL (constant value), REFLECT, CLAMP (replicate), WRAP (circular)."""
     x, out = ctx.get_arg("input", 0), ctx.method_return
     pad, mode, value = list(ctx.get_arg("pad", 1)), ctx.get_arg("mode", 2, "constant"), ctx.get_arg("value", 3, None)
+    if mode == "constant" and isinstance(value, torch.Tensor):
+        raise ctx.unsupported("pad(value=<tensor>): only a number")
     if mode not in _PAD_MODES:
         raise ctx.unsupported(f"pad(mode={mode!r})")
-    ctx.require_static(x)
     rank = x.dim()
-    starts, sizes = [0] * rank, list(x.shape)
-    for i in range(len(pad) // 2):  # pairs from the last dimension backwards
+    if len(pad) % 2 or len(pad) // 2 > rank:
+        raise ctx.unsupported(f"pad={pad}: needs pairs, at most one per dimension")
+    xt = ctx.trt(x)
+    sizes = sample_dims(ctx, xt, x.shape)
+    starts = [0] * rank
+    for i in range(len(pad) // 2):  # pairs from the last dimension backwards; sizes may be dynamic
         axis = rank - 1 - i
-        before, after = int(pad[2 * i]), int(pad[2 * i + 1])
+        before, after = pad[2 * i], pad[2 * i + 1]
         starts[axis] = -before
-        sizes[axis] = x.shape[axis] + before + after
-    layer = ctx.network.add_slice(ctx.trt(x), starts, sizes, [1] * rank)
-    layer.mode = _PAD_MODES[mode]
+        sizes[axis] = sizes[axis] + before + after
+    fill = None
     if mode == "constant" and value:
-        layer.set_input(4, ctx.trt(torch.tensor(value, dtype=out.dtype), out.dtype))
-    ctx.name_layer(layer, f"pad_{mode}")
-    ctx.set_output(out, layer.get_output(0))
+        fill = ctx.trt(torch.tensor(value, dtype=out.dtype), out.dtype)
+    ctx.set_output(out, slice_layer(ctx, xt, starts, sizes, [1] * rank, f"pad_{mode}", _PAD_MODES[mode], fill))

@@ -1,0 +1,211 @@
+"""Indexing and ordering converters vs PyTorch at inputs other than the sample: sort (stable and not), argsort,
+topk on ties, NaN and signed zeros; getitem of constants/buffers by dynamic sizes."""
+
+import pytest
+import torch
+
+from torch2trt import torch2trt
+from torch2trt.check import FunctionModule, compare, run_reference
+from torch2trt.tracing import structure
+
+
+def _run(fn, sample, inputs, **kw):
+    """Convert `fn` at `sample`; the flat (network, PyTorch) outputs at each of `inputs`."""
+    m = torch2trt(FunctionModule(fn).eval(), [sample], **kw)
+    for x in inputs:
+        got, _ = structure.flatten(run_reference(m, [x]))
+        ref, _ = structure.flatten(fn(x))
+        assert len(got) == len(ref)
+        yield x, got, ref
+
+
+def _exact(g, r, signed_zeros=True):
+    err = compare(g, r)
+    assert err.same_layout, err
+    if r.is_floating_point():  # exact, NaN where PyTorch has NaN, and the sign of zeros
+        assert torch.equal(torch.isnan(g), torch.isnan(r))
+        ok = ~torch.isnan(r)
+        assert torch.equal(g[ok], r[ok])
+        assert not signed_zeros or torch.equal(torch.signbit(g[ok]), torch.signbit(r[ok]))
+    else:
+        assert torch.equal(g, r), (g, r)
+
+
+def _ties(shape, seed, dtype=torch.float32, nan=True):
+    """Values with many ties (a few distinct values), NaN and both signed zeros for floats."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(-2, 3, shape, generator=g).to(dtype)
+    if dtype.is_floating_point:
+        x = torch.where(torch.rand(shape, generator=g) < 0.15, torch.tensor(-0.0, dtype=dtype), x)
+        if nan:
+            x = torch.where(torch.rand(shape, generator=g) < 0.15, torch.tensor(float("nan"), dtype=dtype), x)
+    return x
+
+
+STABLE_SORTS = {
+    "sort_stable": lambda x: tuple(torch.sort(x, stable=True)),
+    "sort_stable_dim_descending": lambda x: tuple(torch.sort(x, dim=1, descending=True, stable=True)),
+    "sort_stable_negative_dim": lambda x: tuple(torch.sort(x, stable=True, dim=-3)),
+    "tensor_sort_stable": lambda x: tuple(x.sort(stable=True, dim=0, descending=True)),
+    "argsort_stable": lambda x: torch.argsort(x, dim=1, stable=True),
+    "tensor_argsort_stable_descending": lambda x: x.argsort(stable=True, dim=-1, descending=True),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int32, torch.int64, torch.float16])
+@pytest.mark.parametrize("name", list(STABLE_SORTS))
+def test_stable_sort_matches_pytorch_exactly_on_ties(name, dtype):
+    fn = STABLE_SORTS[name]
+    inputs = [_ties((3, 9, 6), s, dtype) for s in range(3)]
+    for _, got, ref in _run(fn, _ties((3, 9, 6), 10, dtype), inputs):
+        for g, r in zip(got, ref):
+            _exact(g, r)
+
+
+def _valid_sort(x, values, indices, dim, descending):
+    """values sorted as PyTorch's (exactly; -0.0 and 0.0 are ties), indices a permutation along dim with
+    x[indices] == values (bit for bit)."""
+    ref = torch.sort(x, dim=dim, descending=descending).values
+    _exact(values, ref, signed_zeros=False)
+    assert indices.dtype == torch.int64
+    assert torch.equal(indices.sort(dim).values, torch.arange(x.shape[dim]).reshape(
+        [-1 if i == dim % x.dim() else 1 for i in range(x.dim())]).expand_as(indices))
+    _exact(x.gather(dim, indices), values)
+
+
+UNSTABLE_SORTS = {  # (fn, dim, descending)
+    "sort": (lambda x: tuple(x.sort()), -1, False),
+    "sort_positional_descending": (lambda x: tuple(torch.sort(x, 1, True)), 1, True),
+    "sort_stable_false": (lambda x: tuple(torch.sort(x, dim=0, stable=False)), 0, False),
+    "argsort": (lambda x: (torch.sort(x, 1).values, torch.argsort(x, 1)), 1, False),
+    "argsort_descending": (lambda x: (torch.sort(x, -1, True).values, x.argsort(descending=True)), -1, True),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int32])
+@pytest.mark.parametrize("name", list(UNSTABLE_SORTS))
+def test_unstable_sort_on_ties_is_a_valid_sort(name, dtype):
+    """PyTorch promises no order among ties without stable=True; the network must still sort exactly."""
+    fn, dim, descending = UNSTABLE_SORTS[name]
+    inputs = [_ties((3, 9, 6), s, dtype) for s in range(3)]
+    for x, (values, indices), _ in _run(fn, _ties((3, 9, 6), 10, dtype), inputs):
+        _valid_sort(x, values, indices, dim, descending)
+
+
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_on_ties_is_a_valid_top_k(largest):
+    fn = lambda x: tuple(torch.topk(x, 4, dim=1, largest=largest))  # noqa: E731
+    for x, (values, indices), _ in _run(fn, _ties((3, 9, 6), 10), [_ties((3, 9, 6), s) for s in range(3)]):
+        ref = torch.sort(x, dim=1, descending=largest).values[:, :4]
+        _exact(values, ref, signed_zeros=False)
+        _exact(x.gather(1, indices), values)
+        assert all(len(set(col.tolist())) == 4 for col in indices.transpose(1, 2).reshape(-1, 4))
+
+
+def test_stable_sort_keeps_dynamic_batch_exact():
+    fn = lambda x: (*torch.sort(x, dim=-1, stable=True, descending=True), torch.argsort(x, stable=True, dim=1))  # noqa
+    kw = dict(min_shapes=[(1, 7, 5)], max_shapes=[(4, 7, 5)])
+    for _, got, ref in _run(fn, _ties((2, 7, 5), 10), [_ties(s, 1) for s in [(1, 7, 5), (4, 7, 5), (3, 7, 5)]], **kw):
+        for g, r in zip(got, ref):
+            _exact(g, r)
+
+
+def test_sort_beyond_topk_limit_is_refused():
+    from torch2trt.testing import assert_refuses
+
+    assert_refuses(lambda x: x.sort(stable=True), [torch.randn(2, 3841)], r"3841 elements along axis 1; "
+                   r"TensorRT's TopK takes at most 3840")
+
+
+# ---- constants and buffers indexed by dynamic sizes -------------------------------------------------------------
+@pytest.fixture
+def routes_slice_bounds(monkeypatch):
+    """The tracer decides whether a call is converted from the leaves of its arguments; a DynDim inside a slice
+    (`buf[:, :x.size(1)]`) must count. Until tracing/mode.py's `_leaves` looks into slices, this fixture does it for
+    the test (when it does, the fixture is a no-op and the strict xfail below turns into a failure: remove both)."""
+    from torch2trt.tracing import mode
+
+    if mode._leaves(slice(None, 5)) != [slice(None, 5)]:
+        return
+    plain = mode._leaves
+
+    def leaves(obj):
+        if isinstance(obj, slice):
+            return [v for v in (obj.start, obj.stop, obj.step) if v is not None]
+        if isinstance(obj, (list, tuple)):
+            return [leaf for item in obj for leaf in leaves(item)]
+        return plain(obj)
+
+    monkeypatch.setattr(mode, "_leaves", leaves)
+
+
+class PositionIds(torch.nn.Module):
+    """What every Hugging Face text model does: a registered arange buffer sliced to the sequence length."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("position_ids", torch.arange(16).expand(1, -1) * 10)
+        self.register_buffer("table", torch.randn(3, 16, 4))
+
+    def forward(self, x):
+        n = x.size(1)
+        return (x + self.position_ids[:, :n], self.table[:, 2:n, ::2], self.table[1:, n - 3:n].sum(1)[:1] + x[:, :1],
+                self.table[:, n // 2])
+
+
+def test_buffer_sliced_by_a_dynamic_length_is_exact(routes_slice_bounds):
+    from torch2trt.testing import assert_converts_dynamic
+
+    assert_converts_dynamic(PositionIds(), [torch.randn(2, 9)], [(1, 4)], [(4, 16)], [[(3, 16)], [(1, 5)]])
+
+
+@pytest.mark.xfail(strict=True, reason="tracing/mode.py does not look for DynDims inside slice objects: the "
+                   "slice of a buffer by x.size(1) is not converted and is frozen at the sample's length")
+def test_buffer_sliced_by_a_dynamic_length_without_the_routing_fix():
+    from torch2trt.testing import assert_converts_dynamic
+
+    assert_converts_dynamic(PositionIds(), [torch.randn(2, 9)], [(1, 4)], [(4, 16)])
+
+
+# ---- assignment with dynamic dims ----------------------------------------------------------------------------------
+def _assign(index, value):
+    def fn(x):
+        y = x * 1
+        v = value(x) if callable(value) else value
+        y[index(x) if callable(index) else index] = v
+        return y
+
+    return fn
+
+
+SETITEM_DYNAMIC = {
+    "int_scalar": _assign((slice(None), 0), 0.0),
+    "negative_int": _assign((slice(None), -1), 5.0),
+    "slice_step": _assign((slice(None), slice(1, None, 2)), -3.0),
+    "slice_tensor_broadcast": _assign((slice(None), slice(None, 2)), lambda x: x[:, -1:] * 2),
+    "dynamic_bound": _assign(lambda x: (slice(None), slice(x.size(1) - 2, None)), lambda x: x[:, :2] + 1),
+    "ellipsis_last_axis": _assign((Ellipsis, 1), lambda x: x[..., 0]),
+    "every_element": _assign(Ellipsis, 1.5),
+    "none_and_step": _assign((slice(None), None, slice(None, None, 3), 2), lambda x: x[:, None, ::3, 0]),
+    "batch_row": _assign(0, lambda x: x[-1] * 3),
+}
+
+
+@pytest.mark.parametrize("name", list(SETITEM_DYNAMIC))
+def test_setitem_with_dynamic_dims_matches_pytorch(name):
+    from torch2trt.testing import assert_converts_dynamic
+
+    assert_converts_dynamic(SETITEM_DYNAMIC[name], [torch.randn(2, 5, 3)], [(1, 2, 3)], [(4, 7, 3)],
+                            [[(4, 2, 3)], [(1, 7, 3)]])
+
+
+def test_sort_along_a_dynamic_axis_matches_pytorch():
+    """TopK's k is the axis size read from the network."""
+    fn = lambda x: (*torch.sort(x, dim=1, stable=True), *x.sort(dim=1, descending=True, stable=True),  # noqa: E731
+                    torch.argsort(x, dim=1, stable=True), *torch.sort(x, 1))
+    kw = dict(min_shapes=[(1, 2, 5)], max_shapes=[(4, 9, 5)])
+    shapes = [(1, 2, 5), (4, 9, 5), (3, 6, 5), (2, 7, 5)]
+    for x, got, ref in _run(fn, _ties((2, 7, 5), 10), [_ties(s, 1) for s in shapes], **kw):
+        for g, r in zip(got[:5], ref[:5]):
+            _exact(g, r)
+        _valid_sort(x, got[5], got[6], 1, False)  # not stable: any order among ties
