@@ -391,7 +391,9 @@ def _huge_resize_scale(s):
 
 
 def _huge_arange_length(s):
-    c = _layer(s, "model/constant_6")["weights"]
+    # arange's length is (n - start + step - 1) // step in the network: constant_3 is the "+ step"
+    assert _layer(s, "model/dim_add")["inputs"][1] == "model/constant_3_output"
+    c = _layer(s, "model/constant_3")["weights"]
     c["weights"] = torch.full_like(c["weights"], 1 << 40)
 
 

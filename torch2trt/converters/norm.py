@@ -106,7 +106,7 @@ def _channel_shape(rank: int, c: int) -> tuple[int, ...]:
 
 def _with_spatial_axis(ctx, xt, x):
     """(N, C) -> (N, C, 1): NORMALIZATION and SCALE layers work on channels followed by spatial axes."""
-    return ctx.reshape(xt, (0, 0, 1))  # 0: copy that dim (dynamic-safe) if x.dim() == 2 else xt
+    return ctx.reshape(xt, (0, 0, 1)) if x.dim() == 2 else xt  # a 0 copies that dim (dynamic-safe)
 
 
 def _batch_statistics(ctx, x, weight, bias, eps: float, out):
