@@ -18,7 +18,7 @@ from .runtime.build import build_engine, new_builder
 from .runtime.module import TRTModule, dtype_name
 from .tracing import structure
 from .tracing.context import ConversionContext, ConversionError, get_trt, torch_dtype_to_trt
-from .tracing.mode import _Broken, active_tracer, tracing
+from .tracing.mode import _Broken, refuse_nested, tracing
 from .tracing.preserve import ModelSnapshot, run_preserved
 from .tracing.shapes import DynDim
 
@@ -142,10 +142,7 @@ def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_nam
            **kwargs: Any) -> Traced:
     """Check the arguments and trace `module` with the sample `inputs` into a network (no engine yet)."""
     t_start = time.perf_counter()
-    if active_tracer() is not None:
-        raise ConversionError("torch2trt() was called inside the forward of a model that is being converted; "
-                              "nested conversion is not supported: convert the inner module on its own "
-                              "(outside the outer model's forward) and call the result from the model")
+    refuse_nested()  # early: before the inner conversion's own ops run under the outer trace
     quant_args = {k: kwargs.pop(k) for k in list(kwargs) if k in quantization.ARGUMENTS}
     for key, value in kwargs.items():
         if key not in _ORIGINAL_DEFAULTS:

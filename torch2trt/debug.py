@@ -24,6 +24,7 @@ from .runtime.module import TRTModule
 from .tracing import structure
 from .tracing.mode import Call, observe
 from .tracing.preserve import run_preserved
+from .verify import diverges
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -176,14 +177,6 @@ def _tensors(obj: Any) -> list[torch.Tensor]:
     return []
 
 
-def _diverged(err: OutputError, rtol: float) -> bool:
-    if not err.same_layout:
-        return True
-    if not (err.dtype.is_floating_point or err.expected_dtype.is_floating_point):
-        return err.max_abs != 0  # integers and booleans: exact
-    return not err.rel <= rtol  # NaN counts as diverged
-
-
 def compare(model: torch.nn.Module | Callable, inputs: list, rtol: float = 1e-5, *, verbose: bool = False,
             **convert_kwargs: Any) -> LayerwiseReport:
     """Convert `model` while recording every converted call, run the network once with the reference
@@ -218,7 +211,7 @@ def compare(model: torch.nn.Module | Callable, inputs: list, rtol: float = 1e-5,
         else:
             err = compare_tensors(got, rec.value, name)
             row.max_abs, row.rel = err.max_abs, err.rel
-            row.status = "diverged" if _diverged(err, rtol) else "ok"
+            row.status = "diverged" if diverges(err, rtol) else "ok"
         rows.append(row)
 
     expected = run_preserved(model, *structure.unflatten(schema, [t.clone() for t in flat_in]))
@@ -265,7 +258,7 @@ def first_divergence(model: torch.nn.Module, sample: list, fresh: list, rtol: fl
             continue
         err = compare_tensors(got, b.value, row.tensor)
         row.max_abs, row.rel = err.max_abs, err.rel
-        if _diverged(err, rtol):
+        if diverges(err, rtol):
             row.status = "diverged"
             return row
     return None

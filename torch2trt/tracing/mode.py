@@ -76,6 +76,14 @@ def active_tracer() -> Tracer | None:
     return getattr(_LOCAL, "tracer", None)
 
 
+def refuse_nested() -> None:
+    """A conversion started while this thread traces another model (torch2trt() inside a forward) is refused."""
+    if active_tracer() is not None:
+        raise ConversionError("torch2trt() was called inside the forward of a model that is being converted; "
+                              "nested conversion is not supported: convert the inner module on its own "
+                              "(outside the outer model's forward) and call the result from the model")
+
+
 @contextmanager
 def observe(callback) -> Iterator[None]:
     """Call `callback(Call)` after every successfully converted call (of this thread) while the block runs."""
@@ -150,8 +158,7 @@ class Tracer:
         marks = [t.__dict__.get("_trt") for t in inputs]
         if all(m is None for m in marks) and not any(isinstance(v, DynDim) for v in leaves):
             if self.tainted:  # computed from stale data without the network: the result is stale too
-                stale = next((self.tainted[_storage_ptr(t)][1] for t in inputs if _storage_ptr(t) in self.tainted),
-                             None)
+                stale = next((r for t in inputs if (r := self.stale_reason(t)) is not None), None)
                 if stale is not None:
                     for t in _leaves(out):
                         if isinstance(t, torch.Tensor):
@@ -173,8 +180,7 @@ class Tracer:
                 self.report(name, b.reason)
             self._mark(outputs, f"depends on a failed conversion ({name})", root=False)
             return
-        stale = [self.tainted[_storage_ptr(t)][1] for t, m in zip(inputs, marks)
-                 if m is None and _storage_ptr(t) in self.tainted]
+        stale = [r for t in inputs if (r := self.stale_reason(t)) is not None] if self.tainted else []
         if stale:
             self.report(name, stale[0])
             self._mark(outputs, f"depends on stale data ({name})", root=False)
@@ -232,18 +238,16 @@ class Tracer:
     def stale_reason(self, t: torch.Tensor) -> str | None:
         """Why the untraced tensor `t` cannot be a constant (its storage was written with traced values)."""
         entry = self.tainted.get(_storage_ptr(t))
-        return entry[1] if entry is not None and get_trt(t) is None else None
+        return entry[1] if entry is not None and t.__dict__.get("_trt") is None else None
 
     def before_call(self, func: Any, args: tuple, kwargs: dict) -> tuple | None:
         """Called before the real op runs. For an in-place op: copy the model's tensors it writes (so that the
         model can be restored), and when it writes traced values into a tensor the trace does not follow,
         return the arguments the converter must see instead — that tensor's value from before the op."""
-        written = written_tensors(func, args, kwargs)
+        written = self.snapshot.before_op(func, args, kwargs) if self.snapshot is not None else \
+            written_tensors(func, args, kwargs)
         if not written:
             return None
-        if self.snapshot is not None:
-            for t in written:
-                self.snapshot.before_write(t)
         target = args[0] if args and args[0] is written[0] else None
         if target is None or target.__dict__.get("_trt") is not None:
             return None
@@ -376,8 +380,7 @@ class _FunctionMode(TorchFunctionMode):
         tracer = self.tracer
         if tracer.suppress:
             if tracer.snapshot is not None:  # calls inside a converted module still must not change the model
-                for t in written_tensors(func, args, kwargs):
-                    tracer.snapshot.before_write(t)
+                tracer.snapshot.before_op(func, args, kwargs)
             return func(*args, **kwargs)
         seen_args = tracer.before_call(func, args, kwargs)
         out = func(*args, **kwargs)  # the real op first; inside it, this mode is off
@@ -395,10 +398,7 @@ class _FunctionMode(TorchFunctionMode):
 def tracing(ctx: ConversionContext, model: torch.nn.Module, snapshot: ModelSnapshot | None = None) -> Iterator[Tracer]:
     """Trace `model`'s calls while the block runs; afterwards nothing of the tracing is left behind
     (the function mode and hooks are removed and every `_trt` is stripped)."""
-    if active_tracer() is not None:
-        raise ConversionError("torch2trt() was called inside the forward of a model that is being converted; "
-                              "nested conversion is not supported: convert the inner module on its own "
-                              "(outside the outer model's forward) and call the result from the model")
+    refuse_nested()
     names = {id(m): n for n, m in model.named_modules()}
     tracer = Tracer(ctx, names, snapshot=snapshot)
     ctx._reporter = tracer.report

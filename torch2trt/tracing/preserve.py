@@ -87,6 +87,13 @@ class ModelSnapshot:
                 with torch.no_grad():
                     self._saved[tid] = tensor.detach().clone()
 
+    def before_op(self, func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
+        """Called before every op runs: copies the model tensors it is about to write; returns what it writes."""
+        written = written_tensors(func, args, kwargs)
+        for t in written:
+            self.before_write(t)
+        return written
+
     def written(self) -> list[str]:
         """Names of model tensors whose data a forward changed (so far)."""
         return [self._tensors[tid][1] for tid in self._saved]
@@ -144,8 +151,7 @@ class WriteGuard(torch.overrides.TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        for t in written_tensors(func, args, kwargs):
-            self.snapshot.before_write(t)
+        self.snapshot.before_op(func, args, kwargs)
         return func(*args, **kwargs)
 
 
