@@ -272,3 +272,30 @@ def test_bench_measures_gpu_columns_where_an_engine_can_run(tmp_path):
     assert gpu["pytorch_fps"] > 0 and gpu["trt_fps"] > 0
     assert 0 < gpu["trt_median_ms"] <= gpu["trt_p99_ms"]
     assert "not measurable here" not in (tmp_path / "model_table.md").read_text()
+
+
+def test_bench_runs_from_an_installed_copy_without_a_source_checkout(models, tmp_path):
+    # the benchmark is part of the package: a copy of torch2trt/ alone (no benchmarks/ folder beside it) runs it
+    import shutil
+
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "torch2trt", site / "torch2trt", ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1", PYTHONPATH=str(site))
+    code = ("import sys, torch2trt, torch2trt.cli as cli; print(torch2trt.__file__); "
+            "sys.exit(cli.main(sys.argv[1:]))")
+    proc = subprocess.run([sys.executable, "-c", code, "bench", f"{models}:tiny_with_inputs", "--out", tmp_path / "o",
+                           "--repeat", "1", "--no-onnx", "-q"], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].startswith(str(site)), proc.stdout  # the copy ran, not the source tree
+    row = json.loads((tmp_path / "o" / "model_table.json").read_text())["rows"][0]
+    assert row["status"] == "ok" and row["layers"] > 0 and row["convert_s"] > 0 and row["build_s"] > 0
+
+
+def test_convert_prints_the_timings_torch2trt_reports(models, tmp_path):
+    proc = run("convert", f"{models}:tiny_with_inputs", "-o", tmp_path / "t.pth")
+    assert proc.returncode == 0, proc.stderr
+    times = {k: float(v) for k, v in re.findall(r"^\s+(conversion|engine build|verification)\b.*?([\d.]+) s$",
+                                                 proc.stdout, re.M)}
+    assert set(times) == {"conversion", "engine build", "verification"}, proc.stdout
+    assert all(v >= 0 for v in times.values()) and times["engine build"] > 0

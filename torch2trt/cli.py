@@ -2,166 +2,36 @@
 
 Owns argument parsing, model loading from a command-line spec, progress lines on stderr and turning
 torch2trt's errors into one clear message and a non-zero exit. The work itself is done by the library
-(torch2trt(), check, debug) and benchmarks/model_table.py; nothing here converts or runs layers.
+(torch2trt(), check, debug, models.load_model, bench); nothing here converts or runs layers.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
-import os
 import sys
-import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Sequence
+
+from . import models
+from .models import LoadedModel
+from .progress import Progress
 
 DTYPES = ("float32", "float16", "bfloat16")
-DEFAULT_IMAGE_SHAPE = (3, 224, 224)
-SEED = 0
 
 
 class CliError(Exception):
     """A problem the user can fix (bad argument, unknown model, missing file): printed as one line."""
 
 
-# ---- progress ----------------------------------------------------------------------------------------
-class Progress:
-    """Stage lines on stderr: `[resnet18] converting ... 0.41 s`. Silent with quiet=True."""
-
-    def __init__(self, quiet: bool = False, stream=None):
-        self.quiet = quiet
-        self.stream = stream or sys.stderr
-
-    def note(self, message: str) -> None:
-        if not self.quiet:
-            print(message, file=self.stream, flush=True)
-
-    @contextlib.contextmanager
-    def stage(self, label: str) -> Iterator[None]:
-        start = time.perf_counter()
-        if not self.quiet:
-            print(f"{label} ...", end="", file=self.stream, flush=True)
-        try:
-            yield
-        except BaseException:
-            if not self.quiet:
-                print(" failed", file=self.stream, flush=True)
-            raise
-        if not self.quiet:
-            print(f" {time.perf_counter() - start:.2f} s", file=self.stream, flush=True)
-
-
 # ---- models --------------------------------------------------------------------------------------------
-@dataclass
-class LoadedModel:
-    name: str
-    module: Any                      # torch.nn.Module, in eval mode
-    inputs: list = field(default_factory=list)
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """'3x224x224' -> (3, 224, 224)."""
+def load_model(spec: str, batch: int | None = None, input_shapes: Sequence[str] | None = None) -> LoadedModel:
+    """torch2trt.models.load_model with the CLI's option names in its messages."""
     try:
-        dims = tuple(int(p) for p in text.lower().split("x"))
-    except ValueError:
-        raise CliError(f"bad --input-shape {text!r}: expected sizes joined by 'x', e.g. 3x224x224") from None
-    if not dims or any(d <= 0 for d in dims):
-        raise CliError(f"bad --input-shape {text!r}: sizes must be positive")
-    return dims
-
-
-def _torchvision_model_names() -> set[str]:
-    import torchvision
-
-    try:
-        return set(torchvision.models.list_models())
-    except AttributeError:  # older torchvision
-        return {n for n in dir(torchvision.models) if not n.startswith("_")}
-
-
-def _torchvision_model(name: str):
-    import torchvision
-
-    available = _torchvision_model_names()
-    if name not in available:
-        close = sorted(n for n in available if n.startswith(name[:3]))[:6]
-        hint = f"; similar: {', '.join(close)}" if close else ""
-        raise CliError(f"unknown torchvision model {name!r}{hint}")
-    return torchvision.models.get_model(name, weights=None)
-
-
-def _factory_model(path: str, factory: str):
-    file = Path(path)
-    if not file.is_file():
-        raise CliError(f"model file not found: {path}")
-    module_name = f"_torch2trt_cli_{file.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, file)
-    if spec is None or spec.loader is None:
-        raise CliError(f"cannot import {path} (not a Python file?)")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = mod
-    try:
-        spec.loader.exec_module(mod)
-    except Exception as e:
-        raise CliError(f"importing {path} failed: {type(e).__name__}: {e}") from None
-    fn = getattr(mod, factory, None)
-    if not callable(fn):
-        raise CliError(f"{path} has no function {factory!r}")
-    try:
-        return fn()
-    except Exception as e:
-        raise CliError(f"{path}:{factory}() failed: {type(e).__name__}: {e}") from None
-
-
-def load_model(spec: str, batch: int | None = None, input_shapes: Sequence[str] | None = None,
-               dtype: Any = None) -> LoadedModel:
-    """A model from a command-line spec, in eval mode, with its example inputs (fixed seed).
-
-    `torchvision:NAME` (or a bare NAME): random weights and batch-norm statistics, input `batch` x
-    3x224x224 unless `input_shapes`.
-    `path/to/file.py:factory`: factory() returns a module or (module, example inputs); `input_shapes`
-    replaces the example inputs (random normal, `batch` prepended).
-    """
-    import torch
-
-    if batch is not None and batch <= 0:
-        raise CliError(f"--batch must be positive, got {batch}")
-    torch.manual_seed(SEED)
-    kind, sep, rest = spec.rpartition(":")
-    if sep and (kind.endswith(".py") or "/" in kind or os.sep in kind):
-        made = _factory_model(kind, rest)
-        name = f"{Path(kind).stem}:{rest}"
-    else:
-        name = rest if kind in ("", "torchvision") else None
-        if name is None or not name:
-            raise CliError(f"bad model {spec!r}: use torchvision:NAME (e.g. torchvision:resnet50) or "
-                           "path/to/file.py:factory")
-        from .testing import randomize_norm_statistics
-
-        made = _torchvision_model(name)
-        randomize_norm_statistics(made)
-    example = None
-    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module):
-        made, example = made
-    if not isinstance(made, torch.nn.Module):
-        raise CliError(f"{spec} did not give a torch.nn.Module (got {type(made).__name__})")
-    if isinstance(example, torch.Tensor):
-        example = [example]
-    torch.manual_seed(SEED)
-    if input_shapes:
-        inputs = [torch.randn((batch or 1,) + parse_shape(s)) for s in input_shapes]
-    elif example is not None:
-        if batch is not None:
-            raise CliError(f"{spec} gives its own example inputs; use --input-shape with --batch to replace them")
-        inputs = list(example)
-    elif kind in ("", "torchvision"):
-        inputs = [torch.randn((batch or 1,) + DEFAULT_IMAGE_SHAPE)]
-    else:
-        raise CliError(f"{spec} returns no example inputs: give --input-shape (e.g. --input-shape 3x224x224)")
-    return LoadedModel(name, made.eval(), inputs)
+        return models.load_model(spec, batch, input_shapes)
+    except models.ModelSpecError as e:
+        raise CliError(str(e).replace("batch must", "--batch must").replace("bad input shape",
+                                                                             "bad --input-shape")) from None
 
 
 def torch_dtype(args: argparse.Namespace):
@@ -173,52 +43,7 @@ def torch_dtype(args: argparse.Namespace):
     return getattr(torch, name) if name else None
 
 
-# ---- conversion with the build timed separately ------------------------------------------------------
-@dataclass
-class Conversion:
-    model_trt: Any
-    total_seconds: float
-    build_seconds: float
-
-    @property
-    def convert_seconds(self) -> float:
-        """Tracing + network construction: what the ONNX route's export + parse corresponds to."""
-        return self.total_seconds - self.build_seconds
-
-
-@contextlib.contextmanager
-def timed_build() -> Iterator[list[float]]:
-    """Time torch2trt()'s engine build: convert.build_engine is wrapped while the block runs (torch2trt()
-    reports no split of its own). Yields a list that receives the build seconds of each build."""
-    from . import convert
-
-    original = convert.build_engine
-    seconds: list[float] = []
-
-    def build_engine(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            seconds.append(time.perf_counter() - start)
-
-    convert.build_engine = build_engine
-    try:
-        yield seconds
-    finally:
-        convert.build_engine = original
-
-
-def convert_timed(module, inputs, **kwargs) -> Conversion:
-    from .convert import torch2trt
-
-    with timed_build() as builds:
-        start = time.perf_counter()
-        model_trt = torch2trt(module, inputs, **kwargs)
-        total = time.perf_counter() - start
-    return Conversion(model_trt, total, sum(builds))
-
-
+# ---- conversion ----------------------------------------------------------------------------------------
 def layer_counts(network) -> Counter:
     return Counter(network.get_layer(i).type.name for i in range(network.num_layers))
 
@@ -237,6 +62,8 @@ def megabytes(n: int) -> str:
 def cmd_convert(args: argparse.Namespace) -> int:
     import torch
 
+    from .convert import torch2trt
+
     progress = Progress(args.quiet)
     out = Path(args.output)
     if out.parent and not out.parent.exists():
@@ -245,15 +72,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
     with progress.stage(f"[{args.model}] loading"):
         loaded = load_model(args.model, args.batch, args.input_shape)
     with progress.stage(f"[{loaded.name}] tracing, building the network and the engine"):
-        conv = convert_timed(loaded.module, loaded.inputs, dtype=dtype, portable=not args.no_network)
+        m = torch2trt(loaded.module, loaded.inputs, dtype=dtype, portable=not args.no_network)
     with progress.stage(f"[{loaded.name}] saving {out}"):
-        torch.save(conv.model_trt.state_dict(), out)
-    m = conv.model_trt
+        torch.save(m.state_dict(), out)
+    t = m.timings
     counts = layer_counts(m.network)
     shapes = ", ".join(f"{s['name']} {tuple(s['opt'])} {s['dtype']}" for s in m.input_specs)
     print(f"converted {loaded.name} ({shapes}; precision {args.dtype or ('float16' if args.fp16 else 'as model')})")
-    print(f"  conversion (tracing + network): {conv.convert_seconds:.2f} s")
-    print(f"  engine build:                   {conv.build_seconds:.2f} s")
+    print(f"  conversion (tracing + network): {t['trace'] + t['records']:.2f} s")
+    print(f"  engine build:                   {t['build']:.2f} s")
+    if "verify" in t:
+        print(f"  verification (fresh inputs):    {t['verify']:.2f} s")
     print(f"  network layers:                 {sum(counts.values())} ({format_counts(counts)})")
     print(f"  engine size:                    {megabytes(len(m.engine_bytes))}")
     print(f"  saved:                          {out} ({megabytes(out.stat().st_size)})")
@@ -311,20 +140,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    model_table = _load_model_table()
-    return model_table.main(args.bench_args)
+    from . import bench
 
-
-def _load_model_table():
-    """benchmarks/model_table.py of this source tree (the benchmark is not part of the installed package)."""
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "model_table.py"
-    if not path.is_file():
-        raise CliError(f"the benchmark script is not here ({path}); run it from a torch2trt source checkout")
-    spec = importlib.util.spec_from_file_location("torch2trt_model_table", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return bench.main(args.bench_args)
 
 
 def read_saved_state(path: str) -> tuple[dict, dict]:
@@ -435,9 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compare every converted call's output and report the first that diverges")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("bench", help="the model-table benchmark (benchmarks/model_table.py)", add_help=False,
-                       description="Run benchmarks/model_table.py; all arguments are passed on to it.")
-    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of benchmarks/model_table.py")
+    p = sub.add_parser("bench", help="the model-table benchmark (torch2trt.bench)", add_help=False,
+                       description="Run the model-table benchmark; all arguments are passed on to it.")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments of the benchmark (see bench --help)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("info", help="describe a saved TRTModule state_dict",

@@ -89,6 +89,9 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     engine = build_engine(traced.builder, traced.network, traced.logger, max_workspace_size=max_workspace_size,
                           profile=traced.profile if dynamic else None)
     timings = {"trace": traced.seconds, "build": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    record = read_network(traced.network) if portable else None
+    timings["records"] = time.perf_counter() - t0
     network, dtype = traced.network, traced.dtype
     input_specs = [{"name": n, "dtype": dtype_name(t.dtype), "min": list(p[0]), "opt": list(p[1]),
                     "max": list(p[2])} for (n, p), t in zip(traced.profile.items(), traced.flat_in)]
@@ -98,7 +101,7 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
                            input_specs, output_specs, network=network,
                            build_settings={"max_workspace_size": max_workspace_size,
                                            "dtype": dtype_name(dtype) if dtype else None},
-                           network_record=read_network(network) if portable else None)
+                           network_record=record)
     trt_module._network_keepalive = (traced.builder, traced.ctx._keepalive)
     trt_module.verification = None
     if verify:
