@@ -440,3 +440,72 @@ def test_a_subclass_that_overrides_forward_is_not_converted_by_its_bases_module_
         assert_exact_elsewhere(model, [torch.randn(3, 4)], [[torch.randn(3, 4)]])
     finally:
         t2t.unregister_converter("torch.nn.ReLU.forward", convert_ReLU)
+
+
+# ---- weights shared with the model, not copied (lean conversion) -----------------------------------------
+def _kernel_pointer(network, layer_type="CONVOLUTION"):
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        if layer.type.name == layer_type:
+            layer.__class__ = getattr(trt, f"I{layer_type.title()}Layer")
+            return layer.kernel.ctypes.data
+    raise AssertionError(f"no {layer_type} layer")
+
+
+def test_parameters_the_forward_does_not_write_are_handed_to_tensorrt_without_a_copy():
+    conv = nn.Conv2d(3, 8, 3).eval()
+    m = torch2trt(conv, [torch.randn(1, 3, 8, 8)], keep_network=True)
+    assert _kernel_pointer(m.network) == conv.weight.data_ptr()
+
+
+class WritesItsWeightBetweenUses(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.register_buffer("scale", torch.tensor([2.0, 3.0, 4.0]).reshape(1, 3, 1, 1))
+
+    def forward(self, x):
+        y = self.conv(x) * self.scale
+        self.conv.weight.mul_(2)       # the second use sees other weights
+        self.scale.add_(1)
+        return self.conv(y) * self.scale
+
+
+def test_a_weight_written_after_its_first_use_keeps_each_use_s_value_and_the_model_is_restored():
+    model = WritesItsWeightBetweenUses().eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(2, 3, 6, 6)
+    from torch2trt.tracing.preserve import run_preserved
+
+    expected = run_preserved(model, x)
+    with pytest.warns(UserWarning, match="in place"):
+        m = torch2trt(model, [x])
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    for inp in (x, torch.randn(2, 3, 6, 6)):
+        want = expected if inp is x else run_preserved(model, inp)
+        torch.testing.assert_close(run(m, inp), want, rtol=1e-5, atol=1e-5)
+
+
+def test_no_activation_of_the_trace_is_alive_while_the_engine_builds(monkeypatch):
+    # the builder's memory comes on top of what the trace still holds: intermediate results must be gone by then
+    import gc
+
+    import torch2trt.convert as convert
+
+    model = nn.Sequential(nn.Conv2d(3, 7, 3), nn.ReLU(), nn.Conv2d(7, 5, 3), nn.ReLU()).eval()
+    shapes = {(2, 7, 14, 14)}   # outputs of the first convolution and relu
+    alive = []
+    build = convert.build_engine
+
+    def build_and_look(*args, **kwargs):
+        gc.collect()
+        alive.extend(tuple(o.shape) for o in gc.get_objects()
+                     if isinstance(o, torch.Tensor) and tuple(o.shape) in shapes)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(convert, "build_engine", build_and_look)
+    x = torch.randn(2, 3, 16, 16)
+    m = torch2trt(model, [x], verify=False)
+    assert alive == []
+    torch.testing.assert_close(run(m, x), model(x), rtol=1e-5, atol=1e-5)

@@ -90,7 +90,7 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
                           profile=traced.profile if dynamic else None)
     timings = {"trace": traced.seconds, "build": time.perf_counter() - t0}
     t0 = time.perf_counter()
-    record = read_network(traced.network) if portable else None
+    record = read_network(traced.network, traced.ctx.owned_weights()) if portable else None
     timings["records"] = time.perf_counter() - t0
     network, dtype = traced.network, traced.dtype
     input_specs = [{"name": n, "dtype": dtype_name(t.dtype), "min": list(p[0]), "opt": list(p[1]),
@@ -182,7 +182,7 @@ def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_nam
     ctx.quantization = quantization.prepare(model, inputs, dtype, **quant_args)   # calibrates; None when not quantizing
     # in-place ops in forward must not touch the caller's tensors: trace with copies
     clones = [t.detach().to(dtype if dtype and t.is_floating_point() else t.dtype, copy=True) for t in flat_in]
-    snapshot = ModelSnapshot(model)
+    snapshot = ctx.snapshot = ModelSnapshot(model)
     try:
         with torch.no_grad(), tracing(ctx, model, snapshot) as tracer:
             for name, t, given in zip(names_in, clones, flat_in):
@@ -202,6 +202,7 @@ def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_nam
             written = snapshot.written()
     finally:
         snapshot.restore()
+    ctx.check_weight_views()
     if written:
         warnings.warn(f"torch2trt: the model's forward changes {', '.join(written[:5])}"
                       f"{' ...' if len(written) > 5 else ''} in place; the engine computes every call from the "

@@ -135,7 +135,8 @@ def run_converted(trt_module, args: Sequence[Any]) -> tuple[list[torch.Tensor], 
 
     flat = trt_module._flatten_inputs(tuple(args))
     trt_module._check_inputs(flat)
-    net = trt_module.network if trt_module.network is not None else trt_module.network_record
+    # the records when there are (reading a live network copies every weight)
+    net = trt_module.network_record if trt_module.network_record is not None else trt_module.network
     results = reference.run(net, {n: t.detach().cpu() for n, t in zip(trt_module.input_names, flat)})
     return [results[n] for n in trt_module.output_names], "reference"  # flat, in the output schema's order
 

@@ -86,11 +86,12 @@ def convert_conv(ctx):
         kernel, stride, dilation, pre, post = kernel + (1,), stride + (1,), dilation + (1,), pre + (0,), post + (0,)
     kernel_q = quantized_weights(ctx, weight, 0, out.dtype)   # Q/DQ kernel tensor in int8 mode, else None
     empty = trt.Weights(ctx.trt_dtype(out.dtype))
+    out_dtype = out.dtype  # not `out` in the closure below: the fold offer would keep the activation alive
 
     def add_conv(kernel_w, bias_w):
         layer = ctx.network.add_convolution_nd(
-            xt, weight.shape[0], kernel, ctx.weights(kernel_w, out.dtype) if kernel_q is None else empty,
-            ctx.weights(bias_w, out.dtype) if bias_w is not None else empty)
+            xt, weight.shape[0], kernel, ctx.weights(kernel_w, out_dtype) if kernel_q is None else empty,
+            ctx.weights(bias_w, out_dtype) if bias_w is not None else empty)
         if kernel_q is not None:
             layer.set_input(1, kernel_q)
         layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups

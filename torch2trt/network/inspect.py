@@ -28,7 +28,7 @@ from __future__ import annotations
 import ctypes
 import heapq
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -371,7 +371,7 @@ def _dynamic_attrs(kind: str, inputs: list) -> set[str]:
     return set()
 
 
-def _read_layer(layer: Any, tensor_id: _TensorIds) -> LayerRecord:
+def _read_layer(layer: Any, tensor_id: _TensorIds, owned: Mapping[int, torch.Tensor]) -> LayerRecord:
     kind = layer.type.name                       # LayerType: read BEFORE the cast below changes `.type`
     rec = LayerRecord(type=kind, name=layer.name)
     inputs = [layer.get_input(i) for i in range(layer.num_inputs)]
@@ -412,23 +412,29 @@ def _read_layer(layer: Any, tensor_id: _TensorIds) -> LayerRecord:
             if enum is not None:
                 rec.enums[attr] = enum
     for attr, value in weights.items():
-        t = weights_to_tensor(value)
+        mine = owned.get(value.ctypes.data) if isinstance(value, np.ndarray) and value.size else None
+        if mine is not None and mine.numel() == value.size and mine.dtype == torch.from_numpy(value[:0]).dtype:
+            t = mine.reshape(-1)                  # memory of the conversion's own: shared, not copied
+        else:
+            t = weights_to_tensor(value)
         if t.numel():
             rec.weights[attr] = _shape_weights(kind, attr, t, layer, rec.attrs, in_shape)
     return rec
 
 
-def read_network(network: Any) -> NetworkRecord:
+def read_network(network: Any, owned: Mapping[int, torch.Tensor] | None = None) -> NetworkRecord:
     """Read every layer, input and output of `network` into a plain `NetworkRecord`.
 
-    Networks built by the ONNX parser point at weight memory the parser owns: keep the parser alive until this
-    returns (the record holds copies afterwards)."""
+    The record holds copies of the weights, except those in `owned` (data pointer -> contiguous tensor whose
+    memory the caller hands over, e.g. a conversion's folded weights), which it shares. Networks built by the
+    ONNX parser point at weight memory the parser owns: keep the parser alive until this returns."""
+    owned = owned or {}
     tensor_id = _TensorIds()
     inputs = []
     for i in range(network.num_inputs):
         t = network.get_input(i)
         inputs.append((tensor_id(t), torch_dtype(t.dtype), tuple(int(d) for d in t.shape)))
-    layers = [_read_layer(network.get_layer(i), tensor_id) for i in range(network.num_layers)]
+    layers = [_read_layer(network.get_layer(i), tensor_id, owned) for i in range(network.num_layers)]
     outputs = [tensor_id(network.get_output(i)) for i in range(network.num_outputs)]
     return NetworkRecord(inputs, outputs, layers, name=network.name or "")
 

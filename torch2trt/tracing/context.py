@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..backend import trt
+from .preserve import storage_key
 from .preserve import version_of as _version
 
 _REQUIRED = object()
@@ -111,7 +112,9 @@ class ConversionContext:
         self.method_return: Any = None
         self.module_path = ""
         self._constants: dict[tuple, Any] = {}
-        self._keepalive: list[Any] = []       # numpy arrays behind trt.Weights must outlive the build
+        self._keepalive: list[Any] = []       # arrays behind trt.Weights must outlive the build
+        self._weight_views: list[tuple[torch.Tensor, int]] = []  # model tensors TensorRT reads without a copy
+        self.snapshot = None                  # the ModelSnapshot of this conversion (weights() shares its memory)
         self._names_used: dict[str, int] = {}
         self._foldable: dict[int, _Foldable] = {}
         self.allow_folding = True
@@ -140,22 +143,47 @@ class ConversionContext:
         tensor._trt = itensor
 
     def weights(self, value: torch.Tensor | np.ndarray, dtype: torch.dtype | None = None):
-        """trt.Weights from a tensor (kept alive until the engine is built)."""
-        if isinstance(value, torch.Tensor):
-            t = value.detach()
-            if dtype is not None:
-                t = t.to(dtype)
-            if t.dtype == torch.bfloat16:  # numpy has no bfloat16: hand TensorRT the raw bits
-                arr = t.contiguous().cpu().view(torch.int16).numpy().copy()
-                self._keepalive.append(arr)
-                return trt.Weights(trt.bfloat16, arr.ctypes.data, arr.size)
-            # a copy: TensorRT reads the memory at build time, and the model may change the tensor in place
-            # after this point (a buffer updated by forward, a constant modified later in the trace)
-            arr = np.array(t.cpu().numpy(), copy=True, order="C")
-        else:
+        """trt.Weights from a tensor (kept alive until the engine is built).
+
+        TensorRT reads the memory when the engine is built, after the trace. A model tensor (parameter, buffer)
+        that the forward has not written so far is handed over as it is, without a copy: the model is restored
+        before the build, so its memory then holds these values. A tensor converted to another dtype or layout
+        here is a new tensor of ours. Anything else is copied, because the model may still change it in place."""
+        if not isinstance(value, torch.Tensor):
             arr = np.ascontiguousarray(value)
+            self._keepalive.append(arr)
+            return trt.Weights(arr)
+        t = value.detach()
+        if dtype is not None and t.dtype != dtype:
+            t = t.to(dtype)
+        if t.device.type != "cpu" or not t.is_contiguous():
+            t = t.contiguous().cpu()
+        if t.data_ptr() == value.data_ptr():   # still the caller's memory: share it only when that is safe
+            if self.snapshot is not None and self.snapshot.unwritten(value):
+                self._weight_views.append((value, storage_key(value)))
+            else:
+                t = t.clone()
+        self._keepalive.append(t)
+        if t.dtype == torch.bfloat16:  # numpy has no bfloat16: hand TensorRT the raw bits
+            return trt.Weights(trt.bfloat16, t.data_ptr(), t.numel())
+        arr = t.numpy()
         self._keepalive.append(arr)
         return trt.Weights(arr)
+
+    def owned_weights(self) -> dict[int, torch.Tensor]:
+        """Data pointer -> tensor, for the weights handed to TensorRT that belong to this conversion (converted,
+        folded or copied here, not the model's own memory): the network record may share them."""
+        model = {t.data_ptr() for t, _ in self._weight_views}
+        return {t.data_ptr(): t for t in self._keepalive
+                if isinstance(t, torch.Tensor) and t.numel() and t.data_ptr() not in model}
+
+    def check_weight_views(self) -> None:
+        """After the model was restored: every model tensor handed to TensorRT without a copy still has the
+        memory TensorRT reads (a restore that had to replace a tensor's storage would break that)."""
+        moved = [t for t, key in self._weight_views if storage_key(t) != key]
+        if moved:
+            raise RuntimeError(f"torch2trt: {len(moved)} model tensor(s) handed to TensorRT without a copy changed "
+                               "storage while the model was restored; please report this model")
 
     def constant(self, value: Any, dtype: torch.dtype | None = None, rank: int | None = None):
         """A network constant for a torch tensor, numpy array or Python number (cached per tensor).

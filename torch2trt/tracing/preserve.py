@@ -79,6 +79,13 @@ class ModelSnapshot:
     def owns(self, t: torch.Tensor) -> bool:
         return storage_key(t) in self._by_storage
 
+    def unwritten(self, t: torch.Tensor) -> bool:
+        """`t` shares its storage with model tensors none of which was written so far in this run: its memory
+        holds the values it had when the snapshot was taken, and `restore()` leaves (or puts) them back."""
+        tids = self._by_storage.get(storage_key(t))
+        return bool(tids) and all(tid not in self._saved and version_of(self._tensors[tid][0]) ==
+                                  self._tensors[tid][2] for tid in tids)
+
     def before_write(self, t: torch.Tensor) -> None:
         """`t` is about to be written in place: copy every model tensor sharing its storage (once)."""
         for tid in self._by_storage.get(storage_key(t), ()):
