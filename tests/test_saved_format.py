@@ -95,8 +95,9 @@ def test_state_dict_keeps_the_format_1_keys_and_plain_values():
     m = torch2trt.torch2trt(_Model().eval(), [x, d], max_shapes=[(3, 4), None], min_shapes=[(1, 4), None])
     state = m.state_dict()
     assert list(state) == FORMAT_1_KEYS and state["format_version"] == 1
-    assert state["input_specs"] == [{"name": "input_0", "dtype": "float32", "min": [1, 4], "opt": [2, 4], "max": [3, 4]},
-                                    {"name": "input_1", "dtype": "float32", "min": [], "opt": [], "max": []}]
+    assert state["input_specs"] == [
+        {"name": "input_0", "dtype": "float32", "min": [1, 4], "opt": [2, 4], "max": [3, 4]},
+        {"name": "input_1", "dtype": "float32", "min": [], "opt": [], "max": []}]
     assert state["output_specs"] == [{"name": "output_0", "dtype": "float32", "shape": [-1, 3]},
                                      {"name": "output_1", "dtype": "float32", "shape": [-1]}]
     assert state["build_settings"] == {"max_workspace_size": None, "dtype": None}

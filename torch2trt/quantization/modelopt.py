@@ -19,10 +19,7 @@ from typing import Any
 
 import torch
 
-from ..tracing.registry import register
-from .qdq import QMAX
-
-_REGISTERED: set[type] = set()
+from .calibrate import QMAX
 
 
 def is_tensor_quantizer(module: torch.nn.Module) -> bool:
@@ -84,31 +81,4 @@ def scale_and_axis(q: Any, rank: int) -> tuple[torch.Tensor, int | None]:
     return scale.reshape(-1), axis % rank
 
 
-def convert_tensor_quantizer(ctx) -> None:
-    from .qdq import add_qdq
-
-    q, x = ctx.method_args[0], ctx.method_args[1]
-    out = ctx.method_return
-    itensor = ctx.trt(x)
-    try:
-        mode = quantizer_mode(q)
-        if mode is not None:
-            scale, axis = scale_and_axis(q, x.dim())
-    except ValueError as e:
-        raise ctx.unsupported(f"{ctx.module_path}: {e}") from None
-    if mode is None:
-        ctx.set_output(out, itensor)
-        return
-    ctx.set_output(out, add_qdq(ctx, itensor, mode, scale, axis, "input"))
-
-
-def register_for(model: torch.nn.Module) -> None:
-    """Register the TensorQuantizer converter for the quantizer class(es) this model uses (once per class)."""
-    for _, q in tensor_quantizers(model):
-        cls = type(q)
-        if cls not in _REGISTERED:
-            register(cls, convert_tensor_quantizer)
-            _REGISTERED.add(cls)
-
-
-__all__ = ["is_tensor_quantizer", "tensor_quantizers", "quantizer_mode", "scale_and_axis", "register_for"]
+__all__ = ["is_tensor_quantizer", "tensor_quantizers", "quantizer_mode", "scale_and_axis"]
