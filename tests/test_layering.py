@@ -21,7 +21,7 @@ def _modules(package: Path) -> dict[str, tuple[Path, bool]]:
     return mods
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
     """module -> the package modules it imports. `from X import name` counts as importing the submodule X.name
     where there is one, else X itself (the package `torch2trt` when X is its top)."""

@@ -13,11 +13,11 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch2trt.runtime.saved import state_digest
 
 import torch2trt as t2t
 from torch2trt import StateError, TRTModule, torch2trt
 from torch2trt.network.reference import ReferenceError
+from torch2trt.runtime.saved import state_digest
 
 DEEP = 20_000
 

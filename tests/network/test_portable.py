@@ -26,8 +26,8 @@ from torch2trt.backend import create_network, trt
 from torch2trt.network import reference
 from torch2trt.network.inspect import NetworkRecord, read_network
 from torch2trt.network.portable import ReplayError, replay, replayable_layer_types
-from torch2trt.runtime.build import rebuild_engine
 from torch2trt.onnx_route import export_and_parse
+from torch2trt.runtime.build import rebuild_engine
 from torch2trt.testing import randomize_norm_statistics
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -46,8 +46,9 @@ def dtype_name(dtype: torch.dtype) -> str:
 def dtype_from_name(name: Any) -> torch.dtype:
     try:
         return dtypes.from_name(name)
-    except KeyError as e:
-        raise StateError(f"{e.args[0]} in saved state") from None
+    except KeyError:
+        raise StateError(f"unknown dtype {name!r} in saved state; expected one of "
+                         f"{sorted(dtypes.name(d) for d in dtypes.PLAIN_DTYPES)}") from None
 
 
 @dataclass
