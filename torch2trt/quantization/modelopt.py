@@ -2,8 +2,8 @@
 become the same Q/DQ pairs our own calibration produces.
 
 - A TensorQuantizer on a traced tensor (an activation) is converted by a module converter (qdq.py's
-  `convert_tensor_quantizer`, registered for the model's TensorQuantizer class): QUANTIZE / DEQUANTIZE with scale = amax / maxbound (INT8: 127, FP8 e4m3: 448),
-  per tensor or per channel along its `axis`.
+  `convert_tensor_quantizer`, registered for the model's TensorQuantizer class): QUANTIZE / DEQUANTIZE with
+  scale = amax / maxbound (INT8: 127, FP8 e4m3: 448), per tensor or per channel along its `axis`.
 - A TensorQuantizer on a weight runs in PyTorch (its input is a parameter, not traced), so the converter of the
   layer receives fake-quantized weights w = q * s. The plan keeps that quantizer by module path and qdq.py puts
   Q/DQ with the same s on those weights: round(w / s) gives q back exactly, so the network computes the same.
