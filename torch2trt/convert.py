@@ -113,8 +113,7 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
         timings["verify"] = time.perf_counter() - t0
     trt_module.timings = timings
     if not keep_network:
-        trt_module.network = None
-        trt_module._network_keepalive = None
+        trt_module.drop_network()
     return trt_module
 
 

@@ -69,6 +69,10 @@ class TRTModule(torch.nn.Module):
         self._device: torch.device | None = None
         self._warned_reference = False
 
+    def drop_network(self) -> None:
+        """Let the live TensorRT network go (torch2trt(keep_network=False)); saved records stay."""
+        self.network = self._network_keepalive = self._network_read = None
+
     # ---- calling ---------------------------------------------------------------------------------
     def forward(self, *args: Any) -> Any:
         flat = self._flatten_inputs(args)
