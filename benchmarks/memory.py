@@ -1,7 +1,7 @@
 """Memory and time of a conversion: what `torch2trt()` adds to a process's peak memory, what the returned module
 keeps, the saved file, and the CPU time against the ONNX route — per model, each in a child process.
 
-    python benchmarks/memory.py --out docs/benchmarks                  # resnet50, vgg16, vit_b_16, llama-0.45b
+    python benchmarks/memory.py --out docs/benchmarks                  # resnet50, vgg16, vit_b_16, llama-0.33b
     python benchmarks/memory.py llama-1b --out /tmp/mem                # the 1 B-parameter Llama-style model
 
 Peak memory is the process's resident-set high-water mark (Linux VmHWM, reset through /proc/self/clear_refs
@@ -31,9 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
-MODELS = ["resnet50", "vgg16", "vit_b_16", "llama-0.45b"]
-LLAMA = {  # transformers LlamaConfig fields (random weights); 0.45 B and 1.1 B parameters
-    "llama-0.45b": dict(hidden_size=1024, num_hidden_layers=16, intermediate_size=4096, num_attention_heads=16,
+MODELS = ["resnet50", "vgg16", "vit_b_16", "llama-0.33b"]
+LLAMA = {  # transformers LlamaConfig fields (random weights); 0.33 B and 0.95 B parameters
+    "llama-0.33b": dict(hidden_size=1024, num_hidden_layers=16, intermediate_size=4096, num_attention_heads=16,
                         num_key_value_heads=16, vocab_size=32000),
     "llama-1b": dict(hidden_size=2048, num_hidden_layers=16, intermediate_size=5632, num_attention_heads=32,
                      num_key_value_heads=32, vocab_size=32000),

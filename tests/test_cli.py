@@ -107,7 +107,7 @@ def test_convert_resnet18_then_info_describes_the_saved_module(tmp_path):
 
     m = TRTModule()
     m.load_state_dict(torch.load(out, weights_only=True))
-    assert m.input_specs[0]["opt"] == [2, 3, 64, 64]
+    assert m.input_specs[0].opt == [2, 3, 64, 64]
 
     info = run("info", out)
     assert info.returncode == 0, info.stderr

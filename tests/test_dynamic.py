@@ -22,9 +22,9 @@ def test_profile_makes_varying_dims_dynamic_and_specs_record_it():
     m = torch2trt(ConvAdd().eval(), [torch.randn(2, 3, 16, 16)], min_shapes=[(1, 3, 8, 8)],
                   max_shapes=[(4, 3, 32, 32)])
     assert tuple(m.network.get_input(0).shape) == (-1, 3, -1, -1)
-    assert m.input_specs[0]["min"] == [1, 3, 8, 8] and m.input_specs[0]["max"] == [4, 3, 32, 32]
-    assert m.input_specs[0]["opt"] == [2, 3, 16, 16]  # the sample when opt is not given
-    assert m.output_specs[0]["shape"] == [-1, 4, -1, -1]
+    assert m.input_specs[0].min == [1, 3, 8, 8] and m.input_specs[0].max == [4, 3, 32, 32]
+    assert m.input_specs[0].opt == [2, 3, 16, 16]  # the sample when opt is not given
+    assert m.output_specs[0].shape == [-1, 4, -1, -1]
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 8, 8), (2, 3, 16, 16), (4, 3, 32, 32), (3, 3, 11, 27)])

@@ -98,7 +98,7 @@ def test_dynamic_true_gives_one_engine_with_a_dynamic_profile():
     assert len(compiled) == 1
     spec = compiled[0].trt_module.input_specs[0]
     # dynamo's range for a batch symbol starts at 2 (it specializes 0 and 1); the feature axis stays static
-    assert spec["min"][0] == 2 and spec["max"][0] >= 17 and spec["min"][1] == spec["max"][1] == 6
+    assert spec.min[0] == 2 and spec.max[0] >= 17 and spec.min[1] == spec.max[1] == 6
 
 
 def test_options_reach_the_conversion():

@@ -180,7 +180,7 @@ def test_a_flipped_byte_in_a_name_is_detected(model_trt):
 
 
 def test_an_engine_blob_that_is_not_an_engine_is_refused(model_trt):
-    from torch2trt.runtime.state import state_digest
+    from torch2trt.runtime.saved import state_digest
 
     state = _roundtrip(model_trt.state_dict())
     state["engine"] = torch.randint(0, 255, (5000,), dtype=torch.uint8)
@@ -224,7 +224,7 @@ def test_loaded_portable_module_runs_the_reference_path_and_portable_false_saves
 
 
 def test_malformed_network_record_is_a_state_error(model_trt):
-    from torch2trt.runtime.state import state_digest
+    from torch2trt.runtime.saved import state_digest
 
     state = _roundtrip(model_trt.state_dict())
     state["network"] = {"format": 7}

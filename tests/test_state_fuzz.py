@@ -158,7 +158,7 @@ class _TwoOutputs(nn.Module):
 def test_mutated_plain_values_give_a_state_error_or_a_module_whose_calls_fail_clearly():
     from torch2trt import InputError, StateError, TRTModule, TRTModuleError
     from torch2trt.network.reference import ReferenceError
-    from torch2trt.runtime.state import state_digest
+    from torch2trt.runtime.saved import state_digest
 
     torch.manual_seed(0)
     modules = [(torch2trt(nn.Sequential(nn.Linear(8, 4), nn.ReLU()).eval(), [torch.randn(2, 8)]), (2, 8)),

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 import torch2trt as t2t
 from torch2trt import StateError, TRTModule, torch2trt
 from torch2trt.network.reference import ReferenceError
-from torch2trt.runtime.state import state_digest
+from torch2trt.runtime.saved import state_digest
 
 DEEP = 20_000
 

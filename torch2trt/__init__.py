@@ -8,10 +8,9 @@ from . import converters  # noqa: F401  (registers the built-in converters)
 from .backend import trt  # noqa: F401  (converters: `from torch2trt import trt`)
 from .check import check  # noqa: E402
 from .convert import torch2trt
-from .runtime.build import EngineBuildError
-from .runtime.module import InputError, StateError, TRTModule, TRTModuleError
-from .runtime.state import load
-from .tracing.context import ConversionContext, ConversionError, UnsupportedArgument
+from .errors import ConversionError, EngineBuildError, InputError, StateError, TRTModuleError, UnsupportedArgument
+from .runtime.module import TRTModule, load
+from .tracing.context import ConversionContext
 from .tracing.registry import tensorrt_converter
 from .tracing.registry import unregister as unregister_converter
 

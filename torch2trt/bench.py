@@ -53,7 +53,7 @@ def _first_problems(message: str, limit: int = 3) -> str:
 
 def _gpu_reason() -> str | None:
     """None when the GPU columns can be measured, else why not."""
-    from torch2trt import backend
+    from . import backend
 
     ok, why = backend.engine_runnable_here()
     return None if ok else why
@@ -97,8 +97,8 @@ def measure_gpu(model, model_trt, inputs, warmup: int, iterations: int) -> dict:
 def warm_up(no_onnx: bool) -> None:
     import torch
 
-    from torch2trt import torch2trt
-    from torch2trt.onnx_route import export_and_parse
+    from .convert import torch2trt
+    from .onnx_route import export_and_parse
 
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()).eval()
     x = torch.randn(1, 3, 8, 8)
@@ -110,11 +110,11 @@ def warm_up(no_onnx: bool) -> None:
 def bench_model(spec: str, args, progress) -> Row:
     import torch
 
-    from torch2trt import torch2trt
-    from torch2trt.check import compare, run_reference
-    from torch2trt.models import load_model
-    from torch2trt.onnx_route import export_and_parse
-    from torch2trt.tracing import structure
+    from . import structure
+    from .compare import compare
+    from .convert import torch2trt
+    from .models import load_model
+    from .onnx_route import export_and_parse
 
     shapes = args.input_shape or ([f"3x{args.size}x{args.size}"] if ":" not in spec or
                                   spec.startswith("torchvision:") else None)
@@ -146,7 +146,7 @@ def bench_model(spec: str, args, progress) -> Row:
                 t = m.timings
                 convert_s, build_s = min(convert_s, t["trace"] + t["records"]), min(build_s, t["build"])
     except Exception as e:
-        from torch2trt import ConversionError
+        from .errors import ConversionError
 
         if isinstance(e, ConversionError):
             row.status = "not converted: " + _first_problems(str(e))
@@ -159,7 +159,7 @@ def bench_model(spec: str, args, progress) -> Row:
     if not args.no_reference:
         try:
             with progress.stage(f"  {loaded.name}: reference executor"):
-                got = run_reference(m, inputs)
+                got = m.run_reference(*inputs)
             errs = [compare(g, e) for g, e in zip(structure.flatten(got)[0], structure.flatten(expected)[0])]
             row.rel_error = max(e.rel if e.same_layout else math.inf for e in errs)
         except Exception as e:
@@ -189,7 +189,7 @@ def _environment(args) -> dict:
     import torch
     import torchvision
 
-    from torch2trt import backend
+    from . import backend
 
     return {"date": datetime.date.today().isoformat(), "python": platform.python_version(),
             "torch": torch.__version__, "torchvision": torchvision.__version__,
@@ -343,8 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from torch2trt.models import ModelSpecError, validate_spec
-    from torch2trt.progress import Progress
+    from .models import ModelSpecError, validate_spec
+    from .progress import Progress
 
     if args.batch <= 0 or args.repeat <= 0:
         raise ValueError(f"--batch and --repeat must be positive, got {args.batch} and {args.repeat}")

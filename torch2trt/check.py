@@ -10,9 +10,11 @@ from typing import Any, Callable
 
 import torch
 
+from .compare import OutputError, compare  # noqa: F401  (importable from here, as before)
 from .convert import torch2trt
 from .runtime.module import TRTModule
-from .tracing import structure
+from .runtime.saved import profile_of
+from .verify import compare_runs, fresh_inputs
 
 
 class FunctionModule(torch.nn.Module):
@@ -24,21 +26,6 @@ class FunctionModule(torch.nn.Module):
 
     def forward(self, *args):
         return self.fn(*args)
-
-
-@dataclass
-class OutputError:
-    name: str
-    shape: tuple
-    dtype: torch.dtype
-    expected_shape: tuple
-    expected_dtype: torch.dtype
-    max_abs: float
-    rel: float          # ||out - ref|| / ||ref|| (Frobenius), 0 when both are zero
-
-    @property
-    def same_layout(self) -> bool:
-        return self.shape == self.expected_shape and self.dtype == self.expected_dtype
 
 
 @dataclass
@@ -60,52 +47,29 @@ class CheckReport:
         return "\n".join(rows)
 
 
-def compare(out: torch.Tensor, ref: torch.Tensor, name: str = "output") -> OutputError:
-    """Errors of `out` against `ref` (computed in float64)."""
-    out, ref = out.detach(), ref.detach()
-    layout_ok = tuple(out.shape) == tuple(ref.shape)
-    if layout_ok and out.numel():
-        diff = out.double() - ref.double()
-        if out.dtype == torch.bool or ref.dtype == torch.bool:
-            diff = (out != ref).double()
-        both_inf = torch.isinf(out.double()) & torch.isinf(ref.double()) & (out.double() == ref.double())
-        both_nan = torch.isnan(out.double()) & torch.isnan(ref.double())
-        diff = torch.where(both_inf | both_nan, torch.zeros_like(diff), diff)
-        max_abs = float(diff.abs().max())
-        ref_norm = float(torch.where(torch.isfinite(ref.double()), ref.double(), 0).norm())
-        err_norm = float(diff.norm())
-        rel = 0.0 if err_norm == 0 else (err_norm / ref_norm if ref_norm else float("inf"))
-    else:
-        max_abs = rel = 0.0 if layout_ok else float("inf")
-    return OutputError(name, tuple(out.shape), out.dtype, tuple(ref.shape), ref.dtype, max_abs, rel)
-
-
 def run_reference(model_trt: TRTModule, inputs: list, dtype: torch.dtype | None = None) -> Any:
-    """Run a converted module's kept network on the CPU; returns outputs in the model's structure."""
-    from .network import reference
-
-    if model_trt.network is None:
-        raise ValueError("the module keeps no network (converted with keep_network=False)")
-    flat, _ = structure.flatten(list(inputs))
-    results = reference.run(model_trt.network, {n: t.detach().cpu() for n, t in
-                                                zip(model_trt.input_names, flat)}, dtype=dtype)
-    return structure.unflatten(model_trt.output_schema, [results[n] for n in model_trt.output_names])
+    """Run a converted module's network on the CPU (`TRTModule.run_reference`); outputs in the model's structure."""
+    return model_trt.run_reference(*inputs, dtype=dtype)
 
 
 def check(model: torch.nn.Module | Callable, inputs: list, *, verbose: bool = True,
-          verify_inputs: list | None = None, **convert_kwargs: Any) -> CheckReport:
-    """Convert `model`, then compare PyTorch's outputs with the converted network (the engine where it runs,
-    else the CPU reference executor) on the sample and on fresh inputs drawn like it — at the profile's min, opt
-    and max shapes when it is dynamic (the rule of torch2trt's verification, torch2trt/verify.py) — or on
-    `verify_inputs` (argument lists) instead of the fresh ones. `report.outputs` holds, per output, the worst run;
-    `report.runs` every run. Nothing is raised on a mismatch: the report says it."""
-    from .verify import compare_runs, fresh_inputs
-
+          verify_inputs: list | None = None, model_trt: TRTModule | None = None,
+          **convert_kwargs: Any) -> CheckReport:
+    """Convert `model` (or take the converted `model_trt`, e.g. one loaded from a file, even without an engine),
+    then compare PyTorch's outputs with the converted network (the engine where it runs, else the CPU reference
+    executor) on the sample and on fresh inputs drawn like it — at the profile's min, opt and max shapes when it
+    is dynamic (the rule of torch2trt's verification, torch2trt/verify.py) — or on `verify_inputs` (argument
+    lists) instead of the fresh ones. `report.outputs` holds, per output, the worst run; `report.runs` every run.
+    Nothing is raised on a mismatch: the report says it."""
     if not isinstance(model, torch.nn.Module):
         model = FunctionModule(model).eval()
     convert_kwargs.pop("verify", None)
-    model_trt = torch2trt(model, inputs, verify=False, **convert_kwargs)
-    profile = {s["name"]: (s["min"], s["opt"], s["max"]) for s in model_trt.input_specs}
+    if model_trt is None:
+        model_trt = torch2trt(model, inputs, verify=False, **convert_kwargs)
+    elif convert_kwargs:
+        raise TypeError(f"check(..., model_trt=...) compares a converted module; conversion arguments "
+                        f"({', '.join(sorted(convert_kwargs))}) do not apply to it")
+    profile = profile_of(model_trt.input_specs)
     others = fresh_inputs(inputs, profile, model_trt.input_names) if verify_inputs is None else list(verify_inputs)
     runs, _ = compare_runs(model, model_trt, [list(inputs)] + [list(a) for a in others], model_trt.output_names,
                            sample_args=list(inputs),

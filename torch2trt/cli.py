@@ -77,7 +77,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         torch.save(m.state_dict(), out)
     t = m.timings
     counts = layer_counts(m.network)
-    shapes = ", ".join(f"{s['name']} {tuple(s['opt'])} {s['dtype']}" for s in m.input_specs)
+    from .dtypes import name as dtype_name
+
+    shapes = ", ".join(f"{s.name} {tuple(s.opt)} {dtype_name(s.dtype)}" for s in m.input_specs)
     print(f"converted {loaded.name} ({shapes}; precision {args.dtype or ('float16' if args.fp16 else 'as model')})")
     print(f"  conversion (tracing + network): {t['trace'] + t['records']:.2f} s")
     print(f"  engine build:                   {t['build']:.2f} s")
@@ -145,15 +147,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(args.bench_args)
 
 
-def read_saved_state(path: str) -> tuple[dict, dict]:
-    """(validated TRTModule state, the raw entries) of a file saved with torch.save(m.state_dict())."""
+def read_saved_state(path: str):
+    """(what a TRTModule saves (runtime/saved.py's Saved), the raw entries) of a file saved with
+    torch.save(m.state_dict())."""
     import pickle
     import zipfile
 
     import torch
 
-    from .runtime.module import StateError
-    from .runtime.state import read_state
+    from .errors import StateError
+    from .runtime import saved
 
     file = Path(path)
     if not file.is_file():
@@ -177,26 +180,28 @@ def read_saved_state(path: str) -> tuple[dict, dict]:
         if len(prefixes) == 1:
             prefix = prefixes.pop()
     own = {k[len(prefix):]: v for k, v in raw.items() if isinstance(k, str) and k.startswith(prefix)}
-    return read_state(own, where=f"{path}{' (' + prefix.rstrip('.') + ')' if prefix else ''}"), own
+    return saved.read(own, where=f"{path}{' (' + prefix.rstrip('.') + ')' if prefix else ''}"), own
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from .dtypes import name as dtype_name
+
     state, raw = read_saved_state(args.file)
     size = Path(args.file).stat().st_size
     print(f"file:     {args.file} ({megabytes(size)})")
-    print(f"backend:  {state['backend']} {state['backend_version']} (format version {raw['format_version']})")
-    print(f"engine:   {megabytes(len(state['engine']))}")
-    settings = ", ".join(f"{k}={v}" for k, v in state["build_settings"].items()) or "(none recorded)"
+    print(f"backend:  {state.backend} {state.backend_version} (format version {raw['format_version']})")
+    print(f"engine:   {megabytes(len(state.engine))}")
+    settings = ", ".join(f"{k}={v}" for k, v in state.build_settings.items()) or "(none recorded)"
     print(f"build:    {settings}")
     print("inputs:")
-    for spec in state["input_specs"]:
-        lo, opt, hi = (tuple(spec[k]) for k in ("min", "opt", "max"))
+    for spec in state.input_specs:
+        lo, opt, hi = tuple(spec.min), tuple(spec.opt), tuple(spec.max)
         profile = f"shape {opt}" if lo == hi else f"min {lo}, opt {opt}, max {hi}"
-        print(f"  {spec.get('name', '?')}: {spec['dtype']}, {profile}")
+        print(f"  {spec.name}: {dtype_name(spec.dtype)}, {profile}")
     print("outputs:")
-    for spec in state["output_specs"]:
-        print(f"  {spec.get('name', '?')}: {spec['dtype']}, shape {tuple(spec['shape'])}")
-    record = state.get("network")
+    for spec in state.output_specs:
+        print(f"  {spec.name}: {dtype_name(spec.dtype)}, shape {tuple(spec.shape)}")
+    record = state.network
     if record is None:
         print("network:  not stored (this file holds the engine only: no rebuild or CPU reference run after "
               "loading)")
@@ -297,8 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _describe(e: BaseException) -> str:
     """The message of an expected error as is; a type name first for anything else."""
     from .convert import ConversionError
+    from .errors import InputError, TRTModuleError
     from .runtime.build import EngineBuildError
-    from .runtime.module import InputError, TRTModuleError
 
     if isinstance(e, (CliError, ConversionError, EngineBuildError, InputError, TRTModuleError)):
         return _one_line(e)

@@ -12,15 +12,18 @@ from typing import Any, Sequence
 
 import torch
 
-from . import backend, quantization
+from . import backend, quantization, structure
+from .dtypes import name as dtype_name
+from .errors import ConversionError
 from .network.inspect import read_network
 from .runtime.build import build_engine, new_builder
-from .runtime.module import TRTModule, dtype_name
-from .tracing import structure
-from .tracing.context import ConversionContext, ConversionError, get_trt, torch_dtype_to_trt
+from .runtime.module import TRTModule
+from .runtime.saved import InputSpec, OutputSpec
+from .tracing.context import ConversionContext, get_trt, torch_dtype_to_trt
 from .tracing.mode import _Broken, refuse_nested, tracing
 from .tracing.preserve import ModelSnapshot, run_preserved
 from .tracing.shapes import DynDim
+from .verify import verify_conversion
 
 # Arguments of the original torch2trt that we accept only at their default (they select features that
 # do not exist in strongly typed TensorRT or are not implemented): name -> default.
@@ -93,31 +96,27 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     record = read_network(traced.network, traced.ctx.owned_weights()) if portable else None
     timings["records"] = time.perf_counter() - t0
     network, dtype = traced.network, traced.dtype
-    input_specs = [{"name": n, "dtype": dtype_name(t.dtype), "min": list(p[0]), "opt": list(p[1]),
-                    "max": list(p[2])} for (n, p), t in zip(traced.profile.items(), traced.flat_in)]
-    output_specs = [{"name": n, "dtype": dtype_name(d), "shape": [int(v) for v in network.get_output(i).shape]}
+    input_specs = [InputSpec(n, t.dtype, list(p[0]), list(p[1]), list(p[2]))
+                   for (n, p), t in zip(traced.profile.items(), traced.flat_in)]
+    output_specs = [OutputSpec(n, d, [int(v) for v in network.get_output(i).shape])
                     for i, (n, d) in enumerate(zip(traced.names_out, traced.out_dtypes))]
     trt_module = TRTModule(engine, traced.names_in, traced.names_out, traced.in_schema, traced.out_schema,
                            input_specs, output_specs, network=network,
                            build_settings={"max_workspace_size": max_workspace_size,
                                            "dtype": dtype_name(dtype) if dtype else None},
-                           network_record=record)
-    trt_module._network_keepalive = (traced.builder, traced.ctx._keepalive)
-    trt_module.verification = None
+                           network_record=record,
+                           network_keepalive=(traced.builder, traced.ctx._keepalive))
     if verify:
-        from .verify import verify_conversion
-
         t0 = time.perf_counter()
         trt_module.verification = verify_conversion(
-            module, trt_module, traced, inputs, verify_inputs=verify_inputs, rtol=verify_rtol,
+            module, trt_module, traced, inputs, verify_inputs=verify_inputs, rtol=verify_rtol, trace=_trace,
             convert_kwargs=dict(input_names=input_names, output_names=output_names, fp16_mode=fp16_mode,
                                 dtype=dtype, min_shapes=min_shapes, opt_shapes=opt_shapes, max_shapes=max_shapes,
                                 max_batch_size=max_batch_size, **kwargs))
         timings["verify"] = time.perf_counter() - t0
     trt_module.timings = timings
     if not keep_network:
-        trt_module.network = None
-        trt_module._network_keepalive = None
+        trt_module.drop_network()
     return trt_module
 
 

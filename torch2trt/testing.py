@@ -108,8 +108,8 @@ def assert_converts_dynamic(fn: torch.nn.Module | Callable, sample: list, min_sh
 
 
 def _matches(model_trt, module, inputs: list, rtol: float, where: str) -> None:
+    from . import structure
     from .check import compare, run_reference
-    from .tracing import structure
 
     got, _ = structure.flatten(run_reference(model_trt, inputs))
     with torch.no_grad():

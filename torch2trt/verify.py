@@ -3,7 +3,7 @@ the sample, so that a conversion which is right only at the sample run is caught
 
 Owns the fresh-input rule (also used by `torch2trt.check` and the CLI's `check`), the per-precision tolerances,
 the comparison on the engine (where it runs) or the CPU reference executor, and the error that names the first
-diverging call (found with `torch2trt.debug.first_divergence`).
+diverging call (found with `torch2trt.layerwise.first_divergence`).
 
 Fresh inputs are drawn like the sample, with a fixed seed (the check is reproducible): floating tensors with the
 sample's mean and standard deviation (over its finite values; 1 where it has none), integer tensors uniformly
@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
-from .check import OutputError, compare
-from .tracing import structure
-from .tracing.context import ConversionError
+from . import structure
+from .compare import INT_MISMATCH, OutputError, compare, diverges  # noqa: F401  (importable from here, as before)
+from .errors import ConversionError
+from .layerwise import first_divergence
 from .tracing.preserve import run_preserved
 
 # Relative error (Frobenius, over each output) allowed by precision: above what a correct conversion shows on the
@@ -32,8 +33,6 @@ DEFAULT_RTOL = {torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 5e-2}
 # INT8/FP8 networks (int8_mode, quantize=...) are approximate on purpose: the check only catches gross errors (a value
 # frozen from the sample is order 1); their accuracy is measured with torch2trt.check on the user's data.
 QUANTIZED_RTOL = 0.25
-# integer and boolean outputs: the share of elements allowed to differ (ties decided by float rounding)
-INT_MISMATCH = 1e-3
 SEED = 20261201
 
 
@@ -131,25 +130,9 @@ def run_converted(trt_module, args: Sequence[Any]) -> tuple[list[torch.Tensor], 
         dev = torch.device("cuda")
         moved = structure.unflatten(schema, [t.to(dev) if t.device.type != "cuda" else t for t in flat])
         return structure.flatten(trt_module(*moved))[0], "engine"
-    from .network import reference
-
     flat = trt_module._flatten_inputs(tuple(args))
-    trt_module._check_inputs(flat)
-    # the records when there are (reading a live network copies every weight)
-    net = trt_module.network_record if trt_module.network_record is not None else trt_module.network
-    results = reference.run(net, {n: t.detach().cpu() for n, t in zip(trt_module.input_names, flat)})
-    return [results[n] for n in trt_module.output_names], "reference"  # flat, in the output schema's order
-
-
-def diverges(err: OutputError, rtol: float, got: torch.Tensor | None = None,
-             expected: torch.Tensor | None = None) -> bool:
-    if not err.same_layout:
-        return True
-    if not (err.dtype.is_floating_point or err.expected_dtype.is_floating_point):
-        if got is None or expected is None or expected.numel() == 0:
-            return err.max_abs != 0
-        return float((got.cpu() != expected.cpu()).double().mean()) > INT_MISMATCH
-    return not err.rel <= rtol  # NaN counts as diverged
+    trt_module._check_inputs(flat, runnable=False)
+    return trt_module._run_reference(flat), "reference"  # flat, in the output schema's order
 
 
 def _runs_at(trt_module, args: Sequence[Any] | None) -> bool:
@@ -202,9 +185,11 @@ def compare_runs(model: torch.nn.Module, trt_module, arg_lists: Sequence[Sequenc
 
 def verify_conversion(model: torch.nn.Module, trt_module, traced, inputs: Sequence[Any], *,
                       verify_inputs: Sequence[Sequence[Any]] | None = None, rtol: float | None = None,
-                      convert_kwargs: dict | None = None, raise_on_mismatch: bool = True) -> Verification:
+                      trace: Callable[..., Any] | None = None, convert_kwargs: dict | None = None,
+                      raise_on_mismatch: bool = True) -> Verification:
     """Compare `trt_module` with `model` on fresh inputs (or `verify_inputs`); raise a ConversionError naming
-    the first diverging call on a mismatch beyond `rtol`."""
+    the first diverging call on a mismatch beyond `rtol` (found by tracing again with `trace(model, inputs,
+    **convert_kwargs)`, convert.py's `_trace`; without it, no call is named)."""
     if rtol is None:
         rtol = default_rtol(model, traced.flat_in, traced.dtype)
         if getattr(traced.ctx, "quantization", None) is not None:
@@ -223,11 +208,11 @@ def verify_conversion(model: torch.nn.Module, trt_module, traced, inputs: Sequen
                       + "; ".join(r.skipped for r in runs) + ". Pass verify_inputs=[[...]] the model accepts.",
                       stacklevel=3)
     if failures and raise_on_mismatch:
-        raise ConversionError(_mismatch_message(model, inputs, runs, failures, rtol, convert_kwargs or {}))
+        raise ConversionError(_mismatch_message(model, inputs, runs, failures, rtol, trace, convert_kwargs or {}))
     return result
 
 
-def _mismatch_message(model, inputs, runs, failures, rtol, convert_kwargs) -> str:
+def _mismatch_message(model, inputs, runs, failures, rtol, trace, convert_kwargs) -> str:
     run_index, err = failures[0]
     run = runs[run_index]
     shapes = [tuple(t.shape) for t in structure.flatten(run.inputs)[0]]
@@ -236,9 +221,9 @@ def _mismatch_message(model, inputs, runs, failures, rtol, convert_kwargs) -> st
     lines = [f"torch2trt: the converted network differs from PyTorch on fresh inputs (drawn like the sample, input "
              f"shapes {shapes}), although it was built from the sample: output {err.name!r} {what}."]
     try:
-        from .debug import first_divergence
-
-        first = first_divergence(model, inputs, run.inputs, rtol, **convert_kwargs)
+        if trace is None:
+            raise ValueError("no tracer given")
+        first = first_divergence(model, inputs, run.inputs, rtol, trace=trace, **convert_kwargs)
     except Exception as e:  # noqa: BLE001  (the diagnosis must not hide the mismatch itself)
         first, why = None, f"({type(e).__name__}: {e})"
     else:

@@ -25,8 +25,9 @@ from torch2trt import TRTModule, torch2trt
 from torch2trt.backend import create_network, trt
 from torch2trt.network import reference
 from torch2trt.network.inspect import NetworkRecord, read_network
-from torch2trt.network.portable import ReplayError, rebuild_engine, replay, replayable_layer_types
+from torch2trt.network.portable import ReplayError, replay, replayable_layer_types
 from torch2trt.onnx_route import export_and_parse
+from torch2trt.runtime.build import rebuild_engine
 from torch2trt.testing import randomize_norm_statistics
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -390,16 +391,23 @@ def test_engine_only_module_cannot_rebuild():
 
 
 def test_engine_of_another_backend_is_rebuilt_on_first_use_where_an_engine_can_run(monkeypatch):
-    """A GPU is simulated (engine_runnable_here patched): before running, a module built by 'another backend'
-    rebuilds its engine from the saved network, with a warning."""
+    """A GPU is simulated (engine_runnable_here patched): a module built by 'another backend' can run the engine
+    path (the query changes nothing); before the engine is loaded it is rebuilt from the saved network, with a
+    warning."""
+    import warnings
+
     from torch2trt import backend
 
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
     m = torch2trt(model, [torch.randn(2, 3, 8, 8)])
     m.backend_name, m.engine_bytes = "tensorrt", b"stale"
     monkeypatch.setattr(backend, "engine_runnable_here", lambda: (True, ""))
-    with pytest.warns(UserWarning, match="was built by tensorrt, this process uses tensorrt_rtx; rebuilding"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         assert m._engine_runnable() == (True, "")
+    assert (m.backend_name, m.engine_bytes) == ("tensorrt", b"stale")
+    with pytest.warns(UserWarning, match="was built by tensorrt, this process uses tensorrt_rtx; rebuilding"):
+        m._ensure_engine()          # what _run_engine does before loading the engine
     assert m.backend_name == backend.NAME and m.engine_bytes[:4] == b"vtrt"
     m.network_record = None
     m.backend_name = "tensorrt"

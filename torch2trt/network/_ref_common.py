@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import torch
 
+from ..errors import ReferenceError
 from .inspect import LayerRecord
 
 # TensorRT operator documentation (the semantics every handler follows)
@@ -19,10 +20,6 @@ DOCS = "https://docs.nvidia.com/deeplearning/tensorrt/latest/_static/operators/"
 Handler = Callable[[LayerRecord, list, "Ctx"], list]
 
 _REDUCED = (torch.float16, torch.bfloat16)
-
-
-class ReferenceError(RuntimeError):
-    """The reference executor cannot run a layer (unsupported type, mode or value); names the layer."""
 
 
 class Ctx:

@@ -33,30 +33,14 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from .. import dtypes
 from ..backend import trt
 
 # ---- DataType <-> torch.dtype ---------------------------------------------------------------------------
 
-# TensorRT types torch cannot hold natively are stored in the closest torch type that holds every value:
-# INT4 as int8 (values in [-8, 7]); FP4/E8M0 as their torch "shell" types where torch has them.
-_TRT_TO_TORCH: dict[str, torch.dtype] = {
-    "FLOAT": torch.float32, "HALF": torch.float16, "BF16": torch.bfloat16, "INT8": torch.int8,
-    "INT32": torch.int32, "INT64": torch.int64, "BOOL": torch.bool, "UINT8": torch.uint8,
-    "FP8": torch.float8_e4m3fn, "INT4": torch.int8,
-}
-if hasattr(torch, "float4_e2m1fn_x2"):
-    _TRT_TO_TORCH["FP4"] = torch.float4_e2m1fn_x2
-if hasattr(torch, "float8_e8m0fnu"):
-    _TRT_TO_TORCH["E8M0"] = torch.float8_e8m0fnu
-
-
 def torch_dtype(trt_dtype: Any) -> torch.dtype:
-    """`trt.DataType` (or its member name) -> torch.dtype."""
-    name = trt_dtype if isinstance(trt_dtype, str) else trt_dtype.name
-    try:
-        return _TRT_TO_TORCH[name]
-    except KeyError:
-        raise NotImplementedError(f"TensorRT data type {name} has no torch equivalent here") from None
+    """`trt.DataType` (or its member name) -> torch.dtype (the table: torch2trt/dtypes.py)."""
+    return dtypes.from_trt(trt_dtype)
 
 
 # ---- records --------------------------------------------------------------------------------------------
@@ -224,7 +208,7 @@ _LAYER_FIELD_CHECKS = (
 )
 
 # The largest tensor a saved network may declare or have computed, in elements: what its data can justify
-# (runtime/state.py checks declared sizes at load, network/reference.py computed ones before allocating).
+# (runtime/saved.py checks declared sizes at load, network/reference.py computed ones before allocating).
 MIN_ELEMENT_BOUND = 2 ** 26
 ELEMENTS_PER_BYTE = 64
 

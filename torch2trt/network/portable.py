@@ -1,8 +1,8 @@
-"""Replay network records (network/inspect.py) into a new TensorRT network with this process's backend, and
-rebuild an engine from them. It knows the TensorRT API for adding layers, nothing about PyTorch models.
+"""Replay network records (network/inspect.py) into a new TensorRT network with this process's backend (building
+an engine from it is runtime/build.py's `rebuild_engine`). It knows the TensorRT API for adding layers, nothing
+about PyTorch models or engines.
 
     network, builder, keepalive = replay(record)            # keepalive: weight memory, keep until the build
-    engine_bytes = rebuild_engine(record, profile={"input_0": (min_shape, opt_shape, max_shape)})
 
 A layer is re-created with the add_* call of its type (the arguments that call needs), then every recorded
 attribute is set (`setattr` by TensorRT property name, enums from their member names), then the inputs the add_*
@@ -19,29 +19,18 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .. import backend
+from .. import backend, dtypes
 from ..backend import trt
+from ..errors import ReplayError
 from .inspect import _LAYER_CLASSES, LayerRecord, NetworkRecord, _plain, dependency_order, torch_dtype
 
-__all__ = ["ReplayError", "replay", "rebuild_engine", "replayable_layer_types"]
-
-
-class ReplayError(RuntimeError):
-    """A record cannot be turned back into a layer (or the new layer does not match the record)."""
-
-
-_TORCH_TO_TRT_NAME = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16",
-                      torch.int8: "int8", torch.int32: "int32", torch.int64: "int64", torch.bool: "bool",
-                      torch.uint8: "uint8", torch.float8_e4m3fn: "fp8"}
-for _torch_name, _trt_name in (("float4_e2m1fn_x2", "fp4"), ("float8_e8m0fnu", "e8m0")):
-    if hasattr(torch, _torch_name):
-        _TORCH_TO_TRT_NAME[getattr(torch, _torch_name)] = _trt_name
+__all__ = ["ReplayError", "replay", "replayable_layer_types"]
 
 
 def _trt_dtype(dtype: torch.dtype):
     try:
-        return getattr(trt, _TORCH_TO_TRT_NAME[dtype])
-    except (KeyError, AttributeError):
+        return dtypes.to_trt(dtype, quantized=True)
+    except TypeError:
         raise ReplayError(f"no TensorRT data type for {dtype} in {backend.NAME} {backend.VERSION}") from None
 
 
@@ -432,21 +421,3 @@ def replay(record: NetworkRecord, builder: Any = None) -> tuple[Any, Any, list]:
     r = _Replay(record, builder)
     network = r.run()
     return network, builder, r.weights.keep
-
-
-def rebuild_engine(record: NetworkRecord, *, profile: dict | None = None, max_workspace_size: int | None = None,
-                   log_level: Any = None) -> bytes:
-    """Replay `record` with this process's TensorRT and build a serialized engine from it. `profile` maps input
-    names to (min, opt, max) shapes; it is required when an input has dynamic (-1) dimensions."""
-    from ..runtime.build import build_engine, new_builder
-
-    dynamic = [name for name, _, shape in record.inputs if any(d < 0 for d in shape)]
-    unprofiled = [name for name in dynamic if name not in (profile or {})]
-    if unprofiled:
-        raise ReplayError(f"inputs {unprofiled} have dynamic dimensions: pass profile={{name: (min, opt, max)}} "
-                          "with their shapes")
-    builder, logger = new_builder(log_level)
-    network, builder, keepalive = replay(record, builder)
-    engine = build_engine(builder, network, logger, profile=profile, max_workspace_size=max_workspace_size)
-    del keepalive                                  # the serialized engine holds its own copy of the weights
-    return engine

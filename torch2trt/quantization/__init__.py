@@ -30,7 +30,7 @@ import torch
 from .. import backend
 from . import modelopt
 from .calibrate import ALGORITHMS, DEFAULT_PERCENTILE, Calibration, calibrate
-from .qdq import QuantizationPlan, quantized_input, quantized_layers, quantized_weights
+from .qdq import QuantizationPlan, quantized_input, quantized_layers, quantized_weights, register_tensor_quantizers
 
 # torch2trt() keyword arguments this package owns
 ARGUMENTS = ("int8_mode", "int8_calib_dataset", "int8_calib_algorithm", "int8_calib_percentile",
@@ -108,7 +108,7 @@ def _modelopt_plan(model: torch.nn.Module, int8_mode: bool, quantize: Any, targe
         problem = backend.quantization_problem(mode, weight_only, target, cc)
         if problem:
             raise ValueError(f"ModelOpt-quantized model ({mode}, e.g. {name}) for {target}: {problem}")
-    modelopt.register_for(model)
+    register_tensor_quantizers(model)
     weight_quantizers = {name.rpartition(".")[0]: q for name, q in quantizers if name.endswith(".weight_quantizer")}
     return QuantizationPlan("modelopt", None, weight_quantizers=weight_quantizers)
 

@@ -32,6 +32,9 @@ import torch.nn.functional as F
 from torch.nn.modules import module as nn_module
 from torch.overrides import TorchFunctionMode
 
+# symmetric ranges: scale = amax / QMAX (INT8 [-128, 127] uses +-127; FP8 e4m3's largest finite value is 448)
+QMAX = {"int8": 127.0, "fp8": 448.0}
+
 ALGORITHMS = ("max", "percentile", "entropy")
 DEFAULT_ALGORITHM = "entropy"
 DEFAULT_PERCENTILE = 99.99

@@ -1,16 +1,17 @@
 """Models quantized with NVIDIA Model Optimizer (`nvidia-modelopt`, `mtq.quantize`): its TensorQuantizer modules
 become the same Q/DQ pairs our own calibration produces.
 
-- A TensorQuantizer on a traced tensor (an activation) is converted by a module converter registered here for the
-  model's TensorQuantizer class: QUANTIZE / DEQUANTIZE with scale = amax / maxbound (INT8: 127, FP8 e4m3: 448),
-  per tensor or per channel along its `axis`.
+- A TensorQuantizer on a traced tensor (an activation) is converted by a module converter (qdq.py's
+  `convert_tensor_quantizer`, registered for the model's TensorQuantizer class): QUANTIZE / DEQUANTIZE with
+  scale = amax / maxbound (INT8: 127, FP8 e4m3: 448), per tensor or per channel along its `axis`.
 - A TensorQuantizer on a weight runs in PyTorch (its input is a parameter, not traced), so the converter of the
   layer receives fake-quantized weights w = q * s. The plan keeps that quantizer by module path and qdq.py puts
   Q/DQ with the same s on those weights: round(w / s) gives q back exactly, so the network computes the same.
 
 Only what TensorRT's Q/DQ layers express is accepted (signed, symmetric, not narrow-range INT8; FP8 e4m3; no
-block sizes, pre-quant scales, rotations or biases); anything else is refused with its reason. modelopt is never
-imported here: models are recognized by their quantizer class.
+block sizes, pre-quant scales, rotations or biases); anything else is refused with its reason. This module
+only recognizes quantizers and reads their scales (it adds no layers); modelopt is never imported here: models are
+recognized by their quantizer class.
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ from typing import Any
 
 import torch
 
-from ..tracing.registry import register
-from .qdq import QMAX
-
-_REGISTERED: set[type] = set()
+from .calibrate import QMAX
 
 
 def is_tensor_quantizer(module: torch.nn.Module) -> bool:
@@ -84,31 +82,4 @@ def scale_and_axis(q: Any, rank: int) -> tuple[torch.Tensor, int | None]:
     return scale.reshape(-1), axis % rank
 
 
-def convert_tensor_quantizer(ctx) -> None:
-    from .qdq import add_qdq
-
-    q, x = ctx.method_args[0], ctx.method_args[1]
-    out = ctx.method_return
-    itensor = ctx.trt(x)
-    try:
-        mode = quantizer_mode(q)
-        if mode is not None:
-            scale, axis = scale_and_axis(q, x.dim())
-    except ValueError as e:
-        raise ctx.unsupported(f"{ctx.module_path}: {e}") from None
-    if mode is None:
-        ctx.set_output(out, itensor)
-        return
-    ctx.set_output(out, add_qdq(ctx, itensor, mode, scale, axis, "input"))
-
-
-def register_for(model: torch.nn.Module) -> None:
-    """Register the TensorQuantizer converter for the quantizer class(es) this model uses (once per class)."""
-    for _, q in tensor_quantizers(model):
-        cls = type(q)
-        if cls not in _REGISTERED:
-            register(cls, convert_tensor_quantizer)
-            _REGISTERED.add(cls)
-
-
-__all__ = ["is_tensor_quantizer", "tensor_quantizers", "quantizer_mode", "scale_and_axis", "register_for"]
+__all__ = ["is_tensor_quantizer", "tensor_quantizers", "quantizer_mode", "scale_and_axis"]

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import torch
 
 from ..backend import trt
-from .calibrate import Calibration, call_key, channels_of, family_of, quantizable, weight_amax
+from ..tracing.registry import register
+from .calibrate import QMAX, Calibration, call_key, channels_of, family_of, quantizable, weight_amax
+from .modelopt import quantizer_mode, scale_and_axis, tensor_quantizers
 
-# symmetric ranges: scale = amax / QMAX (INT8 [-128, 127] uses +-127; FP8 e4m3's largest finite value is 448)
-QMAX = {"int8": 127.0, "fp8": 448.0}
 _TRT_TYPE = {"int8": "int8", "fp8": "fp8"}
 # op families whose weights TensorRT-RTX's weight-only INT8 covers ("INT8 WoQ GEMM": matrix multiplies only)
 _WEIGHT_ONLY_FAMILIES = {"linear"}
@@ -102,8 +102,6 @@ def quantized_weights(ctx, weight: torch.Tensor, axis: int, dtype: torch.dtype, 
     mode = plan.mode
     if mode == "modelopt":
         # the layer got weights the model's quantizer fake-quantized (q * s): Q/DQ with the same s is exact
-        from .modelopt import quantizer_mode, scale_and_axis
-
         wq = plan.weight_quantizers.get(path)
         try:
             mode = quantizer_mode(wq) if wq is not None else None
@@ -126,7 +124,37 @@ def quantized_weights(ctx, weight: torch.Tensor, axis: int, dtype: torch.dtype, 
     return add_qdq(ctx, ctx.constant(w), mode, scale, axis if scale.dim() else None, "weight")
 
 
-__all__ = ["QuantizationPlan", "quantized_input", "quantized_weights", "add_qdq", "plan_of", "QMAX"]
+# ---- ModelOpt's TensorQuantizer modules (modelopt.py recognizes them): their converter ----------------------
+_REGISTERED: set[type] = set()
+
+
+def convert_tensor_quantizer(ctx) -> None:
+    q, x = ctx.method_args[0], ctx.method_args[1]
+    out = ctx.method_return
+    itensor = ctx.trt(x)
+    try:
+        mode = quantizer_mode(q)
+        if mode is not None:
+            scale, axis = scale_and_axis(q, x.dim())
+    except ValueError as e:
+        raise ctx.unsupported(f"{ctx.module_path}: {e}") from None
+    if mode is None:
+        ctx.set_output(out, itensor)
+        return
+    ctx.set_output(out, add_qdq(ctx, itensor, mode, scale, axis, "input"))
+
+
+def register_tensor_quantizers(model: torch.nn.Module) -> None:
+    """Register the TensorQuantizer converter for the quantizer class(es) this model uses (once per class)."""
+    for _, q in tensor_quantizers(model):
+        cls = type(q)
+        if cls not in _REGISTERED:
+            register(cls, convert_tensor_quantizer)
+            _REGISTERED.add(cls)
+
+
+__all__ = ["QuantizationPlan", "quantized_input", "quantized_weights", "add_qdq", "plan_of", "QMAX",
+           "convert_tensor_quantizer", "register_tensor_quantizers"]
 
 
 # layers TensorRT runs in INT8/FP8 when Q/DQ pairs feed them (the rest of the network stays float)

@@ -1,4 +1,5 @@
-"""Engine build, in one place: logger, builder config, optimization profile, serialized engine.
+"""Engine build, in one place: logger, builder config, optimization profile, serialized engine; also the rebuild
+of an engine from saved network records (`rebuild_engine`).
 
 Owns every call to the TensorRT builder; errors carry TensorRT's own messages. It knows nothing of
 PyTorch models or converters.
@@ -7,16 +8,15 @@ PyTorch models or converters.
 from __future__ import annotations
 
 import sys
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from .. import backend
 from ..backend import trt
+from ..errors import EngineBuildError, ReplayError
+from ..network.inspect import NetworkRecord
+from ..network.portable import replay
 
 Shape = Sequence[int]
-
-
-class EngineBuildError(RuntimeError):
-    """The TensorRT builder refused the network; the message includes what TensorRT logged."""
 
 
 _SEVERITY_NAMES = {"VERBOSE": 4, "INFO": 3, "WARNING": 2, "ERROR": 1, "INTERNAL_ERROR": 0}
@@ -68,3 +68,22 @@ def build_engine(builder, network, logger: CapturingLogger, *,
         raise EngineBuildError(f"TensorRT ({backend.NAME} {backend.VERSION}) could not build the engine:\n  "
                                + "\n  ".join(msgs))
     return bytes(memoryview(serialized))
+
+
+def rebuild_engine(record: NetworkRecord, *, profile: Mapping[str, tuple[Shape, Shape, Shape]] | None = None,
+                   max_workspace_size: int | None = None, log_level: Any = None) -> bytes:
+    """Replay `record` with this process's TensorRT and build a serialized engine from it. `profile` maps input
+    names to (min, opt, max) shapes; it is required when an input has dynamic (-1) dimensions."""
+    dynamic = [name for name, _, shape in record.inputs if any(d < 0 for d in shape)]
+    unprofiled = [name for name in dynamic if name not in (profile or {})]
+    if unprofiled:
+        raise ReplayError(f"inputs {unprofiled} have dynamic dimensions: pass profile={{name: (min, opt, max)}} "
+                          "with their shapes")
+    builder, logger = new_builder(log_level)
+    network, builder, keepalive = replay(record, builder)
+    engine = build_engine(builder, network, logger, profile=profile, max_workspace_size=max_workspace_size)
+    del keepalive                                  # the serialized engine holds its own copy of the weights
+    return engine
+
+
+__all__ = ["EngineBuildError", "CapturingLogger", "new_builder", "build_engine", "rebuild_engine"]

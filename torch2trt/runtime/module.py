@@ -1,9 +1,9 @@
-"""TRTModule: a converted model that is called like the original.
+"""TRTModule: a converted model that is called like the original, and `load()` of a saved one.
 
-Holds the serialized engine, the I/O names, nested I/O structure and input profile. On a GPU that can
-run the engine it executes it on torch's current stream; elsewhere it runs the network on the CPU
-with the reference executor (when the network is available) or raises an error that says why.
-Its state_dict holds only tensors and plain Python values.
+Holds the serialized engine, the I/O names, nested I/O structure and input specs (runtime/saved.py, which also
+owns its state_dict's format: only tensors and plain Python values). On a GPU that can run the engine it executes
+it on torch's current stream; elsewhere it runs the network on the CPU with the reference executor
+(`run_reference`, when the network is available) or raises an error that says why.
 """
 
 from __future__ import annotations
@@ -13,36 +13,14 @@ from typing import Any
 
 import torch
 
-from .. import backend
+from .. import backend, dtypes, structure
 from ..backend import trt
-from ..tracing import structure
-
-FORMAT_VERSION = 1
-_DTYPES = {str(d).replace("torch.", ""): d for d in (
-    torch.float32, torch.float16, torch.bfloat16, torch.int8, torch.uint8, torch.int32, torch.int64, torch.bool)}
-
-
-class TRTModuleError(RuntimeError):
-    """The module cannot run here, or its state is unusable."""
-
-
-class InputError(ValueError):
-    """A call's inputs do not match what the engine was built for."""
-
-
-class StateError(TRTModuleError):
-    """A saved state cannot be loaded; the message says which key and what is wrong."""
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).replace("torch.", "")
-
-
-def dtype_from_name(name: str) -> torch.dtype:
-    try:
-        return _DTYPES[name]
-    except (KeyError, TypeError):
-        raise StateError(f"unknown dtype {name!r} in saved state; expected one of {sorted(_DTYPES)}") from None
+from ..errors import InputError, StateError, TRTModuleError  # noqa: F401  (raised here; importable from here)
+from ..network import reference
+from ..network.inspect import read_network
+from . import saved
+from .build import rebuild_engine
+from .saved import InputSpec, OutputSpec
 
 
 def _engine_bytes(engine: Any) -> bytes:
@@ -63,9 +41,9 @@ class TRTModule(torch.nn.Module):
 
     def __init__(self, engine: Any = None, input_names: list[str] | None = None,
                  output_names: list[str] | None = None, input_schema: dict | None = None,
-                 output_schema: dict | None = None, input_specs: list[dict] | None = None,
-                 output_specs: list[dict] | None = None, network: Any = None,
-                 build_settings: dict | None = None, network_record: Any = None):
+                 output_schema: dict | None = None, input_specs: list[InputSpec] | None = None,
+                 output_specs: list[OutputSpec] | None = None, network: Any = None,
+                 build_settings: dict | None = None, network_record: Any = None, network_keepalive: Any = None):
         super().__init__()
         self.engine_bytes = _engine_bytes(engine)
         self.input_names = list(input_names or [])
@@ -81,22 +59,34 @@ class TRTModule(torch.nn.Module):
         self.build_settings = dict(build_settings or {})
         self.network = network           # the live INetworkDefinition (keep_network=True), not saved
         self.network_record = network_record  # plain records of the network (portable): saved, replayable
-        self._network_keepalive: Any = None
+        self._network_keepalive = network_keepalive  # what the live network's weights point at
+        self._network_read: Any = None   # records read from the live network for the reference executor, not saved
         self.backend_name, self.backend_version = backend.NAME, backend.VERSION
+        self.verification: Any = None    # torch2trt(verify=True): the comparison with PyTorch (verify.py)
+        self.timings: dict[str, float] = {}  # torch2trt(): seconds spent tracing, building and verifying
         self._engine = None
         self._context = None
         self._device: torch.device | None = None
         self._warned_reference = False
 
+    def drop_network(self) -> None:
+        """Let the live TensorRT network go (torch2trt(keep_network=False)); saved records stay."""
+        self.network = self._network_keepalive = self._network_read = None
+
     # ---- calling ---------------------------------------------------------------------------------
     def forward(self, *args: Any) -> Any:
         flat = self._flatten_inputs(args)
-        self._check_inputs(flat)
         runnable, why = self._engine_runnable()
+        self._check_inputs(flat, runnable)
         if runnable:
             outputs = self._run_engine(flat)
         elif self.network is not None or self.network_record is not None:
-            outputs = self._run_reference(flat, why)
+            if not self._warned_reference:
+                warnings.warn(f"TRTModule: running the network with the CPU reference executor, not TensorRT "
+                              f"({why}). Results are TensorRT's semantics computed by PyTorch; speed is not.",
+                              stacklevel=2)
+                self._warned_reference = True
+            outputs = self._run_reference(flat)
         else:
             raise TRTModuleError(f"this TensorRT engine cannot run here: {why}; and the module holds no network "
                                  "for the CPU reference path (convert with portable=True or keep_network=True).")
@@ -118,13 +108,13 @@ class TRTModule(torch.nn.Module):
                              f"the saved structure holds {len(flat)}")
         return flat
 
-    def _check_inputs(self, flat: list[torch.Tensor]) -> None:
-        runnable, _ = self._engine_runnable()
+    def _check_inputs(self, flat: list[torch.Tensor], runnable: bool) -> None:
+        """Dtypes and shapes as the specs say; on CUDA (and the loaded device) when the engine runs."""
         for t, name, spec in zip(flat, self.input_names, self.input_specs):
-            want = dtype_from_name(spec["dtype"])
+            want = spec.dtype
             if t.dtype != want:
                 raise InputError(f"input {name!r} has dtype {t.dtype}; the engine expects {want}")
-            lo, hi = spec["min"], spec["max"]
+            lo, hi = spec.min, spec.max
             if t.dim() != len(lo):
                 raise InputError(f"input {name!r} has rank {t.dim()} (shape {tuple(t.shape)}); the engine "
                                  f"expects rank {len(lo)} (shape between {tuple(lo)} and {tuple(hi)})")
@@ -139,19 +129,31 @@ class TRTModule(torch.nn.Module):
             if runnable and self._device is not None and t.device != self._device:
                 raise InputError(f"input {name!r} is on {t.device}; the engine was loaded on {self._device}")
 
+    def _stale_engine(self) -> str:
+        """Why the stored engine cannot serve this process ("" when it can)."""
+        if self.engine_bytes and self.backend_name == backend.NAME:
+            return ""
+        return "holds no engine" if not self.engine_bytes else \
+            f"was built by {self.backend_name}, this process uses {backend.NAME}"
+
     def _engine_runnable(self) -> tuple[bool, str]:
+        """Can the engine path run here (its engine, or one rebuilt from the saved network when first needed)?
+        A query: it changes nothing."""
         runnable, why = backend.engine_runnable_here()
         if not runnable:
             return False, why
-        if self.engine_bytes and self.backend_name == backend.NAME:
-            return True, ""
-        other = "holds no engine" if not self.engine_bytes else \
-            f"was built by {self.backend_name}, this process uses {backend.NAME}"
-        if self.network_record is None:
-            return False, f"the module {other} and holds no network to rebuild it from"
-        warnings.warn(f"TRTModule: the module {other}; rebuilding the engine from the saved network", stacklevel=4)
-        self.rebuild()
+        stale = self._stale_engine()
+        if stale and self.network_record is None:
+            return False, f"the module {stale} and holds no network to rebuild it from"
         return True, ""
+
+    def _ensure_engine(self) -> None:
+        """Rebuild the engine from the saved network when the stored one cannot serve this process."""
+        stale = self._stale_engine()
+        if stale:
+            warnings.warn(f"TRTModule: the module {stale}; rebuilding the engine from the saved network",
+                          stacklevel=4)
+            self.rebuild()
 
     # ---- the GPU path ----------------------------------------------------------------------------
     def _load_engine(self, device: torch.device) -> None:
@@ -178,10 +180,8 @@ class TRTModule(torch.nn.Module):
         backend or GPU than the one that built the stored engine)."""
         if self.network_record is None:
             raise TRTModuleError("this module holds no network to rebuild from (converted with portable=False)")
-        from ..network.portable import rebuild_engine
-
-        dynamic = any(spec["min"] != spec["max"] for spec in self.input_specs)
-        profile = {spec["name"]: (spec["min"], spec["opt"], spec["max"]) for spec in self.input_specs}
+        dynamic = any(spec.dynamic for spec in self.input_specs)
+        profile = saved.profile_of(self.input_specs)
         self.engine_bytes = rebuild_engine(self.network_record, profile=profile if dynamic else None,
                                            max_workspace_size=self.build_settings.get("max_workspace_size"))
         self.backend_name, self.backend_version = backend.NAME, backend.VERSION
@@ -189,14 +189,13 @@ class TRTModule(torch.nn.Module):
 
     def _run_engine(self, flat: list[torch.Tensor]) -> list[torch.Tensor]:
         if self._context is None:
+            self._ensure_engine()
             self._load_engine(flat[0].device if flat else torch.device("cuda", torch.cuda.current_device()))
         stream = torch.cuda.current_stream(self._device)
         return self._execute(flat, self._device, stream.cuda_stream)
 
     def _execute(self, flat: list[torch.Tensor], device: torch.device, stream_handle: int) -> list[torch.Tensor]:
         """Bind inputs and freshly allocated outputs by name, then enqueue the engine on `stream_handle`."""
-        from ..tracing.context import torch_dtype_from_trt
-
         ctx, engine = self._context, self._engine
         keep = []  # contiguous copies must live until the engine has read them
         for name, t in zip(self.input_names, flat):
@@ -208,7 +207,7 @@ class TRTModule(torch.nn.Module):
         outputs = []
         for name in self.output_names:
             shape = tuple(ctx.get_tensor_shape(name))
-            out = torch.empty(shape, dtype=torch_dtype_from_trt(engine.get_tensor_dtype(name)), device=device)
+            out = torch.empty(shape, dtype=dtypes.from_trt(engine.get_tensor_dtype(name)), device=device)
             ctx.set_tensor_address(name, out.data_ptr())
             outputs.append(out)
         if not ctx.execute_async_v3(stream_handle):
@@ -217,65 +216,66 @@ class TRTModule(torch.nn.Module):
         return outputs
 
     # ---- the CPU reference path ------------------------------------------------------------------
-    def _run_reference(self, flat: list[torch.Tensor], why: str) -> list[torch.Tensor]:
-        from ..network import reference
+    def run_reference(self, *inputs: Any, dtype: torch.dtype | None = None) -> Any:
+        """Run the network on the CPU with the reference executor (torch2trt/network/reference.py): TensorRT's
+        layer semantics computed by PyTorch, on any machine, from the kept network or the saved records alone
+        (no engine needed). Takes and returns what `forward` does (inputs checked against the specs; outputs on
+        the first input's device). `dtype=torch.float64` computes every float tensor in float64 instead."""
+        flat = self._flatten_inputs(inputs)
+        self._check_inputs(flat, runnable=False)
+        return structure.unflatten(self.output_schema, self._run_reference(flat, dtype))
 
-        if not self._warned_reference:
-            warnings.warn(f"TRTModule: running the network with the CPU reference executor, not TensorRT "
-                          f"({why}). Results are TensorRT's semantics computed by PyTorch; speed is not.",
-                          stacklevel=3)
-            self._warned_reference = True
+    def _run_reference(self, flat: list[torch.Tensor], dtype: torch.dtype | None = None) -> list[torch.Tensor]:
+        """The flat outputs (in output_names order) of the reference executor on checked flat inputs."""
+        record = self.network_record
+        if record is None:
+            if self.network is None:
+                raise TRTModuleError("the module holds no network for the CPU reference executor (convert with "
+                                     "portable=True or keep_network=True)")
+            if self._network_read is None:
+                self._network_read = read_network(self.network)
+            record = self._network_read
         device = flat[0].device if flat else torch.device("cpu")
         feeds = {n: t.detach().cpu() for n, t in zip(self.input_names, flat)}
-        if self.network_record is None:
-            from ..network.inspect import read_network
-
-            self.network_record = read_network(self.network)
-        results = reference.run(self.network_record, feeds)
+        results = reference.run(record, feeds, dtype=dtype)
         return [results[n].to(device) for n in self.output_names]
 
-    # ---- state -----------------------------------------------------------------------------------
+    # ---- state (the format: runtime/saved.py) ----------------------------------------------------
+    def _saved(self) -> saved.Saved:
+        return saved.Saved(self.engine_bytes, self.backend_name, self.backend_version, list(self.input_names),
+                           list(self.output_names), self.input_schema, self.output_schema, list(self.input_specs),
+                           list(self.output_specs), self.build_settings, self.network_record)
+
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
-        destination[prefix + "format_version"] = FORMAT_VERSION
-        destination[prefix + "backend"] = self.backend_name
-        destination[prefix + "backend_version"] = self.backend_version
-        destination[prefix + "engine"] = torch.frombuffer(bytearray(self.engine_bytes), dtype=torch.uint8) \
-            if self.engine_bytes else torch.zeros(0, dtype=torch.uint8)
-        destination[prefix + "input_names"] = list(self.input_names)
-        destination[prefix + "output_names"] = list(self.output_names)
-        destination[prefix + "input_schema"] = self.input_schema
-        destination[prefix + "output_schema"] = self.output_schema
-        destination[prefix + "input_specs"] = self.input_specs
-        destination[prefix + "output_specs"] = self.output_specs
-        destination[prefix + "build_settings"] = self.build_settings
-        if self.network_record is not None:
-            destination[prefix + "network"] = self.network_record.to_state()
-        from .state import state_digest
-
-        own = {k[len(prefix):]: v for k, v in destination.items() if k.startswith(prefix)
-               and k[len(prefix):] in self._STATE_KEYS}
-        destination[prefix + "state_sha256"] = state_digest(own)
-
-    _STATE_KEYS = ("format_version", "backend", "backend_version", "engine", "input_names", "output_names",
-                   "input_schema", "output_schema", "input_specs", "output_specs", "build_settings",
-                   "state_sha256", "network")
+        for key, value in saved.write(self._saved()).items():
+            destination[prefix + key] = value
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
-        from .state import read_state
-
         own = {k[len(prefix):]: v for k, v in state_dict.items()
                if isinstance(k, str) and k.startswith(prefix) and "." not in k[len(prefix):]}
-        state = read_state(own, where=prefix.rstrip(".") or "TRTModule")
-        self.engine_bytes = state["engine"]
-        for key in ("input_names", "output_names", "input_schema", "output_schema", "input_specs",
-                    "output_specs", "build_settings"):
-            setattr(self, key, state[key])
-        self.backend_name, self.backend_version = state["backend"], state["backend_version"]
+        s = saved.read(own, where=prefix.rstrip(".") or "TRTModule")
+        self.engine_bytes = s.engine
+        self.input_names, self.output_names = s.input_names, s.output_names
+        self.input_schema, self.output_schema = s.input_schema, s.output_schema
+        self.input_specs, self.output_specs = s.input_specs, s.output_specs
+        self.build_settings = s.build_settings
+        self.backend_name, self.backend_version = s.backend, s.backend_version
         self._engine = self._context = self._device = None
-        self.network = None
-        self.network_record = state["network"]
+        self.network = self._network_read = None
+        self.network_record = s.network
         for k in own:
-            if k not in self._STATE_KEYS and strict:
+            if k not in saved.KEYS and strict:
                 unexpected_keys.append(prefix + k)
+
+
+def load(f: Any, map_location: Any = "cpu") -> TRTModule:
+    """Load a TRTModule saved with `torch.save(model_trt.state_dict(), f)`; only tensors and plain
+    values are unpickled (weights_only). Any unreadable or inconsistent file raises StateError."""
+    module = TRTModule()
+    module.load_state_dict(saved.read_file(f, map_location))
+    return module
+
+
+__all__ = ["TRTModule", "load", "TRTModuleError", "InputError", "StateError"]

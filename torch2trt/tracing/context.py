@@ -13,48 +13,18 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .. import dtypes
 from ..backend import trt
+from ..errors import ConversionError, UnsupportedArgument  # noqa: F401  (converters import them from here)
 from .preserve import storage_key
 from .preserve import version_of as _version
 
 _REQUIRED = object()
 
 
-class ConversionError(RuntimeError):
-    """A conversion failed; the message lists what and where."""
-
-
-class UnsupportedArgument(Exception):
-    """Raised by a converter that cannot express a call exactly; collected like an unsupported op."""
-
-
-# ---- dtypes ----------------------------------------------------------------------------------------
-_TORCH_TO_TRT = {
-    torch.float32: trt.float32,
-    torch.float16: trt.float16,
-    torch.bfloat16: trt.bfloat16,
-    torch.int8: trt.int8,
-    torch.uint8: trt.uint8,
-    torch.int32: trt.int32,
-    torch.int64: trt.int64,
-    torch.bool: trt.bool,
-}
-_TRT_TO_TORCH = {v: k for k, v in _TORCH_TO_TRT.items()}
-
-
-def torch_dtype_to_trt(dtype: torch.dtype):
-    try:
-        return _TORCH_TO_TRT[dtype]
-    except KeyError:
-        raise TypeError(f"TensorRT has no type for {dtype}; supported: "
-                        f"{', '.join(str(d) for d in _TORCH_TO_TRT)}") from None
-
-
-def torch_dtype_from_trt(dtype) -> torch.dtype:
-    try:
-        return _TRT_TO_TORCH[dtype]
-    except KeyError:
-        raise TypeError(f"no torch dtype for TensorRT type {dtype}") from None
+# the dtype table lives in torch2trt/dtypes.py; these names are what converters import
+torch_dtype_to_trt = dtypes.to_trt
+torch_dtype_from_trt = dtypes.from_trt
 
 
 def trt_dims(itensor) -> tuple[int, ...]:

@@ -1,5 +1,13 @@
-"""Validation of a TRTModule's saved state: every key, its type and its consistency, with errors that say
-what is wrong. Only tensors and plain Python values are accepted; nothing is executed or unpickled here.
+"""The saved format of a TRTModule, owned here: its version, keys and dtype names, the I/O spec types, the digest,
+writing a state (`write`) and reading one back with every check (`read`, `read_file`). TRTModule (module.py) only
+calls `write` and `read`; nothing else builds or parses a state.
+
+A state is a flat dict (the keys of KEYS; "network" only when the network records are kept) of tensors and plain
+Python values, so that `torch.load(weights_only=True)` reads it. Format 1 (the only one so far):
+- format_version (int), backend / backend_version (str), engine (1-d uint8 tensor; empty when none),
+- input_names / output_names (lists of str), input_schema / output_schema (torch2trt/structure.py),
+- input_specs: [{"name", "dtype", "min", "opt", "max"}], output_specs: [{"name", "dtype", "shape"}] (dtype names:
+  torch2trt/dtypes.py), build_settings (dict), network (NetworkRecord.to_state()), state_sha256 (`state_digest`).
 
 A state is refused (StateError) unless, in this order:
 - every entry is tensors and plain values (None, bool, int, float, str, torch.dtype) in dicts with str/int keys,
@@ -15,13 +23,105 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from .. import backend
-from ..tracing import structure
-from .module import FORMAT_VERSION, StateError, dtype_from_name, dtype_name
+from .. import backend, dtypes, structure
+from ..errors import StateError
+from ..network.inspect import NetworkRecord, element_bound
+
+FORMAT_VERSION = 1
+_BACKEND_NAME, _BACKEND_VERSION = backend.NAME, backend.VERSION  # defaults of Saved, whose field `backend` is a str
+# the entries of a state, in the order they are written ("network" only when the module keeps the records)
+KEYS = ("format_version", "backend", "backend_version", "engine", "input_names", "output_names", "input_schema",
+        "output_schema", "input_specs", "output_specs", "build_settings", "network", "state_sha256")
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return dtypes.name(dtype)
+
+
+def dtype_from_name(name: Any) -> torch.dtype:
+    try:
+        return dtypes.from_name(name)
+    except KeyError:
+        raise StateError(f"unknown dtype {name!r} in saved state; expected one of "
+                         f"{sorted(dtypes.name(d) for d in dtypes.PLAIN_DTYPES)}") from None
+
+
+@dataclass
+class InputSpec:
+    """One engine input: its name, dtype and the optimization profile's (min, opt, max) shape."""
+    name: str
+    dtype: torch.dtype
+    min: list[int]
+    opt: list[int]
+    max: list[int]
+
+    @property
+    def dynamic(self) -> bool:
+        return self.min != self.max
+
+    def to_state(self) -> dict:
+        return {"name": self.name, "dtype": dtype_name(self.dtype), "min": list(self.min), "opt": list(self.opt),
+                "max": list(self.max)}
+
+
+@dataclass
+class OutputSpec:
+    """One engine output: its name, dtype and the network's shape (-1 where dynamic)."""
+    name: str
+    dtype: torch.dtype
+    shape: list[int]
+
+    def to_state(self) -> dict:
+        return {"name": self.name, "dtype": dtype_name(self.dtype), "shape": list(self.shape)}
+
+
+def profile_of(specs: list[InputSpec]) -> dict[str, tuple[list[int], list[int], list[int]]]:
+    """input name -> (min, opt, max), as runtime/build.py takes an optimization profile."""
+    return {s.name: (s.min, s.opt, s.max) for s in specs}
+
+
+@dataclass
+class Saved:
+    """What a TRTModule saves, as Python values (`write` turns it into a state, `read` back)."""
+    engine: bytes = b""
+    backend: str = _BACKEND_NAME
+    backend_version: str = _BACKEND_VERSION
+    input_names: list[str] = field(default_factory=list)
+    output_names: list[str] = field(default_factory=list)
+    input_schema: dict = field(default_factory=dict)
+    output_schema: dict = field(default_factory=dict)
+    input_specs: list[InputSpec] = field(default_factory=list)
+    output_specs: list[OutputSpec] = field(default_factory=list)
+    build_settings: dict = field(default_factory=dict)
+    network: NetworkRecord | None = None
+
+
+def write(saved: Saved) -> dict:
+    """The state of `saved`: the entries of KEYS (plain values and tensors), with its digest."""
+    state = {
+        "format_version": FORMAT_VERSION,
+        "backend": saved.backend,
+        "backend_version": saved.backend_version,
+        "engine": torch.frombuffer(bytearray(saved.engine), dtype=torch.uint8) if saved.engine
+        else torch.zeros(0, dtype=torch.uint8),
+        "input_names": list(saved.input_names),
+        "output_names": list(saved.output_names),
+        "input_schema": saved.input_schema,
+        "output_schema": saved.output_schema,
+        "input_specs": [s.to_state() for s in saved.input_specs],
+        "output_specs": [s.to_state() for s in saved.output_specs],
+        "build_settings": saved.build_settings,
+    }
+    if saved.network is not None:
+        state["network"] = saved.network.to_state()
+    state["state_sha256"] = state_digest(state)
+    return state
+
 
 MAX_DEPTH = 100
 _LEAVES = (type(None), bool, int, float, str, torch.dtype)
@@ -129,8 +229,8 @@ def state_digest(state: dict) -> str:
     return h.hexdigest()
 
 
-def read_state(state: dict, where: str = "TRTModule") -> dict:
-    """Check a TRTModule state (keys without prefix) and return it normalized (engine as bytes)."""
+def read(state: dict, where: str = "TRTModule") -> Saved:
+    """Check a TRTModule state (keys without prefix) and return what it saves; StateError says what is wrong."""
     _check_plain(state, where)
     version = _require(state, "format_version", int, where)
     if version > FORMAT_VERSION:
@@ -167,8 +267,6 @@ def read_state(state: dict, where: str = "TRTModule") -> dict:
         raise StateError(f"{where}: the saved state is corrupt (its sha256 does not match its contents)")
     out["network"] = None
     if "network" in state:
-        from ..network.inspect import NetworkRecord
-
         try:
             out["network"] = NetworkRecord.from_state(state["network"])
         except ValueError as e:
@@ -183,7 +281,14 @@ def read_state(state: dict, where: str = "TRTModule") -> dict:
     if out["network"] is not None:
         _check_against_network(out, out["network"], where)
     _check_engine_names(out, where)
-    return out
+    return Saved(
+        engine=out["engine"], backend=out["backend"], backend_version=out["backend_version"],
+        input_names=out["input_names"], output_names=out["output_names"], input_schema=out["input_schema"],
+        output_schema=out["output_schema"], build_settings=out["build_settings"], network=out["network"],
+        input_specs=[InputSpec(s["name"], dtype_from_name(s["dtype"]), list(s["min"]), list(s["opt"]),
+                               list(s["max"])) for s in out["input_specs"]],
+        output_specs=[OutputSpec(s["name"], dtype_from_name(s["dtype"]), list(s["shape"]))
+                      for s in out["output_specs"]])
 
 
 # ---- the parts of a state must agree ------------------------------------------------------------------------
@@ -296,8 +401,6 @@ def check_sizes(out: dict, where: str) -> None:
     the network's inputs, every layer's declared output shapes and the shape-declaring attributes of FILL, RESIZE,
     SHUFFLE (reshape_dims) and SLICE. A CONSTANT layer's shape must be that of its weights. Sizes that depend on
     dynamic dimensions are bounded when the reference executor computes them (network/reference.py)."""
-    from ..network.inspect import element_bound
-
     record = out["network"]
     carried = len(out["engine"]) + (record.weight_bytes() if record is not None else 0)
     bound = element_bound(carried)
@@ -342,11 +445,9 @@ def check_sizes(out: dict, where: str) -> None:
             raise StateError(f"{what}: {attr} {tuple(value)} declares {_elements(value)} elements, {why}")
 
 
-def load(f: Any, map_location: Any = "cpu"):
-    """Load a TRTModule saved with `torch.save(model_trt.state_dict(), f)`; only tensors and plain
-    values are unpickled (weights_only). Any unreadable or inconsistent file raises StateError."""
-    from .module import TRTModule
-
+def read_file(f: Any, map_location: Any = "cpu") -> dict:
+    """The entries of a file saved with `torch.save(model_trt.state_dict(), f)`; only tensors and plain values are
+    unpickled (weights_only). An unreadable file, or one that is not a dict with str keys, raises StateError."""
     name = f if isinstance(f, str) else getattr(f, "name", "<file>")
     try:
         state = torch.load(f, map_location=map_location, weights_only=True)
@@ -361,6 +462,8 @@ def load(f: Any, map_location: Any = "cpu"):
     if bad:
         raise StateError(f"{name} has a key of type {type(bad[0]).__name__} ({_short(bad[0])}); a TRTModule "
                          "state_dict has str keys only")
-    module = TRTModule()
-    module.load_state_dict(state)
-    return module
+    return state
+
+
+__all__ = ["FORMAT_VERSION", "KEYS", "InputSpec", "OutputSpec", "Saved", "write", "read", "read_file",
+           "state_digest", "check_sizes", "profile_of"]

@@ -1,0 +1,146 @@
+"""Flatten nested inputs/outputs (lists, tuples, dicts of tensors) to a flat tensor list plus a schema.
+
+The schema is plain data (dicts, lists, str, numbers) so that it can live in a state_dict that
+`torch.load(weights_only=True)` reads. It must not hold tensors or Python objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+_PLAIN = (type(None), bool, int, float, str)
+
+
+def flatten(value: Any) -> tuple[list[torch.Tensor], dict]:
+    """Return (tensors, schema). Non-tensor leaves (None, numbers, str) are kept in the schema."""
+    tensors: list[torch.Tensor] = []
+
+    def walk(v: Any) -> dict:
+        if isinstance(v, torch.Tensor):
+            tensors.append(v)
+            return {"kind": "tensor", "index": len(tensors) - 1}
+        if isinstance(v, (list, tuple)):
+            kind = "list" if isinstance(v, list) else "tuple"
+            return {"kind": kind, "items": [walk(x) for x in v]}
+        if isinstance(v, dict):
+            keys = list(v.keys())
+            bad = [k for k in keys if not isinstance(k, (str, int))]
+            if bad:
+                raise TypeError(f"dict keys in inputs/outputs must be str or int, got {bad[0]!r}")
+            return {"kind": "dict", "keys": keys, "items": [walk(v[k]) for k in keys]}
+        if isinstance(v, _PLAIN):
+            return {"kind": "const", "value": v}
+        raise TypeError(
+            f"unsupported {type(v).__name__} in inputs/outputs; expected tensors inside "
+            "lists, tuples or dicts (or None, numbers, strings)")
+
+    return tensors, walk(value)
+
+
+def unflatten(schema: dict, tensors: list) -> Any:
+    kind = schema["kind"]
+    if kind == "tensor":
+        return tensors[schema["index"]]
+    if kind == "list":
+        return [unflatten(s, tensors) for s in schema["items"]]
+    if kind == "tuple":
+        return tuple(unflatten(s, tensors) for s in schema["items"])
+    if kind == "dict":
+        return {k: unflatten(s, tensors) for k, s in zip(schema["keys"], schema["items"])}
+    if kind == "const":
+        return schema["value"]
+    raise ValueError(f"unknown structure kind {kind!r}")
+
+
+class StructureError(ValueError):
+    """A value does not have the structure of a schema (the message names where and what differs)."""
+
+
+def _same_plain(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    return a == b or (isinstance(a, float) and a != a and b != b)
+
+
+def bind(schema: dict, args: list) -> list:
+    """The tensors of `args` (a call's positional arguments) in the order of `schema` (the converted call's
+    structure): dicts are bound by key; any other difference (a list for a dict, a missing or unknown key, a
+    different count, a non-tensor value other than the converted one) raises StructureError naming it."""
+    out: list = [None] * num_tensors(schema)
+
+    def walk(s: dict, v: Any, path: str) -> None:
+        kind = s["kind"]
+        if kind == "tensor":
+            if not isinstance(v, torch.Tensor):
+                raise StructureError(f"{path}: expected a tensor, got {type(v).__name__}")
+            out[s["index"]] = v
+        elif kind in ("list", "tuple"):
+            root = path == ""
+            want = list if kind == "list" else tuple
+            if not isinstance(v, (list, tuple)) or (not root and not isinstance(v, want)):
+                raise StructureError(f"{path}: expected a {kind} of {len(s['items'])} items, got "
+                                     f"{type(v).__name__}")
+            if len(v) != len(s["items"]):
+                what = "arguments" if root else "items"
+                raise StructureError(f"{path or 'the call'}: expected {len(s['items'])} {what} (as converted), "
+                                     f"got {len(v)}")
+            for i, (sub, x) in enumerate(zip(s["items"], v)):
+                walk(sub, x, f"argument {i}" if root else f"{path}[{i}]")
+        elif kind == "dict":
+            if not isinstance(v, dict):
+                raise StructureError(f"{path}: expected a dict with keys {s['keys']}, got {type(v).__name__}")
+            missing = [k for k in s["keys"] if k not in v]
+            unknown = [k for k in v if k not in s["keys"]]
+            if missing or unknown:
+                raise StructureError(f"{path}: expected a dict with keys {s['keys']} (as converted); "
+                                     + "; ".join(([f"missing key(s) {missing}"] if missing else [])
+                                                 + ([f"unknown key(s) {unknown}"] if unknown else [])))
+            for k, sub in zip(s["keys"], s["items"]):
+                walk(sub, v[k], f"{path}[{k!r}]")
+        elif kind == "const":
+            if not _same_plain(s["value"], v):
+                raise StructureError(
+                    f"{path}: the model was converted with {s['value']!r} ({type(s['value']).__name__}) here; this "
+                    f"call passes {v!r} ({type(v).__name__}). Non-tensor arguments are fixed in the engine: convert "
+                    "again for another value, or pass it as a tensor")
+        else:
+            raise StructureError(f"{path}: unknown structure kind {kind!r}")
+
+    walk(schema, list(args) if isinstance(args, tuple) else args, "")
+    return out
+
+
+def num_tensors(schema: dict) -> int:
+    kind = schema["kind"]
+    if kind == "tensor":
+        return 1
+    if kind in ("list", "tuple", "dict"):
+        return sum(num_tensors(s) for s in schema["items"])
+    return 0
+
+
+def validate(schema: Any, path: str = "schema") -> None:
+    """Raise ValueError unless `schema` is a well-formed structure (used when loading saved state)."""
+    if not isinstance(schema, dict) or "kind" not in schema:
+        raise ValueError(f"{path}: expected a dict with 'kind', got {type(schema).__name__}")
+    kind = schema["kind"]
+    if kind == "tensor":
+        if not isinstance(schema.get("index"), int) or schema["index"] < 0:
+            raise ValueError(f"{path}: tensor entry needs a non-negative int 'index'")
+    elif kind in ("list", "tuple", "dict"):
+        items = schema.get("items")
+        if not isinstance(items, list):
+            raise ValueError(f"{path}: {kind} entry needs a list 'items'")
+        if kind == "dict":
+            keys = schema.get("keys")
+            if not isinstance(keys, list) or len(keys) != len(items):
+                raise ValueError(f"{path}: dict entry needs 'keys' matching 'items'")
+        for i, s in enumerate(items):
+            validate(s, f"{path}.items[{i}]")
+    elif kind == "const":
+        if not isinstance(schema.get("value"), _PLAIN):
+            raise ValueError(f"{path}: const entry holds a non-plain value")
+    else:
+        raise ValueError(f"{path}: unknown kind {kind!r}")
