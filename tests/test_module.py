@@ -231,3 +231,18 @@ def test_malformed_network_record_is_a_state_error(model_trt):
     state["state_sha256"] = state_digest(state)
     with pytest.raises(StateError, match=r"saved 'network' is malformed"):
         TRTModule().load_state_dict(state)
+
+
+def test_the_module_holds_no_network_unless_asked_and_replays_one_from_its_records_on_demand():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()).eval()
+    x = torch.randn(1, 3, 8, 8)
+    m = torch2trt(model, [x], verify=False)
+    assert m._network is None and m._network_keepalive is None    # nothing of the builder's is kept
+    assert m.network_record is not None
+    net = m.network                                                 # asked for: replayed from the records
+    assert [net.get_layer(i).type.name for i in range(net.num_layers)] == [r.type for r in m.network_record.layers]
+    assert tuple(net.get_input(0).shape) == (1, 3, 8, 8)
+    kept = torch2trt(model, [x], verify=False, keep_network=True)
+    assert kept._network is not None and kept._network_keepalive is not None
+    bare = torch2trt(model, [x], verify=False, portable=False)
+    assert bare.network is None and bare.network_record is None

@@ -154,7 +154,7 @@ def bench_model(spec: str, args, progress) -> Row:
             row.status = f"failed: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
         return row
     row.convert_s, row.build_s = convert_s, build_s
-    row.layers, row.engine_mb = m.network.num_layers, len(m.engine_bytes) / 1e6
+    row.layers, row.engine_mb = len(m.network_record.layers), len(m.engine_bytes) / 1e6
 
     if not args.no_reference:
         try:

@@ -72,11 +72,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
     with progress.stage(f"[{args.model}] loading"):
         loaded = load_model(args.model, args.batch, args.input_shape)
     with progress.stage(f"[{loaded.name}] tracing, building the network and the engine"):
-        m = torch2trt(loaded.module, loaded.inputs, dtype=dtype, portable=not args.no_network)
+        m = torch2trt(loaded.module, loaded.inputs, dtype=dtype, portable=not args.no_network,
+                      keep_network=args.no_network)   # without records, the live network gives the layer counts
     with progress.stage(f"[{loaded.name}] saving {out}"):
         torch.save(m.state_dict(), out)
     t = m.timings
-    counts = layer_counts(m.network)
+    counts = (Counter(layer.type for layer in m.network_record.layers) if m.network_record is not None
+              else layer_counts(m.network))
     from .dtypes import name as dtype_name
 
     shapes = ", ".join(f"{s.name} {tuple(s.opt)} {dtype_name(s.dtype)}" for s in m.input_specs)

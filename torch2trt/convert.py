@@ -54,7 +54,7 @@ def _input_names(n: int, names: Sequence[str] | None, kind: str) -> list[str]:
 
 def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] | None = None,
               output_names: Sequence[str] | None = None, log_level: Any = None, fp16_mode: bool = False,
-              max_workspace_size: int | None = None, keep_network: bool = True,
+              max_workspace_size: int | None = None, keep_network: bool = False,
               dtype: torch.dtype | None = None, min_shapes: Any = None, opt_shapes: Any = None,
               max_shapes: Any = None, portable: bool = True, max_batch_size: int | None = None,
               verify: bool = True, verify_inputs: Sequence[Sequence[Any]] | None = None,
@@ -75,6 +75,9 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
 
     `portable=True` keeps the network as plain records in the module (and its state_dict), so the engine
     can be rebuilt where the stored one cannot run and the CPU reference executor works after loading.
+    `keep_network=True` keeps the TensorRT network the conversion built (and the memory its weights point at,
+    which includes the model's own parameters) on the module as `.network`; by default it is let go after the
+    build, and `.network` replays the records into a new one when first asked for.
 
     `verify=True` (the default) compares the built network with PyTorch on fresh inputs — drawn like the
     sample, at the profile's min, opt and max shapes when it is dynamic — or on `verify_inputs` (a list of

@@ -114,6 +114,7 @@ def compare(model: torch.nn.Module | Callable, inputs: list, rtol: float = 1e-5,
         model = FunctionModule(model).eval()
     records: list[_Recorded] = []
     convert_kwargs.setdefault("verify", False)  # this is the tool that looks closer; it reports, never raises
+    convert_kwargs["keep_network"] = True       # the recorded calls hold tensors of that network
     with observe(_recorder(records)):
         model_trt = torch2trt(model, inputs, **convert_kwargs)
     flat_in, schema = structure.flatten(list(inputs))

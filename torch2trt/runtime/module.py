@@ -57,7 +57,7 @@ class TRTModule(torch.nn.Module):
         self.input_specs = list(input_specs or [])
         self.output_specs = list(output_specs or [])
         self.build_settings = dict(build_settings or {})
-        self.network = network           # the live INetworkDefinition (keep_network=True), not saved
+        self._network = network          # the live INetworkDefinition (keep_network=True), not saved
         self.network_record = network_record  # plain records of the network (portable): saved, replayable
         self._network_keepalive = network_keepalive  # what the live network's weights point at
         self._network_read: Any = None   # records read from the live network for the reference executor, not saved
@@ -71,7 +71,23 @@ class TRTModule(torch.nn.Module):
 
     def drop_network(self) -> None:
         """Let the live TensorRT network go (torch2trt(keep_network=False)); saved records stay."""
-        self.network = self._network_keepalive = self._network_read = None
+        self._network = self._network_keepalive = self._network_read = None
+
+    @property
+    def network(self) -> Any:
+        """The TensorRT INetworkDefinition: the one the conversion built if it was kept (keep_network=True), else
+        one replayed from the network records when first asked for (None without records). The module holds
+        no network until then."""
+        if self._network is None and self.network_record is not None:
+            from ..network.portable import replay
+
+            network, builder, keepalive = replay(self.network_record)
+            self._network, self._network_keepalive = network, (builder, keepalive)
+        return self._network
+
+    @network.setter
+    def network(self, value: Any) -> None:
+        self._network = value
 
     # ---- calling ---------------------------------------------------------------------------------
     def forward(self, *args: Any) -> Any:
@@ -80,7 +96,7 @@ class TRTModule(torch.nn.Module):
         self._check_inputs(flat, runnable)
         if runnable:
             outputs = self._run_engine(flat)
-        elif self.network is not None or self.network_record is not None:
+        elif self._network is not None or self.network_record is not None:
             if not self._warned_reference:
                 warnings.warn(f"TRTModule: running the network with the CPU reference executor, not TensorRT "
                               f"({why}). Results are TensorRT's semantics computed by PyTorch; speed is not.",
@@ -229,11 +245,11 @@ class TRTModule(torch.nn.Module):
         """The flat outputs (in output_names order) of the reference executor on checked flat inputs."""
         record = self.network_record
         if record is None:
-            if self.network is None:
+            if self._network is None:
                 raise TRTModuleError("the module holds no network for the CPU reference executor (convert with "
                                      "portable=True or keep_network=True)")
             if self._network_read is None:
-                self._network_read = read_network(self.network)
+                self._network_read = read_network(self._network)
             record = self._network_read
         device = flat[0].device if flat else torch.device("cpu")
         feeds = {n: t.detach().cpu() for n, t in zip(self.input_names, flat)}
@@ -263,7 +279,7 @@ class TRTModule(torch.nn.Module):
         self.build_settings = s.build_settings
         self.backend_name, self.backend_version = s.backend, s.backend_version
         self._engine = self._context = self._device = None
-        self.network = self._network_read = None
+        self._network = self._network_keepalive = self._network_read = None
         self.network_record = s.network
         for k in own:
             if k not in saved.KEYS and strict:
