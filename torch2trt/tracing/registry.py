@@ -149,6 +149,14 @@ def tensorrt_converter(method: Any, is_real: bool = True, enabled: bool = True, 
     return decorate
 
 
+def spellings(name: str, functional=()) -> list:
+    """The targets one op is reached by: torch.X, torch.X_, Tensor.X, Tensor.X_ (those that exist) plus extra
+    objects (F.relu, torch.special.erf, ...)."""
+    out = [getattr(torch, n) for n in (name, name + "_") if hasattr(torch, n)]
+    out += [getattr(torch.Tensor, n) for n in (name, name + "_") if hasattr(torch.Tensor, n)]
+    return out + list(functional)
+
+
 def lookup_function(func: Any) -> Converter | None:
     try:
         stack = _FUNCTIONS.get(func)
