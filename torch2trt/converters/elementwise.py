@@ -336,12 +336,7 @@ def convert_clamp(ctx):
         lo, hi = None, ctx.get_arg("max", 1)
     else:
         lo, hi = ctx.get_arg("min", 1, None), ctx.get_arg("max", 2, None)
-    y = ctx.trt(ctx.get_arg("input", 0), out.dtype)
-    if lo is not None:
-        y = elementwise(ctx, y, lo, E.MAX, out.dtype)
-    if hi is not None:
-        y = elementwise(ctx, y, hi, E.MIN, out.dtype)
-    ctx.set_output(out, y)
+    ctx.set_output(out, layers.clamp(ctx, ctx.trt(ctx.get_arg("input", 0), out.dtype), lo, hi, out.dtype))
 
 
 def _may_be_nan(value) -> bool:

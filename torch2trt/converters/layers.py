@@ -85,6 +85,15 @@ def elementwise(ctx, a, b, op, dtype: torch.dtype | None = None, name: str | Non
     return layer.get_output(0)
 
 
+def clamp(ctx, itensor, lo, hi, dtype: torch.dtype):
+    """min(max(x, lo), hi) (MAX then MIN, as PyTorch: lo > hi gives hi); a None bound is left out."""
+    if lo is not None:
+        itensor = elementwise(ctx, itensor, lo, E.MAX, dtype)
+    if hi is not None:
+        itensor = elementwise(ctx, itensor, hi, E.MIN, dtype)
+    return itensor
+
+
 def select(ctx, cond, a, b):
     """cond ? a : b (one SELECT; the three are brought to one rank)."""
     ta, tb = ctx.broadcast(a, b)
