@@ -21,8 +21,7 @@ from torch.nn.utils.rnn import PackedSequence
 from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
-from .creation import filled
-from .shape import input_dims, transpose
+from .layers import filled, input_dims, transpose
 
 E = trt.ElementWiseOperation
 A = trt.ActivationType
