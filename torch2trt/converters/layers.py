@@ -216,7 +216,7 @@ def concat(ctx, itensors, axis: int):
 
 
 # ---- slices -------------------------------------------------------------------------------------------------------
-def broadcast_to(ctx, itensor, sizes: Sequence, name: str = "expand"):
+def broadcast_to(ctx, itensor, sizes: Sequence, name: str | None = "expand"):
     """Repeat the size-1 axes of `itensor` (already of len(sizes) dims) to `sizes` (ints / DynDims / lazily read
     dims): one SLICE with stride 0 on those axes. An axis whose size is dynamic in the network may be 1 at one
     shape and the full size at another, so its stride is computed at run time: min(max(d - 1, 0), 1)."""
