@@ -11,10 +11,9 @@ import torch
 
 from ..backend import trt
 from ..quantization.qdq import quantized_input, quantized_weights
-from ..tracing.context import get_trt
+from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
-
-E = trt.ElementWiseOperation
+from .layers import E, elementwise, input_dims, reshape
 
 
 def _tuple(value, n: int) -> tuple[int, ...]:
@@ -35,7 +34,7 @@ def _batched_input(ctx, x, weight, out):
     xt = ctx.trt(x, out.dtype)
     if x.dim() == weight.dim() - 1:
         ctx.require_static(x)
-        xt = ctx.reshape(xt, (1,) + tuple(x.shape))
+        xt = reshape(ctx, xt, (1,) + tuple(x.shape))
     elif x.dim() != weight.dim():
         raise ctx.unsupported(f"{ctx.method_name}: input of rank {x.dim()} for a weight of rank {weight.dim()}")
     return xt
@@ -45,15 +44,13 @@ def _to_2d(ctx, xt, nd: int):
     """TensorRT convolves 2d/3d windows: (N, C, L) runs as (N, C, L, 1)."""
     if nd != 1:
         return xt
-    dims = tuple(int(d) for d in xt.shape)
-    return ctx.reshape(xt, dims + (1,) if -1 not in dims else (0, 0, -1, 1))
+    return reshape(ctx, xt, [*input_dims(ctx, xt), 1])
 
 
-def _finish(ctx, y, out, changed_shape: bool):
+def _set_output_in_input_layout(ctx, y, out, changed_shape: bool):
+    """Undo _to_2d / _batched_input: (N, C, L, 1) -> (N, C, L) keeps dynamic dims; unbatched inputs are static."""
     if changed_shape:
-        dims = tuple(int(d) for d in y.shape)
-        # (N, C, L, 1) -> (N, C, L) keeps dynamic dims; unbatched inputs are static (see _batched_input)
-        y = ctx.reshape(y, tuple(out.shape) if -1 not in dims else (0,) * (len(dims) - 2) + (-1,))
+        y = reshape(ctx, y, tuple(out.shape) if -1 not in trt_dims(y) else input_dims(ctx, y)[:out.dim()])
     ctx.set_output(out, y)
 
 
@@ -100,7 +97,7 @@ def convert_conv(ctx):
 
     layer = add_conv(weight, bias)
     y = layer.get_output(0)
-    _finish(ctx, y, out, reshaped)
+    _set_output_in_input_layout(ctx, y, out, reshaped)
     if not reshaped and kernel_q is None:  # a batch norm right after may fold into the (float) weights
         ctx.offer_fold(out, layer, weight, bias, lambda: add_conv(weight, bias).get_output(0))
 
@@ -172,7 +169,5 @@ def convert_conv_transpose(ctx):
         y = pad.get_output(0)
         if bias is not None:
             b = ctx.trt(bias.detach().reshape((-1,) + (1,) * (len(dims) - 2)), out.dtype, len(dims))
-            add = ctx.network.add_elementwise(y, b, E.SUM)
-            ctx.name_layer(add, "bias")
-            y = add.get_output(0)
-    _finish(ctx, y, out, reshaped)
+            y = elementwise(ctx, y, b, E.SUM, name="bias")
+    _set_output_in_input_layout(ctx, y, out, reshaped)
