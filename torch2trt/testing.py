@@ -22,14 +22,36 @@ def assert_converts(fn: torch.nn.Module | Callable, inputs: list, *, rtol: float
     to have PyTorch's exact shape and dtype and ||out - ref|| / ||ref|| <= rtol (exact for int/bool)."""
     report = check(_as_module(fn), inputs, verbose=False, **convert_kwargs)
     assert report.outputs, "the model produced no outputs"
+    where = output_labels(report.model_trt.output_schema)
+    labels = {n: where.get(i, "") for i, n in enumerate(report.model_trt.output_names)}
     for o in report.outputs:
-        assert o.same_layout, (f"{o.name}: network gives {o.shape} {o.dtype}, PyTorch "
+        name = o.name + labels.get(o.name, "")
+        assert o.same_layout, (f"{name}: network gives {o.shape} {o.dtype}, PyTorch "
                                f"{o.expected_shape} {o.expected_dtype}")
         exact = not o.expected_dtype.is_floating_point
         bound = 0.0 if exact else rtol
-        assert o.rel <= bound, f"{o.name}: relative error {o.rel:.3g} > {bound} (max abs {o.max_abs:.3g})\n" \
+        assert o.rel <= bound, f"{name}: relative error {o.rel:.3g} > {bound} (max abs {o.max_abs:.3g})\n" \
                                + report.table()
     return report
+
+
+def output_labels(schema: dict) -> dict[int, str]:
+    """Flat output index -> where it sits in the model's output, e.g. `["ceil_mode"]` or `[1][0]`: a test that
+    bundles several spellings in one model (returning dict(spelling=..., ...)) is told which one broke."""
+    labels: dict[int, str] = {}
+
+    def walk(node: dict, path: str) -> None:
+        if node["kind"] == "tensor":
+            labels[node["index"]] = f" (output{path})" if path else ""
+        elif node["kind"] in ("list", "tuple"):
+            for i, item in enumerate(node["items"]):
+                walk(item, f"{path}[{i}]")
+        elif node["kind"] == "dict":
+            for key, item in zip(node["keys"], node["items"]):
+                walk(item, f"{path}[{key!r}]")
+
+    walk(schema, "")
+    return labels
 
 
 def assert_refuses(fn: torch.nn.Module | Callable, inputs: list, match: str, **convert_kwargs: Any) -> str:
