@@ -54,6 +54,15 @@ def _set_output_in_input_layout(ctx, y, out, changed_shape: bool):
     ctx.set_output(out, y)
 
 
+def _configure(ctx, layer, kernel_q, stride, dilation, groups, pre, post) -> None:
+    """The window of a (de)convolution layer, its Q/DQ kernel input in int8 mode, and its name."""
+    if kernel_q is not None:
+        layer.set_input(1, kernel_q)
+    layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
+    layer.pre_padding, layer.post_padding = pre, post
+    ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
+
+
 @tensorrt_converter([torch.conv1d, torch.conv2d, torch.conv3d])
 def convert_conv(ctx):
     x, weight = ctx.get_arg("input", 0), ctx.get_arg("weight", 1)
@@ -88,11 +97,7 @@ def convert_conv(ctx):
         layer = ctx.network.add_convolution_nd(
             xt, weight.shape[0], kernel, ctx.weights(kernel_w, out.dtype) if kernel_q is None else empty,
             ctx.weights(bias_w, out.dtype) if bias_w is not None else empty)
-        if kernel_q is not None:
-            layer.set_input(1, kernel_q)
-        layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
-        layer.pre_padding, layer.post_padding = pre, post
-        ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
+        _configure(ctx, layer, kernel_q, stride, dilation, groups, pre, post)
         return layer
 
     layer = add_conv(weight, bias)
@@ -149,11 +154,7 @@ def convert_conv_transpose(ctx):
     layer = ctx.network.add_deconvolution_nd(
         xt, out_maps, kernel, ctx.weights(weight, out.dtype) if kernel_q is None else empty,
         ctx.weights(fused_bias, out.dtype) if fused_bias is not None else empty)
-    if kernel_q is not None:
-        layer.set_input(1, kernel_q)
-    layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
-    layer.pre_padding, layer.post_padding = pre, post
-    ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
+    _configure(ctx, layer, kernel_q, stride, dilation, groups, pre, post)
     y = layer.get_output(0)
     if any(extra):
         dims = tuple(int(d) for d in y.shape)
