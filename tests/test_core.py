@@ -8,7 +8,7 @@ import torch.nn as nn
 import torchvision
 
 import torch2trt as t2t
-from torch2trt import ConversionError, TRTModule, tensorrt_converter, torch2trt, trt
+from torch2trt import ConversionError, tensorrt_converter, torch2trt, trt
 from torch2trt.check import FunctionModule
 from torch2trt.testing import assert_converts
 
@@ -238,10 +238,6 @@ def test_data_dependent_python_values_are_refused():
 
     with pytest.raises(ConversionError, match=r"__float__: its result is a Python value computed from tensor"):
         torch2trt(FunctionModule(fn).eval(), [torch.randn(2, 3)])
-
-
-def test_trt_module_is_an_nn_module():
-    assert issubclass(TRTModule, nn.Module)
 
 
 def test_converter_registered_for_a_tensor_operator_runs_for_the_operator():

@@ -3,6 +3,7 @@
 import io
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -246,3 +247,22 @@ def test_the_module_holds_no_network_unless_asked_and_replays_one_from_its_recor
     assert kept._network is not None and kept._network_keepalive is not None
     bare = torch2trt(model, [x], verify=False, portable=False)
     assert bare.network is None and bare.network_record is None
+
+
+def test_trt_module_composes_as_a_submodule_of_a_torch_model():
+    """What "TRTModule is an nn.Module" must mean for users: it nests in a model, is found by module traversal,
+    follows train()/eval(), and computes inside the outer forward."""
+    torch.manual_seed(0)
+    linear = nn.Linear(3, 4).eval()
+    inner = torch2trt(linear, [torch.randn(2, 3)])
+    outer = nn.Sequential(inner, nn.ReLU()).eval()
+    assert next(iter(outer.children())) is inner and dict(outer.named_modules())["0"] is inner
+    outer.train()
+    assert inner.training
+    outer.eval()
+    assert not inner.training
+    x = torch.randn(2, 3)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # on a machine without a GPU: "running ... with the CPU reference executor"
+        got = outer(x)
+    torch.testing.assert_close(got, torch.relu(linear(x)), rtol=1e-5, atol=1e-6)

@@ -3,6 +3,10 @@ the reference executor, and compare with PyTorch — exact shapes and dtypes, ti
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
+import linecache
 import re
 from typing import Any, Callable
 
@@ -22,14 +26,73 @@ def assert_converts(fn: torch.nn.Module | Callable, inputs: list, *, rtol: float
     to have PyTorch's exact shape and dtype and ||out - ref|| / ||ref|| <= rtol (exact for int/bool)."""
     report = check(_as_module(fn), inputs, verbose=False, **convert_kwargs)
     assert report.outputs, "the model produced no outputs"
+    where = output_labels(report.model_trt.output_schema, _bundled_spellings(fn))
+    labels = {n: where.get(i, "") for i, n in enumerate(report.model_trt.output_names)}
     for o in report.outputs:
-        assert o.same_layout, (f"{o.name}: network gives {o.shape} {o.dtype}, PyTorch "
+        name = o.name + labels.get(o.name, "")
+        assert o.same_layout, (f"{name}: network gives {o.shape} {o.dtype}, PyTorch "
                                f"{o.expected_shape} {o.expected_dtype}")
         exact = not o.expected_dtype.is_floating_point
         bound = 0.0 if exact else rtol
-        assert o.rel <= bound, f"{o.name}: relative error {o.rel:.3g} > {bound} (max abs {o.max_abs:.3g})\n" \
+        assert o.rel <= bound, f"{name}: relative error {o.rel:.3g} > {bound} (max abs {o.max_abs:.3g})\n" \
                                + report.table()
     return report
+
+
+def output_labels(schema: dict, spellings: list[str] | None = None) -> dict[int, str]:
+    """Flat output index -> where it sits in the model's output, e.g. `['ceil_mode']` or `[1][0]`, so that a test
+    bundling several spellings in one model is told which one broke. `spellings`: the source text of each item of
+    a returned tuple (see _bundled_spellings), added to the label when it matches the output's structure."""
+    labels: dict[int, str] = {}
+    top = schema.get("items", []) if schema["kind"] in ("list", "tuple") else []
+    named = spellings if spellings is not None and len(spellings) == len(top) else None
+
+    def walk(node: dict, path: str, spelling: str | None) -> None:
+        if node["kind"] == "tensor":
+            where = f"output{path}" + (f": {spelling}" if spelling else "")
+            labels[node["index"]] = f" ({where})" if path else ""
+        elif node["kind"] in ("list", "tuple"):
+            for i, item in enumerate(node["items"]):
+                walk(item, f"{path}[{i}]", named[i] if named is not None and not path else spelling)
+        elif node["kind"] == "dict":
+            for key, item in zip(node["keys"], node["items"]):
+                walk(item, f"{path}[{key!r}]", spelling)
+
+    walk(schema, "", None)
+    return labels
+
+
+@functools.lru_cache(maxsize=64)
+def _module_ast(path: str) -> tuple[str, ast.Module] | None:
+    source = "".join(linecache.getlines(path))
+    try:
+        return source, ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+def _bundled_spellings(fn: Any) -> list[str] | None:
+    """For a test lambda returning a tuple of calls, `lambda a: (a.view(2, -1), torch.flatten(a))`: the source text
+    of each item (None where that is not known exactly: a starred item, several such lambdas on one line)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_name != "<lambda>":
+        return None
+    try:
+        parsed = _module_ast(inspect.getsourcefile(fn) or "")
+    except TypeError:
+        return None
+    if parsed is None:
+        return None
+    source, tree = parsed
+    names = code.co_varnames[:code.co_argcount]
+    found = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == code.co_firstlineno
+             and tuple(a.arg for a in n.args.args) == names]
+    if len(found) != 1 or not isinstance(found[0].body, ast.Tuple):
+        return None
+    items = found[0].body.elts
+    if any(isinstance(e, ast.Starred) for e in items):
+        return None
+    return [" ".join((ast.get_source_segment(source, e) or "?").split()) for e in items]
 
 
 def assert_refuses(fn: torch.nn.Module | Callable, inputs: list, match: str, **convert_kwargs: Any) -> str:

@@ -162,3 +162,40 @@ def test_attention_keeps_dynamic_batch_and_sequence(fn):
 
 
 MHA_W = [torch.randn(24, 8), torch.randn(24), torch.randn(8, 8), torch.randn(8)]
+
+
+# ---- moved from test_nn_layers.py: each bundled spelling named (a failure says which) -----------------------
+torch.manual_seed(0)
+NN_Q, NN_K, NN_VV = torch.randn(2, 4, 5, 8), torch.randn(2, 4, 7, 8), torch.randn(2, 4, 7, 8)
+NN_MASK = torch.rand(5, 7) > 0.3
+NN_MASK[:, 0] = True
+NN_FMASK = torch.randn(5, 7)
+NN_MHA, NN_MHA_BF = nn.MultiheadAttention(16, 4).eval(), nn.MultiheadAttention(16, 4, batch_first=True).eval()
+NN_KPM = torch.zeros(2, 5, dtype=torch.bool)
+NN_KPM[0, -1] = True
+NN_ENC = nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 4, 32, batch_first=True), 2).eval()
+
+NN_ATTENTION = {
+    "sdpa": (lambda q, k, v: dict(plain=F.scaled_dot_product_attention(q, k, v),
+                                  bool_mask=F.scaled_dot_product_attention(q, k, v, attn_mask=NN_MASK),
+                                  float_mask_scale=F.scaled_dot_product_attention(q, k, v, attn_mask=NN_FMASK,
+                                                                                  scale=0.3),
+                                  causal=F.scaled_dot_product_attention(q, q, q, is_causal=True)),
+             [NN_Q, NN_K, NN_VV]),
+    "mha": (lambda x: NN_MHA(x, x, x), [torch.randn(5, 2, 16)]),
+    "mha_no_weights": (lambda x: NN_MHA(x, x, x, need_weights=False)[0], [torch.randn(5, 2, 16)]),
+    "mha_batch_first_padding_mask": (lambda x: NN_MHA_BF(x, x, x, key_padding_mask=NN_KPM,
+                                                         average_attn_weights=False), [torch.randn(2, 5, 16)]),
+    "transformer_encoder": (NN_ENC, [torch.randn(2, 5, 16)]),
+}
+
+
+@pytest.mark.parametrize("name", list(NN_ATTENTION))
+def test_attention_spellings_match_pytorch(name):
+    fn, inputs = NN_ATTENTION[name]
+    assert_converts(fn, inputs)
+
+
+def test_sdpa_dropout_is_refused():
+    assert_refuses(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, dropout_p=0.5), [NN_Q, NN_K, NN_VV],
+                   r"dropout_p=0.5")

@@ -94,3 +94,24 @@ def test_convolution_keeps_a_dynamic_batch():
 ])
 def test_convolution_refusals_say_why(fn, match):
     assert_refuses(fn, [X], match)
+
+
+# ---- moved from test_nn_layers.py: each bundled spelling named (a failure says which) -----------------------
+torch.manual_seed(0)
+NN_X = torch.randn(2, 3, 13, 11)
+NN_CONV1, NN_CONV3 = nn.Conv1d(3, 4, 3, padding=1), nn.Conv3d(3, 4, 3, stride=(1, 2, 2), padding=1)
+NN_CONV_G = nn.Conv2d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2)
+NN_CONV_SAME = nn.Conv2d(3, 4, (4, 3), padding="same")
+NN_CONV_VALID = nn.Conv2d(3, 4, 3, padding="valid", bias=False)
+
+NN_CONV = {
+    "conv2d_variants": lambda a: dict(groups_dilation=NN_CONV_G(torch.cat([a, a[:, :1]], 1)),
+                                      padding_same=NN_CONV_SAME(a), padding_valid=NN_CONV_VALID(a)),
+    "conv1d": lambda a: NN_CONV1(a[:, :, 0]),
+    "conv3d": lambda a: NN_CONV3(a[:, :, None].expand(2, 3, 4, 13, 11)),
+}
+
+
+@pytest.mark.parametrize("name", list(NN_CONV))
+def test_convolution_modules_match_pytorch(name):
+    assert_converts(NN_CONV[name], [NN_X])

@@ -177,3 +177,12 @@ def test_creation_with_dynamic_batch_and_inner_axis_matches_pytorch(fn):
     from torch2trt.testing import assert_converts_dynamic
 
     assert_converts_dynamic(fn, [torch.randn(3, 5)], [(1, 2)], [(4, 7)], [[(4, 2)], [(1, 7)]])
+
+
+# ---- moved from test_nn_layers.py: each bundled spelling named (a failure says which) -----------------------
+@pytest.mark.parametrize("fn, match", [
+    (lambda a: F.dropout(a, 0.2), r"training=True"),
+    (lambda a: a.double(), r"float64"),
+])
+def test_training_dropout_and_float64_are_refused(fn, match):
+    assert_refuses(fn, [torch.randn(2, 3, 13, 11)], match)

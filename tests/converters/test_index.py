@@ -182,3 +182,138 @@ def test_sort_along_a_dynamic_axis_matches_pytorch():
         for g, r in zip(got[:5], ref[:5]):
             _exact(g, r)
         _valid_sort(x, got[5], got[6], 1, False)  # not stable: any order among ties
+
+
+# ---- moved from test_shape.py: getitem / setitem / gather / scatter / sort / ... (index.py), each spelling named ----
+import torch.nn.functional as F  # noqa: E402
+
+from torch2trt.testing import assert_converts, assert_converts_dynamic, assert_refuses  # noqa: E402
+
+IX = torch.randn(2, 5, 4, 3)
+IX_IDX = torch.tensor([3, 0, 1])
+IX_IDX1 = torch.tensor([1, 0, 1])
+IX_EMB = torch.nn.Embedding(10, 4)
+IX_SCATTER_IDX = torch.stack([torch.randperm(5)[:4] for _ in range(24)]).reshape(2, 4, 3, 4).permute(0, 3, 1, 2)
+
+
+def _ix_setitem(a):
+    a = a.clone()
+    a[:, 1] = 0
+    a[0, :, ::2, 1:3] = a[1, :, :2, :2] * 2
+    a[..., -1] = 3.0
+    return a
+
+
+def _ix_setitem_mask(a):
+    a = a + 0
+    a[torch.tensor([True, False]), 0] = 5.0
+    return a
+
+
+def _ix_view_then_setitem(a):
+    y = a[0]
+    y[1] = 5.0  # changes a too: using a afterwards must be refused, never silently stale
+    return a + 1
+
+
+IX_CASES = {
+    "getitem_basic": lambda a: {"a[0]": a[0], "a[:, 1]": a[:, 1], "a[:, -1]": a[:, -1], "a[..., 0]": a[..., 0],
+                                "a[:, 1:4:2]": a[:, 1:4:2], "a[:, ::2, None]": a[:, ::2, None], "a[None]": a[None],
+                                "a[..., None, :]": a[..., None, :], "a[1, 2:, :, -2]": a[1, 2:, :, -2],
+                                "a[:, :, :-1]": a[:, :, :-1]},
+    "getitem_tensor": lambda a: {"a[:, IDX]": a[:, IX_IDX], "a[..., tensor([0, 2])]": a[..., torch.tensor([0, 2])],
+                                 "a[IDX.clamp(max=1)]": a[IX_IDX.clamp(max=1)],
+                                 "a[:, bool mask]": a[:, torch.tensor([True, False, True, False, True])]},
+    "gather": lambda a: {"torch.gather": torch.gather(a, 1, torch.zeros(2, 2, 4, 3, dtype=torch.long)),
+                         "index_select": a.index_select(1, IX_IDX),
+                         "take_along_dim": torch.take_along_dim(a, torch.ones(2, 1, 4, 3, dtype=torch.long), 1)},
+    "traced_index": lambda a: a.index_select(1, (a[0, :2, 0, 0] > 10).long()),
+    "embedding": lambda a: IX_EMB(torch.tensor([[1, 2], [3, 9]])) + a[0, 0, 0, 0],
+    "setitem": _ix_setitem,
+    "setitem_bool_mask": _ix_setitem_mask,
+    "index_put": lambda a: a.index_put((torch.tensor([0, 1]), torch.tensor([2, 3])), torch.tensor(7.0)),
+    "topk": lambda a: {"Tensor.topk(3)": a.topk(3), "torch.topk(2, dim=1, largest=False)": torch.topk(a, 2, dim=1,
+                                                                                                    largest=False)},
+    "sort": lambda a: {"Tensor.sort()": a.sort(), "torch.sort(1, descending=True)": torch.sort(a, 1, descending=True)},
+    "one_hot": lambda a: F.one_hot((a[0, 0] > 0).long() + (a[0, 1] > 0).long(), 4),
+    "pixel_shuffle": lambda a: {"pixel_shuffle": F.pixel_shuffle(a[:, :4], 2),
+                                "pixel_unshuffle": F.pixel_unshuffle(a[..., :2], 2)},
+    "scatter": lambda a: {"torch.scatter(src)": torch.scatter(a, 1, IX_SCATTER_IDX, a[:, :4] * 2),
+                          "Tensor.scatter(value)": a.scatter(1, IX_SCATTER_IDX, 1.5),
+                          "Tensor.scatter_(-3)": a.clone().scatter_(-3, IX_SCATTER_IDX, 0.0)},
+    "repeat_interleave": lambda a: {"Tensor.repeat_interleave(2, 1)": a.repeat_interleave(2, 1),
+                                    "1-d repeat_interleave(3)": a[0, 0, 0].repeat_interleave(3),
+                                    "repeats tensor": torch.repeat_interleave(a, torch.tensor([1, 2, 0, 1]), dim=2)},
+}
+
+
+@pytest.mark.parametrize("name", list(IX_CASES))
+def test_index_op_matches_pytorch(name):
+    assert_converts(IX_CASES[name], [IX])
+
+
+@pytest.mark.parametrize("fn, match", [
+    (lambda a: a[a > 0], r"mask computed in the model"),
+    (lambda a: a[0, IX_IDX], r"mixing integer and tensor indices"),
+    (lambda a: a[:, IX_IDX][:, :, IX_IDX], None),
+    (_ix_view_then_setitem, r"changed in place through another view by torch.Tensor.__setitem__"),
+    (lambda a: a.scatter(1, torch.zeros(2, 2, 4, 3, dtype=torch.long), 1.0), r"duplicate indices"),
+])
+def test_index_refusals_say_why(fn, match):
+    if match is None:  # chained single tensor indices are fine
+        assert_converts(fn, [IX])
+    else:
+        assert_refuses(fn, [IX], match)
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.bool, torch.float16, torch.bfloat16])
+def test_getitem_keeps_every_dtype(dtype):
+    x = (IX * 10).to(dtype) if dtype != torch.bool else IX > 0
+    assert_converts(IX_CASES["getitem_basic"], [x])
+
+
+# the same with a dynamic batch (1..4) and a dynamic axis 1 (2..7)
+IX_DYNAMIC_CASES = {
+    "getitem_basic": lambda a: {"a[0]": a[0], "a[:, 1]": a[:, 1], "a[:, -1]": a[:, -1], "a[..., 0]": a[..., 0],
+                                "a[:, 1:4:2]": a[:, 1:4:2], "a[:, ::2, None]": a[:, ::2, None], "a[None]": a[None],
+                                "a[..., None, :]": a[..., None, :], "a[1:, 2:, :, -2]": a[1:, 2:, :, -2],
+                                "a[:, :-1]": a[:, :-1], "a[:, -3:]": a[:, -3:],
+                                "a[:, 1:a.size(1) - 1]": a[:, 1:a.size(1) - 1], "a[:, :a.size(0)]": a[:, :a.size(0)],
+                                "a[-1]": a[-1], "a[:, a.size(1) - 2]": a[:, a.size(1) - 2],
+                                "a[:, -a.size(0):]": a[:, -a.size(0):], "a[:, 10:]": a[:, 10:]},
+    "getitem_tensor": lambda a: {"a[:, IDX1]": a[:, IX_IDX1], "a[..., tensor([0, 2])]": a[..., torch.tensor([0, 2])],
+                                 "a[IDX1.clamp(max=0)]": a[IX_IDX1.clamp(max=0)],
+                                 "a[:, :, bool mask]": a[:, :, torch.tensor([True, False, True, False])],
+                                 "a[:, tensor(1)]": a[:, torch.tensor(1)], "a[:, None, IDX1]": a[:, None, IX_IDX1],
+                                 "a[:, 1:, 2-d index]": a[:, 1:, torch.tensor([[0, 1], [2, 3]])]},
+}
+
+
+@pytest.mark.parametrize("name", list(IX_DYNAMIC_CASES))
+def test_getitem_with_dynamic_batch_and_inner_axis_matches_pytorch(name):
+    assert_converts_dynamic(IX_DYNAMIC_CASES[name], [IX], [(1, 2, 4, 3)], [(4, 7, 4, 3)],
+                            [[(2, 6, 4, 3)], [(4, 2, 4, 3)]])
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.bool])
+def test_dynamic_getitem_keeps_integer_and_bool(dtype):
+    x = (IX * 10).to(dtype) if dtype != torch.bool else IX > 0
+    assert_converts_dynamic(IX_DYNAMIC_CASES["getitem_basic"], [x], [(1, 2, 4, 3)], [(4, 7, 4, 3)])
+
+
+def test_getitem_with_a_dynamic_step_says_so():
+    assert_refuses(lambda a: a[:, ::a.size(0)], [IX], r"slice step DynDim\(2\) \(only constant positive steps\)",
+                   min_shapes=[(1, 2, 4, 3)], max_shapes=[(4, 7, 4, 3)])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda a: {"pixel_shuffle": F.pixel_shuffle(a[:, :4], 2), "pixel_unshuffle": F.pixel_unshuffle(a[:, :, :, :2], 2),
+               "torch.pixel_shuffle": torch.pixel_shuffle(a[:, :4], 2)},
+    lambda a: {"Tensor.repeat_interleave(2, 1)": a.repeat_interleave(2, 1),
+               "torch.repeat_interleave(3, dim=0)": torch.repeat_interleave(a, 3, dim=0),
+               "repeat_interleave(2, -1)": a.repeat_interleave(2, -1),
+               "repeats tensor": torch.repeat_interleave(a, torch.tensor([1, 2, 0, 1]), dim=2)},
+], ids=["pixel_shuffle", "repeat_interleave"])
+def test_pixel_shuffle_and_repeat_interleave_with_dynamic_dims(fn):
+    x = torch.randn(2, 5, 4, 6)  # axis 1 (channels) and axis 3 (width) dynamic
+    assert_converts_dynamic(fn, [x], [(1, 4, 4, 2)], [(3, 7, 4, 8)], [[(3, 4, 4, 8)]])

@@ -81,3 +81,28 @@ def test_linear_algebra_keeps_a_dynamic_batch():
 ])
 def test_linear_algebra_refusals_say_why(fn, inputs, match):
     assert_refuses(fn, inputs, match)
+
+
+# ---- moved from test_nn_layers.py: each bundled spelling named (a failure says which) -----------------------
+torch.manual_seed(0)
+NN_Y = torch.randn(2, 3, 4)
+NN_W, NN_V = torch.randn(4, 5), torch.randn(4)
+NN_BILINEAR = nn.Bilinear(4, 4, 3)
+NN_LINALG = {
+    "matmul": lambda a: dict(op_matrix=a @ NN_W, matmul_vector=torch.matmul(a, NN_V),
+                             vector_matmul=torch.matmul(NN_V, a.transpose(1, 2)),
+                             bmm=torch.bmm(a, a.transpose(1, 2)), mm=torch.mm(a[0], NN_W), op_transposed=a[0] @ a[1].T),
+    "matmul_broadcast": lambda a: dict(batch_of_one=torch.matmul(a[:1], a.transpose(1, 2)),
+                                       matrix_by_batch=torch.matmul(a[0], a.transpose(1, 2))),
+    "addmm": lambda a: dict(addmm=torch.addmm(a[0, 0, :3], a[0], a[1].T, beta=0.5, alpha=2),
+                            baddbmm=torch.baddbmm(a[:, :, :3], a, a.transpose(1, 2), beta=0.3)),
+    "einsum": lambda a: dict(batch_matrix=torch.einsum("bij,jk->bik", a, NN_W),
+                             batch_transposed=torch.einsum("bij,bkj->bik", a, a)),
+    "bilinear": lambda a: NN_BILINEAR(a[0], a[1]),
+    "linear_1d_nd": lambda a: dict(vector=F.linear(a[0, 0], NN_W.T), batched_bias=F.linear(a, NN_W.T, torch.ones(5))),
+}
+
+
+@pytest.mark.parametrize("name", list(NN_LINALG))
+def test_linear_algebra_spellings_match_pytorch(name):
+    assert_converts(NN_LINALG[name], [NN_Y])

@@ -113,3 +113,34 @@ def test_batch_norm_1d_on_a_2d_input_keeps_a_dynamic_batch():
     model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6)).eval()
     randomize_norm_statistics(model)
     assert_converts_dynamic_batch(model, torch.randn(3, 4), torch.randn(1, 4))
+
+
+# ---- moved from test_nn_layers.py: each bundled spelling named (a failure says which) -----------------------
+torch.manual_seed(0)
+NN_X = torch.randn(2, 3, 13, 11)
+NN_LN, NN_LN2 = nn.LayerNorm(11), nn.LayerNorm([13, 11], elementwise_affine=False)
+NN_GN, NN_INORM = nn.GroupNorm(3, 6), nn.InstanceNorm2d(3, affine=True)
+NN_BN1, NN_BN3 = nn.BatchNorm1d(3), nn.BatchNorm3d(3)
+for _m in (NN_LN, NN_GN, NN_INORM):
+    with torch.no_grad():
+        _m.weight.normal_()
+        _m.bias.normal_()
+for _m in (NN_BN1, NN_BN3):
+    randomize_norm_statistics(_m)
+    _m.eval()
+
+NN_NORM = {
+    "layer_norm": lambda a: dict(affine_last_axis=NN_LN(a), two_axes_no_affine=NN_LN2(a)),
+    "group_norm": lambda a: NN_GN(torch.cat([a, a * 2], 1)),
+    "instance_norm": lambda a: dict(module_affine=NN_INORM(a), functional=F.instance_norm(a)),
+    "rms_norm": lambda a: dict(last_axis=F.rms_norm(a, (11,)),
+                               two_axes_weight_eps=F.rms_norm(a, (13, 11), torch.ones(13, 11) * 2, eps=1e-3)),
+    "normalize": lambda a: dict(default=F.normalize(a), p1_last_dim=F.normalize(a, p=1, dim=-1)),
+    "batch_norm_1d_3d": lambda a: dict(bn1d_on_2d=NN_BN1(a[:, :, 0, 0]), bn1d_on_3d=NN_BN1(a[:, :, 0]),
+                                       bn3d=NN_BN3(a[:, :, None])),
+}
+
+
+@pytest.mark.parametrize("name", list(NN_NORM))
+def test_normalization_spellings_match_pytorch(name):
+    assert_converts(NN_NORM[name], [NN_X * 3 + 1])

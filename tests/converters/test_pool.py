@@ -124,3 +124,34 @@ def test_pooling_keeps_a_dynamic_batch():
 ])
 def test_pooling_refusals_say_why(fn, match):
     assert_refuses(fn, [X], match)
+
+
+# ---- moved from test_nn_layers.py: each bundled spelling named (a failure says which) -----------------------
+torch.manual_seed(0)
+NN_X = torch.randn(2, 3, 13, 11)
+NN_POOL = {
+    "max_ceil": lambda a: dict(ceil_mode=F.max_pool2d(a, 3, 2, ceil_mode=True),
+                               ceil_mode_padded=F.max_pool2d(a, 3, 2, 1, ceil_mode=True),
+                               kernel_only=F.max_pool2d(a, 2)),
+    "avg": lambda a: dict(plain=F.avg_pool2d(a, 3, 2), padded=F.avg_pool2d(a, 3, 2, 1),
+                          padded_exclude_pad=F.avg_pool2d(a, 3, 2, 1, count_include_pad=False),
+                          padded_ceil_mode=F.avg_pool2d(a, 3, 2, 1, ceil_mode=True),
+                          ceil_mode=F.avg_pool2d(a, 2, ceil_mode=True)),
+    "avg_divisor_override": lambda a: F.avg_pool2d(a, 2, divisor_override=3),
+    "adaptive_any_size": lambda a: dict(to_7x7=F.adaptive_avg_pool2d(a, (7, 7)),
+                                        to_5x3=F.adaptive_avg_pool2d(a, (5, 3)),
+                                        to_1=F.adaptive_avg_pool2d(a, 1),
+                                        up_2x2_to_7x6=F.adaptive_avg_pool2d(a[:, :, :2, :2], (7, 6))),
+    "pool1d": lambda a: dict(max_ceil_mode=F.max_pool1d(a[:, 0], 3, 2, ceil_mode=True),
+                             avg=F.avg_pool1d(a[:, 0], 3, 2), adaptive_avg=F.adaptive_avg_pool1d(a[:, 0], 4)),
+    "pool3d": lambda a: dict(max=F.max_pool3d(a[:, None], 2), avg=F.avg_pool3d(a[:, None], (1, 2, 2))),
+}
+
+
+@pytest.mark.parametrize("name", list(NN_POOL))
+def test_pooling_spellings_match_pytorch(name):
+    assert_converts(NN_POOL[name], [NN_X])
+
+
+def test_max_pool_return_indices_is_refused():
+    assert_refuses(lambda a: F.max_pool2d(a, 2, return_indices=True)[0], [NN_X], r"return_indices=True")

@@ -194,3 +194,32 @@ def test_interpolate_refuses_non_integer_scale_on_dynamic_shape():
     with pytest.raises(Exception, match=r"scale_factor=1.5\) on a dynamic shape: only integer scale factors"):
         torch2trt(FunctionModule(interp(scale_factor=1.5)).eval(), [x4()], min_shapes=[(1, 3, 3, 3)],
                   max_shapes=[(4, 3, 9, 9)])
+
+
+# ---- moved from test_nn_layers.py: each bundled spelling named (a failure says which) -----------------------
+torch.manual_seed(0)
+NN_R = torch.randn(2, 3, 5, 7)
+NN_RESIZE = {
+    "nearest": lambda a: dict(scale_2=F.interpolate(a, scale_factor=2), size_up=F.interpolate(a, size=(8, 9)),
+                              size_down=F.interpolate(a, size=(3, 4)),
+                              nearest_exact=F.interpolate(a, size=(11, 13), mode="nearest-exact")),
+    "bilinear": lambda a: dict(size_up=F.interpolate(a, size=(8, 9), mode="bilinear"),
+                               align_corners=F.interpolate(a, size=(8, 9), mode="bilinear", align_corners=True),
+                               scale_2=F.interpolate(a, scale_factor=2, mode="bilinear"),
+                               size_down=F.interpolate(a, size=(3, 4), mode="bilinear")),
+    "bicubic": lambda a: dict(size_up=F.interpolate(a, size=(8, 9), mode="bicubic"),
+                              align_corners=F.interpolate(a, size=(8, 9), mode="bicubic", align_corners=True)),
+    "linear_trilinear": lambda a: dict(linear=F.interpolate(a[:, :, 0], size=11, mode="linear"),
+                                       trilinear=F.interpolate(a[None], size=(4, 6, 8), mode="trilinear")),
+    "upsample_module": lambda a: nn.Upsample(scale_factor=2, mode="bilinear")(a) + 0,
+}
+
+
+@pytest.mark.parametrize("name", list(NN_RESIZE))
+def test_resize_spellings_match_pytorch(name):
+    assert_converts(NN_RESIZE[name], [NN_R])
+
+
+def test_antialiased_interpolation_is_refused():
+    assert_refuses(lambda a: F.interpolate(a, scale_factor=2, mode="bilinear", antialias=True), [NN_R],
+                   r"antialias=True")

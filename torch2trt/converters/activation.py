@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from ..backend import trt
-from ..tracing.registry import tensorrt_converter
-from .unary import U, binary, check_dtype, select, spellings, unary
+from ..tracing.registry import spellings, tensorrt_converter
+from .layers import U, clamp, elementwise, float_input, require_arithmetic_dtype, reshape, select, unary
 
 A = trt.ActivationType
 E = trt.ElementWiseOperation
@@ -30,7 +30,7 @@ def activation(ctx, itensor, kind, alpha: float | None = None, beta: float | Non
 
 def _x(ctx):
     out = ctx.method_return
-    check_dtype(ctx, out.dtype)
+    require_arithmetic_dtype(ctx, out.dtype)
     if not out.dtype.is_floating_point:
         raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
     return ctx.trt(ctx.get_arg("input", 0), out.dtype)
@@ -41,13 +41,8 @@ def _clamp_integers(ctx, lo, hi) -> bool:
     out = ctx.method_return
     if out.dtype.is_floating_point:
         return False
-    check_dtype(ctx, out.dtype)
-    y = ctx.trt(ctx.get_arg("input", 0), out.dtype)
-    if lo is not None:
-        y = binary(ctx, y, lo, E.MAX, out.dtype)
-    if hi is not None:
-        y = binary(ctx, y, hi, E.MIN, out.dtype)
-    ctx.set_output(out, y)
+    require_arithmetic_dtype(ctx, out.dtype)
+    ctx.set_output(out, clamp(ctx, ctx.trt(ctx.get_arg("input", 0), out.dtype), lo, hi, out.dtype))
     return True
 
 
@@ -110,8 +105,8 @@ def convert_gelu(ctx):
 def softplus(ctx, x, beta: float, threshold: float, dtype):
     """PyTorch: x where beta * x > threshold, else log(1 + exp(beta * x)) / beta."""
     y = activation(ctx, x, A.SOFTPLUS, 1.0 / beta, beta)
-    bx = x if beta == 1 else binary(ctx, x, beta, E.PROD, dtype)
-    return select(ctx, binary(ctx, bx, threshold, E.GREATER, dtype), x, y)
+    bx = x if beta == 1 else elementwise(ctx, x, beta, E.PROD, dtype)
+    return select(ctx, elementwise(ctx, bx, threshold, E.GREATER, dtype), x, y)
 
 
 @tensorrt_converter([F.softplus])
@@ -125,14 +120,14 @@ def convert_softplus(ctx):
 def convert_silu(ctx):
     out = ctx.method_return
     x = _x(ctx)
-    ctx.set_output(out, binary(ctx, x, activation(ctx, x, A.SIGMOID), E.PROD, out.dtype))
+    ctx.set_output(out, elementwise(ctx, x, activation(ctx, x, A.SIGMOID), E.PROD, out.dtype))
 
 
 @tensorrt_converter([F.hardswish])
 def convert_hardswish(ctx):
     out = ctx.method_return
     x = _x(ctx)
-    ctx.set_output(out, binary(ctx, x, activation(ctx, x, A.HARD_SIGMOID, 1.0 / 6.0, 0.5), E.PROD, out.dtype))
+    ctx.set_output(out, elementwise(ctx, x, activation(ctx, x, A.HARD_SIGMOID, 1.0 / 6.0, 0.5), E.PROD, out.dtype))
 
 
 @tensorrt_converter([F.mish])
@@ -140,7 +135,7 @@ def convert_mish(ctx):
     out = ctx.method_return
     x = _x(ctx)
     sp = softplus(ctx, x, 1.0, 20.0, out.dtype)
-    ctx.set_output(out, binary(ctx, x, activation(ctx, sp, A.TANH), E.PROD, out.dtype))
+    ctx.set_output(out, elementwise(ctx, x, activation(ctx, sp, A.TANH), E.PROD, out.dtype))
 
 
 @tensorrt_converter([F.logsigmoid])
@@ -160,23 +155,23 @@ def convert_celu(ctx):
     if alpha == 1.0:
         ctx.set_output(out, activation(ctx, x, A.ELU, 1.0))
         return
-    y = activation(ctx, binary(ctx, x, alpha, E.DIV, out.dtype), A.ELU, 1.0)
-    ctx.set_output(out, binary(ctx, y, alpha, E.PROD, out.dtype))
+    y = activation(ctx, elementwise(ctx, x, alpha, E.DIV, out.dtype), A.ELU, 1.0)
+    ctx.set_output(out, elementwise(ctx, y, alpha, E.PROD, out.dtype))
 
 
 @tensorrt_converter([F.threshold, F.threshold_, torch.threshold, torch.threshold_])
 def convert_threshold(ctx):
     """PyTorch: x <= threshold ? value : x (so NaN stays NaN); both numbers are cast to the input's dtype."""
     out = ctx.method_return
-    check_dtype(ctx, out.dtype)
+    require_arithmetic_dtype(ctx, out.dtype)
     threshold, value = ctx.get_arg("threshold", 1), ctx.get_arg("value", 2)
     x = ctx.trt(ctx.get_arg("input", 0), out.dtype)
     if out.dtype.is_floating_point:
-        le = binary(ctx, binary(ctx, x, threshold, E.LESS, out.dtype), binary(ctx, x, threshold, E.EQUAL, out.dtype),
-                    E.OR, torch.bool)
+        le = elementwise(ctx, elementwise(ctx, x, threshold, E.LESS, out.dtype),
+                         elementwise(ctx, x, threshold, E.EQUAL, out.dtype), E.OR, torch.bool)
         ctx.set_output(out, select(ctx, le, ctx.trt(value, out.dtype, out.dim()), x))
         return
-    cond = binary(ctx, x, threshold, E.GREATER, out.dtype)
+    cond = elementwise(ctx, x, threshold, E.GREATER, out.dtype)
     ctx.set_output(out, select(ctx, cond, x, ctx.trt(value, out.dtype, out.dim())))
 
 
@@ -186,8 +181,8 @@ def convert_hardshrink(ctx):
     out = ctx.method_return
     lambd = float(ctx.get_arg("lambd", 1, 0.5))
     x = _x(ctx)
-    keep = binary(ctx, unary(ctx, x, U.ABS), lambd, E.GREATER, out.dtype)
-    ctx.set_output(out, select(ctx, keep, x, binary(ctx, x, 0.0, E.PROD, out.dtype)))
+    keep = elementwise(ctx, unary(ctx, x, U.ABS), lambd, E.GREATER, out.dtype)
+    ctx.set_output(out, select(ctx, keep, x, elementwise(ctx, x, 0.0, E.PROD, out.dtype)))
 
 
 @tensorrt_converter([F.softshrink, torch._C._nn.softshrink])
@@ -197,16 +192,17 @@ def convert_softshrink(ctx):
     lambd = float(ctx.get_arg("lambd", 1, 0.5))
     x = _x(ctx)
     dt = out.dtype
-    inner = select(ctx, binary(ctx, x, -lambd, E.LESS, dt), binary(ctx, x, lambd, E.SUM, dt),
-                   binary(ctx, x, 0.0, E.PROD, dt))
-    ctx.set_output(out, select(ctx, binary(ctx, x, lambd, E.GREATER, dt), binary(ctx, x, lambd, E.SUB, dt), inner))
+    inner = select(ctx, elementwise(ctx, x, -lambd, E.LESS, dt), elementwise(ctx, x, lambd, E.SUM, dt),
+                   elementwise(ctx, x, 0.0, E.PROD, dt))
+    ctx.set_output(out, select(ctx, elementwise(ctx, x, lambd, E.GREATER, dt), elementwise(ctx, x, lambd, E.SUB, dt),
+                               inner))
 
 
 @tensorrt_converter([F.tanhshrink])
 def convert_tanhshrink(ctx):
     out = ctx.method_return
     x = _x(ctx)
-    ctx.set_output(out, binary(ctx, x, activation(ctx, x, A.TANH), E.SUB, out.dtype))
+    ctx.set_output(out, elementwise(ctx, x, activation(ctx, x, A.TANH), E.SUB, out.dtype))
 
 
 @tensorrt_converter([F.prelu, torch.prelu, torch.Tensor.prelu])
@@ -240,7 +236,7 @@ def convert_glu(ctx):
     ctx.name_layer(a, "glu_a")
     ctx.name_layer(b, "glu_b")
     gate = activation(ctx, b.get_output(0), A.SIGMOID)
-    ctx.set_output(out, binary(ctx, a.get_output(0), gate, E.PROD, out.dtype))
+    ctx.set_output(out, elementwise(ctx, a.get_output(0), gate, E.PROD, out.dtype))
 
 
 # ---- softmax family --------------------------------------------------------------------------------
@@ -256,12 +252,8 @@ def _softmax_input(ctx):
     first; float16/bfloat16 are then computed in float32 and rounded once, as PyTorch does."""
     x = ctx.get_arg("input", 0)
     out = ctx.method_return
-    check_dtype(ctx, out.dtype)
-    if not out.dtype.is_floating_point:
-        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
-    dim = _softmax_dim(ctx, x)
-    compute = torch.float32 if out.dtype in (torch.float16, torch.bfloat16) else out.dtype
-    return ctx.cast(ctx.trt(x, out.dtype), compute), dim, compute, out
+    xt, compute = float_input(ctx, x, out.dtype)
+    return xt, _softmax_dim(ctx, x), compute, out
 
 
 def _as_matrix(ctx, xt, dim: int):
@@ -270,7 +262,7 @@ def _as_matrix(ctx, xt, dim: int):
     if rank >= 2:
         return xt, dim, lambda y: y
     shape = tuple(int(d) for d in xt.shape)
-    return ctx.reshape(xt, (1, -1)), 1, lambda y: ctx.reshape(y, shape if -1 not in shape else (-1,))
+    return reshape(ctx, xt, (1, -1)), 1, lambda y: reshape(ctx, y, shape if -1 not in shape else (-1,))
 
 
 def softmax(ctx, xt, dim: int):
@@ -298,10 +290,10 @@ def log_softmax(ctx, xt, dim: int, dtype):
     xt, dim, undo = _as_matrix(ctx, xt, dim)
     mx = ctx.network.add_reduce(xt, trt.ReduceOperation.MAX, 1 << dim, True)
     ctx.name_layer(mx, "max")
-    shifted = binary(ctx, xt, mx.get_output(0), E.SUB, dtype)
+    shifted = elementwise(ctx, xt, mx.get_output(0), E.SUB, dtype)
     s = ctx.network.add_reduce(unary(ctx, shifted, U.EXP), trt.ReduceOperation.SUM, 1 << dim, True)
     ctx.name_layer(s, "sum")
-    return undo(binary(ctx, shifted, unary(ctx, s.get_output(0), U.LOG), E.SUB, dtype))
+    return undo(elementwise(ctx, shifted, unary(ctx, s.get_output(0), U.LOG), E.SUB, dtype))
 
 
 @tensorrt_converter([F.log_softmax, torch.log_softmax, torch.Tensor.log_softmax, torch.special.log_softmax])

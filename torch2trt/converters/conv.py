@@ -11,10 +11,9 @@ import torch
 
 from ..backend import trt
 from ..quantization.qdq import quantized_input, quantized_weights
-from ..tracing.context import get_trt
+from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
-
-E = trt.ElementWiseOperation
+from .layers import E, elementwise, input_dims, reshape
 
 
 def _tuple(value, n: int) -> tuple[int, ...]:
@@ -35,7 +34,7 @@ def _batched_input(ctx, x, weight, out):
     xt = ctx.trt(x, out.dtype)
     if x.dim() == weight.dim() - 1:
         ctx.require_static(x)
-        xt = ctx.reshape(xt, (1,) + tuple(x.shape))
+        xt = reshape(ctx, xt, (1,) + tuple(x.shape))
     elif x.dim() != weight.dim():
         raise ctx.unsupported(f"{ctx.method_name}: input of rank {x.dim()} for a weight of rank {weight.dim()}")
     return xt
@@ -45,16 +44,23 @@ def _to_2d(ctx, xt, nd: int):
     """TensorRT convolves 2d/3d windows: (N, C, L) runs as (N, C, L, 1)."""
     if nd != 1:
         return xt
-    dims = tuple(int(d) for d in xt.shape)
-    return ctx.reshape(xt, dims + (1,) if -1 not in dims else (0, 0, -1, 1))
+    return reshape(ctx, xt, [*input_dims(ctx, xt), 1])
 
 
-def _finish(ctx, y, out, changed_shape: bool):
+def _set_output_in_input_layout(ctx, y, out, changed_shape: bool):
+    """Undo _to_2d / _batched_input: (N, C, L, 1) -> (N, C, L) keeps dynamic dims; unbatched inputs are static."""
     if changed_shape:
-        dims = tuple(int(d) for d in y.shape)
-        # (N, C, L, 1) -> (N, C, L) keeps dynamic dims; unbatched inputs are static (see _batched_input)
-        y = ctx.reshape(y, tuple(out.shape) if -1 not in dims else (0,) * (len(dims) - 2) + (-1,))
+        y = reshape(ctx, y, tuple(out.shape) if -1 not in trt_dims(y) else input_dims(ctx, y)[:out.dim()])
     ctx.set_output(out, y)
+
+
+def _configure(ctx, layer, kernel_q, stride, dilation, groups, pre, post) -> None:
+    """The window of a (de)convolution layer, its Q/DQ kernel input in int8 mode, and its name."""
+    if kernel_q is not None:
+        layer.set_input(1, kernel_q)
+    layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
+    layer.pre_padding, layer.post_padding = pre, post
+    ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
 
 
 @tensorrt_converter([torch.conv1d, torch.conv2d, torch.conv3d])
@@ -92,16 +98,12 @@ def convert_conv(ctx):
         layer = ctx.network.add_convolution_nd(
             xt, weight.shape[0], kernel, ctx.weights(kernel_w, out_dtype) if kernel_q is None else empty,
             ctx.weights(bias_w, out_dtype) if bias_w is not None else empty)
-        if kernel_q is not None:
-            layer.set_input(1, kernel_q)
-        layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
-        layer.pre_padding, layer.post_padding = pre, post
-        ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
+        _configure(ctx, layer, kernel_q, stride, dilation, groups, pre, post)
         return layer
 
     layer = add_conv(weight, bias)
     y = layer.get_output(0)
-    _finish(ctx, y, out, reshaped)
+    _set_output_in_input_layout(ctx, y, out, reshaped)
     if not reshaped and kernel_q is None:  # a batch norm right after may fold into the (float) weights
         ctx.offer_fold(out, layer, weight, bias, lambda: add_conv(weight, bias).get_output(0))
 
@@ -153,11 +155,7 @@ def convert_conv_transpose(ctx):
     layer = ctx.network.add_deconvolution_nd(
         xt, out_maps, kernel, ctx.weights(weight, out.dtype) if kernel_q is None else empty,
         ctx.weights(fused_bias, out.dtype) if fused_bias is not None else empty)
-    if kernel_q is not None:
-        layer.set_input(1, kernel_q)
-    layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
-    layer.pre_padding, layer.post_padding = pre, post
-    ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
+    _configure(ctx, layer, kernel_q, stride, dilation, groups, pre, post)
     y = layer.get_output(0)
     if any(extra):
         dims = tuple(int(d) for d in y.shape)
@@ -173,7 +171,5 @@ def convert_conv_transpose(ctx):
         y = pad.get_output(0)
         if bias is not None:
             b = ctx.trt(bias.detach().reshape((-1,) + (1,) * (len(dims) - 2)), out.dtype, len(dims))
-            add = ctx.network.add_elementwise(y, b, E.SUM)
-            ctx.name_layer(add, "bias")
-            y = add.get_output(0)
-    _finish(ctx, y, out, reshaped)
+            y = elementwise(ctx, y, b, E.SUM, name="bias")
+    _set_output_in_input_layout(ctx, y, out, reshaped)

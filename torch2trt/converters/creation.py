@@ -11,50 +11,20 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..tracing.context import get_trt, torch_dtype_to_trt
+from ..backend import trt
+from ..tracing.context import get_trt
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .unary import select
+from .layers import E, U, elementwise, filled, input_dims, require_tensorrt_dtype, reshape, sample_dims, select, unary
+
+# old names, kept importable for branches that still use them; use layers.py instead
+check_dtype = require_tensorrt_dtype
+__all__ = ["check_dtype", "filled"]
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
-def check_dtype(ctx, dtype: torch.dtype) -> None:
-    """Refuse a result dtype TensorRT has no type for (float64, int16, complex, ...)."""
-    try:
-        torch_dtype_to_trt(dtype)
-    except TypeError:
-        hint = "; keep float32 (TensorRT has no float64)" if dtype == torch.float64 else ""
-        raise ctx.unsupported(f"{ctx.method_name} to {dtype}: TensorRT has no such type{hint}") from None
-
-
-def filled(ctx, value, dtype: torch.dtype, sizes) -> object:
-    """A tensor of `sizes` (ints or dynamic dims) holding `value` (a number or a traced 0-d tensor): a one-element
-    constant repeated by a stride-0 slice, so that large or dynamic shapes cost no weights."""
-    rank = len(sizes)
-    if get_trt(value) is None:
-        v = ctx.trt(torch.as_tensor(value).to(dtype).reshape((1,) * rank))
-    else:
-        v = ctx.trt(value, dtype)
-        if tuple(v.shape) != (1,) * rank:
-            v = ctx.reshape(v, (1,) * rank)
-    if rank == 0:
-        return v
-    shape = ctx.shape_tensor(list(sizes))
-    if shape is None and all(int(s) == 1 for s in sizes):
-        return v
-    layer = ctx.network.add_slice(v, [0] * rank, [1] * rank, [0] * rank)
-    if shape is None:
-        layer.shape = tuple(int(s) for s in sizes)
-    else:
-        layer.set_input(2, shape)
-    ctx.name_layer(layer, "fill")
-    return layer.get_output(0)
-
-
 def _sizes_of(ctx, x: torch.Tensor) -> list:
     """x's dims: ints where static, dims read from the network where dynamic."""
-    from .shape import input_dims
-
     itensor = get_trt(x)
     return input_dims(ctx, itensor) if itensor is not None else list(x.shape)
 
@@ -103,7 +73,7 @@ def convert_to(ctx):
     out = ctx.method_return
     if not isinstance(out, torch.Tensor):  # x.type() with no argument returns the type name
         return
-    check_dtype(ctx, out.dtype)
+    require_tensorrt_dtype(ctx, out.dtype)
     ctx.set_output(out, ctx.cast(ctx.trt(x), out.dtype))
 
 
@@ -126,7 +96,7 @@ def _convert_like(kind: str):
     def convert(ctx):
         x = ctx.get_arg("input", 0)
         out = ctx.method_return
-        check_dtype(ctx, out.dtype)
+        require_tensorrt_dtype(ctx, out.dtype)
         value = ctx.get_arg("fill_value", 1) if kind == "full" else _FILL_VALUES[kind]
         ctx.set_output(out, filled(ctx, value, out.dtype, _sizes_of(ctx, x)))
 
@@ -140,7 +110,7 @@ for _kind in ("zeros", "ones", "empty", "full"):
 def _convert_new(kind: str):
     def convert(ctx):
         out = ctx.method_return
-        check_dtype(ctx, out.dtype)
+        require_tensorrt_dtype(ctx, out.dtype)
         if kind == "full":
             value = ctx.get_arg("fill_value", 2)
             sizes = ctx.method_kwargs.get("size", ctx.method_args[1] if len(ctx.method_args) > 1 else None)
@@ -160,7 +130,7 @@ def _convert_factory(kind: str):
     """torch.zeros(...) etc. reach a converter only with dynamic sizes (DynDims) or a traced fill value."""
     def convert(ctx):
         out = ctx.method_return
-        check_dtype(ctx, out.dtype)
+        require_tensorrt_dtype(ctx, out.dtype)
         if kind == "full":
             sizes = list(ctx.get_arg("size", 0))
             value = ctx.get_arg("fill_value", 1)
@@ -181,7 +151,7 @@ def convert_tensor(ctx):
     result is that constant (x only gives dtype and device)."""
     data = ctx.method_args[1] if ctx.method is torch.Tensor.new_tensor else ctx.get_arg("data", 0)
     out = ctx.method_return
-    check_dtype(ctx, out.dtype)
+    require_tensorrt_dtype(ctx, out.dtype)
     if isinstance(data, torch.Tensor) and get_trt(data) is not None:
         ctx.set_output(out, ctx.cast(ctx.trt(data), out.dtype))
     elif isinstance(data, torch.Tensor) or not _has_traced(data):
@@ -208,8 +178,6 @@ def convert_fill(ctx):
 # ---- triangles and masks ------------------------------------------------------------------------------------
 def diagonal_offsets(ctx, rows, cols):
     """int32 (rows, cols) tensor of col - row (a LINSPACE fill; rows/cols may be dynamic)."""
-    from ..backend import trt
-
     if not isinstance(rows, DynDim) and not isinstance(cols, DynDim):
         return ctx.trt(torch.arange(int(cols), dtype=torch.int32) - torch.arange(int(rows), dtype=torch.int32)[:, None])
     layer = ctx.network.add_fill((1, 1), trt.FillOperation.LINSPACE, trt.int32)
@@ -223,8 +191,6 @@ def diagonal_offsets(ctx, rows, cols):
 def _convert_triangle(lower: bool):
     """x where col - row <= diagonal (tril) / >= diagonal (triu), else 0; the last two axes may be dynamic."""
     def convert(ctx):
-        from .shape import sample_dims
-        from .unary import E, U, binary, unary
 
         x = ctx.get_arg("input", 0)
         diagonal = ctx.get_arg("diagonal", 1, 0)
@@ -234,7 +200,7 @@ def _convert_triangle(lower: bool):
         xt = ctx.trt(x)
         rows, cols = sample_dims(ctx, xt, x.shape)[-2:]
         offsets = diagonal_offsets(ctx, rows, cols)
-        outside = binary(ctx, offsets, diagonal, E.GREATER if lower else E.LESS, torch.int32)
+        outside = elementwise(ctx, offsets, diagonal, E.GREATER if lower else E.LESS, torch.int32)
         keep = ctx.unsqueeze_to_rank(unary(ctx, outside, U.NOT), x.dim())
         ctx.set_output(out, select(ctx, keep, xt, ctx.trt(torch.zeros((), dtype=out.dtype), rank=x.dim())))
 
@@ -263,8 +229,6 @@ def convert_masked_fill(ctx):
 def convert_arange(ctx):
     """torch.arange(x.size(1)) on a dynamic dimension: a LINSPACE fill of the network-computed length. (With static
     sizes arange touches no traced tensor and its result is a constant.)"""
-    from ..backend import trt
-    from .shape import reshape
 
     out = ctx.method_return
     args, kw = list(ctx.method_args), ctx.method_kwargs
@@ -278,7 +242,7 @@ def convert_arange(ctx):
         raise ctx.unsupported("torch.arange with tensor bounds: the length would depend on tensor data")
     if not all(isinstance(v, int) for v in bounds) or step == 0:
         raise ctx.unsupported(f"torch.arange({start}, {end}, {step}) with dynamic bounds: only integer bounds")
-    check_dtype(ctx, out.dtype)
+    require_tensorrt_dtype(ctx, out.dtype)
     length = (end - start + step - 1) // step if step > 0 else (start - end - step - 1) // (-step)
     layer = ctx.network.add_fill((int(out.shape[0]),), trt.FillOperation.LINSPACE, ctx.trt_dtype(out.dtype))
     shape = ctx.shape_tensor([length])
@@ -298,11 +262,10 @@ def convert_arange(ctx):
 def convert_linspace(ctx):
     """linspace with traced 0-d endpoints, as PyTorch computes it: start + i * step for the first half of the
     points, end - (steps - 1 - i) * step for the rest (step = (end - start) / (steps - 1))."""
-    from .unary import E, binary
 
     start, end, steps = ctx.get_arg("start", 0), ctx.get_arg("end", 1), ctx.get_arg("steps", 2)
     out = ctx.method_return
-    check_dtype(ctx, out.dtype)
+    require_tensorrt_dtype(ctx, out.dtype)
     if not isinstance(steps, int) or isinstance(steps, DynDim):
         raise ctx.unsupported(f"torch.linspace(steps={steps!r}): only a constant number of steps")
     if not out.dtype.is_floating_point:
@@ -313,8 +276,8 @@ def convert_linspace(ctx):
     if steps == 1:
         ctx.set_output(out, s)
         return
-    step = binary(ctx, binary(ctx, e, s, E.SUB, dt), float(steps - 1), E.DIV, dt)
+    step = elementwise(ctx, elementwise(ctx, e, s, E.SUB, dt), float(steps - 1), E.DIV, dt)
     i = torch.arange(steps, dtype=torch.float64)
-    low = binary(ctx, s, binary(ctx, step, i.to(dt), E.PROD, dt), E.SUM, dt)
-    high = binary(ctx, e, binary(ctx, step, (steps - 1 - i).to(dt), E.PROD, dt), E.SUB, dt)
+    low = elementwise(ctx, s, elementwise(ctx, step, i.to(dt), E.PROD, dt), E.SUM, dt)
+    high = elementwise(ctx, e, elementwise(ctx, step, (steps - 1 - i).to(dt), E.PROD, dt), E.SUB, dt)
     ctx.set_output(out, select(ctx, ctx.trt(i < steps // 2), low, high))

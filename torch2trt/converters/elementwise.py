@@ -9,33 +9,27 @@ import math
 
 import torch
 
-from ..backend import trt
 from ..tracing.context import get_trt
-from ..tracing.registry import tensorrt_converter
-from .unary import REDUCED, U, binary, check_dtype, select, spellings, unary
-
-E = trt.ElementWiseOperation
+from ..tracing.registry import spellings, tensorrt_converter
+from . import layers
+from .layers import E, U, compute_dtype, require_arithmetic_dtype, select, set_output_in_result_dtype, unary
 
 
 def elementwise(ctx, a, b, op, dtype: torch.dtype):
-    """One elementwise layer on `a` and `b` (traced tensors, ITensors, tensors or numbers) in `dtype`."""
-    check_dtype(ctx, dtype)
-    return binary(ctx, a, b, op, dtype)
+    """layers.elementwise in `dtype`, refused first where TensorRT has no arithmetic for that dtype."""
+    require_arithmetic_dtype(ctx, dtype)
+    return layers.elementwise(ctx, a, b, op, dtype)
 
 
-def _compute(dtype: torch.dtype) -> torch.dtype:
-    return torch.float32 if dtype in REDUCED else dtype
-
-
-def _finish(ctx, itensor):
-    ctx.set_output(ctx.method_return, ctx.cast(itensor, ctx.method_return.dtype))
+# the names the floor-division / remainder / fmod converters below still use (another branch edits them)
+binary, check_dtype, _finish = layers.elementwise, require_arithmetic_dtype, set_output_in_result_dtype
 
 
 def _as_compute(ctx, *values):
     """Operands rounded to the output dtype first (as PyTorch promotes), then held in the compute dtype."""
     out = ctx.method_return.dtype
-    check_dtype(ctx, out)
-    dt = _compute(out)
+    require_arithmetic_dtype(ctx, out)
+    dt = compute_dtype(out)
     rank = max(v.dim() if isinstance(v, torch.Tensor) else 0 for v in values)
     return [ctx.trt(ctx.trt(v, out, rank), dt) if isinstance(v, torch.Tensor) else v for v in values] + [dt]
 
@@ -67,7 +61,7 @@ def convert_add(ctx):
         ctx.set_output(out, elementwise(ctx, a, _scaled(ctx, b, torch.bool), E.OR, torch.bool))
         return
     a, b, dt = _as_compute(ctx, a, b)
-    _finish(ctx, elementwise(ctx, a, _scaled(ctx, b, dt), E.SUM, dt))
+    set_output_in_result_dtype(ctx, elementwise(ctx, a, _scaled(ctx, b, dt), E.SUM, dt))
 
 
 @tensorrt_converter(spellings("sub") + spellings("subtract") + [torch.Tensor.__sub__, torch.Tensor.__isub__,
@@ -78,7 +72,7 @@ def convert_sub(ctx):
     if ctx.method_name == "torch.rsub":
         a, b = b, a
     a, b, dt = _as_compute(ctx, a, b)
-    _finish(ctx, elementwise(ctx, a, _scaled(ctx, b, dt), E.SUB, dt))
+    set_output_in_result_dtype(ctx, elementwise(ctx, a, _scaled(ctx, b, dt), E.SUB, dt))
 
 
 @tensorrt_converter(spellings("mul") + spellings("multiply") + [torch.Tensor.__mul__, torch.Tensor.__imul__,
@@ -228,7 +222,7 @@ def convert_pow(ctx):
     if ctx.method_name.endswith("__rpow__"):
         a, b = b, a
     out = ctx.method_return
-    check_dtype(ctx, out.dtype)
+    require_arithmetic_dtype(ctx, out.dtype)
     scalar = isinstance(b, (int, float)) and not isinstance(b, bool)
     if not out.dtype.is_floating_point:
         if out.dtype == torch.bool or not (scalar and isinstance(b, int) and b >= 1):
@@ -245,7 +239,7 @@ def convert_pow(ctx):
             y = x
         else:
             y = _integer_power(ctx, x, int(abs(b)), dt)
-        _finish(ctx, unary(ctx, y, U.RECIP) if b < 0 else y)
+        set_output_in_result_dtype(ctx, unary(ctx, y, U.RECIP) if b < 0 else y)
         return
     ctx.set_output(out, elementwise(ctx, a, b, E.POW, out.dtype))
 
@@ -297,7 +291,7 @@ def _convert_logical(op, bitwise: bool):
         out = ctx.method_return
         if bitwise and out.dtype != torch.bool:
             raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: only bool (TensorRT has no bitwise ops)")
-        check_dtype(ctx, out.dtype)
+        require_arithmetic_dtype(ctx, out.dtype)
         y = elementwise(ctx, a, b, op, torch.bool)  # non-bool operands: x != 0, as PyTorch's logical ops
         ctx.set_output(out, ctx.cast(y, out.dtype))
 
@@ -323,7 +317,7 @@ def convert_where(ctx):
             raise ctx.unsupported("torch.where(condition) with one argument: data-dependent output shape")
         cond, a, b = ctx.get_arg("condition", 0), ctx.get_arg("input", 1), ctx.get_arg("other", 2)
     out = ctx.method_return
-    check_dtype(ctx, out.dtype)
+    require_arithmetic_dtype(ctx, out.dtype)
     rank = out.dim()
     c = ctx.trt(cond, torch.bool, rank)
     ta, tb = ctx.trt(a, out.dtype, rank), ctx.trt(b, out.dtype, rank)
@@ -335,19 +329,14 @@ def convert_clamp(ctx):
     """min(max(x, min), max), as PyTorch (min > max gives max). A NaN input stays NaN where TensorRT's MAX/MIN
     propagate it; its GPU kernels are reported not to (NVIDIA/TensorRT#4758, #4773): not guarded, like relu."""
     out = ctx.method_return
-    check_dtype(ctx, out.dtype)
+    require_arithmetic_dtype(ctx, out.dtype)
     if ctx.method_name.endswith(("clamp_min", "clamp_min_")):
         lo, hi = ctx.get_arg("min", 1), None
     elif ctx.method_name.endswith(("clamp_max", "clamp_max_")):
         lo, hi = None, ctx.get_arg("max", 1)
     else:
         lo, hi = ctx.get_arg("min", 1, None), ctx.get_arg("max", 2, None)
-    y = ctx.trt(ctx.get_arg("input", 0), out.dtype)
-    if lo is not None:
-        y = elementwise(ctx, y, lo, E.MAX, out.dtype)
-    if hi is not None:
-        y = elementwise(ctx, y, hi, E.MIN, out.dtype)
-    ctx.set_output(out, y)
+    ctx.set_output(out, layers.clamp(ctx, ctx.trt(ctx.get_arg("input", 0), out.dtype), lo, hi, out.dtype))
 
 
 def _may_be_nan(value) -> bool:
@@ -367,7 +356,7 @@ def _min_max(op, propagate: bool):
         SELECT and fmin/fmax take the other operand, either way."""
         a, b = ctx.get_arg("input", 0), ctx.get_arg("other", 1)
         out = ctx.method_return
-        check_dtype(ctx, out.dtype)
+        require_arithmetic_dtype(ctx, out.dtype)
         if out.dtype == torch.bool:
             ctx.set_output(out, elementwise(ctx, a, b, E.AND if op == E.MIN else E.OR, torch.bool))
             return
@@ -402,9 +391,9 @@ def convert_lerp(ctx):
         return elementwise(ctx, b, elementwise(ctx, diff, elementwise(ctx, 1.0, w, E.SUB, dt), E.PROD, dt), E.SUB, dt)
 
     if isinstance(w, (int, float)):  # a number: the formula is known now
-        _finish(ctx, low() if abs(w) < 0.5 else high())
+        set_output_in_result_dtype(ctx, low() if abs(w) < 0.5 else high())
         return
-    _finish(ctx, select(ctx, elementwise(ctx, unary(ctx, w, U.ABS), 0.5, E.LESS, dt), low(), high()))
+    set_output_in_result_dtype(ctx, select(ctx, elementwise(ctx, unary(ctx, w, U.ABS), 0.5, E.LESS, dt), low(), high()))
 
 
 def _convert_addc(op):
@@ -415,7 +404,7 @@ def _convert_addc(op):
         x, t1, t2, dt = _as_compute(ctx, x, t1, t2)
         if value != 1:
             t1 = elementwise(ctx, value, t1, E.PROD, dt)
-        _finish(ctx, elementwise(ctx, x, elementwise(ctx, t1, t2, op, dt), E.SUM, dt))
+        set_output_in_result_dtype(ctx, elementwise(ctx, x, elementwise(ctx, t1, t2, op, dt), E.SUM, dt))
 
     return convert
 
@@ -431,7 +420,7 @@ def convert_copy_(ctx):
     broadcasts without arithmetic, so inf/NaN in either operand are exact). Writing into a view of another
     tensor is refused by the tracer (stale base)."""
     dst, src, out = ctx.method_args[0], ctx.get_arg("src", 1), ctx.method_return
-    check_dtype(ctx, out.dtype)
+    require_arithmetic_dtype(ctx, out.dtype)
     rank = out.dim()
     s = ctx.trt(src, out.dtype, rank)
     if isinstance(src, torch.Tensor) and tuple(src.shape) == tuple(out.shape):

@@ -15,9 +15,8 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..quantization.qdq import quantized_input, quantized_weights
 from ..tracing.context import trt_dims
-from ..tracing.registry import tensorrt_converter
-from .shape import reshape
-from .unary import binary, spellings
+from ..tracing.registry import spellings, tensorrt_converter
+from .layers import elementwise, input_dims, reshape
 
 M = trt.MatrixOperation
 E = trt.ElementWiseOperation
@@ -76,7 +75,7 @@ def convert_inner(ctx):
     a, b, out = ctx.method_args[0], ctx.get_arg("other", 1), ctx.method_return
     _require_float(ctx, out.dtype)
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.dim() == 0 or b.dim() == 0:
-        ctx.set_output(out, binary(ctx, a, b, E.PROD, out.dtype))
+        ctx.set_output(out, elementwise(ctx, a, b, E.PROD, out.dtype))
         return
     la, lb = string.ascii_lowercase[:a.dim() - 1], string.ascii_lowercase[a.dim() - 1:a.dim() + b.dim() - 2]
     ctx.set_output(out, einsum(ctx, f"{la}z,{lb}z->{la}{lb}", [a, b], out.dtype))
@@ -86,8 +85,9 @@ def convert_inner(ctx):
 def convert_outer(ctx):
     a, b, out = ctx.method_args[0], ctx.method_args[1], ctx.method_return
     _require_float(ctx, out.dtype)
-    ta = ctx.reshape(ctx.trt(a, out.dtype), (a.shape[0], 1))
-    ctx.set_output(out, binary(ctx, ta, ctx.trt(b, out.dtype, 2), E.PROD, out.dtype))
+    ta = ctx.trt(a, out.dtype)
+    ta = reshape(ctx, ta, [*input_dims(ctx, ta), 1])
+    ctx.set_output(out, elementwise(ctx, ta, ctx.trt(b, out.dtype, 2), E.PROD, out.dtype))
 
 
 # name of the two multiplied operands per op (positions 1 and 2)
@@ -106,7 +106,8 @@ def convert_add_product(ctx):
         raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
     _require_float(ctx, out.dtype)
     if op == "addr":
-        y = binary(ctx, ctx.reshape(ctx.trt(a, out.dtype), (a.shape[0], 1)), ctx.trt(b, out.dtype, 2), E.PROD,
+        ta = ctx.trt(a, out.dtype)
+        y = elementwise(ctx, reshape(ctx, ta, [*input_dims(ctx, ta), 1]), ctx.trt(b, out.dtype, 2), E.PROD,
                    out.dtype)
     else:
         y = matmul(ctx, a, b, out.dtype)
@@ -115,10 +116,10 @@ def convert_add_product(ctx):
         ctx.name_layer(layer, "batch_sum")
         y = layer.get_output(0)
     if alpha != 1:
-        y = binary(ctx, y, float(alpha), E.PROD, out.dtype)
+        y = elementwise(ctx, y, float(alpha), E.PROD, out.dtype)
     if beta != 0:
-        xs = binary(ctx, x, float(beta), E.PROD, out.dtype) if beta != 1 else ctx.trt(x, out.dtype)
-        y = binary(ctx, xs, y, E.SUM, out.dtype)
+        xs = elementwise(ctx, x, float(beta), E.PROD, out.dtype) if beta != 1 else ctx.trt(x, out.dtype)
+        y = elementwise(ctx, xs, y, E.SUM, out.dtype)
     ctx.set_output(out, _to_shape(ctx, y, out))
 
 
@@ -141,7 +142,7 @@ def convert_linear(ctx):
         ctx.name_layer(layer, "linear")
         y = layer.get_output(0)
     if bias is not None:
-        y = binary(ctx, y, ctx.trt(bias, out.dtype, max(out.dim(), bias.dim())), E.SUM, out.dtype)
+        y = elementwise(ctx, y, ctx.trt(bias, out.dtype, max(out.dim(), bias.dim())), E.SUM, out.dtype)
     ctx.set_output(out, _to_shape(ctx, y, out))
 
 
@@ -154,13 +155,13 @@ def convert_bilinear(ctx):
     ctx.require_static(x1, x2)
     t1, t2 = ctx.trt(x1, out.dtype), ctx.trt(x2, out.dtype)
     if x1.dim() != 2:
-        t1 = ctx.reshape(t1, (-1, x1.shape[-1]))
-        t2 = ctx.reshape(t2, (-1, x2.shape[-1]))
+        t1 = reshape(ctx, t1, (-1, x1.shape[-1]))
+        t2 = reshape(ctx, t2, (-1, x2.shape[-1]))
     layer = ctx.network.add_einsum([t1, ctx.trt(weight, out.dtype), t2], "bi,kij,bj->bk")
     ctx.name_layer(layer, "bilinear")
     y = layer.get_output(0)
     if bias is not None:
-        y = binary(ctx, y, ctx.trt(bias, out.dtype, 2), E.SUM, out.dtype)
+        y = elementwise(ctx, y, ctx.trt(bias, out.dtype, 2), E.SUM, out.dtype)
     ctx.set_output(out, _to_shape(ctx, y, out))
 
 

@@ -16,14 +16,10 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
+from .layers import E, U, compute_dtype, elementwise, input_dims, reshape, unary
 from .reduce import reduce_axes, vector_norm
 
-E, R, U = trt.ElementWiseOperation, trt.ReduceOperation, trt.UnaryOperation
-
-
-def _float32_for(dtype: torch.dtype) -> torch.dtype:
-    """Normalization statistics in reduced precision are computed in float32."""
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+R = trt.ReduceOperation
 
 
 def _require_float(ctx, out) -> None:
@@ -40,18 +36,6 @@ def _constant_params(ctx, **params) -> None:
                               "parameters or buffers")
 
 
-def _elementwise(ctx, a, b, op, name: str):
-    layer = ctx.network.add_elementwise(a, b, op)
-    ctx.name_layer(layer, name)
-    return layer.get_output(0)
-
-
-def _unary(ctx, a, op, name: str):
-    layer = ctx.network.add_unary(a, op)
-    ctx.name_layer(layer, name)
-    return layer.get_output(0)
-
-
 def _scalar(ctx, value: float, dtype, rank: int):
     return ctx.trt(torch.tensor(float(value), dtype=torch.float64), dtype, rank)
 
@@ -65,12 +49,12 @@ def channel_affine(ctx, x, scale: torch.Tensor, shift: torch.Tensor, out):
         return folded
     xt = ctx.trt(x, out.dtype)
     if x.dim() == 2:  # (N, C): SCALE needs spatial axes after the channel
-        xt = ctx.reshape(xt, (0, 0, 1))  # 0: copy that dim (dynamic-safe)
+        xt = reshape(ctx, xt, [*input_dims(ctx, xt), 1])
     layer = ctx.network.add_scale_nd(xt, trt.ScaleMode.CHANNEL, ctx.weights(shift, out.dtype),
                                      ctx.weights(scale, out.dtype), trt.Weights(ctx.trt_dtype(out.dtype)), 1)
     ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
     y = layer.get_output(0)
-    return ctx.reshape(y, (0, 0)) if x.dim() == 2 else y
+    return reshape(ctx, y, input_dims(ctx, y)[:2]) if x.dim() == 2 else y
 
 
 def _running_affine(mean, var, weight, bias, eps: float):
@@ -106,19 +90,19 @@ def _channel_shape(rank: int, c: int) -> tuple[int, ...]:
 
 def _with_spatial_axis(ctx, xt, x):
     """(N, C) -> (N, C, 1): NORMALIZATION and SCALE layers work on channels followed by spatial axes."""
-    return ctx.reshape(xt, (0, 0, 1)) if x.dim() == 2 else xt  # a 0 copies that dim (dynamic-safe)
+    return reshape(ctx, xt, [*input_dims(ctx, xt), 1]) if x.dim() == 2 else xt
 
 
 def _batch_statistics(ctx, x, weight, bias, eps: float, out):
     """Batch norm with the batch's own statistics: normalize over every axis but the channels."""
-    dtype = _float32_for(out.dtype)
+    dtype = compute_dtype(out.dtype)
     xt = _with_spatial_axis(ctx, ctx.trt(x, dtype), x)
     rank = len(trt_dims(xt))
     shape = _channel_shape(rank, x.shape[1])
     y = normalization(ctx, xt, [0] + list(range(2, rank)), _param_const(ctx, weight, shape, dtype, 1.0),
                       _param_const(ctx, bias, shape, dtype, 0.0), eps)
     if x.dim() == 2:
-        y = ctx.reshape(y, (0, 0))
+        y = reshape(ctx, y, input_dims(ctx, y)[:2])
     return ctx.cast(y, out.dtype)
 
 
@@ -175,7 +159,7 @@ def convert_instance_norm(ctx):
     if x.dim() < 3:
         raise ctx.unsupported(f"{ctx.method_name} on a rank-{x.dim()} input: PyTorch needs (N, C, *spatial)")
     # (running statistics given with use_input_stats=True are only updated, not used: nothing to convert)
-    dtype = _float32_for(out.dtype)
+    dtype = compute_dtype(out.dtype)
     rank = x.dim()
     shape = _channel_shape(rank, x.shape[1])
     y = normalization(ctx, ctx.trt(x, dtype), list(range(2, rank)), _param_const(ctx, weight, shape, dtype, 1.0),
@@ -191,7 +175,7 @@ def convert_layer_norm(ctx):
     out = ctx.method_return
     _require_float(ctx, out)
     _constant_params(ctx, weight=weight, bias=bias)
-    dtype = _float32_for(out.dtype)
+    dtype = compute_dtype(out.dtype)
     k, rank = len(shape), x.dim()
     affine_shape = (1,) * (rank - k) + shape
     y = normalization(ctx, ctx.trt(x, dtype), list(range(rank - k, rank)),
@@ -207,7 +191,7 @@ def convert_group_norm(ctx):
     out = ctx.method_return
     _require_float(ctx, out)
     _constant_params(ctx, weight=weight, bias=bias)
-    dtype = _float32_for(out.dtype)
+    dtype = compute_dtype(out.dtype)
     xt = _with_spatial_axis(ctx, ctx.trt(x, dtype), x)
     rank = len(trt_dims(xt))
     c = x.shape[1]
@@ -226,16 +210,16 @@ def convert_group_norm(ctx):
                           ctx.trt(torch.zeros(ones), dtype), eps, num_groups=groups)
         y = _affine(ctx, y, weight, bias, rank, dtype)
     if x.dim() == 2:
-        y = ctx.reshape(y, (0, 0))
+        y = reshape(ctx, y, input_dims(ctx, y)[:2])
     ctx.set_output(out, ctx.cast(y, out.dtype))
 
 
 def _affine(ctx, y, weight, bias, rank: int, dtype):
     shape = (1, -1) + (1,) * (rank - 2)
     if weight is not None:
-        y = _elementwise(ctx, y, ctx.trt(weight.detach().reshape(shape), dtype), E.PROD, "weight")
+        y = elementwise(ctx, y, ctx.trt(weight.detach().reshape(shape), dtype), E.PROD, name="weight")
     if bias is not None:
-        y = _elementwise(ctx, y, ctx.trt(bias.detach().reshape(shape), dtype), E.SUM, "bias")
+        y = elementwise(ctx, y, ctx.trt(bias.detach().reshape(shape), dtype), E.SUM, name="bias")
     return y
 
 
@@ -247,19 +231,19 @@ def convert_rms_norm(ctx):
     weight, eps = ctx.get_arg("weight", 2, None), ctx.get_arg("eps", 3, None)
     out = ctx.method_return
     _require_float(ctx, out)
-    dtype = _float32_for(out.dtype)
+    dtype = compute_dtype(out.dtype)
     if eps is None:
         eps = torch.finfo(x.dtype).eps
     k, rank = len(shape), x.dim()
     xt = ctx.trt(x, dtype)
-    ms = ctx.network.add_reduce(_elementwise(ctx, xt, xt, E.PROD, "square"), R.AVG,
+    ms = ctx.network.add_reduce(elementwise(ctx, xt, xt, E.PROD, name="square"), R.AVG,
                                 sum(1 << a for a in range(rank - k, rank)), True)
     ctx.name_layer(ms, "mean_square")
-    d = _elementwise(ctx, ms.get_output(0), _scalar(ctx, eps, dtype, rank), E.SUM, "eps")
-    r = _unary(ctx, _unary(ctx, d, U.SQRT, "sqrt"), U.RECIP, "rsqrt")
-    y = _elementwise(ctx, xt, r, E.PROD, "rms_norm")
+    d = elementwise(ctx, ms.get_output(0), _scalar(ctx, eps, dtype, rank), E.SUM, name="eps")
+    r = unary(ctx, unary(ctx, d, U.SQRT, name="sqrt"), U.RECIP, name="rsqrt")
+    y = elementwise(ctx, xt, r, E.PROD, name="rms_norm")
     if weight is not None:
-        y = _elementwise(ctx, y, ctx.trt(weight, dtype, rank), E.PROD, "weight")
+        y = elementwise(ctx, y, ctx.trt(weight, dtype, rank), E.PROD, name="weight")
     ctx.set_output(out, ctx.cast(y, out.dtype))
 
 
@@ -272,15 +256,15 @@ def convert_normalize(ctx):
         raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
     out = ctx.method_return
     _require_float(ctx, out)
-    dtype = _float32_for(out.dtype)
+    dtype = compute_dtype(out.dtype)
     p = float(p)
     if p < 0 and not math.isinf(p):
         raise ctx.unsupported(f"{ctx.method_name}(p={p}): negative p is not supported")
     axes = reduce_axes(ctx, x, dim)
     xt = ctx.trt(x, dtype)
     n = vector_norm(ctx, xt, p, axes, True, dtype)
-    n = _elementwise(ctx, n, _scalar(ctx, eps, dtype, x.dim()), E.MAX, "clamp_min")
-    ctx.set_output(out, ctx.cast(_elementwise(ctx, xt, n, E.DIV, "normalize"), out.dtype))
+    n = elementwise(ctx, n, _scalar(ctx, eps, dtype, x.dim()), E.MAX, name="clamp_min")
+    ctx.set_output(out, ctx.cast(elementwise(ctx, xt, n, E.DIV, name="normalize"), out.dtype))
 
 
 # ---- local response normalization -------------------------------------------------------------------------------
@@ -297,7 +281,7 @@ def convert_local_response_norm(ctx):
     ctx.require_static(x)
     # the LRN layer's channels are axis 1 of a 4-d input; other ranks are viewed as (N, C, rest, 1)
     xt = ctx.trt(x, torch.float32)
-    x4 = xt if x.dim() == 4 else ctx.reshape(xt, (x.shape[0], x.shape[1], -1, 1))
+    x4 = xt if x.dim() == 4 else reshape(ctx, xt, (x.shape[0], x.shape[1], -1, 1))
     if size % 2 == 1 and size <= 15 and 0.01 <= beta <= 1e5 and 1e-5 <= k <= 1e10 and abs(alpha) <= 1e20:
         layer = ctx.network.add_lrn(x4, size, alpha, beta, k)
         ctx.name_layer(layer, "local_response_norm")
@@ -305,7 +289,7 @@ def convert_local_response_norm(ctx):
     else:
         y = _lrn_composed(ctx, x4, size, alpha, beta, k)
     if x.dim() != 4:
-        y = ctx.reshape(y, tuple(out.shape))
+        y = reshape(ctx, y, tuple(out.shape))
     ctx.set_output(out, ctx.cast(y, out.dtype))
 
 
@@ -313,13 +297,13 @@ def _lrn_composed(ctx, x4, size: int, alpha: float, beta: float, k: float):
     """PyTorch's own construction: average pooling of x^2 over a (size, 1) channel window with zero padding."""
     dims = trt_dims(x4)
     n, c, m = dims[0], dims[1], math.prod(dims[2:])
-    sq = ctx.reshape(_elementwise(ctx, x4, x4, E.PROD, "square"), (n, 1, c, m))
+    sq = reshape(ctx, elementwise(ctx, x4, x4, E.PROD, name="square"), (n, 1, c, m))
     pool = ctx.network.add_pooling_nd(sq, trt.PoolingType.AVERAGE, (size, 1))
     pool.pre_padding, pool.post_padding = (size // 2, 0), ((size - 1) // 2, 0)
     pool.average_count_excludes_padding = False
     ctx.name_layer(pool, "channel_window")
-    div = ctx.reshape(pool.get_output(0), dims)
-    div = _elementwise(ctx, div, _scalar(ctx, alpha, torch.float32, 4), E.PROD, "alpha")
-    div = _elementwise(ctx, div, _scalar(ctx, k, torch.float32, 4), E.SUM, "k")
-    div = _elementwise(ctx, div, _scalar(ctx, beta, torch.float32, 4), E.POW, "beta")
-    return _elementwise(ctx, x4, div, E.DIV, "local_response_norm")
+    div = reshape(ctx, pool.get_output(0), dims)
+    div = elementwise(ctx, div, _scalar(ctx, alpha, torch.float32, 4), E.PROD, name="alpha")
+    div = elementwise(ctx, div, _scalar(ctx, k, torch.float32, 4), E.SUM, name="k")
+    div = elementwise(ctx, div, _scalar(ctx, beta, torch.float32, 4), E.POW, name="beta")
+    return elementwise(ctx, x4, div, E.DIV, name="local_response_norm")

@@ -16,8 +16,9 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
+from .layers import E, U, broadcast_to, compute_dtype, dtype_of, elementwise, input_dims, reshape, transpose, unary
 
-E, R, U = trt.ElementWiseOperation, trt.ReduceOperation, trt.UnaryOperation
+R = trt.ReduceOperation
 
 
 def _tuple(value, n: int) -> tuple[int, ...]:
@@ -33,11 +34,6 @@ def _stride(value, kernel):
     return _tuple(value, len(kernel))
 
 
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """Averages of reduced-precision inputs accumulate in float32, as PyTorch's kernels do."""
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-
-
 # ---- layout: TensorRT pools (N, C, H, W) or (N, C, D, H, W) ------------------------------------------------------
 def _to_pool_layout(ctx, xt, nd: int):
     """A batched rank nd+2 (nd >= 2) view of `xt`: unbatched inputs get a leading 1, 1d inputs a trailing 1."""
@@ -48,16 +44,16 @@ def _to_pool_layout(ctx, xt, nd: int):
     if -1 in dims:
         if unbatched:
             raise ctx.unsupported(f"{ctx.method_name}: unbatched input with dynamic shapes; add a batch axis")
-        return ctx.reshape(xt, (0,) * (len(dims) - 1) + (-1, 1))
-    return ctx.reshape(xt, ((1,) if unbatched else ()) + dims + ((1,) if nd == 1 else ()))
+        return reshape(ctx, xt, [*input_dims(ctx, xt), 1])
+    return reshape(ctx, xt, ((1,) if unbatched else ()) + dims + ((1,) if nd == 1 else ()))
 
 
 def _from_pool_layout(ctx, yt, x_rank: int, nd: int, out_shape):
     if x_rank == len(trt_dims(yt)):
         return yt
     if -1 in trt_dims(yt):  # batched 1d: (N, C, L, 1) -> (N, C, L)
-        return ctx.reshape(yt, (0,) * (x_rank - 1) + (-1,))
-    return ctx.reshape(yt, tuple(out_shape))
+        return reshape(ctx, yt, input_dims(ctx, yt)[:x_rank])
+    return reshape(ctx, yt, tuple(out_shape))
 
 
 def _pad_window(kernel, stride, pre, post, nd: int):
@@ -116,7 +112,7 @@ def _windowed_max(ctx, xt, nd: int, kernel, stride, padding, dilation, out_layou
     ctx.require_static(xt)
     rank = len(out_layout)
     lead = rank - nd
-    fill = ctx.trt(torch.tensor(-math.inf), _dtype_of(xt))
+    fill = ctx.trt(torch.tensor(-math.inf), dtype_of(xt))
     y = None
     for tap in _taps(kernel):
         start = (0,) * lead + tuple(t * d - p for t, d, p in zip(tap, dilation, padding))
@@ -141,12 +137,6 @@ def _taps(kernel):
     for i in range(kernel[0]):
         for rest in _taps(kernel[1:]):
             yield (i,) + rest
-
-
-def _dtype_of(itensor) -> torch.dtype:
-    from ..tracing.context import torch_dtype_from_trt
-
-    return torch_dtype_from_trt(itensor.dtype)
 
 
 def max_pool(ctx, x, nd: int, kernel, stride, padding, dilation, ceil_mode: bool, out):
@@ -209,7 +199,7 @@ def avg_pool(ctx, x, nd: int, kernel, stride, padding, ceil_mode: bool, count_in
     """PyTorch average pooling of traced `x` to `out` (read for its shape)."""
     if not out.dtype.is_floating_point:
         raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: TensorRT pools floating-point tensors only")
-    compute = _compute_dtype(out.dtype)
+    compute = compute_dtype(out.dtype)
     xt = _to_pool_layout(ctx, ctx.trt(x, compute), nd)
     want = _out_in_layout(out.shape, x.dim(), nd)
     if ceil_mode and not count_include_pad:
@@ -267,13 +257,10 @@ def _power(ctx, xt, p: float, dtype):
     if p == 1:
         return xt
     if p == 2:
-        layer = ctx.network.add_elementwise(xt, xt, E.PROD)
-    elif p == 0.5:
-        layer = ctx.network.add_unary(xt, U.SQRT)
-    else:
-        layer = ctx.network.add_elementwise(xt, ctx.trt(torch.tensor(float(p)), dtype, len(xt.shape)), E.POW)
-    ctx.name_layer(layer, "power")
-    return layer.get_output(0)
+        return elementwise(ctx, xt, xt, E.PROD, name="power")
+    if p == 0.5:
+        return unary(ctx, xt, U.SQRT, name="power")
+    return elementwise(ctx, xt, ctx.trt(torch.tensor(float(p)), dtype, len(xt.shape)), E.POW, name="power")
 
 
 def _convert_lp_pool(nd: int):
@@ -298,7 +285,7 @@ def _convert_lp_pool(nd: int):
                 y = ctx.network.add_unary(y, U.NEG).get_output(0)
             ctx.set_output(out, y)
             return
-        compute = _compute_dtype(out.dtype)
+        compute = compute_dtype(out.dtype)
         xp = _power(ctx, ctx.trt(x, compute), p, compute)
         xt = _to_pool_layout(ctx, xp, nd)
         y = _pooling(ctx, xt, trt.PoolingType.AVERAGE, nd, kernel, stride, zero, zero, round_up=ceil_mode)
@@ -356,11 +343,7 @@ def _broadcast_single(ctx, x, out, nd: int, xt):
     in_sz, out_sz = tuple(x.shape[-nd:]), tuple(out.shape[-nd:])
     if not all(i == 1 or i == o for i, o in zip(in_sz, out_sz)) or -1 in trt_dims(xt):
         return None
-    rank = x.dim()
-    stride = (1,) * (rank - nd) + tuple(0 if i == 1 and o != 1 else 1 for i, o in zip(in_sz, out_sz))
-    layer = ctx.network.add_slice(xt, (0,) * rank, tuple(out.shape), stride)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
+    return broadcast_to(ctx, xt, tuple(out.shape), name=None)
 
 
 def _equal_windows(ctx, x, out, nd: int, kind, xt):
@@ -380,7 +363,7 @@ def _convert_adaptive_avg_pool(nd: int):
         x, out = ctx.get_arg("input", 0), ctx.method_return
         if not out.dtype.is_floating_point:
             raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
-        compute = _compute_dtype(out.dtype)
+        compute = compute_dtype(out.dtype)
         xt = ctx.trt(x)
         in_sz, out_sz = tuple(x.shape[-nd:]), tuple(out.shape[-nd:])
         if in_sz == out_sz:  # every window is one element
@@ -418,14 +401,10 @@ def _matmul_axis(ctx, y, m: torch.Tensor, axis: int, dtype):
     else:                     # move the axis last, multiply, move it back
         perm = list(range(rank))
         perm[axis], perm[-1] = perm[-1], perm[axis]
-        shuffle = ctx.network.add_shuffle(y)
-        shuffle.first_transpose = trt.Permutation(perm)
-        ctx.name_layer(shuffle, "transpose")
-        mm = ctx.network.add_matrix_multiply(shuffle.get_output(0), M.NONE,
+        mm = ctx.network.add_matrix_multiply(transpose(ctx, y, perm), M.NONE,
                                              ctx.trt(m.t().contiguous(), dtype, rank), M.NONE)
         ctx.name_layer(mm)
-        layer = ctx.network.add_shuffle(mm.get_output(0))
-        layer.first_transpose = trt.Permutation(perm)
+        return transpose(ctx, mm.get_output(0), perm)
     ctx.name_layer(layer)
     return layer.get_output(0)
 
@@ -441,8 +420,8 @@ def _adaptive_max_axis(ctx, y, axis: int, n_in: int, n_out: int):
     y = g.get_output(0)
     if width == 1:
         return y
-    dims = trt_dims(y)  # dynamic leading dims (batch) are copied by 0 placeholders; pooled dims are static
-    y = ctx.reshape(y, tuple(0 if d == -1 else d for d in dims[:axis]) + (n_out, width) + dims[axis + 1:])
+    dims = input_dims(ctx, y)
+    y = reshape(ctx, y, dims[:axis] + [n_out, width] + dims[axis + 1:])
     layer = ctx.network.add_reduce(y, R.MAX, 1 << (axis + 1), False)
     ctx.name_layer(layer, "window_max")
     return layer.get_output(0)

@@ -10,22 +10,14 @@ import torch
 
 from ..backend import trt
 from ..tracing.context import trt_dims
-from ..tracing.registry import tensorrt_converter
+from ..tracing.registry import spellings, tensorrt_converter
 from ..tracing.shapes import DynDim
-from .creation import check_dtype
-from .shape import reshape
-from .unary import U, binary, select, spellings, unary
+from .layers import E, U, compute_dtype, elementwise, require_tensorrt_dtype, reshape, sample_dims, select, unary
 
 R = trt.ReduceOperation
-E = trt.ElementWiseOperation
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
-def accumulate_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The dtype a reduction of `dtype` accumulates in (PyTorch's opmath type)."""
-    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-
-
 def reduce_axes(ctx, x: torch.Tensor, dim, empty_means_all: bool = True) -> list[int]:
     """The sorted, non-negative axes a call reduces. `dim=None` reduces all; an empty list reduces all
     for sum-like ops and none for any/all (PyTorch's rules)."""
@@ -57,8 +49,6 @@ def _keepdim(ctx, pos: int) -> bool:
 
 def _count(ctx, x: torch.Tensor, xt, axes: list[int]):
     """Number of elements the reduction over `axes` combines: an int, or a DynDim where an axis is dynamic."""
-    from .shape import sample_dims
-
     dims = sample_dims(ctx, xt, x.shape)
     n = 1
     for a in axes:
@@ -73,8 +63,8 @@ def _convert_accumulate(op, empty_means_all=True):
         out = ctx.method_return
         axes = reduce_axes(ctx, x, ctx.get_arg("dim", 1, None), empty_means_all)
         keepdim = _keepdim(ctx, 2)
-        check_dtype(ctx, out.dtype)
-        acc = accumulate_dtype(out.dtype)
+        require_tensorrt_dtype(ctx, out.dtype)
+        acc = compute_dtype(out.dtype)
         if op == R.AVG and not acc.is_floating_point:
             raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
         xt = ctx.trt(x, acc)
@@ -143,7 +133,7 @@ def _first_index(ctx, x, xt, op, axis: int, keepdim: bool):
     if dtype == torch.bool:
         xt, dtype = ctx.cast(xt, torch.int32), torch.int32
     extreme = reduce(ctx, xt, op, [axis], True)
-    hit = binary(ctx, xt, extreme, E.EQUAL, dtype)
+    hit = elementwise(ctx, xt, extreme, E.EQUAL, dtype)
     if dtype.is_floating_point:
         hit = select(ctx, _nan_rows(ctx, xt, axis, True), unary(ctx, xt, U.ISNAN), hit)
     none = ctx.trt(torch.tensor(2 ** 31 - 1, dtype=torch.int32), rank=x.dim())  # every row has a hit
@@ -173,7 +163,7 @@ def _convert_max(op, elementwise_op):
         other = ctx.method_kwargs.get("other", ctx.method_args[1] if len(ctx.method_args) > 1 else None)
         if isinstance(other, torch.Tensor):
             dtype = out.dtype if out.dtype != torch.bool else torch.int32
-            ctx.set_output(out, ctx.cast(binary(ctx, x, other, elementwise_op, dtype), out.dtype))
+            ctx.set_output(out, ctx.cast(elementwise(ctx, x, other, elementwise_op, dtype), out.dtype))
             return
         dim = ctx.get_arg("dim", 1, None)
         xt = ctx.trt(x)
@@ -249,18 +239,18 @@ def _variance(ctx, x, out_dtype):
     axes, correction, keepdim = _var_args(ctx, x)
     if not out_dtype.is_floating_point:
         raise ctx.unsupported(f"{ctx.method_name} on {out_dtype}")
-    acc = accumulate_dtype(out_dtype)
+    acc = compute_dtype(out_dtype)
     xt = ctx.trt(x, acc)
     mean = reduce(ctx, xt, R.AVG, axes, True, "mean")
-    d = binary(ctx, xt, mean, E.SUB, acc)
-    ss = reduce(ctx, binary(ctx, d, d, E.PROD, acc), R.SUM, axes, keepdim, "sum_squares")
+    d = elementwise(ctx, xt, mean, E.SUB, acc)
+    ss = reduce(ctx, elementwise(ctx, d, d, E.PROD, acc), R.SUM, axes, keepdim, "sum_squares")
     count = _count(ctx, x, xt, axes)
     if isinstance(count, DynDim):  # a dynamic reduced axis: N - correction computed in the network
         n = ctx.trt(count, acc, len(ss.shape))
-        divisor = binary(ctx, binary(ctx, n, float(correction), E.SUB, acc), 0.0, E.MAX, acc)
+        divisor = elementwise(ctx, elementwise(ctx, n, float(correction), E.SUB, acc), 0.0, E.MAX, acc)
     else:
         divisor = float(max(count - correction, 0))
-    var = binary(ctx, ss, divisor, E.DIV, acc)
+    var = elementwise(ctx, ss, divisor, E.DIV, acc)
     if not keepdim and axes and x.dim():
         mean = reduce(ctx, mean, R.MAX, axes, False, "squeeze")  # drops the size-1 axes, also dynamic ones
     return var, mean
@@ -291,10 +281,10 @@ def logsumexp(ctx, xt, axes: list[int], keepdim: bool, dtype):
     """m + log(sum(exp(x - m))) with m = max (0 where infinite), PyTorch's stable form."""
     m = reduce(ctx, xt, R.MAX, axes, True, "max")
     m = select(ctx, unary(ctx, m, U.ISINF), ctx.trt(0.0, dtype, len(m.shape)), m)
-    s = reduce(ctx, unary(ctx, binary(ctx, xt, m, E.SUB, dtype), U.EXP), R.SUM, axes, keepdim, "sum")
+    s = reduce(ctx, unary(ctx, elementwise(ctx, xt, m, E.SUB, dtype), U.EXP), R.SUM, axes, keepdim, "sum")
     if not keepdim:
         m = reduce(ctx, m, R.MAX, axes, False, "squeeze")  # the size-1 axes go away, values unchanged
-    return binary(ctx, unary(ctx, s, U.LOG), m, E.SUM, dtype)
+    return elementwise(ctx, unary(ctx, s, U.LOG), m, E.SUM, dtype)
 
 
 @tensorrt_converter(spellings("logsumexp") + [torch.special.logsumexp])
@@ -302,7 +292,7 @@ def convert_logsumexp(ctx):
     x = ctx.get_arg("input", 0)
     out = ctx.method_return
     axes = reduce_axes(ctx, x, ctx.get_arg("dim", 1), True)
-    acc = accumulate_dtype(out.dtype)
+    acc = compute_dtype(out.dtype)
     y = logsumexp(ctx, ctx.trt(x, acc), axes, _keepdim(ctx, 2), acc)
     ctx.set_output(out, ctx.cast(y, out.dtype))
 
@@ -316,14 +306,14 @@ def vector_norm(ctx, xt, p, axes: list[int], keepdim: bool, dtype):
     if p == -math.inf:
         return reduce(ctx, a, R.MIN, axes, keepdim, "norm")
     if p == 0:
-        nz = ctx.cast(unary(ctx, binary(ctx, xt, 0.0, E.EQUAL, dtype), U.NOT), dtype)
+        nz = ctx.cast(unary(ctx, elementwise(ctx, xt, 0.0, E.EQUAL, dtype), U.NOT), dtype)
         return reduce(ctx, nz, R.SUM, axes, keepdim, "norm")
     if p == 1:
         return reduce(ctx, a, R.SUM, axes, keepdim, "norm")
     if p == 2:
-        return unary(ctx, reduce(ctx, binary(ctx, xt, xt, E.PROD, dtype), R.SUM, axes, keepdim, "norm"), U.SQRT)
-    s = reduce(ctx, binary(ctx, a, float(p), E.POW, dtype), R.SUM, axes, keepdim, "norm")
-    return binary(ctx, s, 1.0 / p, E.POW, dtype)
+        return unary(ctx, reduce(ctx, elementwise(ctx, xt, xt, E.PROD, dtype), R.SUM, axes, keepdim, "norm"), U.SQRT)
+    s = reduce(ctx, elementwise(ctx, a, float(p), E.POW, dtype), R.SUM, axes, keepdim, "norm")
+    return elementwise(ctx, s, 1.0 / p, E.POW, dtype)
 
 
 def _norm_call(ctx):
@@ -348,7 +338,7 @@ def convert_norm(ctx):
         raise ctx.unsupported(f"{ctx.method_name}(p={p}): negative p other than -inf")
     if not out.dtype.is_floating_point:
         raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
-    acc = accumulate_dtype(out.dtype)
+    acc = compute_dtype(out.dtype)
     axes = reduce_axes(ctx, x, dim, True)
     ctx.set_output(out, ctx.cast(vector_norm(ctx, ctx.trt(x, acc), float(p), axes, keepdim, acc), out.dtype))
 
@@ -402,7 +392,7 @@ def cumulative_prod(ctx, xt, axis: int, n: int, dtype):
         layer.mode = trt.SampleMode.FILL
         layer.set_input(4, one)
         ctx.name_layer(layer, "cumprod_shift")
-        xt = binary(ctx, xt, layer.get_output(0), E.PROD, dtype)
+        xt = elementwise(ctx, xt, layer.get_output(0), E.PROD, dtype)
         s *= 2
     return xt
 
@@ -412,8 +402,8 @@ def _convert_cumulative(prod: bool):
         x = ctx.get_arg("input", 0)
         out = ctx.method_return
         dim = ctx.get_arg("dim", 1)
-        check_dtype(ctx, out.dtype)
-        acc = accumulate_dtype(out.dtype)
+        require_tensorrt_dtype(ctx, out.dtype)
+        acc = compute_dtype(out.dtype)
         xt = ctx.trt(x, acc)
         if x.dim() == 0:
             ctx.set_output(out, ctx.cast(xt, out.dtype))

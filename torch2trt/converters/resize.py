@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .shape import input_dims, reshape, transpose
+from .layers import compute_dtype, input_dims, reshape, transpose
 
 C = trt.ResizeCoordinateTransformation
 I = trt.InterpolationMode  # noqa: E741
@@ -199,7 +199,7 @@ def convert_interpolate(ctx):
     if resized != list(x.shape):
         y = _resize(ctx, y, resized, mode, align)
     # reduced precision: PyTorch weighs in float32
-    compute = torch.float32 if out.dtype in (torch.float16, torch.bfloat16) else out.dtype
+    compute = compute_dtype(out.dtype)
     for a, op in operators.items():
         if op.dim() == 1:
             y = _gather(ctx, y, op.tolist(), 2 + a)

@@ -21,8 +21,7 @@ from torch.nn.utils.rnn import PackedSequence
 from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
-from .creation import filled
-from .shape import input_dims, transpose
+from .layers import concat, elementwise, filled, input_dims, reshape, transpose
 
 E = trt.ElementWiseOperation
 A = trt.ActivationType
@@ -82,7 +81,7 @@ class _Builder:
     def binary(self, a, b, op, name: str):
         if isinstance(b, torch.Tensor):
             b = self.const(b, len(a.shape))
-        return self._named(self.net.add_elementwise(a, b, op), name)
+        return elementwise(self.ctx, a, b, op, name=name)
 
     def act(self, a, kind):
         return self._named(self.net.add_activation(a, kind), kind.name.lower())
@@ -95,25 +94,9 @@ class _Builder:
                 torch.tensor([index] if keep else index, dtype=torch.int32))
         return self._named(self.net.add_gather(t, idx, axis), "select")
 
-    def reshape(self, t, dims):
-        """Reshape where 0 copies the input's dimension (TensorRT placeholder), so dynamic dims pass through."""
-        layer = self.net.add_shuffle(t)
-        layer.reshape_dims = tuple(dims)
-        return self._named(layer, "reshape")
-
     def unsqueeze0(self, t):
-        """(B, F) -> (1, B, F) for a dynamic B: reshape to (B, F, 1), then move the new axis first."""
-        layer = self.net.add_shuffle(t)
-        layer.reshape_dims = (0, 0, 1)
-        layer.second_transpose = trt.Permutation([2, 0, 1])
-        return self._named(layer, "unsqueeze")
-
-    def concat(self, ts, axis: int):
-        if len(ts) == 1:
-            return ts[0]
-        layer = self.net.add_concatenation(list(ts))
-        layer.axis = axis
-        return self._named(layer, "concat")
+        """(B, F) -> (1, B, F), B static or dynamic."""
+        return reshape(self.ctx, t, [1, *input_dims(self.ctx, t)], name="unsqueeze")
 
 
 def _step(b: _Builder, mode: str, xp: list, h, c, w: _Weights):
@@ -158,7 +141,7 @@ def _unrolled(b: _Builder, mode, xp: list, steps: int, reverse: bool, h0, c0, w)
     for t in (reversed(range(steps)) if reverse else range(steps)):
         h, c = _step(b, mode, [b.gather(x, t, 0, keep=True) for x in xp], h, c, w)
         outs[t] = h
-    return b.concat(outs, 0), h, c
+    return concat(b.ctx, outs, 0), h, c
 
 
 def _looped(b: _Builder, mode, xps: list, trip, h0s, c0s, ws, hidden, proj, batch_dims):
@@ -232,14 +215,16 @@ def _state_tensor(ctx, module, state, batch_dim: int, name: str):
     return ctx.trt(state)
 
 
+def _module_call(ctx, allowed_ranks, bases):
+    """(module, input, hx, result, module name) of a recurrent module's forward call, the input checked."""
+    module, x = ctx.method_args[0], ctx.get_arg("input", 1)
+    _check_input(ctx, module, x, allowed_ranks, bases)
+    return module, x, ctx.get_arg("hx", 2, None), ctx.method_return, type(module).__name__
+
+
 @tensorrt_converter(["torch.nn.LSTM.forward", "torch.nn.GRU.forward", "torch.nn.RNN.forward"])
 def convert_rnn(ctx):
-    module = ctx.method_args[0]
-    x = ctx.get_arg("input", 1)
-    hx = ctx.get_arg("hx", 2, None)
-    out = ctx.method_return
-    name = type(module).__name__
-    _check_input(ctx, module, x, (2, 3), (nn.LSTM, nn.GRU, nn.RNN))
+    module, x, hx, out, name = _module_call(ctx, (2, 3), (nn.LSTM, nn.GRU, nn.RNN))
     mode = module.mode
     if module.training and module.dropout > 0 and module.num_layers > 1:
         raise ctx.unsupported(f"{name} in training mode with dropout={module.dropout}: dropout is random; "
@@ -253,7 +238,7 @@ def convert_rnn(ctx):
 
     seq = ctx.trt(x)
     if not batched:                                       # (T, in) -> (T, 1, in)
-        seq = b.reshape(seq, (0, 1, trt_dims(seq)[-1]))
+        seq = reshape(ctx, seq, [input_dims(ctx, seq)[0], 1, trt_dims(seq)[-1]])
     elif module.batch_first:
         seq = transpose(ctx, seq, [1, 0, 2])               # time-major inside
     states = []
@@ -265,7 +250,7 @@ def convert_rnn(ctx):
             st = _state_tensor(ctx, module, s, trt_dims(seq)[1], sname)
             if not batched:
                 dims = trt_dims(st)
-                st = b.reshape(st, (dims[0], 1, dims[1]))
+                st = reshape(ctx, st, (dims[0], 1, dims[1]))
             states.append(st)
 
     dims = trt_dims(seq)
@@ -275,7 +260,7 @@ def convert_rnn(ctx):
         raise ctx.unsupported(f"{name}: empty sequence")
     looped = steps == -1 or steps > UNROLL_MAX_STEPS
     if steps == -1:
-        trip = b.reshape(ctx.cast(ctx.dim_tensor(seq, 0), torch.int32), ())
+        trip = reshape(ctx, ctx.cast(ctx.dim_tensor(seq, 0), torch.int32), ())
     elif looped:
         trip = ctx.constant(torch.tensor(steps, dtype=torch.int32))
 
@@ -293,16 +278,16 @@ def convert_rnn(ctx):
         else:
             results = [_unrolled(b, mode, xp, steps, d == 1, h0, c0, w)
                        for d, (xp, h0, c0, w) in enumerate(zip(xps, h0s, c0s, ws))]
-        seq = b.concat([r[0] for r in results], 2)
+        seq = concat(ctx, [r[0] for r in results], 2)
         finals_h += [r[1] for r in results]
         finals_c += [r[2] for r in results]
 
-    output, h_n = seq, b.concat(finals_h, 0)
-    c_n = b.concat(finals_c, 0) if lstm else None
+    output, h_n = seq, concat(ctx, finals_h, 0)
+    c_n = concat(ctx, finals_c, 0) if lstm else None
     if not batched:
-        output = b.reshape(output, (0, dirs * proj))
-        h_n = b.reshape(h_n, (layers * dirs, proj))
-        c_n = None if c_n is None else b.reshape(c_n, (layers * dirs, hidden))
+        output = reshape(ctx, output, [input_dims(ctx, output)[0], dirs * proj])
+        h_n = reshape(ctx, h_n, (layers * dirs, proj))
+        c_n = None if c_n is None else reshape(ctx, c_n, (layers * dirs, hidden))
     elif module.batch_first:
         output = transpose(ctx, output, [1, 0, 2])
     ctx.set_output(out[0], output)
@@ -325,19 +310,14 @@ def _cell_mode(module) -> str:
 
 @tensorrt_converter(["torch.nn.LSTMCell.forward", "torch.nn.GRUCell.forward", "torch.nn.RNNCell.forward"])
 def convert_rnn_cell(ctx):
-    module = ctx.method_args[0]
-    x = ctx.get_arg("input", 1)
-    hx = ctx.get_arg("hx", 2, None)
-    out = ctx.method_return
-    name = type(module).__name__
-    _check_input(ctx, module, x, (1, 2), (nn.LSTMCell, nn.GRUCell, nn.RNNCell))
+    module, x, hx, out, name = _module_call(ctx, (1, 2), (nn.LSTMCell, nn.GRUCell, nn.RNNCell))
     mode = _cell_mode(module)
     hidden = module.hidden_size
     batched = x.dim() == 2
     b = _Builder(ctx, x.dtype)
     xt = ctx.trt(x)
     if not batched:
-        xt = b.reshape(xt, (1, trt_dims(xt)[0]))
+        xt = reshape(ctx, xt, (1, trt_dims(xt)[0]))
     w = _weights(mode, module.weight_ih, module.weight_hh, module.bias_ih, module.bias_hh, None)
     h = c = None
     if hx is not None:
@@ -347,13 +327,13 @@ def convert_rnn_cell(ctx):
         states = []
         for s, sname in zip(given, ("h", "c")):
             st = _state_tensor(ctx, module, s, trt_dims(xt)[0], sname)
-            states.append(st if batched else b.reshape(st, (1, hidden)))
+            states.append(st if batched else reshape(ctx, st, (1, hidden)))
         h = states[0]
         c = states[1] if mode == "LSTM" else None
     h_new, c_new = _step(b, mode, _project(b, xt, w), h, c, w)
     if not batched:
-        h_new = b.reshape(h_new, (hidden,))
-        c_new = None if c_new is None else b.reshape(c_new, (hidden,))
+        h_new = reshape(ctx, h_new, (hidden,))
+        c_new = None if c_new is None else reshape(ctx, c_new, (hidden,))
     if mode == "LSTM":
         ctx.set_output(out[0], h_new)
         ctx.set_output(out[1], c_new)

@@ -9,9 +9,34 @@ import torch
 
 from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
-from ..tracing.registry import tensorrt_converter
+from ..tracing.registry import spellings, tensorrt_converter
 from ..tracing.shapes import DynDim
-from .unary import spellings
+from .layers import (
+    assert_dims,
+    broadcast_to,
+    concat,
+    dim_max,
+    dim_min,
+    input_dims,
+    is_static,
+    reshape,
+    sample_dims,
+    slice_axis,
+    slice_bounds,
+    slice_layer,
+    transpose,
+    wrap_index,
+)
+
+# old names, kept importable for branches that still use them (index.py, attention.py); use layers.py instead
+_static, expand_to = is_static, broadcast_to
+__all__ = ["dim_max", "dim_min", "expand_to", "input_dims", "reshape", "sample_dims", "slice_axis", "slice_bounds",
+           "slice_layer", "transpose", "wrap_index"]
+
+
+def _broadcast_slice(ctx, itensor, out_shape, in_shape):
+    """Old name (index.py): broadcast_to after prepending size-1 axes to len(out_shape)."""
+    return broadcast_to(ctx, ctx.unsqueeze_to_rank(itensor, len(out_shape)), out_shape)
 
 
 def sizes_arg(ctx, first: int = 1, name: str = "shape"):
@@ -23,32 +48,6 @@ def sizes_arg(ctx, first: int = 1, name: str = "shape"):
         if len(v) == 1 and isinstance(v[0], (list, tuple, torch.Size)):
             v = v[0]
     return list(v)
-
-
-def input_dims(ctx, itensor, sample_shape=None) -> list:
-    """Per axis: the int where static in the network, else a lazily read dimension (a DynDim carrying the
-    sample's value when `sample_shape` is given, so that it supports arithmetic)."""
-    from ..tracing.context import _LazyDim
-
-    def dyn(i):
-        if sample_shape is None:
-            return _LazyDim(ctx, itensor, i)
-        return DynDim(int(sample_shape[i]), lambda: ctx.dim_tensor(itensor, i), ctx, ("dim", id(itensor), i))
-
-    return [d if d >= 0 else dyn(i) for i, d in enumerate(trt_dims(itensor))]
-
-
-def reshape(ctx, itensor, shape: list):
-    """Reshape to `shape` (ints, -1 once, DynDims or dims read from the network)."""
-    layer = ctx.network.add_shuffle(itensor)
-    layer.zero_is_placeholder = False  # a 0 in torch means an empty dim
-    st = ctx.shape_tensor(shape)
-    if st is None:
-        layer.reshape_dims = tuple(int(s) for s in shape)
-    else:
-        layer.set_input(1, st)
-    ctx.name_layer(layer, "reshape")
-    return layer.get_output(0)
 
 
 def _reshape_output(ctx, x, out, dynamic_shape=None):
@@ -133,16 +132,6 @@ def convert_unsqueeze(ctx):
     ctx.set_output(out, _reshape_output(ctx, x, out, dynamic))
 
 
-def transpose(ctx, itensor, perm):
-    perm = [int(p) for p in perm]
-    if perm == list(range(len(perm))):
-        return itensor
-    layer = ctx.network.add_shuffle(itensor)
-    layer.first_transpose = trt.Permutation(perm)
-    ctx.name_layer(layer, "permute")
-    return layer.get_output(0)
-
-
 @tensorrt_converter(spellings("permute"))
 def convert_permute(ctx):
     x, out = ctx.get_arg("input", 0), ctx.method_return
@@ -189,22 +178,6 @@ def convert_movedim(ctx):
     ctx.set_output(out, transpose(ctx, ctx.trt(x), perm))
 
 
-def _broadcast_slice(ctx, itensor, out_shape, in_shape, mode=None):
-    """Slice that repeats size-1 axes (stride 0) or tiles (WRAP) to `out_shape` (static)."""
-    rank = len(out_shape)
-    itensor = ctx.unsqueeze_to_rank(itensor, rank)
-    in_shape = (1,) * (rank - len(in_shape)) + tuple(in_shape)
-    if mode is None:
-        stride = [0 if i == 1 and o != 1 else 1 for i, o in zip(in_shape, out_shape)]
-    else:
-        stride = [1] * rank
-    layer = ctx.network.add_slice(itensor, [0] * rank, list(out_shape), stride)
-    if mode is not None:
-        layer.mode = mode
-    ctx.name_layer(layer, "expand")
-    return layer.get_output(0)
-
-
 @tensorrt_converter([torch.Tensor.expand, torch.Tensor.expand_as, torch.broadcast_to, torch.Tensor.broadcast_to])
 def convert_expand(ctx):
     x, out = ctx.method_args[0], ctx.method_return
@@ -219,39 +192,12 @@ def convert_expand(ctx):
     rank = len(sizes)
     dims = input_dims(ctx, ctx.unsqueeze_to_rank(xt, rank), (1,) * (rank - x.dim()) + tuple(x.shape))
     # -1 keeps the input's size; a size-1 input axis is repeated (stride 0)
-    sizes = [d if isinstance(s, int) and not isinstance(s, DynDim) and s == -1 else s for s, d in zip(sizes, dims)]
-    if not any(isinstance(s, DynDim) for s in sizes) and -1 not in trt_dims(xt):
-        if tuple(x.shape) == tuple(out.shape):
-            ctx.set_output(out, xt)
-            return
-        ctx.set_output(out, _broadcast_slice(ctx, xt, tuple(out.shape), tuple(x.shape)))
+    sizes = [d if is_static(s) and s == -1 else s for s, d in zip(sizes, dims)]
+    static = not any(isinstance(s, DynDim) for s in sizes) and -1 not in trt_dims(xt)
+    if static and tuple(x.shape) == tuple(out.shape):
+        ctx.set_output(out, xt)
         return
-    xr = ctx.unsqueeze_to_rank(xt, rank)
-    ctx.set_output(out, expand_to(ctx, xr, sizes))
-
-
-def _static(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, DynDim)
-
-
-def expand_to(ctx, xr, sizes: list):
-    """Broadcast `xr` (already of len(sizes) dims) to `sizes` (ints / DynDims / lazily read dims): a SLICE with
-    stride 0 on the axes of size 1. An axis whose size is dynamic in the network may be 1 at one shape and the full
-    size at another, so its stride is computed at run time: min(max(d - 1, 0), 1)."""
-    rank = len(sizes)
-    in_dims = trt_dims(xr)
-    layer = ctx.network.add_slice(xr, [0] * rank, [1] * rank, [1] * rank)
-    st = ctx.shape_tensor(sizes)
-    layer.set_input(2, st if st is not None else ctx.constant(torch.tensor([int(s) for s in sizes])))
-    if -1 in in_dims:
-        from .unary import E, binary
-
-        d = binary(ctx, ctx.shape_of(xr), 1, E.SUB, torch.int64)
-        layer.set_input(3, binary(ctx, binary(ctx, d, 0, E.MAX, torch.int64), 1, E.MIN, torch.int64))
-    else:
-        layer.stride = [0 if d == 1 and not (_static(s) and s == 1) else 1 for d, s in zip(in_dims, sizes)]
-    ctx.name_layer(layer, "expand")
-    return layer.get_output(0)
+    ctx.set_output(out, broadcast_to(ctx, ctx.unsqueeze_to_rank(xt, rank), tuple(out.shape) if static else sizes))
 
 
 @tensorrt_converter([torch.Tensor.repeat, torch.tile, torch.Tensor.tile])
@@ -270,15 +216,6 @@ def convert_repeat(ctx):
 def _cat_dim(ctx):
     kw = ctx.method_kwargs
     return kw.get("dim", kw.get("axis", ctx.method_args[1] if len(ctx.method_args) > 1 else 0))
-
-
-def concat(ctx, itensors, axis: int):
-    if len(itensors) == 1:
-        return itensors[0]
-    layer = ctx.network.add_concatenation(list(itensors))
-    layer.axis = axis
-    ctx.name_layer(layer, "cat")
-    return layer.get_output(0)
 
 
 @tensorrt_converter([torch.cat, torch.concat, torch.concatenate])
@@ -303,93 +240,7 @@ def convert_stack(ctx):
     ctx.set_output(out, concat(ctx, parts, dim))
 
 
-# ---- slicing helpers: any of starts / sizes / strides may be dynamic ------------------------------------------
-def _static(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, DynDim)
-
-
-def sample_dims(ctx, itensor, sample_shape) -> list:
-    """input_dims with DynDims (sample value + network value) for the dynamic axes, for size arithmetic."""
-    return input_dims(ctx, itensor, sample_shape)
-
-
-def dim_op(ctx, a, b, pyop, op):
-    """min/max/... of two sizes (ints or DynDims): a plain int when both are, else a DynDim (one layer)."""
-    if _static(a) and _static(b):
-        return pyop(a, b)
-
-    def make():
-        layer = ctx.network.add_elementwise(ctx.dim_value(a), ctx.dim_value(b), op)
-        ctx.name_layer(layer, "dim_" + pyop.__name__)
-        return layer.get_output(0)
-
-    return DynDim(pyop(int(a), int(b)), make, ctx)
-
-
-def dim_min(ctx, a, b):
-    return dim_op(ctx, a, b, min, trt.ElementWiseOperation.MIN)
-
-
-def dim_max(ctx, a, b):
-    return dim_op(ctx, a, b, max, trt.ElementWiseOperation.MAX)
-
-
-_BIG = 1 << 40  # larger than any size or index: v // _BIG is -1 for negative v and 0 otherwise
-
-
-def wrap_index(v, n):
-    """v < 0 ? v + n : v, also when the sign of a dynamic v is known only at run time."""
-    if _static(v):
-        return v + n if v < 0 else v
-    return v - (v // _BIG) * n
-
-
-def slice_bounds(ctx, start, stop, step: int, n):
-    """(start, size) of Python's slice(start, stop, step) (step > 0) on an axis of size n, as PyTorch clamps them:
-    negative bounds count from the end, everything is clamped to [0, n]. Exact when bounds or n are dynamic."""
-    if all(_static(v) for v in (start, stop, n) if v is not None):
-        start, stop, step = slice(start, stop, step).indices(n)
-        return start, max(0, -(-(stop - start) // step))
-    start = 0 if start is None else dim_min(ctx, dim_max(ctx, wrap_index(start, n), 0), n)
-    stop = n if stop is None else dim_min(ctx, dim_max(ctx, wrap_index(stop, n), 0), n)
-    size = stop - start if step == 1 else (stop - start + (step - 1)) // step
-    return start, dim_max(ctx, size, 0)
-
-
-def slice_layer(ctx, itensor, starts, sizes, strides, name: str, mode=None, fill=None):
-    """One SLICE; each of starts / sizes / strides may hold DynDims or lazily read dims (then a shape tensor)."""
-    rank = len(sizes)
-    dyn = [not all(_static(v) for v in values) for values in (starts, sizes, strides)]
-    layer = ctx.network.add_slice(itensor, *[[int(v) for v in values] if not d else [0] * rank
-                                             for values, d in zip((starts, sizes, strides), dyn)])
-    for i, (values, d) in enumerate(zip((starts, sizes, strides), dyn)):
-        if d:
-            layer.set_input(i + 1, ctx.shape_tensor(values))
-    if mode is not None:
-        layer.mode = mode
-    if fill is not None:
-        layer.set_input(4, fill)
-    ctx.name_layer(layer, name)
-    return layer.get_output(0)
-
-
-def slice_axis(ctx, itensor, axis: int, start, size, step: int = 1, name: str = "slice"):
-    """Elements start, start + step, ... (size of them) along `axis`, every other axis whole (dynamic or not)."""
-    dims = trt_dims(itensor)
-    starts, sizes, strides = [0] * len(dims), input_dims(ctx, itensor), [1] * len(dims)
-    starts[axis], sizes[axis], strides[axis] = start, size, step
-    return slice_layer(ctx, itensor, starts, sizes, strides, name)
-
-
-def assert_dims(ctx, holds: bool, cond, message: str) -> None:
-    """A run-time check of a shape condition the conversion relies on (an ASSERTION layer on a shape tensor: the
-    builder checks it over the profile, the engine at run time). `holds` is its value at the sample."""
-    if not holds:
-        raise ctx.unsupported(message)
-    layer = ctx.network.add_assertion(cond(), message)
-    ctx.name_layer(layer, "assert_shape")
-
-
+# ---- run-time checks of split counts (built with layers.assert_dims) ------------------------------------------
 def _compare_dims(ctx, a, b, op):
     def make():
         layer = ctx.network.add_elementwise(ctx.dim_value(a), ctx.dim_value(b), op)

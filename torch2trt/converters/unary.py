@@ -1,7 +1,6 @@
 """Unary converters: one table entry per op that is exactly one UnaryOperation, plus exact compositions (rsqrt,
-expm1, log1p, log2, log10, trunc, round, square, ...), and the small layer helpers other families share
-(`unary`, `binary`, `select`, `spellings`, `check_dtype`). Inputs are cast to the output dtype first
-(torch.exp(int) is float). It must not hold binary-op semantics (elementwise.py) nor activations."""
+expm1, log1p, log2, log10, trunc, round, square, ...). Inputs are cast to the output dtype first (torch.exp(int)
+is float). It must not hold binary-op semantics (elementwise.py) nor activations; layers are built with layers.py."""
 
 from __future__ import annotations
 
@@ -9,82 +8,35 @@ import math
 
 import torch
 
-from ..backend import trt
-from ..tracing.registry import tensorrt_converter
+from ..tracing.registry import spellings, tensorrt_converter
+from .layers import (
+    ARITHMETIC_DTYPES,
+    REDUCED_FLOATS,
+    E,
+    U,
+    elementwise,
+    float_input,
+    require_arithmetic_dtype,
+    select,
+    set_output_in_result_dtype,
+    unary,
+)
 
-U = trt.UnaryOperation
-E = trt.ElementWiseOperation
-
-# dtypes TensorRT computes with plain arithmetic (int8 is a quantized type there; uint8/float64 have no arithmetic)
-COMPUTABLE = (torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.bool)
-REDUCED = (torch.float16, torch.bfloat16)
-
-
-def spellings(name: str, functional=()) -> list:
-    """torch.X, torch.X_, Tensor.X, Tensor.X_ (those that exist) plus extra objects."""
-    out = [getattr(torch, n) for n in (name, name + "_") if hasattr(torch, n)]
-    out += [getattr(torch.Tensor, n) for n in (name, name + "_") if hasattr(torch.Tensor, n)]
-    return out + list(functional)
-
-
-def check_dtype(ctx, dtype: torch.dtype) -> None:
-    """Refuse a computation in a dtype TensorRT has no exact arithmetic for."""
-    if dtype == torch.float64:
-        raise ctx.unsupported(f"{ctx.method_name} in float64: TensorRT has no float64; run the model in float32")
-    if dtype not in COMPUTABLE:
-        raise ctx.unsupported(f"{ctx.method_name} on {dtype}: TensorRT has no plain {dtype} arithmetic "
-                              "(int8 is quantized, uint8 has none); cast to int32 first")
-
-
-def unary(ctx, itensor, op):
-    layer = ctx.network.add_unary(itensor, op)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
-
-
-def binary(ctx, a, b, op, dtype=None):
-    """Elementwise layer on ITensors/values; values become constants of `dtype` (default: a's)."""
-    if dtype is None:
-        dtype = ctx.method_return.dtype if not isinstance(a, trt.ITensor) else None
-    if dtype is None:
-        from ..tracing.context import torch_dtype_from_trt
-
-        dtype = torch_dtype_from_trt(a.dtype)
-    ta, tb = ctx.operands(a, b, dtype=dtype)
-    layer = ctx.network.add_elementwise(ta, tb, op)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
-
-
-def select(ctx, cond, a, b):
-    ta, tb = ctx.broadcast(a, b)
-    tc, ta = ctx.broadcast(cond, ta)
-    tc, tb = ctx.broadcast(tc, tb)
-    layer = ctx.network.add_select(tc, ta, tb)
-    ctx.name_layer(layer, "select")
-    return layer.get_output(0)
+# old names, kept importable for branches that still use them (index.py, attention.py); use layers.py instead
+COMPUTABLE, REDUCED, check_dtype, binary = ARITHMETIC_DTYPES, REDUCED_FLOATS, require_arithmetic_dtype, elementwise
+__all__ = ["COMPUTABLE", "REDUCED", "E", "U", "binary", "check_dtype", "select", "spellings", "unary"]
 
 
 def _input(ctx, dtype=None):
     x = ctx.get_arg("input", 0)
     dtype = dtype or ctx.method_return.dtype
-    check_dtype(ctx, dtype)
+    require_arithmetic_dtype(ctx, dtype)
     return ctx.trt(x, dtype)
 
 
 def _float_input(ctx):
-    """(input, compute dtype) for a composition: reduced precision is computed in float32 and rounded once at
-    the end, as PyTorch computes float16/bfloat16 math in float32."""
-    out = ctx.method_return
-    check_dtype(ctx, out.dtype)
-    if not out.dtype.is_floating_point:
-        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
-    compute = torch.float32 if out.dtype in REDUCED else out.dtype
-    return ctx.trt(ctx.trt(ctx.get_arg("input", 0), out.dtype), compute), compute
-
-
-def _finish(ctx, itensor):
-    ctx.set_output(ctx.method_return, ctx.cast(itensor, ctx.method_return.dtype))
+    """(input, compute dtype) for a composition, rounded once at the end (set_output_in_result_dtype)."""
+    return float_input(ctx, ctx.get_arg("input", 0), ctx.method_return.dtype)
 
 
 # op name -> UnaryOperation, for ops that are exactly one layer
@@ -104,7 +56,7 @@ _IDENTITY_ON_INTEGERS = {U.CEIL, U.FLOOR}
 def _convert_unary(op):
     def convert(ctx):
         out = ctx.method_return
-        check_dtype(ctx, out.dtype)
+        require_arithmetic_dtype(ctx, out.dtype)
         if out.dtype == torch.bool and op == U.SIGN:  # sign of a bool is the bool itself
             ctx.set_output(out, _input(ctx))
             return
@@ -133,19 +85,19 @@ def convert_square(ctx):
     """x * x (exact, as PyTorch's pow(x, 2))."""
     out = ctx.method_return
     x = _input(ctx)
-    ctx.set_output(out, binary(ctx, x, x, E.AND if out.dtype == torch.bool else E.PROD, out.dtype))
+    ctx.set_output(out, elementwise(ctx, x, x, E.AND if out.dtype == torch.bool else E.PROD, out.dtype))
 
 
 @tensorrt_converter(spellings("exp2") + [torch.special.exp2])
 def convert_exp2(ctx):
     x, compute = _float_input(ctx)
-    _finish(ctx, binary(ctx, 2.0, x, E.POW, compute))
+    set_output_in_result_dtype(ctx, elementwise(ctx, 2.0, x, E.POW, compute))
 
 
 @tensorrt_converter(spellings("rsqrt"))
 def convert_rsqrt(ctx):
     x, compute = _float_input(ctx)
-    _finish(ctx, unary(ctx, unary(ctx, x, U.SQRT), U.RECIP))
+    set_output_in_result_dtype(ctx, unary(ctx, unary(ctx, x, U.SQRT), U.RECIP))
 
 
 def _log_base(base: float):
@@ -153,7 +105,7 @@ def _log_base(base: float):
         """log(x) / log(base): within two roundings of PyTorch's (TensorRT has no LOG2/LOG10), so exact powers
         of the base may come out one ulp off an integer."""
         x, compute = _float_input(ctx)
-        _finish(ctx, binary(ctx, unary(ctx, x, U.LOG), math.log(base), E.DIV, compute))
+        set_output_in_result_dtype(ctx, elementwise(ctx, unary(ctx, x, U.LOG), math.log(base), E.DIV, compute))
 
     return convert
 
@@ -168,11 +120,12 @@ def convert_log1p(ctx):
                   log(u) * (x / (u - 1))  elsewhere (Goldberg: the ratio cancels the rounding of 1 + x, so
                   small x keep full relative precision; log(1 + x) alone loses all of it)."""
     x, dt = _float_input(ctx)
-    u = binary(ctx, x, 1.0, E.SUM, dt)
-    d = binary(ctx, u, 1.0, E.SUB, dt)
-    y = binary(ctx, unary(ctx, u, U.LOG), binary(ctx, x, d, E.DIV, dt), E.PROD, dt)
-    plain = binary(ctx, binary(ctx, u, 1.0, E.EQUAL, dt), binary(ctx, u, math.inf, E.EQUAL, dt), E.OR, torch.bool)
-    _finish(ctx, select(ctx, plain, x, y))
+    u = elementwise(ctx, x, 1.0, E.SUM, dt)
+    d = elementwise(ctx, u, 1.0, E.SUB, dt)
+    y = elementwise(ctx, unary(ctx, u, U.LOG), elementwise(ctx, x, d, E.DIV, dt), E.PROD, dt)
+    plain = elementwise(ctx, elementwise(ctx, u, 1.0, E.EQUAL, dt), elementwise(ctx, u, math.inf, E.EQUAL, dt), E.OR,
+                        torch.bool)
+    set_output_in_result_dtype(ctx, select(ctx, plain, x, y))
 
 
 @tensorrt_converter(spellings("expm1") + [torch.special.expm1])
@@ -183,11 +136,12 @@ def convert_expm1(ctx):
                   alone loses all relative precision for small x)."""
     x, dt = _float_input(ctx)
     u = unary(ctx, x, U.EXP)
-    d = binary(ctx, u, 1.0, E.SUB, dt)
-    y = binary(ctx, x, binary(ctx, d, unary(ctx, u, U.LOG), E.DIV, dt), E.PROD, dt)
-    y = select(ctx, binary(ctx, u, 1.0, E.EQUAL, dt), x, y)
-    ends = binary(ctx, binary(ctx, d, -1.0, E.EQUAL, dt), binary(ctx, u, math.inf, E.EQUAL, dt), E.OR, torch.bool)
-    _finish(ctx, select(ctx, ends, d, y))
+    d = elementwise(ctx, u, 1.0, E.SUB, dt)
+    y = elementwise(ctx, x, elementwise(ctx, d, unary(ctx, u, U.LOG), E.DIV, dt), E.PROD, dt)
+    y = select(ctx, elementwise(ctx, u, 1.0, E.EQUAL, dt), x, y)
+    ends = elementwise(ctx, elementwise(ctx, d, -1.0, E.EQUAL, dt), elementwise(ctx, u, math.inf, E.EQUAL, dt),
+                       E.OR, torch.bool)
+    set_output_in_result_dtype(ctx, select(ctx, ends, d, y))
 
 
 @tensorrt_converter(spellings("trunc") + spellings("fix"))
@@ -198,7 +152,7 @@ def convert_trunc(ctx):
         ctx.set_output(out, x)
         return
     # x < 0 ? ceil(x) : floor(x)  (keeps -0.0 and NaN as PyTorch does)
-    ctx.set_output(out, select(ctx, binary(ctx, x, 0.0, E.LESS, out.dtype), unary(ctx, x, U.CEIL),
+    ctx.set_output(out, select(ctx, elementwise(ctx, x, 0.0, E.LESS, out.dtype), unary(ctx, x, U.CEIL),
                                unary(ctx, x, U.FLOOR)))
 
 
@@ -222,9 +176,7 @@ def _convert_predicate(op):
         out = ctx.method_return
         if not x.dtype.is_floating_point:  # integers and bools are never nan/inf: not (x == x)
             xt = ctx.trt(x, torch.int32 if x.dtype in (torch.bool, torch.uint8, torch.int8) else None)
-            layer = ctx.network.add_elementwise(xt, xt, E.EQUAL)
-            ctx.name_layer(layer)
-            ctx.set_output(out, unary(ctx, layer.get_output(0), U.NOT))
+            ctx.set_output(out, unary(ctx, elementwise(ctx, xt, xt, E.EQUAL), U.NOT))
             return
         ctx.set_output(out, unary(ctx, ctx.trt(x), op))
 
@@ -242,6 +194,6 @@ def convert_logical_not(ctx):
     if "bitwise" in ctx.method_name or "invert" in ctx.method_name:
         if x.dtype != torch.bool:
             raise ctx.unsupported(f"{ctx.method_name} on {x.dtype}: only bool (TensorRT has no bitwise ops)")
-    check_dtype(ctx, out.dtype)
+    require_arithmetic_dtype(ctx, out.dtype)
     y = unary(ctx, ctx.trt(x, torch.bool), U.NOT)
     ctx.set_output(out, ctx.cast(y, out.dtype))

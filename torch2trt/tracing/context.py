@@ -209,7 +209,10 @@ class ConversionContext:
         return layer.get_output(0)
 
     def reshape(self, itensor, shape: Sequence[int]):
+        """Static reshape; a 0 is an empty axis, as in torch and converters.layers.reshape (the helper converters
+        use: it also takes dynamic dims). Kept for index.py until it moves to layers.reshape."""
         layer = self.network.add_shuffle(itensor)
+        layer.zero_is_placeholder = False
         layer.reshape_dims = tuple(int(s) for s in shape)
         self.name_layer(layer, "reshape")
         return layer.get_output(0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -70,10 +71,31 @@ def _function_key(func: Any) -> Any:
     return func
 
 
+_BUILT_IN = "torch2trt.converters"
+
+
+def _is_built_in(function: Callable) -> bool:
+    module = getattr(function, "__module__", "") or ""
+    return module == _BUILT_IN or module.startswith(_BUILT_IN + ".")
+
+
+def _function_name(function: Callable) -> str:
+    return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"
+
+
 def register(target: Any, function: Callable) -> Converter:
+    """Add `function` as the newest converter of `target`. Shadowing a built-in converter is allowed (the user may
+    mean it) but warns, naming both, since a converter registered by mistake silently changes every conversion."""
     key, is_module, name = resolve(target)
     conv = Converter(function, name, is_module)
     table = _MODULES if is_module else _FUNCTIONS
+    if not _is_built_in(function):
+        shadowed = next((c for k in _keys(key, is_module) for c in reversed(table.get(k, []))
+                         if _is_built_in(c.function)), None)
+        if shadowed is not None:
+            warnings.warn(f"torch2trt: converter {_function_name(function)} registered for {name}, which has the "
+                          f"built-in converter {_function_name(shadowed.function)}; yours is used until "
+                          "torch2trt.unregister_converter() removes it", UserWarning, stacklevel=3)
     for k in _keys(key, is_module):
         table.setdefault(k, []).append(conv)
     return conv
@@ -147,6 +169,14 @@ def tensorrt_converter(method: Any, is_real: bool = True, enabled: bool = True, 
         return function
 
     return decorate
+
+
+def spellings(name: str, functional=()) -> list:
+    """The targets one op is reached by: torch.X, torch.X_, Tensor.X, Tensor.X_ (those that exist) plus extra
+    objects (F.relu, torch.special.erf, ...)."""
+    out = [getattr(torch, n) for n in (name, name + "_") if hasattr(torch, n)]
+    out += [getattr(torch.Tensor, n) for n in (name, name + "_") if hasattr(torch.Tensor, n)]
+    return out + list(functional)
 
 
 def lookup_function(func: Any) -> Converter | None:
