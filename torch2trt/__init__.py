@@ -8,6 +8,7 @@ from . import converters  # noqa: F401  (registers the built-in converters)
 from .backend import trt  # noqa: F401  (converters: `from torch2trt import trt`)
 from .check import check  # noqa: E402
 from .convert import torch2trt
+from .fallback import load_fallback
 from .runtime.build import EngineBuildError
 from .runtime.module import InputError, StateError, TRTModule, TRTModuleError
 from .runtime.state import load
@@ -22,6 +23,6 @@ if "torch._dynamo" in __import__("sys").modules:  # else the torch_dynamo_backen
 
     _register_dynamo_backend()
 
-__all__ = ["torch2trt", "check", "load", "TRTModule", "tensorrt_converter", "unregister_converter", "trt",
+__all__ = ["torch2trt", "check", "load", "load_fallback", "TRTModule", "tensorrt_converter", "unregister_converter", "trt",
            "ConversionContext", "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError",
            "StateError", "TRTModuleError"]

@@ -55,7 +55,8 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
               dtype: torch.dtype | None = None, min_shapes: Any = None, opt_shapes: Any = None,
               max_shapes: Any = None, portable: bool = True, max_batch_size: int | None = None,
               verify: bool = True, verify_inputs: Sequence[Sequence[Any]] | None = None,
-              verify_rtol: float | None = None, **kwargs: Any) -> TRTModule:
+              verify_rtol: float | None = None, fallback: bool = False, min_block_size: int | None = None,
+              torch_executed_modules: Sequence | None = None, **kwargs: Any) -> TRTModule:
     """Convert `module` into a TensorRT engine traced with the sample `inputs`.
 
     `inputs` is a list/tuple of the model's positional arguments (tensors or nested lists/tuples/dicts
@@ -78,7 +79,24 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     argument lists), with the engine where it runs, else the CPU reference executor; a mismatch beyond
     `verify_rtol` (default by precision: float32 1e-4, float16 1e-2, bfloat16 5e-2) raises a ConversionError
     naming the first diverging call. The results are on the returned module as `.verification`.
+
+    `fallback=True` returns a hybrid instead (torch2trt.fallback): the largest submodules that convert exactly become
+    TRTModules, the rest runs in PyTorch; `min_block_size` (parameters), `torch_executed_modules` (paths, class
+    names or classes) and `data_dependent_max` select the parts; `hybrid.fallback_report()` says what runs where.
     """
+    if fallback:
+        from .fallback import convert_fallback
+
+        return convert_fallback(module, inputs, input_names=input_names, output_names=output_names,
+                                log_level=log_level, fp16_mode=fp16_mode, max_workspace_size=max_workspace_size,
+                                keep_network=keep_network, dtype=dtype, min_shapes=min_shapes, opt_shapes=opt_shapes,
+                                max_shapes=max_shapes, portable=portable, max_batch_size=max_batch_size,
+                                verify=verify, verify_inputs=verify_inputs, verify_rtol=verify_rtol,
+                                min_block_size=1 if min_block_size is None else min_block_size,
+                                torch_executed_modules=torch_executed_modules or (), **kwargs)
+    if min_block_size is not None or torch_executed_modules is not None:
+        raise ValueError("min_block_size and torch_executed_modules select the parts of fallback=True; pass "
+                         "fallback=True or leave them out")
     if verify_inputs is not None and not verify:
         raise ValueError("verify_inputs were given with verify=False")
     traced = _trace(module, inputs, input_names=input_names, output_names=output_names, log_level=log_level,
