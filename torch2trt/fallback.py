@@ -304,8 +304,8 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
                      **convert_kwargs: Any) -> FallbackModule:
     """The hybrid of `model` (see torch2trt's `fallback`): the whole model is converted if it can be; else each
     child, recursively. `min_block_size` counts parameters: a module with fewer runs in PyTorch (default 1: a part
-    holds at least one parameter). `torch_executed_modules`: module paths (and their descendants), class names or
-    classes that stay in PyTorch. `data_dependent_max`: the largest size of an input axis that depends on the data
+    holds at least one parameter). `torch_executed_modules`: module paths, class names or classes that stay in
+    PyTorch with everything below them. `data_dependent_max`: the largest size of an input axis that depends on the data
     (an int, or {module path: int}); torchvision R-CNN heads get theirs from the model (proposals or detections per
     image times the batch). Other arguments (dtype, workspace, ...) apply to every part."""
     from .convert import _batch_profile, _check_model, _profile, torch2trt
@@ -336,9 +336,9 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
     profile = _profile(flat_in, in_schema, names, min_shapes, opt_shapes, max_shapes)
 
     hybrid_model = copy.deepcopy(model)
-    # runs: the sample, then twice fresh inputs (at min, opt, max when dynamic); runs at the same shapes form a group
-    arg_lists = [inputs] + fresh_inputs(inputs, profile, names, seed=_RECORD_SEED) \
-        + fresh_inputs(inputs, profile, names, seed=_RECORD_SEED + 1)
+    # runs: the sample, then fresh inputs (at min, opt, max when dynamic); runs at the same shapes form a group, in
+    # which a part's input size that differs comes from the data
+    arg_lists = [inputs] + fresh_inputs(inputs, profile, names, seed=_RECORD_SEED)
     keys = [tuple(tuple(t.shape) for t in structure.flatten(a)[0]) for a in arg_lists]
     run_groups = [[i for i, k in enumerate(keys) if k == key] for key in dict.fromkeys(keys)]
     opt_shape = tuple(tuple(p[1]) for p in profile.values())
@@ -363,9 +363,11 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
         n_params = sum(p.numel() for p in module.parameters())
         t0 = time.perf_counter()
         reason = None
-        if _excluded(path, module, torch_executed_modules):
-            reason = "in torch_executed_modules"
-        elif n_params < min_block_size:
+        if _excluded(path, module, torch_executed_modules):   # with everything below it
+            parts.append(Part(path, "PyTorch", 0, 0.0, "in torch_executed_modules"))
+            claim(path, module)
+            return
+        if n_params < min_block_size:
             parts.append(Part(path, "PyTorch", 0, 0.0, f"{n_params} parameter(s) < min_block_size={min_block_size}"))
             claim(path, module)
             return
@@ -381,7 +383,7 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
             else:
                 (schema, _, _, has_kw), per_tensor, dependent = found
                 sample_call, kw_keys = rec.sample[id(module)]
-                target = _CallAdapter(module) if has_kw else module
+                target = _CallAdapter(module).eval() if has_kw else module
                 part_dynamic = any(lo != hi for lo, _, hi in per_tensor)
                 shapes = ({"min_shapes": structure.unflatten(schema, [p[0] for p in per_tensor]),
                            "opt_shapes": structure.unflatten(schema, [p[1] for p in per_tensor]),
