@@ -199,8 +199,10 @@ def _record(model: torch.nn.Module, arg_lists: list[list]) -> _Recorder:
     return rec
 
 
-def _part_profile(runs: list[list], run_groups: list[list[int]], opt_run: int, bound: int | None):
-    """(sample call, kw flag, per-tensor (min, opt, max), data-dependent axes) of a module's calls, or a reason."""
+def _part_profile(runs: list[list], run_groups: list[list[int]], opt_run: int, bound: int | None,
+                  rows: bool = False):
+    """(sample call, per-tensor (min, opt, max), data-dependent axes) of a module's calls, or a reason. An axis is
+    data-dependent where it differs between runs at the same model input shapes, and axis 0 everywhere with `rows`."""
     calls = [(r, c) for r, cs in enumerate(runs) for c in cs]
     bad = next((c for _, c in calls if isinstance(c, str)), None)
     if bad is not None:
@@ -223,15 +225,16 @@ def _part_profile(runs: list[list], run_groups: list[list[int]], opt_run: int, b
         opt_calls = [c[1][i] for r, c in calls if r == opt_run] or shapes
         opt = list(opt_calls[0])
         for a in range(rank):
-            varies = False
+            varies = rows and a == 0
             for group in run_groups:   # runs with the same model input shapes: a difference comes from the data
                 seqs = [[c[1][i][a] for c in runs[r] if not isinstance(c, str)] for r in group if r < len(runs)]
                 if len({tuple(s) for s in seqs}) > 1:
                     varies = True
             if varies:
                 if bound is None:
-                    return (f"axis {a} of its input tensor {i} depends on the data (sizes {sorted(set(s[a] for s in shapes))} "
-                            "at the same model input shapes); pass data_dependent_max=<largest size> to convert it")
+                    seen = sorted(set(s[a] for s in shapes))
+                    return (f"axis {a} of its input tensor {i} depends on the data (sizes {seen} at the same model "
+                            "input shapes); pass data_dependent_max=<largest size> to convert it")
                 if hi[a] > bound:
                     return f"axis {a} of its input tensor {i} reaches {hi[a]} > data_dependent_max={bound}"
                 lo[a], hi[a] = 1, bound
@@ -242,8 +245,9 @@ def _part_profile(runs: list[list], run_groups: list[list[int]], opt_run: int, b
 
 
 def _row_bound(model: torch.nn.Module, path: str, batch: int) -> int | None:
-    """What a torchvision R-CNN's heads can see: proposals (rpn post_nms_top_n) or detections (detections_per_img)
-    per image, times the batch. None for other models (data_dependent_max must say it)."""
+    """What a torchvision R-CNN's heads (below roi_heads, axis 0 of every input: one row per proposal or detection)
+    can see: proposals (rpn post_nms_top_n) or detections (detections_per_img) per image, times the batch. None for
+    other models (data_dependent_max must say it)."""
     rpn, roi = getattr(model, "rpn", None), getattr(model, "roi_heads", None)
     post = getattr(rpn, "_post_nms_top_n", None)
     per_img = getattr(roi, "detections_per_img", None)
@@ -375,9 +379,11 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
             reason = "not called in the sample run"
         else:
             bound = data_dependent_max.get(path) if isinstance(data_dependent_max, dict) else data_dependent_max
+            rows = False
             if bound is None:
                 bound = _row_bound(hybrid_model, path, _batch(inputs))
-            found = _part_profile(rec.calls[id(module)], run_groups, opt_run, bound)
+                rows = bound is not None
+            found = _part_profile(rec.calls[id(module)], run_groups, opt_run, bound, rows)
             if isinstance(found, str):
                 reason = found
             else:
@@ -473,7 +479,8 @@ def load_fallback(model: torch.nn.Module, state_dict: dict | str | os.PathLike) 
                          "TRTModule.load_state_dict")
     meta = state_dict[_META_KEY]
     if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
-        raise StateError(f"{_META_KEY}: unknown format {meta.get('format_version') if isinstance(meta, dict) else meta!r}")
+        version = meta.get("format_version") if isinstance(meta, dict) else meta
+        raise StateError(f"{_META_KEY}: unknown format {version!r}")
     if meta.get("model_class") != _class_name(model):
         raise StateError(f"the state was saved from a {meta.get('model_class')}; load_fallback was given a "
                          f"{_class_name(model)}")
