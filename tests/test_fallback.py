@@ -292,3 +292,25 @@ def test_load_fallback_into_a_mismatched_model_is_a_state_error():
         load_fallback(eval_model(Wider), bad)
     with pytest.raises(StateError, match="not the state of a fallback hybrid"):
         load_fallback(model, {"model.a.0.weight": torch.zeros(1)})
+
+
+def test_cli_convert_fallback_prints_the_report_and_saves_a_loadable_hybrid(tmp_path, capsys):
+    from torch2trt import cli
+
+    factory = tmp_path / "sandwich.py"
+    factory.write_text("import sys, torch\n"
+                       f"sys.path.insert(0, {str(__import__('pathlib').Path(__file__).parent)!r})\n"
+                       "from test_fallback import Sandwich, eval_model\n"
+                       "def make():\n    return eval_model(Sandwich), [torch.randn(1, 3, 8, 8)]\n")
+    out = tmp_path / "hybrid.pth"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = cli.main(["convert", f"{factory}:make", "-o", str(out), "--fallback", "-q"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "TensorRT runs 100.0% of the parameters (2 TensorRT part(s))" in printed
+    assert "| PyTorch | <model> |" in printed and "torch.lgamma: no converter" in printed
+    loaded = load_fallback(eval_model(Sandwich, seed=3), out)
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        assert_close(loaded(x), eval_model(Sandwich)(x))
