@@ -314,3 +314,61 @@ def test_cli_convert_fallback_prints_the_report_and_saves_a_loadable_hybrid(tmp_
     x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         assert_close(loaded(x), eval_model(Sandwich)(x))
+
+
+def test_bert_with_an_attention_mask_runs_its_layers_in_tensorrt():
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                     intermediate_size=64, max_position_embeddings=32)
+    model = transformers.BertModel(config).eval()
+    ids = torch.randint(0, 100, (2, 12))
+    mask = torch.ones(2, 12, dtype=torch.int64)
+    mask[1, 8:] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hybrid = torch2trt(model, [ids, mask], fallback=True)
+    rows = {p.path: p for p in hybrid.fallback_report()}
+    assert rows["encoder.layer.0"].kind == rows["encoder.layer.1"].kind == "TensorRT"
+    assert hybrid.fallback_report().trt_share >= 0.9
+    # the model returns a ModelOutput (attribute access), which an engine cannot: the root stays in PyTorch
+    assert "BaseModelOutputWithPoolingAndCrossAttentions" in rows[""].reason
+    g = torch.Generator().manual_seed(2)
+    ids2 = torch.randint(0, 100, (2, 12), generator=g)
+    mask2 = torch.ones(2, 12, dtype=torch.int64)
+    mask2[0, 5:] = 0
+    with torch.no_grad():
+        got, expected = hybrid(ids2, mask2), model(ids2, mask2)
+    assert type(got) is type(expected)
+    assert_close(got.last_hidden_state, expected.last_hidden_state)
+    assert_close(got.pooler_output, expected.pooler_output)
+
+
+def test_ordered_dict_outputs_stay_ordered_dicts():
+    from collections import OrderedDict
+
+    class Features(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return OrderedDict([("b", y), ("a", y * 2)])
+
+    class Uses(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = Features()
+
+        def forward(self, x):
+            f = self.features(x)
+            assert type(f) is OrderedDict
+            return torch.lgamma(f["a"].abs() + 1) + f["b"]
+
+    model = eval_model(Uses)
+    hybrid = torch2trt(model, [torch.randn(1, 3, 6, 6)], fallback=True)
+    assert isinstance(hybrid.model.features, TRTPart)
+    x = torch.randn(1, 3, 6, 6, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert_close(hybrid(x), model(x))

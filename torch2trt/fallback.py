@@ -12,6 +12,7 @@ import copy
 import os
 import time
 import warnings
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
@@ -40,6 +41,7 @@ class Part:
     seconds: float = 0.0      # time spent converting (or trying to convert) this module
     kw_keys: list | None = None   # TensorRT parts: the keyword arguments of the converted call (None: none)
     keeps_torch: bool = False     # TensorRT parts with data-dependent axes: PyTorch runs calls outside the profile
+    ordered: bool = False         # TensorRT parts whose module returns an OrderedDict
     profile: list | None = None   # TensorRT parts: [(min, opt, max)] per input tensor
 
 
@@ -78,9 +80,10 @@ class TRTPart(torch.nn.Module):
     the PyTorch module (`torch_module`) for calls outside the engine's profile (an empty batch of detections, ...)."""
 
     def __init__(self, trt: TRTModule, path: str, kw_keys: list | None = None,
-                 torch_module: torch.nn.Module | None = None):
+                 torch_module: torch.nn.Module | None = None, ordered: bool = False):
         super().__init__()
         self.trt = trt
+        self.ordered = ordered
         self.path = path
         self.kw_keys = kw_keys
         self.torch_module = torch_module
@@ -108,9 +111,10 @@ class TRTPart(torch.nn.Module):
                 self._warned = True
             return self.torch_module(*args, **kwargs)
         try:
-            return self.trt(*call)
+            out = self.trt(*call)
         except InputError as e:
             raise InputError(f"TensorRT part {self.path!r} of the hybrid: {e}") from None
+        return OrderedDict(out) if self.ordered else out
 
 
 class FallbackModule(torch.nn.Module):
@@ -162,8 +166,20 @@ class _Recorder:
         self.run = 0
         self.calls: dict[int, list[list]] = {}      # module id -> per run: [(schema, shapes, dtypes) | reason]
         self.sample: dict[int, tuple] = {}           # module id -> (args, kwargs) of its first call in run 0
+        self.outputs: dict[int, str | None] = {}     # module id -> why its output cannot come from an engine
+        self.ordered: set[int] = set()                # modules whose output is an OrderedDict
         self.handles = [m.register_forward_pre_hook(self._hook(i), with_kwargs=True)
                         for i, m in self.modules.items()]
+        self.handles += [m.register_forward_hook(self._out_hook(i)) for i, m in self.modules.items()]
+
+    def _out_hook(self, key: int):
+        def hook(module, args, output):
+            if self.run == 0 and key not in self.outputs:
+                self.outputs[key] = _output_problem(output)
+                if type(output) is OrderedDict:
+                    self.ordered.add(key)
+            return None
+        return hook
 
     def _hook(self, key: int):
         def hook(module, args, kwargs):
@@ -185,6 +201,17 @@ class _Recorder:
     def close(self) -> None:
         for h in self.handles:
             h.remove()
+
+
+def _output_problem(value: Any) -> str | None:
+    """Why an engine (which returns tensors in plain lists, tuples and dicts) cannot stand for this output."""
+    if isinstance(value, torch.Tensor) or type(value) in (type(None), bool, int, float, str):
+        return None
+    if type(value) in (list, tuple) or (type(value) in (dict, OrderedDict)):
+        items = value.values() if isinstance(value, dict) else value
+        return next((p for p in map(_output_problem, items) if p is not None), None)
+    return (f"it returns a {type(value).__module__}.{type(value).__qualname__}, which an engine cannot give back "
+            "(it returns tensors in plain lists, tuples and dicts)")
 
 
 def _record(model: torch.nn.Module, arg_lists: list[list]) -> _Recorder:
@@ -377,6 +404,8 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
             return
         elif id(module) not in rec.calls or not rec.calls[id(module)][0]:
             reason = "not called in the sample run"
+        elif rec.outputs.get(id(module)) is not None:
+            reason = rec.outputs[id(module)]
         else:
             bound = data_dependent_max.get(path) if isinstance(data_dependent_max, dict) else data_dependent_max
             rows = False
@@ -404,10 +433,12 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
                     reason = _short_reason(e)
                 else:
                     keep = copy.deepcopy(module) if dependent else None
-                    part = TRTPart(trt_module, path, kw_keys if has_kw else None, keep)
+                    part = TRTPart(trt_module, path, kw_keys if has_kw else None, keep,
+                                   ordered=id(module) in rec.ordered)
                     converted.append((module, part))
                     parts.append(Part(path, "TensorRT", n_params, 0.0, seconds=time.perf_counter() - t0,
                                       kw_keys=part.kw_keys, keeps_torch=keep is not None,
+                                      ordered=part.ordered,
                                       profile=[[list(x) for x in p] for p in per_tensor]))
                     claim(path, module)
                     return
@@ -496,7 +527,8 @@ def load_fallback(model: torch.nn.Module, state_dict: dict | str | os.PathLike) 
         if p.path not in modules:
             raise StateError(f"the state has a TensorRT part {p.path!r}; the model has no such module")
         module = modules[p.path]
-        part = TRTPart(TRTModule(), p.path, p.kw_keys, copy.deepcopy(module) if p.keeps_torch else None)
+        part = TRTPart(TRTModule(), p.path, p.kw_keys, copy.deepcopy(module) if p.keeps_torch else None,
+                       ordered=p.ordered)
         if module is hybrid_model:
             hybrid_model = part
         else:
