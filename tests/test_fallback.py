@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from torch2trt import StateError, load_fallback, torch2trt
+from torch2trt import InputError, StateError, load_fallback, torch2trt
 from torch2trt.fallback import TRTPart
 
 
@@ -239,7 +239,7 @@ def test_data_dependent_rows_get_a_dynamic_profile_bounded_by_the_option():
     with torch.no_grad():
         empty = pool[model.body(pool)[:, 0] <= 0.1][:40]
     assert empty.shape == (40, 6)
-    with torch.no_grad(), pytest.warns(UserWarning, match="outside its engine's profile"):
+    with torch.no_grad(), pytest.warns(UserWarning, match="outside what its engine was built for"):
         got = hybrid(empty)
     assert got.shape == (0, 3) and got.dtype == torch.float32
 
@@ -342,6 +342,17 @@ def test_bert_with_an_attention_mask_runs_its_layers_in_tensorrt():
     assert type(got) is type(expected)
     assert_close(got.last_hidden_state, expected.last_hidden_state)
     assert_close(got.pooler_output, expected.pooler_output)
+    # without a mask the layers get attention_mask=None, a structure their engines were not built for
+    with torch.no_grad(), pytest.raises(InputError, match="part 'encoder.layer.0'.*keep_torch_modules=True"):
+        hybrid(ids2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        keeping = torch2trt(model, [ids, mask], fallback=True, keep_torch_modules=True)
+    with torch.no_grad(), pytest.warns(UserWarning, match="outside what its engine was built for"):
+        got = keeping(ids2)
+    with torch.no_grad():
+        assert_close(got.last_hidden_state, model(ids2).last_hidden_state)
+        assert_close(keeping(ids2, mask2).last_hidden_state, expected.last_hidden_state)
 
 
 def test_ordered_dict_outputs_stay_ordered_dicts():

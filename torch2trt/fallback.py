@@ -105,15 +105,16 @@ class TRTPart(torch.nn.Module):
         if self.torch_module is not None and not self._fits(call):
             if not self._warned:
                 shapes = [tuple(t.shape) for t in structure.flatten(call)[0]]
-                warnings.warn(f"torch2trt fallback: part {self.path!r} got inputs of shapes {shapes}, outside its "
-                              "engine's profile; PyTorch runs it (raise data_dependent_max to cover them)",
-                              stacklevel=2)
+                warnings.warn(f"torch2trt fallback: part {self.path!r} got inputs of shapes {shapes} or a structure "
+                              "outside what its engine was built for; PyTorch runs it (raise data_dependent_max to "
+                              "cover larger sizes)", stacklevel=2)
                 self._warned = True
             return self.torch_module(*args, **kwargs)
         try:
             out = self.trt(*call)
         except InputError as e:
-            raise InputError(f"TensorRT part {self.path!r} of the hybrid: {e}") from None
+            raise InputError(f"TensorRT part {self.path!r} of the hybrid: {e} (convert with keep_torch_modules=True "
+                             "to run PyTorch on such calls)") from None
         return OrderedDict(out) if self.ordered else out
 
 
@@ -329,6 +330,7 @@ def _short_reason(e: Exception) -> str:
 
 def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int = 1,
                      torch_executed_modules: Sequence = (), data_dependent_max: int | dict | None = None,
+                     keep_torch_modules: bool = False,
                      min_shapes: Any = None, opt_shapes: Any = None, max_shapes: Any = None,
                      max_batch_size: int | None = None, verify: bool = True,
                      verify_inputs: Sequence[Sequence[Any]] | None = None, verify_rtol: float | None = None,
@@ -338,7 +340,10 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
     holds at least one parameter). `torch_executed_modules`: module paths, class names or classes that stay in
     PyTorch with everything below them. `data_dependent_max`: the largest size of an input axis that depends on the data
     (an int, or {module path: int}); torchvision R-CNN heads get theirs from the model (proposals or detections per
-    image times the batch). Other arguments (dtype, workspace, ...) apply to every part."""
+    image times the batch). Parts with such axes keep their PyTorch module (saved with the hybrid) and run it on
+    calls outside their engine's profile; `keep_torch_modules=True` does so for every part, also for calls with
+    another structure (a None where the sample had a tensor); else such a call is an InputError naming the part.
+    Other arguments (dtype, workspace, ...) apply to every part."""
     from .convert import _batch_profile, _check_model, _profile, torch2trt
     from .verify import default_rtol, diverges, fresh_inputs
 
@@ -432,7 +437,7 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
                 except Exception as e:  # noqa: BLE001  (any failure leaves the module to PyTorch, with its reason)
                     reason = _short_reason(e)
                 else:
-                    keep = copy.deepcopy(module) if dependent else None
+                    keep = copy.deepcopy(module) if dependent or keep_torch_modules else None
                     part = TRTPart(trt_module, path, kw_keys if has_kw else None, keep,
                                    ordered=id(module) in rec.ordered)
                     converted.append((module, part))

@@ -15,6 +15,7 @@ from torch2trt import load_fallback, torch2trt
 from torch2trt.fallback import TRTPart
 
 detection = pytest.importorskip("torchvision.models.detection")
+pytestmark = pytest.mark.slow
 
 SMALL = dict(weights=None, weights_backbone=None)
 RCNN = dict(min_size=96, max_size=128, box_score_thresh=0.0, rpn_pre_nms_top_n_test=200,
