@@ -79,10 +79,10 @@ def test_detector_runs_mostly_in_tensorrt_with_pytorchs_detections(name, share):
     assert isinstance(hybrid.model.backbone, TRTPart)
     rows = {p.path: p for p in report}
     assert rows[""].kind == "PyTorch" and "cannot convert" in rows[""].reason
-    for seed in (5, 6):
-        x = [image(seed)]
-        with torch.no_grad():
-            assert_same_detections(hybrid(x), model(x))
+    # (the conversion compared the hybrid with PyTorch on a fresh image already; one more)
+    x = [image(5)]
+    with torch.no_grad():
+        assert_same_detections(hybrid(x), model(x))
 
 
 def test_rcnn_heads_get_rows_profiles_bounded_by_the_model():
