@@ -383,3 +383,21 @@ def test_ordered_dict_outputs_stay_ordered_dicts():
     x = torch.randn(1, 3, 6, 6, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert_close(hybrid(x), model(x))
+
+
+def test_fresh_inputs_the_model_refuses_are_skipped_and_verify_false_skips_the_check():
+    class Picky(Sandwich):
+        def forward(self, x):
+            if not bool(((x == 0) | (x == 1)).all()):   # binary images only: inputs drawn like the sample are not
+                raise ValueError("binary images only")
+            return super().forward(x)
+
+    model = eval_model(Picky)
+    g = torch.Generator().manual_seed(4)
+    x = (torch.rand(1, 3, 8, 8, generator=g) > 0.5).float()
+    hybrid = torch2trt(model, [x], fallback=True, verify=False)
+    assert hybrid.verification is None and "verify" not in hybrid.timings
+    assert isinstance(hybrid.model.a, TRTPart) and isinstance(hybrid.model.b, TRTPart)
+    x2 = (torch.rand(1, 3, 8, 8, generator=g) > 0.5).float()
+    with torch.no_grad():
+        assert_close(hybrid(x2), model(x2))

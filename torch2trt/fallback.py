@@ -215,16 +215,27 @@ def _output_problem(value: Any) -> str | None:
             "(it returns tensors in plain lists, tuples and dicts)")
 
 
-def _record(model: torch.nn.Module, arg_lists: list[list]) -> _Recorder:
+def _record(model: torch.nn.Module, arg_lists: list[list]) -> tuple[_Recorder, set[int]]:
+    """Run the model on each argument list with the hooks on; the runs after the sample's that PyTorch itself
+    refuses (fresh inputs the model does not accept) are dropped."""
     rec = _Recorder(model)
+    dropped = set()
     try:
         for i, args in enumerate(arg_lists):
             rec.run = i
             flat, schema = structure.flatten(list(args))
-            run_preserved(model, *structure.unflatten(schema, [t.clone() for t in flat]))
+            try:
+                run_preserved(model, *structure.unflatten(schema, [t.clone() for t in flat]))
+            except Exception:  # noqa: BLE001
+                if i == 0:
+                    raise
+                dropped.add(i)
+                for runs in rec.calls.values():
+                    if len(runs) > i:
+                        runs[i] = []
     finally:
         rec.close()
-    return rec
+    return rec, dropped
 
 
 def _part_profile(runs: list[list], run_groups: list[list[int]], opt_run: int, bound: int | None,
@@ -376,10 +387,10 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
     # which a part's input size that differs comes from the data
     arg_lists = [inputs] + fresh_inputs(inputs, profile, names, seed=_RECORD_SEED)
     keys = [tuple(tuple(t.shape) for t in structure.flatten(a)[0]) for a in arg_lists]
-    run_groups = [[i for i, k in enumerate(keys) if k == key] for key in dict.fromkeys(keys)]
+    rec, dropped = _record(hybrid_model, arg_lists)
+    run_groups = [[i for i, k in enumerate(keys) if k == key and i not in dropped] for key in dict.fromkeys(keys)]
     opt_shape = tuple(tuple(p[1]) for p in profile.values())
-    opt_run = keys.index(opt_shape) if opt_shape in keys else 0
-    rec = _record(hybrid_model, arg_lists)
+    opt_run = keys.index(opt_shape) if opt_shape in keys and keys.index(opt_shape) not in dropped else 0
 
     param_of = {id(p): n for n, p in hybrid_model.named_parameters()}
     total = sum(p.numel() for p in hybrid_model.parameters())
