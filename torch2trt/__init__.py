@@ -23,6 +23,6 @@ if "torch._dynamo" in __import__("sys").modules:  # else the torch_dynamo_backen
 
     _register_dynamo_backend()
 
-__all__ = ["torch2trt", "check", "load", "load_fallback", "TRTModule", "tensorrt_converter", "unregister_converter", "trt",
-           "ConversionContext", "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError",
+__all__ = ["torch2trt", "check", "load", "load_fallback", "TRTModule", "tensorrt_converter", "unregister_converter",
+           "trt", "ConversionContext", "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError",
            "StateError", "TRTModuleError"]
