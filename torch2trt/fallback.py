@@ -162,8 +162,10 @@ def _call_value(args: tuple, kwargs: dict) -> list:
 class _Recorder:
     """Forward pre-hooks on every submodule: per module, its calls' (schema, shapes), and the first run's arguments."""
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, keep_sample=lambda module: True):
         self.modules = {id(m): m for _, m in model.named_modules()}
+        # sample arguments are cloned only for modules that may become parts (memory: every module's inputs)
+        self.keep = {i for i, m in self.modules.items() if keep_sample(m)}
         self.run = 0
         self.calls: dict[int, list[list]] = {}      # module id -> per run: [(schema, shapes, dtypes) | reason]
         self.sample: dict[int, tuple] = {}           # module id -> (args, kwargs) of its first call in run 0
@@ -194,7 +196,7 @@ class _Recorder:
                 return None
             runs[self.run].append((schema, [tuple(t.shape) for t in flat], [t.dtype for t in flat],
                                    bool(kwargs)))
-            if self.run == 0 and key not in self.sample:
+            if self.run == 0 and key not in self.sample and key in self.keep:
                 self.sample[key] = structure.unflatten(schema, [t.detach().clone() for t in flat]), sorted(kwargs)
             return None
         return hook
@@ -215,10 +217,11 @@ def _output_problem(value: Any) -> str | None:
             "(it returns tensors in plain lists, tuples and dicts)")
 
 
-def _record(model: torch.nn.Module, arg_lists: list[list]) -> tuple[_Recorder, set[int]]:
+def _record(model: torch.nn.Module, arg_lists: list[list], keep_sample=lambda module: True
+            ) -> tuple[_Recorder, set[int]]:
     """Run the model on each argument list with the hooks on; the runs after the sample's that PyTorch itself
     refuses (fresh inputs the model does not accept) are dropped."""
-    rec = _Recorder(model)
+    rec = _Recorder(model, keep_sample)
     dropped = set()
     try:
         for i, args in enumerate(arg_lists):
@@ -387,7 +390,8 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
     # which a part's input size that differs comes from the data
     arg_lists = [inputs] + fresh_inputs(inputs, profile, names, seed=_RECORD_SEED)
     keys = [tuple(tuple(t.shape) for t in structure.flatten(a)[0]) for a in arg_lists]
-    rec, dropped = _record(hybrid_model, arg_lists)
+    rec, dropped = _record(hybrid_model, arg_lists,
+                           lambda m: sum(p.numel() for p in m.parameters()) >= min_block_size)
     run_groups = [[i for i, k in enumerate(keys) if k == key and i not in dropped] for key in dict.fromkeys(keys)]
     opt_shape = tuple(tuple(p[1]) for p in profile.values())
     opt_run = keys.index(opt_shape) if opt_shape in keys and keys.index(opt_shape) not in dropped else 0
