@@ -401,3 +401,29 @@ def test_fresh_inputs_the_model_refuses_are_skipped_and_verify_false_skips_the_c
     x2 = (torch.rand(1, 3, 8, 8, generator=g) > 0.5).float()
     with torch.no_grad():
         assert_close(hybrid(x2), model(x2))
+
+
+def test_a_module_that_changes_its_state_stays_in_pytorch():
+    class Counter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(8, 8, 1)
+            self.register_buffer("calls", torch.zeros(1))
+
+        def forward(self, x):
+            self.calls.add_(1)
+            return self.conv(x) * self.calls
+
+    class Model(Sandwich):
+        def __init__(self):
+            super().__init__()
+            self.b = Counter()
+
+    model = eval_model(Model)
+    x = torch.randn(1, 3, 8, 8)
+    hybrid = torch2trt(model, [x], fallback=True, verify=False)
+    rows = {p.path: p for p in hybrid.fallback_report()}
+    assert rows["b"].kind == "PyTorch" and "in place" in rows["b"].reason
+    assert rows["b.conv"].kind == "TensorRT"
+    with torch.no_grad():
+        assert_close(hybrid(x), copy.deepcopy(model)(x))    # both copies counted the same calls so far

@@ -445,10 +445,13 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, min_block_size: int
                            "max_shapes": structure.unflatten(schema, [p[2] for p in per_tensor])}
                           if part_dynamic else {})
                 try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")   # a part's one-time warnings are the report's business
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
                         trt_module = torch2trt(target, list(sample_call), verify=verify, verify_rtol=verify_rtol,
                                                **shapes, **convert_kwargs)
+                    written = next((str(w.message) for w in caught if "in place" in str(w.message)), None)
+                    if written is not None:   # an engine keeps no state between calls; PyTorch stays exact
+                        raise ConversionError(written.replace("torch2trt: ", "", 1))
                 except Exception as e:  # noqa: BLE001  (any failure leaves the module to PyTorch, with its reason)
                     reason = _short_reason(e)
                 else:
