@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-MODELS = ["fasterrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn", "retinanet_resnet50_fpn",
+MODELS = ["fasterrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn", "retinanet_resnet50_fpn",
           "ssdlite320_mobilenet_v3_large"]
 
 
@@ -28,7 +28,7 @@ def build(name: str) -> torch.nn.Module:
 
     torch.manual_seed(0)
     small = dict(weights=None, weights_backbone=None)
-    if name in ("fasterrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn"):
+    if name in ("fasterrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn"):
         return getattr(detection, name)(**small, min_size=96, max_size=128, box_score_thresh=0.0,
                                         rpn_pre_nms_top_n_test=200, rpn_post_nms_top_n_test=100,
                                         box_detections_per_img=20).eval()
