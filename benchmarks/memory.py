@@ -140,6 +140,7 @@ def child(name: str, onnx: bool) -> dict:
         from torch2trt.onnx_route import export_and_parse
 
         start = time.process_time()
+        torch.backends.mha.set_fastpath_enabled(False)   # the exporter has no symbolic for the fused MHA op
         net = export_and_parse(model, list(inputs))
         config = net.builder.create_builder_config()
         backend.configure_build_target(config)

@@ -9,6 +9,7 @@ from .backend import trt  # noqa: F401  (converters: `from torch2trt import trt`
 from .check import check  # noqa: E402
 from .convert import torch2trt
 from .errors import ConversionError, EngineBuildError, InputError, StateError, TRTModuleError, UnsupportedArgument
+from .fallback import load_fallback
 from .runtime.module import TRTModule, load
 from .tracing.context import ConversionContext
 from .tracing.registry import tensorrt_converter
@@ -21,6 +22,6 @@ if "torch._dynamo" in __import__("sys").modules:  # else the torch_dynamo_backen
 
     _register_dynamo_backend()
 
-__all__ = ["torch2trt", "check", "load", "TRTModule", "tensorrt_converter", "unregister_converter", "trt",
-           "ConversionContext", "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError",
+__all__ = ["torch2trt", "check", "load", "load_fallback", "TRTModule", "tensorrt_converter", "unregister_converter",
+           "trt", "ConversionContext", "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError",
            "StateError", "TRTModuleError"]

@@ -71,6 +71,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     dtype = torch_dtype(args)
     with progress.stage(f"[{args.model}] loading"):
         loaded = load_model(args.model, args.batch, args.input_shape)
+    if getattr(args, "fallback", False):
+        return convert_fallback(args, loaded, progress, out, dtype)
     with progress.stage(f"[{loaded.name}] tracing, building the network and the engine"):
         m = torch2trt(loaded.module, loaded.inputs, dtype=dtype, portable=not args.no_network,
                       keep_network=args.no_network)   # without records, the live network gives the layer counts
@@ -90,6 +92,27 @@ def cmd_convert(args: argparse.Namespace) -> int:
     print(f"  network layers:                 {sum(counts.values())} ({format_counts(counts)})")
     print(f"  engine size:                    {megabytes(len(m.engine_bytes))}")
     print(f"  saved:                          {out} ({megabytes(out.stat().st_size)})")
+    return 0
+
+
+# ---- convert --fallback (torch2trt.fallback): a hybrid of TensorRT parts and PyTorch -------------------
+def convert_fallback(args: argparse.Namespace, loaded: LoadedModel, progress: Progress, out: Path, dtype) -> int:
+    import time
+
+    import torch
+
+    from .convert import torch2trt
+
+    with progress.stage(f"[{loaded.name}] converting what converts, the rest left to PyTorch"):
+        t0 = time.perf_counter()
+        hybrid = torch2trt(loaded.module, loaded.inputs, fallback=True, dtype=dtype, portable=not args.no_network)
+        seconds = time.perf_counter() - t0
+    with progress.stage(f"[{loaded.name}] saving {out}"):
+        torch.save(hybrid.state_dict(), out)
+    print(f"converted {loaded.name} with fallback in {seconds:.2f} s")
+    print(hybrid.fallback_report())
+    print(f"saved: {out} ({megabytes(out.stat().st_size)}); load it with "
+          "torch2trt.load_fallback(<a fresh model>, FILE)")
     return 0
 
 
@@ -247,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-network", action="store_true",
                    help="save the engine only, without the portable network (a smaller file, but no rebuild "
                         "for another GPU or TensorRT version and no CPU reference run after loading)")
+    p.add_argument("--fallback", action="store_true",
+                   help="convert what converts; the rest runs in PyTorch (prints which part runs where and why; "
+                        "load the file with torch2trt.load_fallback)")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("check", help="compare PyTorch with the converted network (CPU reference executor)",
