@@ -99,7 +99,8 @@ def test_scatter_add_dynamic_batch():
     def make(shapes):
         g = torch.Generator().manual_seed(sum(map(sum, shapes)))
         (b, n), (_, k), _ = shapes
-        return [torch.randn(b, n, generator=g), torch.randint(0, n, (b, k), generator=g), torch.randn(b, k, generator=g)]
+        return [torch.randn(b, n, generator=g), torch.randint(0, n, (b, k), generator=g),
+                torch.randn(b, k, generator=g)]
 
     assert_converts_dynamic(fn, make([(2, 6), (2, 9), (2, 9)]), [(1, 6), (1, 9), (1, 9)], [(5, 6), (5, 9), (5, 9)],
                             make_inputs=make)
@@ -123,7 +124,8 @@ def test_scatter_reduce_dynamic_corner():
 def test_scatter_reduce_refuses_unknown_reduction():
     x, i = torch.zeros(3), torch.tensor([0, 1])
     # PyTorch itself rejects other names; a bool input is refused by dtype
-    assert_refuses(lambda x, i: x.bool().scatter_reduce(0, i, x[:2].bool(), "amax"), [x, i], "scatter_reduce on torch.bool")
+    assert_refuses(lambda x, i: x.bool().scatter_reduce(0, i, x[:2].bool(), "amax"), [x, i],
+                   "scatter_reduce on torch.bool")
 
 
 # ---- index_add / index_copy / index_fill ---------------------------------------------------------------------
@@ -192,3 +194,149 @@ def test_index_add_dynamic_batch():
 
     assert_converts_dynamic(fn, make([(2, 6), (4,), (2, 4)]), [(1, 6), (4,), (1, 4)], [(5, 6), (4,), (5, 4)],
                             make_inputs=make)
+
+
+# ---- slice_scatter / select_scatter / diagonal_scatter -------------------------------------------------------
+@pytest.mark.parametrize("dim,start,end,step", [(0, None, None, 1), (1, 1, 6, 2), (-1, -3, None, 1),
+                                                (1, 2, 100, 3), (0, 1, 3, 1)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int32, torch.float16])
+def test_slice_scatter_matches_pytorch(dim, start, end, step, dtype):
+    xs = (4, 7, 3)
+    n = xs[dim]
+    length = len(range(*slice(start, end, step).indices(n)))
+    ss = list(xs)
+    ss[dim] = length
+
+    def make(seed):
+        g = torch.Generator().manual_seed(seed)
+        return _values(xs, dtype, g), _values(tuple(ss), dtype, g)
+    _check(lambda x, s: torch.slice_scatter(x, s, dim, start, end, step), make)
+
+
+@pytest.mark.parametrize("dim,index", [(0, 2), (1, -1), (-1, 0), (2, 1)])
+def test_select_scatter_matches_pytorch(dim, index):
+    xs = (3, 4, 5)
+    ss = xs[:dim % 3] + xs[dim % 3 + 1:]
+
+    def make(seed):
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(xs, generator=g), torch.randn(ss, generator=g)
+    _check(lambda x, s: x.select_scatter(s, dim, index), make)
+
+
+@pytest.mark.parametrize("offset,dim1,dim2", [(0, 0, 1), (1, 1, 2), (-2, 1, 2), (2, 2, 0), (-1, -1, -2)])
+def test_diagonal_scatter_matches_pytorch(offset, dim1, dim2):
+    xs = (3, 4, 5)
+    ss = torch.zeros(xs).diagonal(offset, dim1, dim2).shape
+
+    def make(seed):
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(xs, generator=g), torch.randn(ss, generator=g)
+    _check(lambda x, s: torch.diagonal_scatter(x, s, offset, dim1, dim2), make)
+
+
+def test_select_and_slice_scatter_dynamic_batch():
+    def fn(x, s):
+        y = torch.slice_scatter(x, s, 1, 1, 5, 2)
+        return y.select_scatter(s[:, 0], 1, -1)
+
+    assert_converts_dynamic(fn, [torch.randn(2, 6), torch.randn(2, 2)], [(1, 6), (1, 2)], [(5, 6), (5, 2)])
+
+
+def test_slice_scatter_refuses_traced_bounds():
+    x = torch.randn(2, 6)
+    assert_refuses(lambda x: torch.slice_scatter(x, x[:, :2], 1, 0, x.shape[1] // 3),
+                   [x], "slice_scatter", min_shapes=[(2, 3)], max_shapes=[(2, 9)])
+
+
+# ---- masked_scatter -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mask_shape", [(3, 5), (5,), (3, 1)])
+@pytest.mark.parametrize("traced_mask", [False, True])
+def test_masked_scatter_matches_pytorch(mask_shape, traced_mask):
+    g = torch.Generator().manual_seed(7)
+    const = torch.rand(mask_shape, generator=g) > 0.4
+
+    def make(seed):
+        gg = torch.Generator().manual_seed(seed)
+        m = torch.rand(mask_shape, generator=gg) > 0.5 if seed else const
+        return torch.randn(3, 5, generator=gg), torch.randn(4, 5, generator=gg), m
+
+    if traced_mask:
+        _check(lambda x, s, m: x.masked_scatter(m, s), make)
+    else:
+        _check(lambda x, s, m: x.masked_scatter(const, s * 2), make)
+
+
+# ---- index_put(accumulate=True) ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("xs,ishape,vshape", [((6,), (9,), (9,)), ((5, 3), (4,), (4, 3)), ((5, 3), (2, 3), (3,)),
+                                              ((5, 3), (4,), ())])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64])
+def test_index_put_accumulate_matches_pytorch(xs, ishape, vshape, dtype):
+    def make(seed):
+        g = torch.Generator().manual_seed(seed)
+        return (_values(xs, dtype, g), torch.randint(-xs[0], xs[0], ishape, generator=g), _values(vshape, dtype, g))
+
+    def fn(x, i, v):
+        y = x * 1
+        y.index_put_((i,), v, accumulate=True)
+        return y, torch.index_put(x, (i,), v, accumulate=True)
+    _check(fn, make)
+
+
+def test_index_put_without_accumulate_still_converts():
+    def make(seed):
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(5, 3, generator=g), torch.randn(3, generator=g)
+    _check(lambda x, v: x.index_put((torch.tensor([1, 3]),), v), make)
+
+
+def test_index_put_accumulate_refuses_two_index_tensors():
+    x = torch.randn(4, 4)
+    assert_refuses(lambda x: x.index_put((torch.tensor([0, 1]), torch.tensor([1, 2])), x[0, :2], accumulate=True),
+                   [x], r"accumulate=True\): only one integer index tensor")
+
+
+# ---- Tensor.copy_ into a traced tensor or a slice of one (torchvision's batch_images) ----------------------------
+def test_copy_into_slices_of_a_traced_tensor_writes_the_base():
+    def batch_images(a, b):
+        batched = a.new_full((2, 3, 6, 7), 0)
+        for i, img in enumerate((a, b)):
+            batched[i, : img.shape[0], : img.shape[1], : img.shape[2]].copy_(img)
+        return batched
+
+    def make(seed):
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(3, 5, 7, generator=g), torch.randn(3, 6, 4, generator=g)
+    _check(batch_images, make)
+
+
+def test_inplace_op_on_a_view_writes_the_base():
+    def fn(x):
+        y = x * 1
+        y[:, 1:3].relu_()
+        y.t()[0].mul_(2)  # a strided view (a column)
+        return y
+
+    _check(fn, lambda seed: (torch.randn(4, 5, generator=torch.Generator().manual_seed(seed)),))
+
+
+def test_copy_into_a_traced_tensor():
+    def fn(x, s):
+        y = x + 1
+        y.copy_(s)
+        return y, x
+
+    def make(seed):
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(2, 3, generator=g), torch.randn(3, generator=g)
+    _check(fn, make)
+
+
+def test_view_written_with_dynamic_shapes_still_refuses_reading_the_base():
+    def fn(x):
+        y = x * 1
+        y[:, 1:3].relu_()
+        return y
+
+    assert_refuses(fn, [torch.randn(2, 5)], "changed in place through another view", min_shapes=[(1, 5)],
+                   max_shapes=[(4, 5)])

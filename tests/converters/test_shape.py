@@ -78,7 +78,7 @@ def test_shape_op_matches_pytorch(name):
 
 def _view_then_setitem(a):
     y = a[0]
-    y[1] = 5.0  # changes a too: using a afterwards must be refused, never silently stale
+    y[1] = 5.0  # changes a too: the tracer writes y back into a (static shapes), so a + 1 sees the 5
     return a + 1
 
 
@@ -87,11 +87,11 @@ def _view_then_setitem(a):
     (lambda a: a[0, IDX], r"mixing integer and tensor indices"),
     (lambda a: a[:, IDX][:, :, IDX], None),
     (lambda a: a.view(torch.int32), r"reinterpreting bits"),
-    (_view_then_setitem, r"changed in place through another view by torch.Tensor.__setitem__"),
+    (_view_then_setitem, None),
     (lambda a: a.scatter(1, torch.zeros(2, 2, 4, 3, dtype=torch.long), 1.0), r"duplicate indices"),
 ])
 def test_refusals_say_why(fn, match):
-    if match is None:  # chained single tensor indices are fine
+    if match is None:  # chained single tensor indices are fine; so is writing through a view (static shapes)
         assert_converts(fn, [X])
     else:
         assert_refuses(fn, [X], match)

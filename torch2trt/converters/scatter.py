@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from ..backend import trt
-from ..tracing.context import get_trt
+from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
 from .shape import _static, input_dims, reshape, sample_dims, slice_layer, transpose
@@ -274,3 +274,180 @@ def convert_index_fill(ctx):
     v = ctx.trt(value, out.dtype, rank) if isinstance(value, torch.Tensor) else \
         ctx.trt(torch.tensor(value, dtype=out.dtype), rank=rank)
     ctx.set_output(out, _restore_rank(ctx, select(ctx, _along(ctx, filled, axis, rank), v, xt), x))
+
+
+# ---- embedding a src: slice_scatter, select_scatter, diagonal_scatter -----------------------------------------
+def _static_axis(ctx, xt, x, axis: int) -> int:
+    n = trt_dims(xt)[axis]
+    if n < 0:
+        raise ctx.unsupported(f"{ctx.method_name} along dynamic axis {axis}: only a static size there")
+    return n
+
+
+def _constant_int(ctx, name: str, value, allow_none: bool = True):
+    if (value is None and allow_none) or (isinstance(value, int) and not isinstance(value, (bool, DynDim))):
+        return value
+    raise ctx.unsupported(f"{ctx.method_name}({name}={value!r}): only a constant int")
+
+
+@tensorrt_converter([torch.slice_scatter, torch.Tensor.slice_scatter])
+def convert_slice_scatter(ctx):
+    """x with x[start:end:step] (along dim) replaced by src: src gathered along dim into x's positions and SELECTed
+    where the slice lies (constant positions: dim's size must be static, the other axes may be dynamic)."""
+    x, src, out = ctx.get_arg("input", 0), ctx.get_arg("src", 1), ctx.method_return
+    dim = _constant_int(ctx, "dim", ctx.get_arg("dim", 2, 0), False)
+    start = _constant_int(ctx, "start", ctx.get_arg("start", 3, None))
+    end = _constant_int(ctx, "end", ctx.get_arg("end", 4, None))
+    step = _constant_int(ctx, "step", ctx.get_arg("step", 5, 1), False)
+    if out.dtype != torch.bool:
+        _check_dtype(ctx, out.dtype)
+    xt = ctx.trt(x, out.dtype)
+    axis = ctx.normalize_dim(dim, x.dim())
+    n = _static_axis(ctx, xt, x, axis)
+    positions = range(*slice(start, end, step).indices(n))
+    if len(positions) == 0:
+        ctx.set_output(out, xt)
+        return
+    where = torch.zeros(n, dtype=torch.bool)
+    where[list(positions)] = True
+    source = ((torch.arange(n) - positions.start) // step).clamp(0, len(positions) - 1).to(torch.int32)
+    layer = ctx.network.add_gather(ctx.trt(src, out.dtype), ctx.trt(source), axis)
+    ctx.name_layer(layer, "slice_scatter")
+    mask = _along(ctx, ctx.trt(where), axis, x.dim())
+    ctx.set_output(out, select(ctx, mask, layer.get_output(0), xt))
+
+
+@tensorrt_converter([torch.select_scatter, torch.Tensor.select_scatter])
+def convert_select_scatter(ctx):
+    """x with x.select(dim, index) replaced by src (src broadcast along dim, SELECTed at one position)."""
+    x, src, out = ctx.get_arg("input", 0), ctx.get_arg("src", 1), ctx.method_return
+    dim = _constant_int(ctx, "dim", ctx.get_arg("dim", 2), False)
+    index = _constant_int(ctx, "index", ctx.get_arg("index", 3), False)
+    if out.dtype != torch.bool:
+        _check_dtype(ctx, out.dtype)
+    xt = ctx.trt(x, out.dtype)
+    axis = ctx.normalize_dim(dim, x.dim())
+    n = _static_axis(ctx, xt, x, axis)
+    st = ctx.trt(src, out.dtype)
+    sdims = input_dims(ctx, st)
+    st = reshape(ctx, st, sdims[:axis] + [1] + sdims[axis:])
+    mask = _along(ctx, ctx.trt(torch.arange(n) == index % n), axis, x.dim())
+    ctx.set_output(out, select(ctx, mask, st, xt))
+
+
+@tensorrt_converter([torch.diagonal_scatter, torch.Tensor.diagonal_scatter])
+def convert_diagonal_scatter(ctx):
+    """x with x.diagonal(offset, dim1, dim2) replaced by src: src's last axis gathered onto the (dim1, dim2) plane
+    (both sizes static) and SELECTed on the diagonal."""
+    x, src, out = ctx.get_arg("input", 0), ctx.get_arg("src", 1), ctx.method_return
+    offset = _constant_int(ctx, "offset", ctx.get_arg("offset", 2, 0), False)
+    dim1 = _constant_int(ctx, "dim1", ctx.get_arg("dim1", 3, 0), False)
+    dim2 = _constant_int(ctx, "dim2", ctx.get_arg("dim2", 4, 1), False)
+    if out.dtype != torch.bool:
+        _check_dtype(ctx, out.dtype)
+    rank = x.dim()
+    a1, a2 = ctx.normalize_dim(dim1, rank), ctx.normalize_dim(dim2, rank)
+    xt = ctx.trt(x, out.dtype)
+    n1, n2 = _static_axis(ctx, xt, x, a1), _static_axis(ctx, xt, x, a2)
+    length = src.shape[-1]
+    if length == 0:
+        ctx.set_output(out, xt)
+        return
+    i, j = torch.arange(n1)[:, None], torch.arange(n2)[None, :]
+    on_diagonal = (j - i) == offset
+    k = (i if offset >= 0 else j).expand(n1, n2).clamp(0, length - 1).to(torch.int32)
+    layer = ctx.network.add_gather(ctx.trt(src, out.dtype), ctx.trt(k), len(src.shape) - 1)  # (..., n1, n2)
+    ctx.name_layer(layer, "diagonal_scatter")
+    perm = [a for a in range(rank) if a not in (a1, a2)] + [a1, a2]
+    placed = select(ctx, ctx.trt(on_diagonal, rank=rank), layer.get_output(0), transpose(ctx, xt, perm))
+    ctx.set_output(out, transpose(ctx, placed, _inverse(perm)))
+
+
+# ---- masked_scatter -------------------------------------------------------------------------------------------
+@tensorrt_converter([torch.masked_scatter, torch.Tensor.masked_scatter, torch.Tensor.masked_scatter_])
+def convert_masked_scatter(ctx):
+    """x with the positions where mask holds (row-major order) taking source's elements one after another. The
+    source position of each element is the count of true mask entries before it: computed here for a constant
+    mask, an exclusive running sum (CUMULATIVE) for a traced one. Static shapes: the order runs over all axes."""
+    x, mask, source, out = (ctx.get_arg("input", 0), ctx.get_arg("mask", 1), ctx.get_arg("source", 2),
+                            ctx.method_return)
+    if out.dtype != torch.bool:
+        _check_dtype(ctx, out.dtype)
+    ctx.require_static(x, mask, source)
+    shape = tuple(out.shape)
+    numel = out.numel()
+    if numel == 0 or source.numel() == 0:
+        ctx.set_output(out, ctx.trt(x, out.dtype))
+        return
+    xt = ctx.trt(x, out.dtype, len(shape))
+    if tuple(x.shape) != shape:
+        xt = select(ctx, ctx.trt(torch.ones(shape, dtype=torch.bool)), xt, ctx.trt(torch.zeros((), dtype=out.dtype),
+                                                                                   rank=len(shape)))
+    if get_trt(mask) is None:
+        m = mask.expand(shape).reshape(-1)
+        src_pos = ctx.trt((torch.cumsum(m.to(torch.int64), 0) - m.to(torch.int64)).clamp(max=source.numel() - 1)
+                          .to(torch.int32))
+        mask_t = ctx.trt(mask.expand(shape).contiguous())
+    else:
+        mask_t = ctx.trt(mask, rank=len(shape))
+        if tuple(mask.shape) != shape:
+            mask_t = select(ctx, mask_t, ctx.trt(torch.ones(shape, dtype=torch.bool)),
+                            ctx.trt(torch.zeros(shape, dtype=torch.bool)))
+        counts = reshape(ctx, ctx.cast(mask_t, torch.int32), [numel])
+        layer = ctx.network.add_cumulative(counts, ctx.trt(torch.tensor(0, dtype=torch.int32)),
+                                           trt.CumulativeOperation.SUM, True, False)
+        ctx.name_layer(layer, "masked_scatter_positions")
+        src_pos = binary(ctx, layer.get_output(0), source.numel() - 1, E.MIN, torch.int32)
+    layer = ctx.network.add_gather(reshape(ctx, ctx.trt(source, out.dtype), [source.numel()]), src_pos, 0)
+    ctx.name_layer(layer, "masked_scatter")
+    ctx.set_output(out, select(ctx, mask_t, reshape(ctx, layer.get_output(0), list(shape)), xt))
+
+
+# ---- index_put(accumulate=True) ---------------------------------------------------------------------------------
+def index_put_accumulate(ctx, x, indices, values):
+    """x.index_put((index,), values, accumulate=True): values (broadcast to index.shape + x.shape[1:]) added in at
+    index along axis 0, duplicates accumulating, negative indices counting from the end. One integer index tensor
+    only (several, or a bool mask, are refused)."""
+    from .shape import expand_to
+
+    out = ctx.method_return
+    _check_dtype(ctx, out.dtype)
+    indices = tuple(indices)
+    if len(indices) != 1 or not isinstance(indices[0], torch.Tensor) or indices[0].dtype not in (torch.int64,
+                                                                                                   torch.int32):
+        raise ctx.unsupported(f"{ctx.method_name}(accumulate=True): only one integer index tensor (for axis 0); "
+                              "bool masks and several index tensors are not supported")
+    index = indices[0]
+    if x.dim() == 0:
+        raise ctx.unsupported(f"{ctx.method_name}(accumulate=True) on a 0-d tensor")
+    xt = ctx.trt(x, out.dtype)
+    xdims = sample_dims(ctx, xt, x.shape)
+    it = ctx.cast(ctx.trt(index), torch.int64)
+    idims = sample_dims(ctx, it, index.shape)
+    k = 1
+    for d in idims:
+        k = k * d
+    it = reshape(ctx, it, [k])
+    n = xdims[0]
+    it = select(ctx, binary(ctx, it, 0, E.LESS, torch.int64), binary(ctx, it, ctx.trt(n, torch.int64, 1), E.SUM,
+                                                                   torch.int64), it)
+    target = idims + xdims[1:]
+    vt = ctx.trt(values, out.dtype, len(target))
+    vt = expand_to(ctx, vt, target)
+    vt = reshape(ctx, vt, [k] + xdims[1:])
+    rank = x.dim()
+    perm = _perm_last(rank, 0)
+    res = accumulate_last(ctx, transpose(ctx, xt, perm), _along(ctx, it, rank - 1, rank), transpose(ctx, vt, perm),
+                          "sum", True, out.dtype)
+    return transpose(ctx, res, _inverse(perm))
+
+
+@tensorrt_converter([torch.index_put, torch.Tensor.index_put, torch.Tensor.index_put_])
+def convert_index_put(ctx):
+    """accumulate=True here; without it, index.py's converter (this one is registered after it and hands over)."""
+    from . import index as _index
+
+    if not ctx.get_arg("accumulate", 3, False):
+        return _index.convert_index_put(ctx)
+    x, indices, values = ctx.get_arg("input", 0), ctx.get_arg("indices", 1), ctx.get_arg("values", 2)
+    ctx.set_output(ctx.method_return, index_put_accumulate(ctx, x, indices, values))
