@@ -209,6 +209,11 @@ def qualified_name(func: Any) -> str:
         pass
     if stack:
         return stack[-1].target
+    if isinstance(func, (torch._ops.OpOverloadPacket, torch._ops.OpOverload)):
+        # custom ops: torch.ops.torchvision.nms, not the pybind11 record torch._ops shows as the qualname
+        schema = func._qualified_op_name if isinstance(func, torch._ops.OpOverloadPacket) else func._schema.name
+        overload = "" if isinstance(func, torch._ops.OpOverloadPacket) else f".{func._overloadname}"
+        return "torch.ops." + schema.replace("::", ".") + overload
     if isinstance(func, type):
         return f"{func.__module__}.{func.__qualname__}"
     name = _namespace_index().get(id(func))
