@@ -96,3 +96,22 @@ def test_distances_and_diagonal_dynamic_batch():
 def test_diagonal_over_a_dynamic_axis_is_refused():
     assert_refuses(lambda x: x.diagonal(), [torch.randn(3, 5)], r"diagonal over dynamic axis 0",
                    min_shapes=[(1, 5)], max_shapes=[(6, 5)])
+
+
+@pytest.mark.parametrize("ord", ["fro", 1, -1, float("inf"), float("-inf")])
+@pytest.mark.parametrize("dim,keepdim", [((-2, -1), False), ((0, 2), True), ((2, 0), False)])
+def test_matrix_norm_matches_pytorch(ord, dim, keepdim):
+    _check(lambda x: (torch.linalg.matrix_norm(x, ord, dim, keepdim), torch.linalg.norm(x, ord, dim, keepdim)),
+           _rand(3, 4, 5))
+
+
+def test_linalg_norm_vector_forms_and_dynamic_batch():
+    _check(lambda x: (torch.linalg.norm(x), torch.linalg.norm(x, 3, -1), torch.linalg.norm(x[0], float("inf")),
+                      torch.linalg.norm(x[0], 1)), _rand(3, 4, 5))
+    assert_converts_dynamic(lambda x: torch.linalg.matrix_norm(x, 1), [torch.randn(2, 3, 4)], [(1, 3, 4)],
+                            [(5, 3, 4)])
+
+
+@pytest.mark.parametrize("ord", ["nuc", 2, -2])
+def test_matrix_norms_needing_singular_values_are_refused(ord):
+    assert_refuses(lambda x: torch.linalg.matrix_norm(x, ord), [torch.randn(3, 3)], "needs singular values")

@@ -230,3 +230,61 @@ def convert_pairwise_distance(ctx):
     if out.dim() != len(r.shape):
         r = reshape(ctx, r, [1] * out.dim() if out.dim() else [])
     ctx.set_output(out, ctx.cast(r, out.dtype))
+
+
+# ---- matrix norms --------------------------------------------------------------------------------------------------
+def _matrix_norm(ctx, x, ord, dims, keepdim: bool):
+    """'fro' and the induced 1 / inf norms (and their -1 / -inf minima); 2, -2 and 'nuc' need singular values."""
+    from .reduce import accumulate_dtype, reduce, vector_norm
+
+    out = ctx.method_return
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
+    if ord in ("nuc", 2, -2):
+        raise ctx.unsupported(f"{ctx.method_name}(ord={ord!r}): needs singular values (no SVD in TensorRT)")
+    if ord not in ("fro", 1, -1, float("inf"), float("-inf")):
+        raise ctx.unsupported(f"{ctx.method_name}(ord={ord!r})")
+    if len(dims) != 2:
+        raise ctx.unsupported(f"{ctx.method_name}(dim={dims!r}): two dims")
+    rank = x.dim()
+    d0, d1 = (ctx.normalize_dim(_int_arg(ctx, "dim", d), rank) for d in dims)
+    acc = accumulate_dtype(out.dtype)
+    xt = ctx.trt(x, acc)
+    if ord == "fro":
+        return ctx.cast(vector_norm(ctx, xt, 2.0, sorted((d0, d1)), keepdim, acc), out.dtype)
+    # ord 1: max over columns (d1) of the sums over rows (d0); inf: the other way round
+    summed, kept = (d0, d1) if abs(ord) == 1 else (d1, d0)
+    s = reduce(ctx, unary(ctx, xt, U.ABS), R.SUM, [summed], True, "matrix_norm")
+    y = reduce(ctx, s, R.MAX if ord > 0 else R.MIN, [kept], True, "matrix_norm")
+    if not keepdim:
+        y = reshape(ctx, y, [d for a, d in enumerate(input_dims(ctx, y)) if a not in (d0, d1)])
+    return ctx.cast(y, out.dtype)
+
+
+@tensorrt_converter([torch.linalg.matrix_norm])
+def convert_matrix_norm(ctx):
+    x = ctx.get_arg("input", 0)
+    ord, dim, keepdim = ctx.get_arg("ord", 1, "fro"), ctx.get_arg("dim", 2, (-2, -1)), ctx.get_arg("keepdim", 3, False)
+    ctx.set_output(ctx.method_return, _matrix_norm(ctx, x, ord, tuple(dim), bool(keepdim)))
+
+
+@tensorrt_converter([torch.linalg.norm])
+def convert_linalg_norm(ctx):
+    """A matrix norm for two dims (or a 2-d input with ord and no dim); otherwise a vector norm (reduce.py's)."""
+    from .reduce import accumulate_dtype, reduce_axes, vector_norm
+
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    ord, dim, keepdim = ctx.get_arg("ord", 1, None), ctx.get_arg("dim", 2, None), bool(ctx.get_arg("keepdim", 3, False))
+    if isinstance(dim, int):
+        dim = (dim,)
+    if (dim is not None and len(dim) == 2) or (dim is None and ord is not None and x.dim() == 2):
+        ctx.set_output(out, _matrix_norm(ctx, x, "fro" if ord is None else ord, tuple(dim or (-2, -1)), keepdim))
+        return
+    p = 2.0 if ord is None else ord
+    if isinstance(p, str) or (p < 0 and p != float("-inf")):
+        raise ctx.unsupported(f"{ctx.method_name}(ord={ord!r}) as a vector norm")
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
+    acc = accumulate_dtype(out.dtype)
+    axes = reduce_axes(ctx, x, None if dim is None else list(dim), True)
+    ctx.set_output(out, ctx.cast(vector_norm(ctx, ctx.trt(x, acc), float(p), axes, keepdim, acc), out.dtype))
