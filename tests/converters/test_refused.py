@@ -23,3 +23,15 @@ X = torch.tensor([[0.0, 1.5, -2.0], [3.0, 0.0, 1.5]])
 def test_refused_ops_give_their_reason(name, fn):
     assert name in REFUSED
     assert_refuses(fn, [X], rf"{name.replace('.', chr(92) + '.')}: data-dependent output shape")
+
+
+def test_nms_reason_when_torchvision_is_imported_after_torch2trt():
+    import subprocess
+    import sys
+
+    code = ("import torch, torch2trt, torchvision\n"
+            "from torch2trt.testing import assert_refuses\n"
+            "x = torch.rand(3, 5)\n"
+            "assert_refuses(lambda x: torch.ops.torchvision.nms(x[:, :4], x[:, 4], 0.5), [x],\n"
+            "               r'torch\\.ops\\.torchvision\\.nms: data-dependent output shape')\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,7 +5,7 @@ torch.compile(backend="torch2trt") the graph holding them runs in PyTorch."""
 
 from __future__ import annotations
 
-from ..tracing.registry import tensorrt_converter
+from ..tracing.registry import note_refusal, tensorrt_converter
 
 _SHAPE = "data-dependent output shape"
 REFUSED: dict[str, str] = {
@@ -35,7 +35,7 @@ def _refuse(reason: str):
 for _target, _reason in REFUSED.items():
     try:
         tensorrt_converter(_target)(_refuse(_reason))
-    except ValueError:  # torchvision not installed: torch.ops.torchvision.nms does not resolve
-        pass
+    except ValueError:  # a custom op whose library is not imported yet (torchvision): the tracer finds the reason
+        note_refusal(_target, _reason)
 
 

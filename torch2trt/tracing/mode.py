@@ -170,7 +170,7 @@ class Tracer:
             if not outputs and _short(name) not in _DATA_DEPENDENT:
                 return  # a metadata query (size, dim, dtype, ...): nothing to convert
             reason = ("its result is a Python value computed from tensor data, which would be frozen into "
-                      "the engine" if not outputs else "no converter")
+                      "the engine" if not outputs else registry.refusal(name) or "no converter")
             self.report(name, reason)
             self._mark(outputs, f"output of unconverted {name}", root=False)
             return

@@ -149,6 +149,20 @@ def tensorrt_converter(method: Any, is_real: bool = True, enabled: bool = True, 
     return decorate
 
 
+# qualified name -> why it is refused, for targets that cannot be registered when the converters load (a custom op
+# whose library is imported later: torch.ops.torchvision.* exist only once torchvision is imported)
+_REFUSALS: dict[str, str] = {}
+
+
+def note_refusal(name: str, reason: str) -> None:
+    _REFUSALS[name] = reason
+
+
+def refusal(name: str) -> str | None:
+    """The recorded reason an op without a converter is refused, if any."""
+    return _REFUSALS.get(name)
+
+
 def lookup_function(func: Any) -> Converter | None:
     try:
         stack = _FUNCTIONS.get(func)
