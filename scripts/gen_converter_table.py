@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch2trt  # noqa: F401  (registers the built-in converters)
+from torch2trt.converters.refused import REFUSED
 from torch2trt.tracing.registry import registered_targets
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "converters.md"
@@ -20,8 +21,8 @@ def render() -> str:
     families: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for target, fn in registered_targets():
         module = fn.__module__
-        if not module.startswith("torch2trt.converters."):
-            continue  # converters registered by users or tests
+        if not module.startswith("torch2trt.converters.") or module.endswith(".refused"):
+            continue  # converters registered by users or tests; refusals are listed apart
         families[module.rsplit(".", 1)[-1]].append((target, fn.__name__))
     total = sum(len(v) for v in families.values())
     lines = ["# Supported PyTorch targets", "",
@@ -34,6 +35,10 @@ def render() -> str:
         lines += [f"## {family} ({len(rows)})", "", "| target | converter |", "|---|---|"]
         lines += [f"| `{t}` | `{family}.{f}` |" for t, f in rows]
         lines.append("")
+    lines += ["## Refused, with the reason (torch2trt/converters/refused.py)", "",
+              "These have no exact conversion; the error gives the reason.", "", "| target | reason |", "|---|---|"]
+    lines += [f"| `{t}` | {r} |" for t, r in sorted(REFUSED.items())]
+    lines.append("")
     return "\n".join(lines)
 
 

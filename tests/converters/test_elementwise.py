@@ -119,13 +119,6 @@ def test_minimum_maximum_nan_semantics_hold_whatever_tensorrt_min_max_do_with_na
 
 
 @pytest.mark.parametrize("fn, inputs, match", [
-    (lambda a, b: a // b, [X, Y], r"floor division of floating-point tensors by a traced tensor: PyTorch rounds "
-                                  r"the exact quotient \(torch.tensor\(1.0\) // 0.1 == 9\)"),
-    (lambda a, b: torch.div(a, 0.1, rounding_mode="floor"), [X, Y], r"floor division .* by 0.1"),
-    (lambda a, b: a % 3.0, [X, Y], r"modulo of floating-point tensors by 3.0: .*exact for constant power-of-two"),
-    (lambda a, b: a // torch.tensor([2.0, 3.0, 4.0, 8.0]), [X, Y], r"by a constant tensor that is not all powers"),
-    (lambda a, b: torch.fmod(a, b), [X, Y], r"fmod: modulo of floating-point tensors by a traced tensor"),
-    (lambda a, b: 2.0 // a, [X, Y], r"floor division of floating-point tensors by a traced tensor"),
     (lambda a, b: a ** b, [XI, YI], r"__pow__ on torch.int64 with exponent tensor: integer powers need a constant"),
     (lambda a, b: a ** 0, [XI, YI], r"with exponent 0: integer powers need a constant exponent >= 1"),
     (lambda a, b: torch.float_power(a, 2), [X, Y], r"float_power in float64: TensorRT has no float64"),

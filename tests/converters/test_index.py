@@ -212,7 +212,7 @@ def _ix_setitem_mask(a):
 
 def _ix_view_then_setitem(a):
     y = a[0]
-    y[1] = 5.0  # changes a too: using a afterwards must be refused, never silently stale
+    y[1] = 5.0  # changes a too: the tracer writes y back into a (static shapes), so a + 1 sees the 5
     return a + 1
 
 
@@ -256,11 +256,11 @@ def test_index_op_matches_pytorch(name):
     (lambda a: a[a > 0], r"mask computed in the model"),
     (lambda a: a[0, IX_IDX], r"mixing integer and tensor indices"),
     (lambda a: a[:, IX_IDX][:, :, IX_IDX], None),
-    (_ix_view_then_setitem, r"changed in place through another view by torch.Tensor.__setitem__"),
+    (_ix_view_then_setitem, None),
     (lambda a: a.scatter(1, torch.zeros(2, 2, 4, 3, dtype=torch.long), 1.0), r"duplicate indices"),
 ])
 def test_index_refusals_say_why(fn, match):
-    if match is None:  # chained single tensor indices are fine
+    if match is None:  # chained single tensor indices are fine; so is writing through a view (static shapes)
         assert_converts(fn, [IX])
     else:
         assert_refuses(fn, [IX], match)

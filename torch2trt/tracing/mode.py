@@ -170,7 +170,7 @@ class Tracer:
             if not outputs and _short(name) not in _DATA_DEPENDENT:
                 return  # a metadata query (size, dim, dtype, ...): nothing to convert
             reason = ("its result is a Python value computed from tensor data, which would be frozen into "
-                      "the engine" if not outputs else "no converter")
+                      "the engine" if not outputs else registry.refusal(name) or "no converter")
             self.report(name, reason)
             self._mark(outputs, f"output of unconverted {name}", root=False)
             return
@@ -287,15 +287,44 @@ class Tracer:
 
     def _stale_views(self, mutated: list[torch.Tensor], name: str) -> None:
         """An in-place op changes every tensor that shares storage with its target; only the target's
-        `_trt` was updated, so the others (views, bases) no longer match the network."""
+        `_trt` was updated, so the others (views, bases) no longer match the network. A traced base of a mutated
+        view (static shapes) gets the view's new values written back, so it stays usable."""
         if not mutated:
             return
+        mutated = mutated + self._write_back(mutated)
         ptrs = {_storage_ptr(t) for t in mutated}
         keep = {id(t) for t in mutated}
         for t in self.live_traced():
             if id(t) not in keep and _storage_ptr(t) in ptrs and not isinstance(t._trt, _Broken):
                 t._trt = _Broken(f"its data was changed in place through another view by {name} at "
                                  f"{_user_location()}; in-place ops on views are not supported", root=True)
+
+    def _write_back(self, mutated: list[torch.Tensor]) -> list[torch.Tensor]:
+        """For each mutated view whose base is traced: the base's network value with the view's elements replaced
+        (an ELEMENT scatter at the positions the view's strides select in the base). Returns the updated bases."""
+        from ..backend import trt
+
+        updated: list[torch.Tensor] = []
+        ctx = self.ctx
+        for t in mutated:
+            base = t._base
+            if base is None or any(base is u for u in mutated + updated):
+                continue
+            bt, vt = get_trt(base), get_trt(t)
+            if bt is None or isinstance(bt, _Broken) or vt is None or isinstance(vt, _Broken) \
+                    or -1 in tuple(bt.shape) or -1 in tuple(vt.shape) or t.numel() == 0:
+                continue
+            positions = _view_positions(base, t)
+            if positions is None:
+                continue
+            flat = ctx.reshape(bt, [base.numel()])
+            layer = ctx.network.add_scatter(flat, ctx.constant(positions), ctx.reshape(vt, [t.numel()]),
+                                            trt.ScatterMode.ELEMENT)
+            layer.axis = 0
+            ctx.name_layer(layer, "write_back")
+            base._trt = ctx.reshape(layer.get_output(0), list(base.shape))
+            updated.append(base)
+        return updated
 
     def _mark(self, outputs: list, reason: str, root: bool) -> None:
         for t in outputs:
@@ -368,6 +397,22 @@ def _user_location() -> str:
         return f"{frame.filename}:{frame.lineno} ({frame.line})" if frame.line else \
             f"{frame.filename}:{frame.lineno}"
     return "<unknown>"
+
+
+def _view_positions(base: torch.Tensor, view: torch.Tensor) -> torch.Tensor | None:
+    """Flat (row-major) positions in `base` of `view`'s elements, from both strides over the shared storage; None
+    when the view reaches memory outside the base or repeats an element."""
+    with torch._C.DisableTorchFunction():
+        span = max(base.storage_offset() + sum((n - 1) * s for n, s in zip(base.shape, base.stride())),
+                   view.storage_offset() + sum((n - 1) * s for n, s in zip(view.shape, view.stride()))) + 1
+        storage = torch.arange(span, dtype=torch.int64)
+        to_flat = torch.full((span,), -1, dtype=torch.int64)
+        to_flat[storage.as_strided(base.shape, base.stride(), base.storage_offset()).reshape(-1)] = \
+            torch.arange(base.numel(), dtype=torch.int64)
+        positions = to_flat[storage.as_strided(view.shape, view.stride(), view.storage_offset()).reshape(-1)]
+        if bool((positions < 0).any()) or positions.unique().numel() != positions.numel():
+            return None
+        return positions
 
 
 class _FunctionMode(TorchFunctionMode):

@@ -179,6 +179,20 @@ def spellings(name: str, functional=()) -> list:
     return out + list(functional)
 
 
+# qualified name -> why it is refused, for targets that cannot be registered when the converters load (a custom op
+# whose library is imported later: torch.ops.torchvision.* exist only once torchvision is imported)
+_REFUSALS: dict[str, str] = {}
+
+
+def note_refusal(name: str, reason: str) -> None:
+    _REFUSALS[name] = reason
+
+
+def refusal(name: str) -> str | None:
+    """The recorded reason an op without a converter is refused, if any."""
+    return _REFUSALS.get(name)
+
+
 def lookup_function(func: Any) -> Converter | None:
     try:
         stack = _FUNCTIONS.get(func)
@@ -239,6 +253,11 @@ def qualified_name(func: Any) -> str:
         pass
     if stack:
         return stack[-1].target
+    if isinstance(func, (torch._ops.OpOverloadPacket, torch._ops.OpOverload)):
+        # custom ops: torch.ops.torchvision.nms, not the pybind11 record torch._ops shows as the qualname
+        schema = func._qualified_op_name if isinstance(func, torch._ops.OpOverloadPacket) else func._schema.name
+        overload = "" if isinstance(func, torch._ops.OpOverloadPacket) else f".{func._overloadname}"
+        return "torch.ops." + schema.replace("::", ".") + overload
     if isinstance(func, type):
         return f"{func.__module__}.{func.__qualname__}"
     name = _namespace_index().get(id(func))

@@ -1,0 +1,290 @@
+"""Diagonals, products and distances over small fixed axes: diagonal, diag, diag_embed, trace, cross/linalg.cross,
+meshgrid, cosine_similarity, pairwise_distance. The axes a diagonal runs over (and cross's size-3 axis) must be
+static (their positions are constants); the other axes may be dynamic."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..backend import trt
+from ..tracing.registry import tensorrt_converter
+from ..tracing.shapes import DynDim
+from .shape import expand_to, input_dims, reshape, transpose
+from .unary import COMPUTABLE, E, U, binary, select, unary
+
+R = trt.ReduceOperation
+
+
+def _int_arg(ctx, name: str, value):
+    if not isinstance(value, int) or isinstance(value, (bool, DynDim)):
+        raise ctx.unsupported(f"{ctx.method_name}({name}={value!r}): only a constant int")
+    return value
+
+
+def _check_dtype(ctx, dtype):
+    if dtype not in COMPUTABLE:
+        raise ctx.unsupported(f"{ctx.method_name} on {dtype}: TensorRT has no such arithmetic")
+
+
+def _static_dims(ctx, itensor, axes):
+    dims = tuple(itensor.shape)
+    for a in axes:
+        if dims[a] < 0:
+            raise ctx.unsupported(f"{ctx.method_name} over dynamic axis {a}: only static sizes there")
+    return [dims[a] for a in axes]
+
+
+def _reduce(ctx, itensor, op, axis: int, keepdim: bool = False):
+    layer = ctx.network.add_reduce(itensor, op, 1 << axis, keepdim)
+    ctx.name_layer(layer)
+    return layer.get_output(0)
+
+
+def diagonal(ctx, xt, offset: int, a1: int, a2: int):
+    """x.diagonal(offset, a1, a2) of an ITensor: the two axes moved last, flattened, and the diagonal's flat
+    positions gathered (a 0-length diagonal is refused)."""
+    rank = len(xt.shape)
+    n1, n2 = _static_dims(ctx, xt, (a1, a2))
+    perm = [a for a in range(rank) if a not in (a1, a2)] + [a1, a2]
+    moved = transpose(ctx, xt, perm)
+    rows = range(max(0, -offset), min(n1, n2 - offset))
+    if len(rows) == 0:
+        raise ctx.unsupported(f"{ctx.method_name}: empty diagonal (offset {offset})")
+    flat = reshape(ctx, moved, input_dims(ctx, moved)[:-2] + [n1 * n2])
+    positions = torch.tensor([i * n2 + i + offset for i in rows], dtype=torch.int32)
+    layer = ctx.network.add_gather(flat, ctx.trt(positions), rank - 2)
+    ctx.name_layer(layer, "diagonal")
+    return layer.get_output(0)
+
+
+@tensorrt_converter([torch.diagonal, torch.Tensor.diagonal])
+def convert_diagonal(ctx):
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    offset = _int_arg(ctx, "offset", ctx.get_arg("offset", 1, 0))
+    a1 = ctx.normalize_dim(_int_arg(ctx, "dim1", ctx.get_arg("dim1", 2, 0)), x.dim())
+    a2 = ctx.normalize_dim(_int_arg(ctx, "dim2", ctx.get_arg("dim2", 3, 1)), x.dim())
+    ctx.set_output(out, diagonal(ctx, ctx.trt(x), offset, a1, a2))
+
+
+def _embed(ctx, vt, length: int, offset: int, dtype):
+    """(..., length) -> (..., n, n) with the values on diagonal `offset`, zeros elsewhere."""
+    n = length + abs(offset)
+    i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
+    on = (j - i) == offset
+    k = (i if offset >= 0 else j).expand(n, n).clamp(0, length - 1).to(torch.int32)
+    rank = len(vt.shape)
+    layer = ctx.network.add_gather(vt, ctx.trt(k), rank - 1)
+    ctx.name_layer(layer, "diag_embed")
+    zero = ctx.trt(torch.zeros((), dtype=dtype), rank=rank + 1)
+    return select(ctx, ctx.trt(on, rank=rank + 1), layer.get_output(0), zero)
+
+
+@tensorrt_converter([torch.diag, torch.Tensor.diag])
+def convert_diag(ctx):
+    """1-d: the square matrix with x on diagonal `diagonal`; 2-d: that diagonal."""
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    k = _int_arg(ctx, "diagonal", ctx.get_arg("diagonal", 1, 0))
+    xt = ctx.trt(x)
+    if x.dim() == 2:
+        ctx.set_output(out, diagonal(ctx, xt, k, 0, 1))
+        return
+    if x.dim() != 1:
+        raise ctx.unsupported(f"{ctx.method_name} of a {x.dim()}-d tensor")
+    (length,) = _static_dims(ctx, xt, (0,))
+    _check_dtype(ctx, out.dtype)
+    ctx.set_output(out, _embed(ctx, xt, length, k, out.dtype))
+
+
+@tensorrt_converter([torch.diag_embed, torch.Tensor.diag_embed])
+def convert_diag_embed(ctx):
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    offset = _int_arg(ctx, "offset", ctx.get_arg("offset", 1, 0))
+    rank = out.dim()
+    d1 = ctx.normalize_dim(_int_arg(ctx, "dim1", ctx.get_arg("dim1", 2, -2)), rank)
+    d2 = ctx.normalize_dim(_int_arg(ctx, "dim2", ctx.get_arg("dim2", 3, -1)), rank)
+    _check_dtype(ctx, out.dtype)
+    xt = ctx.trt(x)
+    (length,) = _static_dims(ctx, xt, (len(xt.shape) - 1,))
+    z = _embed(ctx, xt, length, offset, out.dtype)  # (others..., n [dim1], n [dim2])
+    others = iter(range(rank - 2))
+    perm = [rank - 2 if a == d1 else rank - 1 if a == d2 else next(others) for a in range(rank)]
+    ctx.set_output(out, transpose(ctx, z, perm))
+
+
+@tensorrt_converter([torch.trace, torch.Tensor.trace])
+def convert_trace(ctx):
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    _check_dtype(ctx, out.dtype)
+    if x.dim() != 2:
+        raise ctx.unsupported(f"{ctx.method_name} of a {x.dim()}-d tensor")
+    d = diagonal(ctx, ctx.trt(x, out.dtype), 0, 0, 1)
+    ctx.set_output(out, _reduce(ctx, d, R.SUM, 0))
+
+
+# ---- cross ---------------------------------------------------------------------------------------------------
+@tensorrt_converter([torch.cross, torch.Tensor.cross, torch.linalg.cross])
+def convert_cross(ctx):
+    """a x b along a size-3 axis: a[1]b[2] - a[2]b[1], ..., each term as PyTorch computes it."""
+    a, b, out = ctx.get_arg("input", 0), ctx.get_arg("other", 1), ctx.method_return
+    default = -1 if ctx.method is torch.linalg.cross else None
+    dim = ctx.get_arg("dim", 2, default)
+    if dim is None:  # torch.cross without dim: the first axis of size 3
+        dim = next(i for i, n in enumerate(out.shape) if n == 3)
+    axis = ctx.normalize_dim(_int_arg(ctx, "dim", dim), out.dim())
+    _check_dtype(ctx, out.dtype)
+    at, bt = ctx.operands(a, b, dtype=out.dtype)
+    if any(int(t.shape[axis]) == -1 for t in (at, bt)):
+        raise ctx.unsupported(f"{ctx.method_name} along a dynamic axis")
+
+    def rolled(t, order):
+        layer = ctx.network.add_gather(t, ctx.trt(torch.tensor(order, dtype=torch.int32)), axis)
+        ctx.name_layer(layer, "cross")
+        return layer.get_output(0)
+
+    left = binary(ctx, rolled(at, [1, 2, 0]), rolled(bt, [2, 0, 1]), E.PROD, out.dtype)
+    right = binary(ctx, rolled(at, [2, 0, 1]), rolled(bt, [1, 2, 0]), E.PROD, out.dtype)
+    ctx.set_output(out, binary(ctx, left, right, E.SUB, out.dtype))
+
+
+# ---- meshgrid ----------------------------------------------------------------------------------------------------
+@tensorrt_converter([torch.meshgrid])
+def convert_meshgrid(ctx):
+    tensors = list(ctx.method_args)
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = list(tensors[0])
+    indexing = ctx.method_kwargs.get("indexing", "ij")
+    outs = ctx.method_return
+    if indexing not in ("ij", "xy"):
+        raise ctx.unsupported(f"meshgrid(indexing={indexing!r})")
+    n = len(tensors)
+    flat = [reshape(ctx, ctx.trt(t, outs[0].dtype), [-1]) for t in tensors]
+    sizes = [input_dims(ctx, f)[0] for f in flat]
+    order = list(range(n))
+    if indexing == "xy" and n >= 2:
+        order[0], order[1] = 1, 0
+    grid = [sizes[o] for o in order]
+    for k, (f, out) in enumerate(zip(flat, outs)):
+        shape = [1] * n
+        shape[order.index(k)] = -1
+        ctx.set_output(out, expand_to(ctx, reshape(ctx, f, shape), grid))
+
+
+# ---- distances -----------------------------------------------------------------------------------------------------
+def _float_out(ctx):
+    out = ctx.method_return
+    if out.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
+    return out
+
+
+@tensorrt_converter([F.cosine_similarity, torch.cosine_similarity])
+def convert_cosine_similarity(ctx):
+    """PyTorch's: (x1 / max(||x1||, eps)) * (x2 / max(||x2||, eps)), summed over dim."""
+    x1, x2, out = ctx.get_arg("x1", 0), ctx.get_arg("x2", 1), _float_out(ctx)
+    dim, eps = ctx.get_arg("dim", 2, 1), ctx.get_arg("eps", 3, 1e-8)
+    if not isinstance(eps, (int, float)):
+        raise ctx.unsupported(f"{ctx.method_name}(eps={eps!r}): only a number")
+    dt = torch.float32
+    a, b = ctx.operands(x1, x2, dtype=dt)
+    rank = len(a.shape)
+    axis = ctx.normalize_dim(_int_arg(ctx, "dim", dim), rank)
+    # PyTorch broadcasts first: a norm over a broadcast axis counts the repeated elements
+    sizes = [db if da == 1 else da for da, db in zip(input_dims(ctx, a), input_dims(ctx, b))]
+    if tuple(a.shape) != tuple(b.shape):
+        a, b = expand_to(ctx, a, sizes), expand_to(ctx, b, sizes)
+
+    def normalized(t):
+        norm = unary(ctx, _reduce(ctx, binary(ctx, t, t, E.PROD, dt), R.SUM, axis, True), U.SQRT)
+        return binary(ctx, t, binary(ctx, norm, float(eps), E.MAX, dt), E.DIV, dt)
+
+    prod = binary(ctx, normalized(a), normalized(b), E.PROD, dt)
+    ctx.set_output(out, ctx.cast(_reduce(ctx, prod, R.SUM, axis), out.dtype))
+
+
+@tensorrt_converter([F.pairwise_distance, torch.pairwise_distance])
+def convert_pairwise_distance(ctx):
+    """||x1 - x2 + eps||_p over the last axis (p = 0, 1, 2, inf or any positive number)."""
+    x1, x2, out = ctx.get_arg("x1", 0), ctx.get_arg("x2", 1), _float_out(ctx)
+    p, eps, keepdim = ctx.get_arg("p", 2, 2.0), ctx.get_arg("eps", 3, 1e-6), ctx.get_arg("keepdim", 4, False)
+    if not isinstance(p, (int, float)) or not isinstance(eps, (int, float)) or p < 0:
+        raise ctx.unsupported(f"{ctx.method_name}(p={p!r}, eps={eps!r}): only constant numbers, p >= 0")
+    dt = torch.float32
+    a, b = ctx.operands(x1, x2, dtype=dt)
+    rank = len(a.shape)
+    if rank == 0:
+        raise ctx.unsupported(f"{ctx.method_name} of 0-d tensors")
+    d = unary(ctx, binary(ctx, binary(ctx, a, b, E.SUB, dt), float(eps), E.SUM, dt), U.ABS)
+    axis = rank - 1
+    keep = bool(keepdim) and out.dim() == rank
+    if p == float("inf"):
+        r = _reduce(ctx, d, R.MAX, axis, keep)
+    elif p == 0:
+        r = _reduce(ctx, ctx.cast(binary(ctx, d, 0.0, E.GREATER, dt), dt), R.SUM, axis, keep)
+    elif p == 1:
+        r = _reduce(ctx, d, R.SUM, axis, keep)
+    elif p == 2:
+        r = unary(ctx, _reduce(ctx, binary(ctx, d, d, E.PROD, dt), R.SUM, axis, keep), U.SQRT)
+    else:
+        r = binary(ctx, _reduce(ctx, binary(ctx, d, float(p), E.POW, dt), R.SUM, axis, keep), 1.0 / p, E.POW, dt)
+    if out.dim() != len(r.shape):
+        r = reshape(ctx, r, [1] * out.dim() if out.dim() else [])
+    ctx.set_output(out, ctx.cast(r, out.dtype))
+
+
+# ---- matrix norms --------------------------------------------------------------------------------------------------
+def _matrix_norm(ctx, x, ord, dims, keepdim: bool):
+    """'fro' and the induced 1 / inf norms (and their -1 / -inf minima); 2, -2 and 'nuc' need singular values."""
+    from .reduce import accumulate_dtype, reduce, vector_norm
+
+    out = ctx.method_return
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
+    if ord in ("nuc", 2, -2):
+        raise ctx.unsupported(f"{ctx.method_name}(ord={ord!r}): needs singular values (no SVD in TensorRT)")
+    if ord not in ("fro", 1, -1, float("inf"), float("-inf")):
+        raise ctx.unsupported(f"{ctx.method_name}(ord={ord!r})")
+    if len(dims) != 2:
+        raise ctx.unsupported(f"{ctx.method_name}(dim={dims!r}): two dims")
+    rank = x.dim()
+    d0, d1 = (ctx.normalize_dim(_int_arg(ctx, "dim", d), rank) for d in dims)
+    acc = accumulate_dtype(out.dtype)
+    xt = ctx.trt(x, acc)
+    if ord == "fro":
+        return ctx.cast(vector_norm(ctx, xt, 2.0, sorted((d0, d1)), keepdim, acc), out.dtype)
+    # ord 1: max over columns (d1) of the sums over rows (d0); inf: the other way round
+    summed, kept = (d0, d1) if abs(ord) == 1 else (d1, d0)
+    s = reduce(ctx, unary(ctx, xt, U.ABS), R.SUM, [summed], True, "matrix_norm")
+    y = reduce(ctx, s, R.MAX if ord > 0 else R.MIN, [kept], True, "matrix_norm")
+    if not keepdim:
+        y = reshape(ctx, y, [d for a, d in enumerate(input_dims(ctx, y)) if a not in (d0, d1)])
+    return ctx.cast(y, out.dtype)
+
+
+@tensorrt_converter([torch.linalg.matrix_norm])
+def convert_matrix_norm(ctx):
+    x = ctx.get_arg("input", 0)
+    ord, dim, keepdim = ctx.get_arg("ord", 1, "fro"), ctx.get_arg("dim", 2, (-2, -1)), ctx.get_arg("keepdim", 3, False)
+    ctx.set_output(ctx.method_return, _matrix_norm(ctx, x, ord, tuple(dim), bool(keepdim)))
+
+
+@tensorrt_converter([torch.linalg.norm])
+def convert_linalg_norm(ctx):
+    """A matrix norm for two dims (or a 2-d input with ord and no dim); otherwise a vector norm (reduce.py's)."""
+    from .reduce import accumulate_dtype, reduce_axes, vector_norm
+
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    ord, dim, keepdim = ctx.get_arg("ord", 1, None), ctx.get_arg("dim", 2, None), bool(ctx.get_arg("keepdim", 3, False))
+    if isinstance(dim, int):
+        dim = (dim,)
+    if (dim is not None and len(dim) == 2) or (dim is None and ord is not None and x.dim() == 2):
+        ctx.set_output(out, _matrix_norm(ctx, x, "fro" if ord is None else ord, tuple(dim or (-2, -1)), keepdim))
+        return
+    p = 2.0 if ord is None else ord
+    if isinstance(p, str) or (p < 0 and p != float("-inf")):
+        raise ctx.unsupported(f"{ctx.method_name}(ord={ord!r}) as a vector norm")
+    if not out.dtype.is_floating_point:
+        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
+    acc = accumulate_dtype(out.dtype)
+    axes = reduce_axes(ctx, x, None if dim is None else list(dim), True)
+    ctx.set_output(out, ctx.cast(vector_norm(ctx, ctx.trt(x, acc), float(p), axes, keepdim, acc), out.dtype))

@@ -1,0 +1,41 @@
+"""Ops refused on purpose, each with the reason given in the error and in docs/converters.md: their output shape
+depends on the data (TensorRT here builds networks whose shapes follow the inputs' shapes only), so no converter
+could be exact. Run them outside the converted part (post-processing in PyTorch); with
+torch.compile(backend="torch2trt") the graph holding them runs in PyTorch."""
+
+from __future__ import annotations
+
+from ..tracing.registry import note_refusal, tensorrt_converter
+
+_SHAPE = "data-dependent output shape"
+REFUSED: dict[str, str] = {
+    "torch.nonzero": f"{_SHAPE} (one row per non-zero element); torch.where(cond, x, y) keeps the shape",
+    "torch.Tensor.nonzero": f"{_SHAPE} (one row per non-zero element)",
+    "torch.argwhere": f"{_SHAPE} (one row per non-zero element)",
+    "torch.Tensor.argwhere": f"{_SHAPE} (one row per non-zero element)",
+    "torch.unique": f"{_SHAPE} (the number of distinct values)",
+    "torch.Tensor.unique": f"{_SHAPE} (the number of distinct values)",
+    "torch.unique_consecutive": f"{_SHAPE} (the number of runs)",
+    "torch.Tensor.unique_consecutive": f"{_SHAPE} (the number of runs)",
+    "torch.masked_select": f"{_SHAPE} (the number of true mask entries); torch.where(mask, x, 0) keeps the shape",
+    "torch.Tensor.masked_select": f"{_SHAPE} (the number of true mask entries)",
+    "torch.bincount": f"{_SHAPE} (its length is the largest value + 1); pass minlength and clamp, or one_hot + sum",
+    "torch.Tensor.bincount": f"{_SHAPE} (its length is the largest value + 1)",
+    "torch.ops.torchvision.nms": f"{_SHAPE} (the number of boxes kept); run detection post-processing in PyTorch",
+}
+
+
+def _refuse(reason: str):
+    def convert(ctx):
+        raise ctx.unsupported(reason)
+
+    return convert
+
+
+for _target, _reason in REFUSED.items():
+    try:
+        tensorrt_converter(_target)(_refuse(_reason))
+    except ValueError:  # a custom op whose library is not imported yet (torchvision): the tracer finds the reason
+        note_refusal(_target, _reason)
+
+
