@@ -433,7 +433,7 @@ def _put(ctx, x, entries, value):
     perm = pre + indexed + post
     t = reshape(ctx, transpose(ctx, xt, perm), [dims[a] for a in pre] + [-1] + [dims[a] for a in post])
     pairs = [(e, a) for e, (kind, a) in zip(entries, kinds) if kind in ("tensor", "int")]
-    constant = all(isinstance(e, int) or get_trt(e) is None for e, _ in pairs) and all(_static(sdims[a]) for _, a in pairs)
+    constant = all((isinstance(e, int) or get_trt(e) is None) and _static(sdims[a]) for e, a in pairs)
     if constant:
         flat = torch.zeros((), dtype=torch.int64)
         for e, a in pairs:
