@@ -162,3 +162,29 @@ def test_attention_keeps_dynamic_batch_and_sequence(fn):
 
 
 MHA_W = [torch.randn(24, 8), torch.randn(24), torch.randn(8, 8), torch.randn(8)]
+
+
+def test_sdpa_rows_hidden_by_the_mask_give_zero_as_pytorch():
+    """scaled_dot_product_attention's safe softmax: a query that may see no key gets 0 (a plain softmax: NaN)."""
+    mask = torch.rand(N, 1, L, S) > 0.5
+    mask[0, 0, 1] = False
+    mask[1, 0, 3:] = False
+
+    def fn(q, k, v, m):
+        return (F.scaled_dot_product_attention(q, k, v, attn_mask=m),
+                F.scaled_dot_product_attention(q, k, v, attn_mask=torch.zeros(m.shape).masked_fill(~m, -torch.inf)))
+
+    ref = fn(*qkv(), mask)
+    assert (ref[0][0, :, 1] == 0).all() and not ref[0].isnan().any()
+    assert_converts(fn, qkv() + [mask])
+
+
+@pytest.mark.parametrize("lengths", [(5, 5), (5, 7)])
+def test_sdpa_causal_with_dynamic_sequence_lengths(lengths):
+    from torch2trt.testing import assert_converts_dynamic
+
+    lq, s = lengths
+    fn = sdpa(is_causal=True)
+    assert_converts_dynamic(fn, qkv(lq=lq, s=s), [(1, H, 1, E), (1, H, 1, E), (1, H, 1, EV)],
+                            [(3, H, 9, E), (3, H, 11, E), (3, H, 11, EV)],
+                            [[(2, H, 4, E), (2, H, 9, E), (2, H, 9, EV)], [(1, H, 8, E), (1, H, 3, E), (1, H, 3, EV)]])

@@ -16,7 +16,7 @@ from ..tracing.registry import tensorrt_converter
 from .activation import softmax
 from .linear import matmul
 from .shape import input_dims, reshape, transpose
-from .unary import binary, select
+from .unary import binary, select, unary
 
 E = trt.ElementWiseOperation
 M = trt.MatrixOperation
@@ -32,27 +32,39 @@ def _compute(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
-def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, S: int):
+def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, S: int, safe: bool = False):
     """softmax(q k^T * scale + mask) v on ITensors (..., L, D) / (..., S, D); the softmax runs in float32.
-    `mask`: None, a bool tensor (True = attend) or an additive float mask (torch tensor or traced/ITensor)."""
+    `mask`: None, a bool tensor (True = attend) or an additive float mask (torch tensor or traced/ITensor).
+    `safe`: rows the mask hides entirely give 0, as scaled_dot_product_attention's `_safe_softmax` (PyTorch >= 2.5;
+    a plain softmax gives NaN there)."""
     scores = _mm(ctx, q, k, M.TRANSPOSE)
     compute = _compute(dtype)
     scores = ctx.cast(scores, compute)
     scores = binary(ctx, scores, scale, E.PROD, compute)
     rank = len(scores.shape)
     neg_inf = ctx.trt(torch.tensor(-math.inf, dtype=compute), rank=rank)
-    if is_causal:
-        if L < 0 or S < 0:
-            raise ctx.unsupported(f"{ctx.method_name}(is_causal=True) with dynamic sequence lengths")
-        causal = torch.ones(L, S, dtype=torch.bool).tril()  # top-left aligned, as PyTorch's
-        scores = select(ctx, ctx.trt(causal, rank=rank), scores, neg_inf)
+    if is_causal:  # top-left aligned, as PyTorch's: query i sees keys j <= i
+        if -1 in trt_dims(scores)[-2:]:
+            from .reduce import axis_iota
+
+            i, j = axis_iota(ctx, scores, rank - 2), axis_iota(ctx, scores, rank - 1)
+            causal = unary(ctx, binary(ctx, j, i, E.GREATER, torch.int32), trt.UnaryOperation.NOT)
+        else:
+            causal = ctx.trt(torch.ones(L, S, dtype=torch.bool).tril(), rank=rank)
+        scores = select(ctx, causal, scores, neg_inf)
     if mask is not None:
         mask_dtype = mask.dtype if isinstance(mask, torch.Tensor) else None
         if mask_dtype == torch.bool or (isinstance(mask, trt.ITensor) and mask.dtype == trt.bool):
             scores = select(ctx, ctx.trt(mask, torch.bool, rank), scores, neg_inf)
         else:
             scores = binary(ctx, scores, ctx.trt(mask, compute, rank), E.SUM, compute)
-    probs = ctx.cast(softmax(ctx, scores, rank - 1), dtype)
+    probs = softmax(ctx, scores, rank - 1)
+    if safe and mask is not None:
+        top = ctx.network.add_reduce(scores, trt.ReduceOperation.MAX, 1 << (rank - 1), True)
+        ctx.name_layer(top, "row_max")
+        hidden = binary(ctx, top.get_output(0), neg_inf, E.EQUAL, compute)
+        probs = select(ctx, hidden, ctx.trt(torch.tensor(0.0, dtype=compute), rank=rank), probs)
+    probs = ctx.cast(probs, dtype)
     return _mm(ctx, probs, v), probs
 
 
@@ -84,7 +96,7 @@ def convert_sdpa(ctx):
     if gqa and q.dim() >= 3 and k.shape[-3] != q.shape[-3]:
         kt = _repeat_heads(ctx, kt, k, q.shape[-3] // k.shape[-3])
         vt = _repeat_heads(ctx, vt, v, q.shape[-3] // v.shape[-3])
-    y, _ = attention(ctx, qt, kt, vt, scale, mask, is_causal, out.dtype, q.shape[-2], k.shape[-2])
+    y, _ = attention(ctx, qt, kt, vt, scale, mask, is_causal, out.dtype, q.shape[-2], k.shape[-2], safe=True)
     ctx.set_output(out, y)
 
 
