@@ -103,9 +103,6 @@ def _is_lifted_state(node) -> bool:
     source = getattr(node.meta.get("grapharg"), "source", None)
     name = getattr(source, "name", "") if source is not None else ""
     name = name() if callable(name) else str(name)
-    if not name:  # torch 2.14 keeps no grapharg in the meta: the placeholder's name spells the source
-        return node.name.startswith(("l_self_modules_", "l_self_parameters_", "l_self_buffers_", "l_fn_", "g_")) \
-            or any(p in node.name for p in ("_modules_", "_parameters_", "_buffers_"))
     return name.startswith(("L['self']", "L['fn']", "G[")) or any(
         part in name for part in ("._modules[", "._parameters[", "._buffers["))
 

@@ -79,3 +79,34 @@ def test_eager_tracing_refuses_the_mask_shortcut_and_says_what_to_do():
     msg = assert_refuses(model.eval(), [ids, mask], r"masking_utils\.py:\d+")
     assert "padding_mask.all()" in msg
     assert "torch2trt.dynamo.convert" in msg and 'backend="torch2trt"' in msg
+
+
+def test_torch_compile_backend_gives_one_engine_with_the_models_state_as_constants():
+    """torch.compile(backend="torch2trt", fullgraph=True) on BERT with a padded mask: one graph, one engine whose only
+    inputs are input_ids and attention_mask (the buffers position_ids / token_type_ids are constants), exact."""
+    import warnings
+
+    import torch2trt.dynamo as t2t_dynamo
+
+    model, key = _models()["bert"]()
+    model.eval()
+    compiled = []
+
+    def backend(gm, example_inputs, **kwargs):
+        fn = t2t_dynamo.backend(gm, example_inputs, **kwargs)
+        compiled.append(fn)
+        return fn
+
+    torch._dynamo.reset()
+    try:
+        fast = torch.compile(model, backend=backend, fullgraph=True)
+        ids, mask = _batch(3, 6, "mixed", 5)
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            got, ref = fast(input_ids=ids, attention_mask=mask), model(input_ids=ids, attention_mask=mask)
+    finally:
+        torch._dynamo.reset()
+    assert len(compiled) == 1 and compiled[0].trt_module.network.num_inputs == 2
+    real = mask.bool()
+    err = compare(got[key][real], ref[key][real])
+    assert err.same_layout and err.rel <= 1e-5, err
