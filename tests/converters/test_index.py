@@ -309,3 +309,28 @@ def test_setitem_duplicate_constant_positions_are_refused():
 
     assert_refuses(fn, [torch.randn(2, 4, 5)], "duplicate index positions", min_shapes=[(1, 4, 5)],
                    max_shapes=[(3, 4, 5)])
+
+
+ACCUMULATE = {
+    "repeated_positions": lambda x: torch.index_put(x, (torch.tensor([0, 2, 0, 0]), torch.tensor([1, 3, 1, -1])),
+                                                    x[1, :4] * 3, accumulate=True),
+    "broadcast_scalar": lambda x: x.clone().index_put_((torch.tensor([[1], [1]]), torch.tensor([0, 0, 2])),
+                                                       torch.tensor(2.5), accumulate=True),
+    "rows": lambda x: torch.index_put(x, (torch.tensor([2, 0, 2]),), x[:3] * 0.5, accumulate=True),
+    "integers": lambda x: torch.index_put(x.long(), (torch.tensor([1, 1, 1]), torch.tensor([0, 0, 4])),
+                                          torch.tensor([5, -3, 7]), accumulate=True),
+}
+
+
+@pytest.mark.parametrize("name", list(ACCUMULATE))
+def test_index_put_accumulate_with_repeated_positions_matches_pytorch(name):
+    from torch2trt.testing import assert_converts
+
+    assert_converts(ACCUMULATE[name], [torch.randn(3, 5) * 4])
+
+
+def test_index_put_accumulate_with_computed_indices_is_refused():
+    from torch2trt.testing import assert_refuses
+
+    assert_refuses(lambda x, i: torch.index_put(x, (i,), x[:2], accumulate=True),
+                   [torch.randn(3, 5), torch.tensor([0, 0])], r"accumulate=True\) with indices computed in the model")

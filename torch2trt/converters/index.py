@@ -268,6 +268,42 @@ def _scatter_into(ctx, x, positions: torch.Tensor, values):
     return reshape(ctx, layer.get_output(0), list(x.shape))
 
 
+def _accumulate_into(ctx, x, positions: torch.Tensor, values):
+    """x with values added at flat `positions` (constants), repeated positions included: in rounds, round r adding
+    the r-th occurrence of each position (gather, add, scatter), so that every position sums its values in index
+    order, as PyTorch's sequential accumulation."""
+    from .shape import _broadcast_slice
+    from .unary import E as _E
+    from .unary import binary
+
+    flat_pos = positions.reshape(-1)
+    flat = reshape(ctx, ctx.trt(x), [x.numel()])
+    v = ctx.trt(values, x.dtype) if isinstance(values, torch.Tensor) else ctx.trt(torch.tensor(values, dtype=x.dtype))
+    vshape = tuple(values.shape) if isinstance(values, torch.Tensor) else ()
+    if vshape != tuple(positions.shape):
+        v = _broadcast_slice(ctx, v, tuple(positions.shape), vshape)
+    v = reshape(ctx, v, [positions.numel()])
+    seen: dict[int, int] = {}
+    rounds = []
+    for p in flat_pos.tolist():
+        rounds.append(seen.get(p, 0))
+        seen[p] = rounds[-1] + 1
+    rounds = torch.tensor(rounds, dtype=torch.int64)
+    for r in range(int(rounds.max()) + 1 if rounds.numel() else 0):
+        sel = (rounds == r).nonzero().reshape(-1)
+        where = ctx.constant(flat_pos[sel])
+        current = ctx.network.add_gather(flat, where, 0)
+        ctx.name_layer(current, "index_put_read")
+        add = ctx.network.add_gather(v, ctx.constant(sel), 0)
+        ctx.name_layer(add, "index_put_values")
+        total = binary(ctx, current.get_output(0), add.get_output(0), _E.SUM, x.dtype)
+        layer = ctx.network.add_scatter(flat, where, total, trt.ScatterMode.ELEMENT)
+        layer.axis = 0
+        ctx.name_layer(layer, "index_put_accumulate")
+        flat = layer.get_output(0)
+    return reshape(ctx, flat, list(x.shape))
+
+
 def _constant_index(ctx, index):
     parts = index if isinstance(index, tuple) else (index,)
     for p in parts:
@@ -513,10 +549,17 @@ def convert_setitem(ctx):
 @tensorrt_converter([torch.index_put, torch.Tensor.index_put, torch.Tensor.index_put_])
 def convert_index_put(ctx):
     x, indices, values = ctx.get_arg("input", 0), ctx.get_arg("indices", 1), ctx.get_arg("values", 2)
-    if ctx.get_arg("accumulate", 3, False):
-        raise ctx.unsupported("index_put(accumulate=True)")
     out = ctx.method_return
     index = tuple(slice(None) if i is None else i for i in indices)
+    if ctx.get_arg("accumulate", 3, False):
+        if -1 in trt_dims(ctx.trt(x)) or any(get_trt(i) is not None for i in index if isinstance(i, torch.Tensor)):
+            raise ctx.unsupported("index_put(accumulate=True) with indices computed in the model or dynamic shapes: "
+                                  "repeated positions must be known to add them exactly; only constant indices at "
+                                  "static shapes")
+        if x.dtype == torch.bool:
+            raise ctx.unsupported("index_put(accumulate=True) of a bool tensor")
+        ctx.set_output(out, _accumulate_into(ctx, x, _flat_positions(x, index), values))
+        return
     if -1 in trt_dims(ctx.trt(x)) or any(get_trt(i) is not None for i in index if isinstance(i, torch.Tensor)):
         y = _put(ctx, x, _index_tensors(ctx, _normalize(ctx, x, index)), values)
     else:
