@@ -1,6 +1,6 @@
 """Attention converters: F.scaled_dot_product_attention and F.multi_head_attention_forward (what
 nn.MultiheadAttention calls; the ops inside it never reach the tracer). Where the backend has TensorRT's attention
-layer (IAttention; backend.add_attention) and the call fits it (4-d, value head size = query head size, equal
+layer (IAttention; backend.add_attention) and the call fits it (float32, 4-d, value head size = query head size, equal
 batch, equal or grouped heads, bool/float masks broadcastable over batch and heads), one IAttention; otherwise
 matrix products and a float32 softmax. Masks may be constants or computed in the model. Dynamic batch and
 sequence lengths are kept where the masks allow (reshapes use the network's own dims)."""
@@ -71,11 +71,16 @@ def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, 
     return _mm(ctx, probs, v), probs
 
 
+# float32 only: in float16 / bfloat16 the matrix-product form keeps the softmax in float32 (the project's rule for
+# precision-sensitive layers); where IAttention normalizes in reduced precision is TensorRT's choice, not measured here
+_FUSED_DTYPES = (torch.float32,)
+
+
 def _fits_fused(q, k, v, mask, dtype, qt, kt, vt, grouped: bool) -> bool:
     """Does IAttention compute this call: 4-d [b, h, s, d] inputs of one float dtype, the value's head size equal
     to the query's, one batch size (static or the same network dims), key/value heads equal to the query's or (GQA)
     dividing them, and a mask of at most 4 dims whose leading dims are 1 or the batch / head count."""
-    if not backend.has_attention_layer() or dtype not in (torch.float32, torch.float16, torch.bfloat16):
+    if not backend.has_attention_layer() or dtype not in _FUSED_DTYPES:
         return False
     shapes = [tuple(t.shape) for t in (q, k, v)]
     if any(len(s) != 4 for s in shapes) or shapes[2][-1] != shapes[0][-1] or shapes[1] != shapes[2]:
@@ -299,8 +304,8 @@ def convert_multi_head_attention_forward(ctx):
             mask = _pad_key(ctx, mask, dtype)
     qh = heads(qt, q_dims)
     m_dims = None if mask is None else tuple(mask.shape) if isinstance(mask, torch.Tensor) else trt_dims(mask)
-    fused = weights_out is None and backend.has_attention_layer() and dtype in (
-        torch.float32, torch.float16, torch.bfloat16) and (m_dims is None or (L >= 0 and m_dims[-2] == L)) \
+    fused = weights_out is None and backend.has_attention_layer() and dtype in _FUSED_DTYPES and (
+        m_dims is None or (L >= 0 and m_dims[-2] == L)) \
         and _query_free(ctx, qh)
     if fused:  # need_weights=False: PyTorch runs scaled_dot_product_attention (hidden rows give 0)
         y = fused_attention(ctx, qh, kh, vh, 1.0 / math.sqrt(D), mask, is_causal, dtype)
