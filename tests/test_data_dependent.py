@@ -62,3 +62,11 @@ def test_dynamo_convert_keeps_dict_outputs_and_input_order():
     torch.testing.assert_close(got["sum"], ref["sum"], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(got["b"], ref["b"], rtol=0, atol=0)
     assert tuple(trt_model.network.get_input(0).shape) == (-1, 3)
+
+
+def test_conversion_leaves_no_global_module_hook_behind():
+    """A leftover global hook entry makes every later torch.compile(module) warn (and would run hooks twice)."""
+    from torch2trt import torch2trt
+
+    torch2trt(nn.Sequential(nn.Linear(3, 4)).eval(), [torch.randn(2, 3)])
+    assert not torch.nn.modules.module._has_any_global_hook()

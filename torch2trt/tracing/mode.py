@@ -447,6 +447,9 @@ def tracing(ctx: ConversionContext, model: torch.nn.Module, snapshot: ModelSnaps
         _LOCAL.tracer = None
         h1.remove()
         h2.remove()
+        # torch's handle of a global with_kwargs hook leaves its id in _global_forward_hooks_with_kwargs, which makes
+        # every later torch.compile(module) warn about global hooks
+        getattr(nn_module, "_global_forward_hooks_with_kwargs", {}).pop(h2.id, None)
         tracer.strip()
         tracer.tainted.clear()
         ctx.module_path = ""
