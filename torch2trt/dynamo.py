@@ -13,6 +13,10 @@ tensor dimension it names. A call outside the profile runs the graph in PyTorch 
 
 Options (`options={...}`): `dtype`/`fp16_mode`, `max_workspace_size`, `verify`, `verify_rtol`, `min_size`,
 `max_size`, `max_scale`; the profile of every graph's inputs comes from these.
+
+`convert(model, inputs, **torch2trt_kwargs)` is the one-engine form: the whole model captured as ONE graph
+(fullgraph; a graph break, such as Python control flow on tensor data, is refused), converted by `torch2trt()` with
+the caller's profile; the TRTModule takes the inputs in the order given and returns the model's output structure.
 """
 
 from __future__ import annotations
