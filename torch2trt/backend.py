@@ -97,6 +97,25 @@ def engine_runnable_here() -> tuple[bool, str]:
     return True, ""
 
 
+def add_attention(network, query, key, value, causal: bool):
+    """TensorRT's fused attention (IAttention, softmax normalization, top-left causal mask if `causal`), or None
+    where this backend has none (TensorRT < 10.14). `add_attention_v2` (causal_kind) supersedes `add_attention`."""
+    norm = getattr(getattr(trt, "AttentionNormalizationOp", None), "SOFTMAX", None)
+    if norm is None:
+        return None
+    if hasattr(network, "add_attention_v2"):
+        kind = trt.CausalMaskKind.UPPER_LEFT if causal else trt.CausalMaskKind.NONE
+        return network.add_attention_v2(query, key, value, norm, kind)
+    if hasattr(network, "add_attention"):
+        return network.add_attention(query, key, value, norm, causal)
+    return None
+
+
+def has_attention_layer() -> bool:
+    return hasattr(trt, "AttentionNormalizationOp") and (hasattr(trt.INetworkDefinition, "add_attention_v2") or
+                                                         hasattr(trt.INetworkDefinition, "add_attention"))
+
+
 def tensor_shape(itensor) -> tuple[int, ...]:
     return tuple(int(d) for d in itensor.shape)
 

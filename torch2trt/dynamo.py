@@ -13,6 +13,10 @@ tensor dimension it names. A call outside the profile runs the graph in PyTorch 
 
 Options (`options={...}`): `dtype`/`fp16_mode`, `max_workspace_size`, `verify`, `verify_rtol`, `min_size`,
 `max_size`, `max_scale`; the profile of every graph's inputs comes from these.
+
+`convert(model, inputs, **torch2trt_kwargs)` is the one-engine form: the whole model captured as ONE graph
+(fullgraph; a graph break, such as Python control flow on tensor data, is refused), converted by `torch2trt()` with
+the caller's profile; the TRTModule takes the inputs in the order given and returns the model's output structure.
 """
 
 from __future__ import annotations
@@ -62,15 +66,18 @@ def _symbol(value: Any):
     return getattr(node, "expr", None)
 
 
-def _plan(gm: torch.fx.GraphModule, example_inputs: list) -> tuple[list, list[torch.Tensor], list[list]]:
-    """Classify the graph inputs: (slots, data tensors, per data tensor the symbolic dims as (dim, symbol))."""
+def _plan(gm: torch.fx.GraphModule, example_inputs: list, is_data: Callable | None = None
+          ) -> tuple[list, list[torch.Tensor], list[list]]:
+    """Classify the graph inputs: (slots, data tensors, per data tensor the symbolic dims as (dim, symbol)).
+    `is_data(tensor)`: which tensor inputs are data (default: those that are no parameter nor lifted state)."""
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) != len(example_inputs):
         raise ConversionError(f"dynamo graph has {len(placeholders)} inputs, {len(example_inputs)} examples")
     slots, data, sym_dims = [], [], []
     symbols: dict[Any, tuple[int, int]] = {}
     for node, ex in zip(placeholders, example_inputs):
-        if isinstance(ex, torch.nn.Parameter) or _is_lifted_state(node):
+        if isinstance(ex, torch.Tensor) and (not is_data(ex) if is_data is not None else
+                                             isinstance(ex, torch.nn.Parameter) or _is_lifted_state(node)):
             slots.append(("const", ex))
         elif isinstance(ex, torch.Tensor):
             k = len(data)
@@ -179,4 +186,107 @@ def register() -> None:
         register_backend(name="torch2trt")(backend)
 
 
-__all__ = ["backend", "compile_graph", "register"]
+class _WholeModel(torch.nn.Module):
+    """The one graph dynamo captured from the model, as a module of the model's input tensors (positional, in the
+    order given to convert()) that returns the model's output structure (ModelOutput objects become dicts)."""
+
+    def __init__(self, graph: _GraphModule, data_from: list[int], schema: dict, out_from: list[int]):
+        super().__init__()
+        self.graph, self.data_from, self.schema, self.out_from = graph, data_from, schema, out_from
+
+    def forward(self, *inputs: torch.Tensor):
+        from .tracing import structure
+
+        outs = self.graph(*[inputs[k] for k in self.data_from])
+        outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
+        return structure.unflatten(self.schema, [outs[k] for k in self.out_from])
+
+
+def _plain(value: Any) -> Any:
+    """ModelOutput-like objects (mappings that are no plain dict) as dicts of their set fields."""
+    if isinstance(value, dict) and type(value) is not dict:
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value) if type(value) in (list, tuple) else [_plain(v) for v in value]
+    return value
+
+
+def capture(model: torch.nn.Module, inputs: Any, dynamic_dims: dict[int, list[int]] | None = None) -> _WholeModel:
+    """Capture `model` called with `inputs` (a list of positional tensors or a dict of keyword tensors) as ONE
+    TorchDynamo graph (fullgraph: a graph break, e.g. Python control flow on tensor data, is refused with dynamo's
+    reason). Under dynamo, libraries take their traceable paths (transformers' `is_tracing()`: masks are always
+    built in the graph instead of being skipped when nothing is padded). `dynamic_dims`: per input position, the
+    dims dynamo must keep symbolic. Returns a module of the input tensors (positional) with the model's outputs."""
+    from .tracing import structure
+
+    names = list(inputs) if isinstance(inputs, dict) else None
+    values = list(inputs.values()) if names is not None else list(inputs)
+    if not all(isinstance(v, torch.Tensor) for v in values):
+        raise TypeError("torch2trt.dynamo.convert: inputs must be tensors (a list, or a dict of keyword tensors)")
+    values = [v.clone() for v in values]  # own objects: mark_dynamic and identity below must not see the caller's
+    for k, dims in (dynamic_dims or {}).items():
+        for d in dims:
+            torch._dynamo.mark_dynamic(values[k], d)
+    graphs: list = []
+
+    def backend_(gm, example_inputs, **_kwargs):
+        record = {"gm": gm, "examples": list(example_inputs)}
+        graphs.append(record)
+
+        def run(*args):
+            out = gm(*args)
+            record["outputs"] = out
+            return out
+        return run
+
+    compiled = torch.compile(model, backend=backend_, fullgraph=True, dynamic=False)
+    try:
+        with torch.no_grad():
+            result = compiled(**dict(zip(names, values))) if names is not None else compiled(*values)
+    except torch._dynamo.exc.Unsupported as e:  # graph break under fullgraph
+        raise ConversionError(f"torch2trt.dynamo.convert: TorchDynamo cannot capture the model as one graph: "
+                              f"{str(e).splitlines()[0]}") from e
+    finally:
+        torch._dynamo.reset()
+    if len(graphs) != 1 or "outputs" not in graphs[0]:
+        raise ConversionError(f"torch2trt.dynamo.convert: TorchDynamo captured {len(graphs)} graphs, not one")
+    gm, examples, outs = graphs[0]["gm"], graphs[0]["examples"], graphs[0]["outputs"]
+    outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
+    def source(t):  # the model input a graph input is (dynamo hands over the same storage), else None
+        hits = [k for k, v in enumerate(values) if v.data_ptr() == t.data_ptr() and v.shape == t.shape]
+        return hits[0] if hits else None
+
+    slots, data, _sym = _plan(gm, examples, is_data=lambda t: source(t) is not None)
+    data_from = [source(t) for t in data]
+    leaves, schema = structure.flatten(_plain(result))
+    out_from = []
+    for leaf in leaves:
+        hit = [k for k, o in enumerate(outs) if o is leaf]
+        if not hit:
+            raise ConversionError("torch2trt.dynamo.convert: an output of the model is not computed by the graph")
+        out_from.append(hit[0])
+    return _WholeModel(_GraphModule(gm, slots), data_from, schema, out_from).eval()
+
+
+def convert(model: torch.nn.Module, inputs: Any, **kwargs: Any):
+    """`torch2trt(model, inputs, **kwargs)` through a TorchDynamo capture: one engine for the whole model, for models
+    whose Python code branches on tensor data where traced eagerly (Hugging Face text models with an attention_mask
+    skip the mask when nothing is padded, unless dynamo traces them). `inputs`: positional tensors (a list) or
+    keyword tensors (a dict; the TRTModule then takes them positionally in the dict's order). min_shapes /
+    max_shapes (one shape per input, in that order) make the dims where they differ dynamic in dynamo's graph and
+    in the engine's profile. Outputs: the model's structure, ModelOutput objects as dicts."""
+    from .convert import torch2trt
+
+    values = list(inputs.values()) if isinstance(inputs, dict) else list(inputs)
+    lo, hi = kwargs.get("min_shapes"), kwargs.get("max_shapes")
+    dynamic = {}
+    if lo is not None and hi is not None:
+        for k, (a, b) in enumerate(zip(lo, hi)):
+            if a is not None and b is not None:
+                dynamic[k] = [d for d, (x, y) in enumerate(zip(a, b)) if x != y]
+    whole = capture(model, inputs, dynamic)
+    with torch.no_grad():
+        return torch2trt(whole, values, **kwargs)
+
+
+__all__ = ["backend", "capture", "compile_graph", "convert", "register"]

@@ -199,3 +199,97 @@ def test_attention_spellings_match_pytorch(name):
 def test_sdpa_dropout_is_refused():
     assert_refuses(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, dropout_p=0.5), [NN_Q, NN_K, NN_VV],
                    r"dropout_p=0.5")
+
+
+def test_sdpa_rows_hidden_by_the_mask_give_zero_as_pytorch():
+    """scaled_dot_product_attention's safe softmax: a query that may see no key gets 0 (a plain softmax: NaN)."""
+    mask = torch.rand(N, 1, L, S) > 0.5
+    mask[0, 0, 1] = False
+    mask[1, 0, 3:] = False
+
+    def fn(q, k, v, m):
+        return (F.scaled_dot_product_attention(q, k, v, attn_mask=m),
+                F.scaled_dot_product_attention(q, k, v, attn_mask=torch.zeros(m.shape).masked_fill(~m, -torch.inf)))
+
+    ref = fn(*qkv(), mask)
+    assert (ref[0][0, :, 1] == 0).all() and not ref[0].isnan().any()
+    assert_converts(fn, qkv() + [mask])
+
+
+@pytest.mark.parametrize("lengths", [(5, 5), (5, 7)])
+def test_sdpa_causal_with_dynamic_sequence_lengths(lengths):
+    from torch2trt.testing import assert_converts_dynamic
+
+    lq, s = lengths
+    fn = sdpa(is_causal=True)
+    assert_converts_dynamic(fn, qkv(lq=lq, s=s), [(1, H, 1, E), (1, H, 1, E), (1, H, 1, EV)],
+                            [(3, H, 9, E), (3, H, 11, E), (3, H, 11, EV)],
+                            [[(2, H, 4, E), (2, H, 9, E), (2, H, 9, EV)], [(1, H, 8, E), (1, H, 3, E), (1, H, 3, EV)]])
+
+
+# ---- TensorRT's attention layer (IAttention) where the call fits it --------------------------------------------
+def _qkv_same(n=N, h=H, lq=L, s=S, hk=None):
+    return [torch.randn(n, h, lq, E), torch.randn(n, hk or h, s, E), torch.randn(n, hk or h, s, E)]
+
+
+FUSED_CASES = {
+    "plain": (sdpa(), _qkv_same()),
+    "bool_mask": (sdpa(attn_mask=BOOL_MASK), _qkv_same()),
+    "float_mask_broadcast": (sdpa(attn_mask=FLOAT_MASK), _qkv_same()),
+    "causal_square": (sdpa(is_causal=True), _qkv_same(s=L)),
+    "causal_l_less_than_s": (sdpa(is_causal=True), _qkv_same()),
+    "scale": (sdpa(scale=0.3), _qkv_same()),
+    "grouped_heads": (sdpa(enable_gqa=True), [torch.randn(N, 6, L, E), torch.randn(N, 2, S, E),
+                                              torch.randn(N, 2, S, E)]),
+    "traced_bool_mask_with_hidden_rows": (
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=(q.sum(-1, keepdim=True) > 0) &
+                                                       (k.sum(-1, keepdim=True) > 0).transpose(-1, -2)),
+        _qkv_same()),
+}
+
+
+def _layer_types(trt_model):
+    net = trt_model.network
+    return [net.get_layer(i).type.name for i in range(net.num_layers)]
+
+
+@pytest.mark.skipif(not __import__("torch2trt").backend.has_attention_layer(), reason="no IAttention in this backend")
+@pytest.mark.parametrize("name", list(FUSED_CASES))
+def test_sdpa_becomes_one_attention_layer_and_matches_pytorch(name):
+    fn, inputs = FUSED_CASES[name]
+    report = assert_converts(fn, inputs)
+    from torch2trt import torch2trt
+    from torch2trt.check import FunctionModule
+
+    types = _layer_types(torch2trt(FunctionModule(fn).eval(), inputs, verify=False))
+    assert types.count("ATTENTION_INPUT") == 1 and "SOFTMAX" not in types and "MATRIX_MULTIPLY" not in types
+    assert report.outputs
+
+
+@pytest.mark.parametrize("fn, inputs, why", [
+    (sdpa(), qkv(), "value head size differs"),
+    (sdpa(), [torch.randn(N, H, L, E), torch.randn(1, H, S, E), torch.randn(1, H, S, E)], "broadcast batch"),
+    (sdpa(), [torch.randn(N, L, E), torch.randn(N, S, E), torch.randn(N, S, E)], "3-d"),
+    (sdpa(), [t.half() for t in _qkv_same()], "float16: the softmax stays in float32"),
+])
+def test_sdpa_outside_the_attention_layer_uses_matrix_products(fn, inputs, why):
+    from torch2trt import torch2trt
+    from torch2trt.check import FunctionModule
+
+    assert_converts(fn, inputs, rtol=2e-3 if inputs[0].dtype == torch.float16 else 1e-5)
+    types = _layer_types(torch2trt(FunctionModule(fn).eval(), inputs, verify=False))
+    assert "ATTENTION_INPUT" not in types and "SOFTMAX" in types, why
+
+
+def test_two_attentions_on_one_query_build():
+    """TensorRT-RTX's builder crashes on two IAttentions sharing a query: the second one uses matrix products."""
+    from torch2trt import torch2trt
+    from torch2trt.check import FunctionModule
+
+    def fn(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v), F.scaled_dot_product_attention(q, k * 2, v * 2)
+
+    inputs = _qkv_same()
+    assert_converts(fn, inputs)
+    types = _layer_types(torch2trt(FunctionModule(fn).eval(), inputs, verify=False))
+    assert types.count("ATTENTION_INPUT") == (1 if __import__("torch2trt").backend.has_attention_layer() else 0)

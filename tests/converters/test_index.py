@@ -254,7 +254,6 @@ def test_index_op_matches_pytorch(name):
 
 @pytest.mark.parametrize("fn, match", [
     (lambda a: a[a > 0], r"mask computed in the model"),
-    (lambda a: a[0, IX_IDX], r"mixing integer and tensor indices"),
     (lambda a: a[:, IX_IDX][:, :, IX_IDX], None),
     (_ix_view_then_setitem, None),
     (lambda a: a.scatter(1, torch.zeros(2, 2, 4, 3, dtype=torch.long), 1.0), r"duplicate indices"),
@@ -317,3 +316,155 @@ def test_getitem_with_a_dynamic_step_says_so():
 def test_pixel_shuffle_and_repeat_interleave_with_dynamic_dims(fn):
     x = torch.randn(2, 5, 4, 6)  # axis 1 (channels) and axis 3 (width) dynamic
     assert_converts_dynamic(fn, [x], [(1, 4, 4, 2)], [(3, 7, 4, 8)], [[(3, 4, 4, 8)]])
+
+
+# ---- advanced indexing with several index tensors (reading, __setitem__, index_put) -------------------------------
+# PyTorch's rule: ints are applied first; index tensors broadcast to B; where they are adjacent B takes their place,
+# where a slice or None separates them B comes first.
+_I = torch.tensor([[0, -1], [2, 1]])
+_J = torch.tensor([1, -2])
+
+GETITEM_SEVERAL = {
+    "adjacent_front": lambda x: x[_I, _J],
+    "adjacent_middle": lambda x: x[:, _I, _J],
+    "slice_between": lambda x: x[_I, :, _J],
+    "slice_between_later": lambda x: x[:, _I, :, _J],
+    "int_between_stays_adjacent": lambda x: x[:, _I, 0, _J],
+    "none_between": lambda x: x[:, _I, None, _J],
+    "int_first": lambda x: x[1, :, _J, _J],
+    "three_tensors": lambda x: x[_I, _J, torch.tensor([0]), :],
+    "stepped_slices": lambda x: x[1:, _J, ::2, _J],
+    "ellipsis": lambda x: x[..., _J, _J],
+    "constant_2d_mask": lambda x: x[:, torch.tensor([[True, False, True, False, True]] * 4)],
+}
+
+
+@pytest.mark.parametrize("name", list(GETITEM_SEVERAL))
+def test_getitem_several_constant_tensors_matches_pytorch(name):
+    from torch2trt.testing import assert_converts
+
+    assert_converts(GETITEM_SEVERAL[name], [torch.randn(3, 4, 5, 6)])
+
+
+def _indices(shapes, seed=0):
+    """x of shapes[0]; i, j: index tensors (with negative entries) for axes 1 and 3, of shapes[1] and shapes[2]."""
+    g = torch.Generator().manual_seed(seed + sum(map(sum, shapes)))
+    x = torch.randn(shapes[0], generator=g)
+    return [x, torch.randint(-x.shape[1], x.shape[1], shapes[1], generator=g),
+            torch.randint(-x.shape[3], x.shape[3], shapes[2], generator=g)]
+
+
+GETITEM_TRACED = {
+    "adjacent": lambda x, i, j: x.transpose(2, 3)[:, i, j],
+    "slice_between": lambda x, i, j: x[:, i, :, j],
+    "none_between_after_int": lambda x, i, j: x[0, i, None, :, j],
+    "broadcast": lambda x, i, j: x[:, i[:, None], 1:, j],
+}
+
+
+@pytest.mark.parametrize("name", list(GETITEM_TRACED))
+def test_getitem_several_traced_tensors_with_dynamic_shapes_matches_pytorch(name):
+    """Index tensors computed in the model / given as inputs, dynamic data and index lengths."""
+    from torch2trt.testing import assert_converts, assert_converts_dynamic
+
+    fn, sample = GETITEM_TRACED[name], _indices([(2, 5, 4, 5), (3,), (3,)])
+    assert_converts(fn, sample)
+    assert_converts_dynamic(fn, sample, [(1, 5, 4, 5), (1,), (1,)], [(4, 5, 4, 5), (7,), (7,)],
+                            make_inputs=_indices, interior=[(3, 5, 4, 5), (4,), (4,)])
+
+
+def test_getitem_hf_padding_mask_pattern_with_dynamic_batch_and_sequence():
+    """transformers' masking_utils: padding_mask[batch_idx, kv_idx] with aranges of the dynamic sizes."""
+    from torch2trt.testing import assert_converts_dynamic
+
+    def fn(m):
+        return m[torch.arange(m.shape[0])[:, None, None], torch.arange(m.shape[1])[None, None, :]]
+
+    assert_converts_dynamic(fn, [torch.rand(2, 5) > 0.5], [(1, 1)], [(4, 9)], [[(3, 2)], [(1, 9)]])
+
+
+def _assign_several(index, value):
+    def fn(x, i, j):
+        x = x.clone()
+        x[index(i, j)] = value(x, i, j) if callable(value) else value
+        return x
+    return fn
+
+
+def _unique_indices(shapes, seed=0):
+    """As _indices, without repeated positions (PyTorch leaves the winner among duplicates unspecified)."""
+    g = torch.Generator().manual_seed(seed + sum(map(sum, shapes)))
+    x = torch.randn(shapes[0], generator=g)
+    return [x, torch.randperm(x.shape[1], generator=g)[:shapes[1][0]],
+            torch.randperm(x.shape[3], generator=g)[:shapes[2][0]] - x.shape[3]]
+
+
+SETITEM_SEVERAL = {
+    "adjacent_scalar": _assign_several(lambda i, j: (slice(None), i, 0, j), 2.5),
+    "adjacent_tensor": _assign_several(lambda i, j: (slice(None), i, 1, j), lambda x, i, j: x[:, i, 0, j] * 2),
+    "slice_between_tensor_first": _assign_several(
+        lambda i, j: (slice(None), i, slice(None), j),
+        lambda x, i, j: x[:, i, 0, j].t()[:, :, None] + torch.arange(x.shape[2], dtype=x.dtype)),
+    "broadcast_value": _assign_several(lambda i, j: (Ellipsis, i, slice(None), j), lambda x, i, j: x[0, :1, 0, :1] * 1),
+    "index_put": lambda x, i, j: torch.index_put(x[0].transpose(1, 2), (i, j), torch.tensor(7.0)),
+    "index_put_values": lambda x, i, j: x[-1].transpose(1, 2).clone().index_put_((i, j), x[0, i, 1, j, None] * 3),
+}
+
+
+@pytest.mark.parametrize("name", list(SETITEM_SEVERAL))
+def test_setitem_several_traced_tensors_matches_pytorch(name):
+    from torch2trt.testing import assert_converts, assert_converts_dynamic
+
+    fn = SETITEM_SEVERAL[name]
+    sample = _unique_indices([(2, 5, 4, 6), (3,), (3,)])
+    assert_converts(fn, sample)
+    assert_converts_dynamic(fn, sample, [(1, 5, 4, 6), (1,), (1,)], [(4, 5, 4, 6), (5,), (5,)],
+                            make_inputs=_unique_indices, interior=[(3, 5, 4, 6), (4,), (4,)])
+
+
+def test_setitem_several_constant_tensors_with_dynamic_batch_matches_pytorch():
+    from torch2trt.testing import assert_converts_dynamic
+
+    def fn(x):
+        x = x.clone()
+        x[:, _J, torch.tensor([[0], [3]])] = -1.0
+        return x
+
+    assert_converts_dynamic(fn, [torch.randn(2, 4, 5)], [(1, 4, 5)], [(5, 4, 5)])
+
+
+def test_setitem_duplicate_constant_positions_are_refused():
+    from torch2trt.testing import assert_refuses
+
+    def fn(x):
+        x = x.clone()
+        x[:, torch.tensor([0, 0]), torch.tensor([1, 1])] = x[:, :2, 0]
+        return x
+
+    assert_refuses(fn, [torch.randn(2, 4, 5)], "duplicate index positions", min_shapes=[(1, 4, 5)],
+                   max_shapes=[(3, 4, 5)])
+
+
+ACCUMULATE = {
+    "repeated_positions": lambda x: torch.index_put(x, (torch.tensor([0, 2, 0, 0]), torch.tensor([1, 3, 1, -1])),
+                                                    x[1, :4] * 3, accumulate=True),
+    "broadcast_scalar": lambda x: x.clone().index_put_((torch.tensor([[1], [1]]), torch.tensor([0, 0, 2])),
+                                                       torch.tensor(2.5), accumulate=True),
+    "rows": lambda x: torch.index_put(x, (torch.tensor([2, 0, 2]),), x[:3] * 0.5, accumulate=True),
+    "integers": lambda x: torch.index_put(x.long(), (torch.tensor([1, 1, 1]), torch.tensor([0, 0, 4])),
+                                          torch.tensor([5, -3, 7]), accumulate=True),
+}
+
+
+@pytest.mark.parametrize("name", list(ACCUMULATE))
+def test_index_put_accumulate_with_repeated_positions_matches_pytorch(name):
+    from torch2trt.testing import assert_converts
+
+    assert_converts(ACCUMULATE[name], [torch.randn(3, 5) * 4])
+
+
+def test_index_put_accumulate_with_computed_indices_is_refused():
+    from torch2trt.testing import assert_refuses
+
+    assert_refuses(lambda x, i: torch.index_put(x, (i,), x[:2], accumulate=True),
+                   [torch.randn(3, 5), torch.tensor([0, 0])], r"accumulate=True\) with indices computed in the model")

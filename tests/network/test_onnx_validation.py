@@ -226,3 +226,58 @@ def test_grid_sample(mode, padding_mode, align_corners):
     grid = torch.rand(2, 5, 9, 2) * 2.4 - 1.2
     _validate(_GridSample(mode=mode, padding_mode=padding_mode, align_corners=align_corners),
               [torch.randn(2, 3, 8, 6), grid])
+
+
+# ---- IAttention as NVIDIA's parser builds it from ONNX Attention (opset 23) -------------------------------------
+def _onnx_attention(b, hq, hk, lq, s, d, causal, mask_type, scale):
+    from onnx import TensorProto, helper
+
+    ins = [helper.make_tensor_value_info("q", TensorProto.FLOAT, [b, hq, lq, d]),
+           helper.make_tensor_value_info("k", TensorProto.FLOAT, [b, hk, s, d]),
+           helper.make_tensor_value_info("v", TensorProto.FLOAT, [b, hk, s, d])]
+    if mask_type is not None:
+        ins.append(helper.make_tensor_value_info("m", mask_type, [lq, s]))
+    attrs = {"is_causal": int(causal)}
+    if scale is not None:
+        attrs["scale"] = scale
+    node = helper.make_node("Attention", [i.name for i in ins], ["y"], **attrs)
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [b, hq, lq, d])
+    return helper.make_model(helper.make_graph([node], "attention", ins, [out]),
+                             opset_imports=[helper.make_opsetid("", 23)])
+
+
+@pytest.mark.parametrize("causal, mask, scale", [(False, None, None), (True, None, None), (False, "bool", None),
+                                                 (False, "float", 0.5)])
+def test_onnx_attention_parsed_into_iattention_matches_sdpa(causal, mask, scale):
+    """The parser (not our converter) makes the ATTENTION_INPUT/OUTPUT pair and scales q and k; our reference of
+    it must equal PyTorch's scaled_dot_product_attention (grouped heads 4/2) — validates no-scale, GQA grouping,
+    mask and causal semantics of network/_ref_nn.attention_input."""
+    from onnx import TensorProto
+
+    from torch2trt.backend import create_network, trt
+
+    b, hq, hk, lq, s, d = 2, 4, 2, 5, 7, 8
+    mask_type = {None: None, "bool": TensorProto.BOOL, "float": TensorProto.FLOAT}[mask]
+    builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
+    network = create_network(builder)
+    parser = trt.OnnxParser(network, trt.Logger(trt.Logger.ERROR))
+    if not parser.parse(_onnx_attention(b, hq, hk, lq, s, d, causal, mask_type, scale).SerializeToString()):
+        pytest.skip("this backend's ONNX parser has no Attention (opset 23)")
+    record = read_network(network)
+    assert [r.type for r in record.layers].count("ATTENTION_INPUT") == 1
+    g = torch.Generator().manual_seed(3)
+    q, k, v = torch.randn(b, hq, lq, d, generator=g), torch.randn(b, hk, s, d, generator=g), \
+        torch.randn(b, hk, s, d, generator=g)
+    feeds, m = {"q": q, "k": k, "v": v}, None
+    if mask == "bool":
+        m = torch.rand(lq, s, generator=g) > 0.4
+        m[:, 0] = True
+    elif mask == "float":
+        m = torch.randn(lq, s, generator=g)
+    if m is not None:
+        feeds["m"] = m
+    got = reference.run(record, feeds)[record.outputs[0]].double()
+    expected = F.scaled_dot_product_attention(q.double(), k.double(), v.double(), attn_mask=m, is_causal=causal,
+                                              scale=scale, enable_gqa=True)
+    assert got.shape == expected.shape
+    assert ((got - expected).norm() / expected.norm()).item() <= RTOL

@@ -1027,3 +1027,58 @@ def test_loop_accumulates_over_an_iterated_axis(net):
     got_every, got_last = run(net.build(every.get_output(0), last.get_output(0)), {"x": x})
     assert_same(got_every, x.flip(0).cumsum(0), rtol=1e-6)
     assert_same(got_last, x.sum(0), rtol=1e-6)
+
+
+# ---- ATTENTION (IAttention: ATTENTION_INPUT + ATTENTION_OUTPUT) ---------------------------------------------------
+# Expectation: PyTorch's scaled_dot_product_attention with scale=1 (TensorRT applies no scale: the Fused Attention
+# guide requires Q or K to be pre-scaled), enable_gqa for fewer key/value heads, is_causal for UPPER_LEFT.
+ATTENTION_CASES = {
+    "plain": dict(hkv=4),
+    "gqa": dict(hkv=2),
+    "mqa": dict(hkv=1),
+    "causal_upper_left": dict(hkv=4, causal="UPPER_LEFT"),
+    "causal_lower_right": dict(hkv=2, causal="LOWER_RIGHT"),
+    "bool_mask_broadcast": dict(hkv=4, mask=torch.bool, mask_shape=(B, 1, 5, 7)),
+    "float_mask": dict(hkv=2, mask=torch.float32, mask_shape=(1, 4, 5, 7)),
+}
+
+
+@pytest.mark.skipif(not hasattr(trt.INetworkDefinition, "add_attention_v2"), reason="no IAttention in this backend")
+@pytest.mark.parametrize("name", list(ATTENTION_CASES))
+def test_attention_matches_sdpa_without_scale(net, name):
+    case = ATTENTION_CASES[name]
+    hkv, causal = case["hkv"], case.get("causal", "NONE")
+    g = torch.Generator().manual_seed(len(name))
+    q, k, v = torch.randn(B, 4, 5, 8, generator=g), torch.randn(B, hkv, 7, 8, generator=g), \
+        torch.randn(B, hkv, 7, 8, generator=g)
+    layer = net.network.add_attention_v2(net.input("q", torch.float32, q.shape), net.input("k", torch.float32, k.shape),
+                                         net.input("v", torch.float32, v.shape), trt.AttentionNormalizationOp.SOFTMAX,
+                                         getattr(trt.CausalMaskKind, causal))
+    layer.decomposable = True
+    feeds = {"q": q, "k": k, "v": v}
+    mask = None
+    if "mask" in case:
+        mask = torch.rand(case["mask_shape"], generator=g) > 0.4 if case["mask"] == torch.bool else \
+            torch.randn(case["mask_shape"], generator=g)
+        if mask.dtype == torch.bool:
+            mask[..., 0] = True  # every query keeps a key (rows without one are unspecified)
+        layer.mask = net.input("m", mask.dtype, mask.shape)
+        feeds["m"] = mask
+    (got,) = run(net.build(layer.get_output(0)), feeds)
+    if causal == "LOWER_RIGHT":
+        mask = torch.ones(5, 7, dtype=torch.bool).tril(diagonal=7 - 5)
+    expected = F.scaled_dot_product_attention(q.double(), k.double(), v.double(), attn_mask=mask,
+                                              is_causal=causal == "UPPER_LEFT", scale=1.0, enable_gqa=hkv != 4)
+    assert_same(got, expected.float(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not hasattr(trt.INetworkDefinition, "add_attention_v2"), reason="no IAttention in this backend")
+def test_attention_records_its_settings(net):
+    q = net.input("q", torch.float32, (B, 2, 3, 4))
+    layer = net.network.add_attention_v2(q, q, q, trt.AttentionNormalizationOp.SOFTMAX, trt.CausalMaskKind.UPPER_LEFT)
+    layer.decomposable = True
+    record = net.build(layer.get_output(0))
+    first = next(r for r in record.layers if r.type == "ATTENTION_INPUT")
+    assert first.attrs["causal_kind"] == "UPPER_LEFT" and first.attrs["norm_op"] == "SOFTMAX"
+    assert first.attrs["decomposable"] is True
+    assert [r.type for r in record.layers] == ["ATTENTION_INPUT", "ATTENTION_OUTPUT"]

@@ -1,7 +1,9 @@
 """Attention converters: F.scaled_dot_product_attention and F.multi_head_attention_forward (what
-nn.MultiheadAttention calls; the ops inside it never reach the tracer), built from matrix products and a
-float32 softmax. Masks may be constants or computed in the model. Dynamic batch and sequence lengths are kept
-where the masks allow (reshapes use the network's own dims)."""
+nn.MultiheadAttention calls; the ops inside it never reach the tracer). Where the backend has TensorRT's attention
+layer (IAttention; backend.add_attention) and the call fits it (float32, 4-d, value head size = query head size, equal
+batch, equal or grouped heads, bool/float masks broadcastable over batch and heads), one IAttention; otherwise
+matrix products and a float32 softmax. Masks may be constants or computed in the model. Dynamic batch and
+sequence lengths are kept where the masks allow (reshapes use the network's own dims)."""
 
 from __future__ import annotations
 
@@ -10,13 +12,14 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .. import backend
 from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from .activation import softmax
 from .linear import matmul
 from .shape import input_dims, reshape, transpose
-from .unary import binary, select
+from .unary import binary, select, unary
 
 E = trt.ElementWiseOperation
 M = trt.MatrixOperation
@@ -32,28 +35,114 @@ def _compute(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
-def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, S: int):
+def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, S: int, safe: bool = False):
     """softmax(q k^T * scale + mask) v on ITensors (..., L, D) / (..., S, D); the softmax runs in float32.
-    `mask`: None, a bool tensor (True = attend) or an additive float mask (torch tensor or traced/ITensor)."""
+    `mask`: None, a bool tensor (True = attend) or an additive float mask (torch tensor or traced/ITensor).
+    `safe`: rows the mask hides entirely give 0, as scaled_dot_product_attention's `_safe_softmax` (PyTorch >= 2.5;
+    a plain softmax gives NaN there)."""
     scores = _mm(ctx, q, k, M.TRANSPOSE)
     compute = _compute(dtype)
     scores = ctx.cast(scores, compute)
     scores = binary(ctx, scores, scale, E.PROD, compute)
     rank = len(scores.shape)
     neg_inf = ctx.trt(torch.tensor(-math.inf, dtype=compute), rank=rank)
-    if is_causal:
-        if L < 0 or S < 0:
-            raise ctx.unsupported(f"{ctx.method_name}(is_causal=True) with dynamic sequence lengths")
-        causal = torch.ones(L, S, dtype=torch.bool).tril()  # top-left aligned, as PyTorch's
-        scores = select(ctx, ctx.trt(causal, rank=rank), scores, neg_inf)
+    if is_causal:  # top-left aligned, as PyTorch's: query i sees keys j <= i
+        if -1 in trt_dims(scores)[-2:]:
+            from .reduce import axis_iota
+
+            i, j = axis_iota(ctx, scores, rank - 2), axis_iota(ctx, scores, rank - 1)
+            causal = unary(ctx, binary(ctx, j, i, E.GREATER, torch.int32), trt.UnaryOperation.NOT)
+        else:
+            causal = ctx.trt(torch.ones(L, S, dtype=torch.bool).tril(), rank=rank)
+        scores = select(ctx, causal, scores, neg_inf)
     if mask is not None:
         mask_dtype = mask.dtype if isinstance(mask, torch.Tensor) else None
         if mask_dtype == torch.bool or (isinstance(mask, trt.ITensor) and mask.dtype == trt.bool):
             scores = select(ctx, ctx.trt(mask, torch.bool, rank), scores, neg_inf)
         else:
             scores = binary(ctx, scores, ctx.trt(mask, compute, rank), E.SUM, compute)
-    probs = ctx.cast(softmax(ctx, scores, rank - 1), dtype)
+    probs = softmax(ctx, scores, rank - 1)
+    if safe and mask is not None:
+        top = ctx.network.add_reduce(scores, trt.ReduceOperation.MAX, 1 << (rank - 1), True)
+        ctx.name_layer(top, "row_max")
+        hidden = binary(ctx, top.get_output(0), neg_inf, E.EQUAL, compute)
+        probs = select(ctx, hidden, ctx.trt(torch.tensor(0.0, dtype=compute), rank=rank), probs)
+    probs = ctx.cast(probs, dtype)
     return _mm(ctx, probs, v), probs
+
+
+# float32 only: in float16 / bfloat16 the matrix-product form keeps the softmax in float32 (the project's rule for
+# precision-sensitive layers); where IAttention normalizes in reduced precision is TensorRT's choice, not measured here
+_FUSED_DTYPES = (torch.float32,)
+
+
+def _fits_fused(q, k, v, mask, dtype, qt, kt, vt, grouped: bool) -> bool:
+    """Does IAttention compute this call: 4-d [b, h, s, d] inputs of one float dtype, the value's head size equal
+    to the query's, one batch size (static or the same network dims), key/value heads equal to the query's or (GQA)
+    dividing them, and a mask of at most 4 dims whose leading dims are 1 or the batch / head count."""
+    if not backend.has_attention_layer() or dtype not in _FUSED_DTYPES:
+        return False
+    shapes = [tuple(t.shape) for t in (q, k, v)]
+    if any(len(s) != 4 for s in shapes) or shapes[2][-1] != shapes[0][-1] or shapes[1] != shapes[2]:
+        return False
+    dims = [trt_dims(t) for t in (qt, kt, vt)]
+    if len({s[0] for s in shapes}) != 1 or len({d[0] for d in dims}) != 1:
+        return False
+    hq, hk = shapes[0][1], shapes[1][1]
+    if hq != hk and not (grouped and hq % hk == 0):
+        return False
+    if mask is not None:
+        m = tuple(mask.shape) if isinstance(mask, torch.Tensor) else trt_dims(mask)
+        if len(m) > 4:
+            return False
+        m = (1,) * (4 - len(m)) + tuple(m)
+        if m[0] not in (1, shapes[0][0]) or m[1] not in (1, hq):
+            return False
+    return True
+
+
+def _query_free(ctx, q) -> bool:
+    """TensorRT-RTX 1.7's builder crashes (segfault) on two IAttentions whose queries are the same tensor: only the
+    first use of a query gets the attention layer."""
+    return q.name not in getattr(ctx, "_attention_queries", ())
+
+
+def _claim_query(ctx, q) -> None:
+    if not hasattr(ctx, "_attention_queries"):
+        ctx._attention_queries = set()
+    ctx._attention_queries.add(q.name)
+
+
+def fused_attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype):
+    """softmax(q k^T * scale + mask) v as one IAttention (q scaled first: TensorRT applies no scale). Rows the mask
+    hides entirely give 0 (scaled_dot_product_attention's safe softmax); TensorRT leaves them unspecified, so they are
+    selected to 0 after the layer unless the mask is a constant that hides no row."""
+    rank = 4
+    _claim_query(ctx, q)
+    qs = binary(ctx, q, scale, E.PROD, dtype) if scale != 1.0 else q
+    layer = backend.add_attention(ctx.network, qs, k, v, is_causal)
+    ctx.name_layer(layer, "attention")
+    layer.decomposable = True  # several kernels where no fused one fits (e.g. the CPU build)
+    mt = None
+    if mask is not None:
+        is_bool = (mask.dtype == torch.bool) if isinstance(mask, torch.Tensor) else mask.dtype == trt.bool
+        mt = ctx.trt(mask, torch.bool if is_bool else dtype, rank)
+        layer.mask = mt
+    y = layer.get_output(0)
+    if mt is None:
+        return y
+    if isinstance(mask, torch.Tensor) and get_trt(mask) is None:
+        visible = mask.any(-1) if mask.dtype == torch.bool else (mask > -math.inf).any(-1)
+        if bool(visible.all()):
+            return y
+    seen = ctx.cast(mt, torch.float32) if is_bool else ctx.cast(mt, _compute(dtype))
+    top = ctx.network.add_reduce(seen, trt.ReduceOperation.MAX, 1 << (rank - 1), True)
+    ctx.name_layer(top, "row_max")
+    none = 0.0 if is_bool else -math.inf
+    hidden = binary(ctx, top.get_output(0), ctx.trt(torch.tensor(none, dtype=torch.float32 if is_bool else
+                                                                    _compute(dtype)), rank=rank),
+                    E.EQUAL, torch.float32 if is_bool else _compute(dtype))
+    return select(ctx, hidden, ctx.trt(torch.tensor(0.0, dtype=dtype), rank=rank), y)
 
 
 def _repeat_heads(ctx, t, x: torch.Tensor, groups: int):
@@ -81,10 +170,14 @@ def convert_sdpa(ctx):
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     rank = out.dim()
     qt, kt, vt = (ctx.trt(t, out.dtype, rank) for t in (q, k, v))
+    if _fits_fused(q, k, v, mask, out.dtype, qt, kt, vt, bool(gqa)) and not (is_causal and mask is not None) \
+            and _query_free(ctx, qt):
+        ctx.set_output(out, fused_attention(ctx, qt, kt, vt, scale, mask, is_causal, out.dtype))
+        return
     if gqa and q.dim() >= 3 and k.shape[-3] != q.shape[-3]:
         kt = _repeat_heads(ctx, kt, k, q.shape[-3] // k.shape[-3])
         vt = _repeat_heads(ctx, vt, v, q.shape[-3] // v.shape[-3])
-    y, _ = attention(ctx, qt, kt, vt, scale, mask, is_causal, out.dtype, q.shape[-2], k.shape[-2])
+    y, _ = attention(ctx, qt, kt, vt, scale, mask, is_causal, out.dtype, q.shape[-2], k.shape[-2], safe=True)
     ctx.set_output(out, y)
 
 
@@ -209,7 +302,16 @@ def convert_multi_head_attention_forward(ctx):
         extra += 1
         if mask is not None:
             mask = _pad_key(ctx, mask, dtype)
-    y, probs = attention(ctx, heads(qt, q_dims), kh, vh, 1.0 / math.sqrt(D), mask, is_causal, dtype, L, S + extra)
+    qh = heads(qt, q_dims)
+    m_dims = None if mask is None else tuple(mask.shape) if isinstance(mask, torch.Tensor) else trt_dims(mask)
+    fused = weights_out is None and backend.has_attention_layer() and dtype in _FUSED_DTYPES and (
+        m_dims is None or (L >= 0 and m_dims[-2] == L)) \
+        and _query_free(ctx, qh)
+    if fused:  # need_weights=False: PyTorch runs scaled_dot_product_attention (hidden rows give 0)
+        y = fused_attention(ctx, qh, kh, vh, 1.0 / math.sqrt(D), mask, is_causal, dtype)
+    else:
+        y, probs = attention(ctx, qh, kh, vh, 1.0 / math.sqrt(D), mask, is_causal, dtype, L, S + extra,
+                             safe=weights_out is None)
     # (N, H, L, D) -> (L, N, H, D) -> (L, N, E)
     y = reshape(ctx, transpose(ctx, y, [2, 0, 1, 3]), q_dims + [E_])
     y = matmul(ctx, y, out_w.t(), dtype)

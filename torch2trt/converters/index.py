@@ -1,8 +1,9 @@
-"""Indexing converters: `x[...]` (ints, slices with steps, negative indices, None, Ellipsis, one integer
-tensor or a constant boolean mask), gather, index_select, embedding.
+"""Indexing converters: `x[...]` (ints, slices with steps, negative indices, None, Ellipsis, integer index tensors
+(constants or computed in the model, any number, broadcast together) and constant boolean masks), `x[...] = v`,
+index_put, gather, index_select, embedding, scatter, sort/topk.
 
-Basic indexing is one SLICE plus (when axes are dropped or inserted) one reshape; one advanced index adds
-a GATHER. Combinations whose PyTorch result layout differs from that construction are refused."""
+Basic indexing is one SLICE plus (when axes are dropped or inserted) one reshape; index tensors add one GATHER
+on their axes, transposed and flattened to where PyTorch puts the broadcast index shape (advanced_index)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ..backend import trt
 from ..tracing.context import get_trt, torch_dtype_from_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .shape import _static, input_dims, reshape, sample_dims, slice_bounds, slice_layer, wrap_index
+from .shape import _static, input_dims, reshape, sample_dims, slice_bounds, slice_layer, transpose, wrap_index
 
 
 def _is_tensor_index(i) -> bool:
@@ -41,16 +42,14 @@ def _normalize(ctx, x, index):
 
 @tensorrt_converter([torch.Tensor.__getitem__])
 def convert_getitem(ctx):
-    """One SLICE (bounds clamped as Python's slices, also where they or the axis are dynamic), one GATHER for a
-    tensor index, one reshape where axes are dropped (ints) or inserted (None)."""
+    """One SLICE (bounds clamped as Python's slices, also where they or the axis are dynamic), then for tensor
+    indices one GATHER (see advanced_index), and one reshape where axes are dropped (ints) or inserted (None)."""
     x, index, out = ctx.method_args[0], ctx.method_args[1], ctx.method_return
-    entries = _normalize(ctx, x, index)
+    entries = _index_tensors(ctx, _normalize(ctx, x, index))
     xt = ctx.trt(x)
     dims = sample_dims(ctx, xt, x.shape)
     starts, sizes, strides = [], [], []
-    advanced = None                 # (axis in the sliced tensor, index tensor)
     axis = 0
-    has_int = False
     for e in entries:
         if e is None:
             continue
@@ -62,7 +61,6 @@ def convert_getitem(ctx):
             starts.append(e)
             sizes.append(1)
             strides.append(1)
-            has_int = True
         elif isinstance(e, slice):
             step = 1 if e.step is None else e.step
             if not _static(step) or step <= 0:
@@ -75,58 +73,137 @@ def convert_getitem(ctx):
             sizes.append(size)
             strides.append(step)
         elif _is_tensor_index(e):
-            if advanced is not None:
-                raise ctx.unsupported("x[...] with several tensor indices")
-            if e.dtype == torch.bool:
-                if get_trt(e) is not None:
-                    raise ctx.unsupported("x[mask] with a mask computed in the model: its output shape depends "
-                                          "on the data")
-                if e.dim() != 1:
-                    raise ctx.unsupported("x[mask] with a multi-dimensional boolean mask")
-                e = e.nonzero().reshape(-1)
             starts.append(0)
             sizes.append(n)
             strides.append(1)
-            advanced = (axis, e)
         else:
             raise ctx.unsupported(f"x[{index!r}]: index of type {type(e).__name__}")
         axis += 1
-    if advanced is not None and has_int:
-        raise ctx.unsupported("x[...] mixing integer and tensor indices (PyTorch moves the indexed dims)")
     whole = all(_static(a) and a == 0 for a in starts) and strides == [1] * len(strides) and \
         all(z is d or (_static(z) and _static(d) and z == d) for z, d in zip(sizes, dims))
     y = xt if whole else slice_layer(ctx, xt, starts, sizes, strides, "getitem")
-    if advanced is not None:
-        # the slice keeps every axis, so the index applies to the same axis as in x
-        layer = ctx.network.add_gather(y, ctx.trt(advanced[1], torch.int64), advanced[0])
-        ctx.name_layer(layer, "gather")
-        y = layer.get_output(0)
-    if -1 not in trt_dims(y):
-        if trt_dims(y) != tuple(out.shape):
-            y = reshape(ctx, y, list(out.shape))
-    elif has_int or any(e is None for e in entries):
-        y = reshape(ctx, y, _dynamic_out_shape(ctx, y, entries))
+    if any(isinstance(e, torch.Tensor) for e in entries):
+        y, layout = advanced_index(ctx, y, entries, sizes)
+    else:
+        layout = _basic_layout(entries)
+    y = _finish_layout(ctx, y, layout, out)
     ctx.set_output(out, y)
 
 
-def _dynamic_out_shape(ctx, y, entries) -> list:
-    """Output shape of indexing from the sliced (and gathered) tensor's dims: ints drop their axis, None adds one,
-    a tensor index stands for its own dims."""
-    dims = input_dims(ctx, y)
-    shape, p = [], 0
+def _basic_layout(entries) -> list:
+    """Output layout of basic indexing of the sliced tensor: ("axis", a) keeps axis a, ("one",) inserts a None axis;
+    int axes (size 1 after the slice) are dropped."""
+    layout, axis = [], 0
     for e in entries:
         if e is None:
-            shape.append(1)
-        elif isinstance(e, slice):
-            shape.append(dims[p])
-            p += 1
-        elif isinstance(e, torch.Tensor):
-            k = 1 if e.dtype == torch.bool else e.dim()
-            shape += dims[p:p + k]
-            p += k
-        else:  # an int: a size-1 axis of y that the output drops
-            p += 1
-    return shape
+            layout.append(("one",))
+            continue
+        if isinstance(e, slice):
+            layout.append(("axis", axis))
+        axis += 1
+    return layout
+
+
+def _finish_layout(ctx, y, layout: list, out: torch.Tensor):
+    """Reshape y to the output: `layout` lists, per output axis, the axis of y it is (("axis", a)) or a size-1
+    axis to insert (("one",)); y's axes not listed have size 1 (ints) and are dropped."""
+    if -1 not in trt_dims(y):
+        return y if trt_dims(y) == tuple(out.shape) else reshape(ctx, y, list(out.shape))
+    kept = [item[1] for item in layout if item[0] == "axis"]
+    if kept == list(range(len(trt_dims(y)))) and len(layout) == len(kept):
+        return y
+    dims = input_dims(ctx, y)
+    return reshape(ctx, y, [1 if item[0] == "one" else dims[item[1]] for item in layout])
+
+
+def _index_tensors(ctx, entries):
+    """Entries with each constant boolean mask replaced by its nonzero() columns (one index per masked axis)."""
+    out = []
+    for e in entries:
+        if isinstance(e, torch.Tensor) and e.dtype == torch.bool:
+            if get_trt(e) is not None:
+                raise ctx.unsupported("x[mask] with a mask computed in the model: its output shape depends on the "
+                                      "data")
+            if e.dim() == 0:
+                raise ctx.unsupported("x[True] / x[False]: a 0-d boolean index")
+            out += list(e.nonzero().unbind(1))
+        else:
+            out.append(e)
+    return out
+
+
+def advanced_index(ctx, y, entries, sizes: list):
+    """PyTorch's advanced indexing of `y` (x after the SLICE: x's rank, int axes of size 1, tensor axes whole).
+
+    Index tensors broadcast together to B. Where they are adjacent (only ints may sit between them: PyTorch
+    applies ints first), B takes their place; otherwise (a slice or None between them) B comes first. The indexed
+    axes are transposed together to that place and flattened into one; one GATHER there takes the linear index
+    sum_j i_j * prod(n_l, l > j), with negative indices wrapped (i + n where i < 0). Returns (tensor, layout) for
+    _finish_layout. `sizes`: y's dims (ints, or DynDims carrying the sample's value)."""
+    from .unary import E as _E
+    from .unary import binary, select
+
+    dims, sdims = input_dims(ctx, y), sizes
+    kinds, axis = [], 0  # per entry: (kind, axis of y or None)
+    for e in entries:
+        if e is None:
+            kinds.append(("one", None))
+            continue
+        kinds.append(("tensor" if isinstance(e, torch.Tensor) else "slice" if isinstance(e, slice) else "int", axis))
+        axis += 1
+    tensor_pos = [k for k, (kind, _) in enumerate(kinds) if kind == "tensor"]
+    between = [kinds[k][0] for k in range(tensor_pos[0], tensor_pos[-1] + 1)]
+    adjacent = all(kind in ("tensor", "int") for kind in between)
+    adv = [a for kind, a in kinds if kind == "tensor"]
+    rank = len(dims)
+    if adjacent:
+        pre = [a for a in range(rank) if a < adv[0] and a not in adv]
+    else:
+        pre = []
+    post = [a for a in range(rank) if a not in adv and a not in pre]
+    perm = pre + adv + post
+    t = transpose(ctx, y, perm)
+    if len(adv) > 1:
+        size = 1
+        for a in adv:
+            size = size * sdims[a]
+        t = reshape(ctx, t, [dims[a] for a in pre] + [size] + [dims[a] for a in post])
+    lin = None
+    stride = 1
+    for e, a in reversed([(e, a) for e, (kind, a) in zip(entries, kinds) if kind == "tensor"]):
+        n = sdims[a]
+        if get_trt(e) is None and _static(n):
+            i = ctx.trt(torch.where(e < 0, e + n, e).to(torch.int64))
+        else:
+            i = ctx.trt(e, torch.int64)
+            neg = binary(ctx, i, 0, _E.LESS, torch.int64)
+            i = select(ctx, neg, binary(ctx, i, ctx.trt(n, torch.int64, 0) if not _static(n) else n, _E.SUM,
+                                        torch.int64), i)
+        if not (_static(stride) and stride == 1):
+            i = binary(ctx, i, ctx.trt(stride, torch.int64, 0) if not _static(stride) else stride, _E.PROD,
+                       torch.int64)
+        lin = i if lin is None else binary(ctx, lin, i, _E.SUM, torch.int64)
+        stride = stride * n
+    layer = ctx.network.add_gather(t, lin, len(pre))
+    ctx.name_layer(layer, "gather")
+    g = layer.get_output(0)
+    nb = len(g.shape) - len(pre) - len(post)
+    where_g = {a: k for k, a in enumerate(pre)}
+    where_g.update({a: len(pre) + nb + k for k, a in enumerate(post)})
+    b_items = [("axis", len(pre) + k) for k in range(nb)]
+    layout, placed = [], False
+    if not adjacent:
+        layout += b_items
+        placed = True
+    for kind, a in kinds:
+        if kind == "one":
+            layout.append(("one",))
+        elif kind == "slice":
+            layout.append(("axis", where_g[a]))
+        elif kind == "tensor" and not placed:
+            layout += b_items
+            placed = True
+    return g, layout
 
 
 @tensorrt_converter([torch.gather, torch.Tensor.gather, torch.take_along_dim, torch.Tensor.take_along_dim])
@@ -189,6 +266,42 @@ def _scatter_into(ctx, x, positions: torch.Tensor, values):
     layer.axis = 0
     ctx.name_layer(layer, "setitem")
     return reshape(ctx, layer.get_output(0), list(x.shape))
+
+
+def _accumulate_into(ctx, x, positions: torch.Tensor, values):
+    """x with values added at flat `positions` (constants), repeated positions included: in rounds, round r adding
+    the r-th occurrence of each position (gather, add, scatter), so that every position sums its values in index
+    order, as PyTorch's sequential accumulation."""
+    from .shape import _broadcast_slice
+    from .unary import E as _E
+    from .unary import binary
+
+    flat_pos = positions.reshape(-1)
+    flat = reshape(ctx, ctx.trt(x), [x.numel()])
+    v = ctx.trt(values, x.dtype) if isinstance(values, torch.Tensor) else ctx.trt(torch.tensor(values, dtype=x.dtype))
+    vshape = tuple(values.shape) if isinstance(values, torch.Tensor) else ()
+    if vshape != tuple(positions.shape):
+        v = _broadcast_slice(ctx, v, tuple(positions.shape), vshape)
+    v = reshape(ctx, v, [positions.numel()])
+    seen: dict[int, int] = {}
+    rounds = []
+    for p in flat_pos.tolist():
+        rounds.append(seen.get(p, 0))
+        seen[p] = rounds[-1] + 1
+    rounds = torch.tensor(rounds, dtype=torch.int64)
+    for r in range(int(rounds.max()) + 1 if rounds.numel() else 0):
+        sel = (rounds == r).nonzero().reshape(-1)
+        where = ctx.constant(flat_pos[sel])
+        current = ctx.network.add_gather(flat, where, 0)
+        ctx.name_layer(current, "index_put_read")
+        add = ctx.network.add_gather(v, ctx.constant(sel), 0)
+        ctx.name_layer(add, "index_put_values")
+        total = binary(ctx, current.get_output(0), add.get_output(0), _E.SUM, x.dtype)
+        layer = ctx.network.add_scatter(flat, where, total, trt.ScatterMode.ELEMENT)
+        layer.axis = 0
+        ctx.name_layer(layer, "index_put_accumulate")
+        flat = layer.get_output(0)
+    return reshape(ctx, flat, list(x.shape))
 
 
 def _constant_index(ctx, index):
@@ -292,11 +405,137 @@ def _setitem_basic(ctx, x, index, value):
     return select(ctx, mask, placed, xt)
 
 
+def _linear_index(ctx, pairs, sdims):
+    """sum_j i_j * prod(n_l, l > j) over (index tensor, axis) pairs (int64, broadcast over the index tensors),
+    negative indices wrapped to i + n. A Python int is a 0-d constant index."""
+    from .unary import E as _E
+    from .unary import binary, select
+
+    lin, stride = None, 1
+    for e, a in reversed(pairs):
+        n = sdims[a]
+        if isinstance(e, int) or (get_trt(e) is None and _static(n)):
+            e = torch.as_tensor(e, dtype=torch.int64)
+            i = ctx.trt(torch.where(e < 0, e + n, e)) if _static(n) else ctx.trt(e)
+            if not _static(n):
+                i = select(ctx, binary(ctx, i, 0, _E.LESS, torch.int64), binary(ctx, i, ctx.trt(n, torch.int64, 0),
+                                                                                _E.SUM, torch.int64), i)
+        else:
+            i = ctx.trt(e, torch.int64)
+            wrapped = binary(ctx, i, n if _static(n) else ctx.trt(n, torch.int64, 0), _E.SUM, torch.int64)
+            i = select(ctx, binary(ctx, i, 0, _E.LESS, torch.int64), wrapped, i)
+        if not (_static(stride) and stride == 1):
+            i = binary(ctx, i, stride if _static(stride) else ctx.trt(stride, torch.int64, 0), _E.PROD, torch.int64)
+        lin = i if lin is None else binary(ctx, lin, i, _E.SUM, torch.int64)
+        stride = stride * n
+    return lin
+
+
+def _put(ctx, x, entries, value):
+    """x with x[entries] = value (entries: normalized, with tensor indices; slices whole) as one SCATTER: the
+    indexed axes (tensors and ints) are transposed together to where PyTorch puts their broadcast shape B and
+    flattened into one axis F, the value is broadcast to x[entries]'s shape and laid out as (pre, |B|, post), and
+    its rows are scattered into F at the linear indices. Duplicate positions are refused where the indices are
+    constants; PyTorch leaves their winner unspecified (index_put(accumulate=False))."""
+    from .shape import expand_to
+
+    xt = ctx.trt(x)
+    dims, sdims = input_dims(ctx, xt), sample_dims(ctx, xt, x.shape)
+    kinds, axis = [], 0
+    for e in entries:
+        if e is None:
+            kinds.append(("one", None))
+            continue
+        if isinstance(e, slice):
+            if not (e.start is None and e.stop is None and e.step in (None, 1)):
+                raise ctx.unsupported(f"x[...] = value with tensor indices and the slice {e}: only whole slices (:) "
+                                      "next to tensor indices")
+            kinds.append(("slice", axis))
+        elif isinstance(e, torch.Tensor):
+            kinds.append(("tensor", axis))
+        elif isinstance(e, int) and not isinstance(e, (bool, DynDim)):
+            kinds.append(("int", axis))
+        else:
+            raise ctx.unsupported(f"x[...] = value with tensor indices and the index {e!r}")
+        axis += 1
+    if axis != x.dim():
+        raise ctx.unsupported(f"x[...] = value: {axis} indices for {x.dim()} dims")
+    tensor_pos = [k for k, (kind, _) in enumerate(kinds) if kind == "tensor"]
+    adjacent = all(kinds[k][0] in ("tensor", "int") for k in range(tensor_pos[0], tensor_pos[-1] + 1))
+    indexed = [a for kind, a in kinds if kind in ("tensor", "int")]
+    first = kinds[tensor_pos[0]][1]
+    pre = [a for kind, a in kinds if kind == "slice" and adjacent and a < first]
+    post = [a for kind, a in kinds if kind == "slice" and a not in pre]
+    perm = pre + indexed + post
+    t = reshape(ctx, transpose(ctx, xt, perm), [dims[a] for a in pre] + [-1] + [dims[a] for a in post])
+    pairs = [(e, a) for e, (kind, a) in zip(entries, kinds) if kind in ("tensor", "int")]
+    constant = all((isinstance(e, int) or get_trt(e) is None) and _static(sdims[a]) for e, a in pairs)
+    if constant:
+        flat = torch.zeros((), dtype=torch.int64)
+        for e, a in pairs:
+            e = torch.as_tensor(e, dtype=torch.int64)
+            flat = flat * sdims[a] + torch.where(e < 0, e + sdims[a], e)
+        if flat.numel() != flat.unique().numel():
+            raise ctx.unsupported("x[index] = value with duplicate index positions: PyTorch leaves the result "
+                                  "unspecified")
+    lin = _linear_index(ctx, pairs, sdims)
+    b_dims = input_dims(ctx, lin)
+    nb = len(b_dims)
+    # the value, broadcast to x[entries]'s shape, in (pre, B, post) order: x[entries]'s layout without None axes
+    out_kinds = (["B"] if not adjacent else []) + _merge_b([kind for kind, _ in kinds], adjacent)
+    g_dims = [dims[a] for a in pre] + b_dims + [dims[a] for a in post]
+    if isinstance(value, torch.Tensor) and get_trt(value) is None and value.dim() == 0:
+        value = value.item()
+    if not isinstance(value, torch.Tensor):
+        v = ctx.trt(torch.tensor(value, dtype=x.dtype), rank=len(g_dims))
+    else:
+        s_rank = sum(nb if k == "B" else 1 for k in out_kinds)
+        if value.dim() > s_rank:
+            raise ctx.unsupported(f"x[index] = value: value of {value.dim()} dims for {s_rank} indexed dims")
+        v = ctx.trt(value, x.dtype, s_rank)
+        vd = input_dims(ctx, v)
+        keep, p = [], 0
+        for k in out_kinds:
+            width = nb if k == "B" else 1
+            if k != "one":
+                keep += vd[p:p + width]
+            p += width
+        if len(keep) != s_rank:
+            v = reshape(ctx, v, keep)
+    v = expand_to(ctx, v, g_dims)
+    v = reshape(ctx, v, [dims[a] for a in pre] + [-1] + [dims[a] for a in post])
+    idx = reshape(ctx, lin, [1] * len(pre) + [-1] + [1] * len(post))
+    idx = expand_to(ctx, idx, input_dims(ctx, v))
+    layer = ctx.network.add_scatter(t, idx, v, trt.ScatterMode.ELEMENT)
+    layer.axis = len(pre)
+    ctx.name_layer(layer, "index_put")
+    y = reshape(ctx, layer.get_output(0), [dims[a] for a in perm])
+    inverse = [perm.index(a) for a in range(x.dim())]
+    return transpose(ctx, y, inverse)
+
+
+def _merge_b(kinds: list, adjacent: bool) -> list:
+    """x[index]'s axes in order as "slice" / "one" / "B" (the broadcast index shape; ints vanish)."""
+    out, placed = [], not adjacent
+    for kind in kinds:
+        if kind in ("slice", "one"):
+            out.append(kind)
+        elif kind == "tensor" and not placed:
+            out.append("B")
+            placed = True
+    return out
+
+
 @tensorrt_converter([torch.Tensor.__setitem__])
 def convert_setitem(ctx):
     """x[index] = value: the assigned elements are scattered into x's network value (x itself changes, so
     other views of x are reported stale by the tracer if they are used later)."""
     x, index, value = ctx.method_args[0], ctx.method_args[1], ctx.method_args[2]
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(p, (torch.Tensor, list)) for p in parts) and (
+            -1 in trt_dims(ctx.trt(x)) or any(isinstance(p, torch.Tensor) and get_trt(p) is not None for p in parts)):
+        x._trt = _put(ctx, x, _index_tensors(ctx, _normalize(ctx, x, index)), value)
+        return
     if -1 in trt_dims(ctx.trt(x)) or _has_dyndim(index):
         x._trt = _setitem_basic(ctx, x, index, value)
         return
@@ -310,13 +549,27 @@ def convert_setitem(ctx):
 @tensorrt_converter([torch.index_put, torch.Tensor.index_put, torch.Tensor.index_put_])
 def convert_index_put(ctx):
     x, indices, values = ctx.get_arg("input", 0), ctx.get_arg("indices", 1), ctx.get_arg("values", 2)
-    if ctx.get_arg("accumulate", 3, False):
-        raise ctx.unsupported("index_put(accumulate=True)")
-    ctx.require_static(x)
-    index = tuple(indices)
-    _constant_index(ctx, index)
     out = ctx.method_return
-    ctx.set_output(out, _scatter_into(ctx, x, _flat_positions(x, index), values))
+    index = tuple(slice(None) if i is None else i for i in indices)
+    if ctx.get_arg("accumulate", 3, False):
+        if len(indices) == 1 and isinstance(indices[0], torch.Tensor) and indices[0].dtype != torch.bool:
+            from .scatter import index_put_accumulate  # one integer index: any values, dynamic shapes
+
+            ctx.set_output(out, index_put_accumulate(ctx, x, indices, values))
+            return
+        if -1 in trt_dims(ctx.trt(x)) or any(get_trt(i) is not None for i in index if isinstance(i, torch.Tensor)):
+            raise ctx.unsupported("index_put(accumulate=True) with indices computed in the model or dynamic shapes: "
+                                  "repeated positions must be known to add them exactly; only constant indices at "
+                                  "static shapes")
+        if x.dtype == torch.bool:
+            raise ctx.unsupported("index_put(accumulate=True) of a bool tensor")
+        ctx.set_output(out, _accumulate_into(ctx, x, _flat_positions(x, index), values))
+        return
+    if -1 in trt_dims(ctx.trt(x)) or any(get_trt(i) is not None for i in index if isinstance(i, torch.Tensor)):
+        y = _put(ctx, x, _index_tensors(ctx, _normalize(ctx, x, index)), values)
+    else:
+        y = _scatter_into(ctx, x, _flat_positions(x, index), values)
+    ctx.set_output(out, y)
 
 
 @tensorrt_converter([torch.topk, torch.Tensor.topk])

@@ -6,7 +6,8 @@ TensorRT's SCATTER has no accumulation and leaves duplicate indices unspecified,
 reduction over a comparison mask: for every target position j along the scattered axis and every source element i,
 (index[i] == j) selects src[i] (SELECT, not a product, so inf/NaN elsewhere do not leak), and one REDUCE over i
 combines what reached j. Indices may be traced; their range checks are PyTorch's (out-of-range indices raise there,
-and match no position here). Plain scatter and index_put without accumulation live in index.py.
+and match no position here). Plain scatter and index_put live in index.py, which calls index_put_accumulate
+for one integer index tensor.
 """
 
 from __future__ import annotations
@@ -440,14 +441,3 @@ def index_put_accumulate(ctx, x, indices, values):
     res = accumulate_last(ctx, transpose(ctx, xt, perm), _along(ctx, it, rank - 1, rank), transpose(ctx, vt, perm),
                           "sum", True, out.dtype)
     return transpose(ctx, res, _inverse(perm))
-
-
-@tensorrt_converter([torch.index_put, torch.Tensor.index_put, torch.Tensor.index_put_])
-def convert_index_put(ctx):
-    """accumulate=True here; without it, index.py's converter (this one is registered after it and hands over)."""
-    from . import index as _index
-
-    if not ctx.get_arg("accumulate", 3, False):
-        return _index.convert_index_put(ctx)
-    x, indices, values = ctx.get_arg("input", 0), ctx.get_arg("indices", 1), ctx.get_arg("values", 2)
-    ctx.set_output(ctx.method_return, index_put_accumulate(ctx, x, indices, values))

@@ -389,3 +389,51 @@ def dequantize(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
 
 
 __all__ = ["HANDLERS", "DOCS"]
+
+
+# ---- ATTENTION_INPUT / ATTENTION_OUTPUT: DOCS + "Attention.html" and the "Fused Attention" guide
+# (docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/transformers-fused-attention.html) ---------------
+# An IAttention is a pair of boundary layers; the whole computation is done at ATTENTION_INPUT and ATTENTION_OUTPUT
+# passes it on. out = normalize(Q K^T [+ add mask | where bool mask]) V with NO scale (the guide: "TensorRT requires
+# Q or K to be multiplied with attention scale ... before going into IAttention"); Q [b, Hq, Sq, h], K and V
+# [b, Hkv, Skv, h]; Hq % Hkv == 0 (GQA / MQA), query head i reading key/value head i // (Hq / Hkv) as ONNX's
+# Attention (opset 23) groups heads; a bool mask is True where attention is allowed, a float mask is added; masks
+# [a0, a1, Sq, Skv] broadcast to [b, Hq]; causal UPPER_LEFT keeps key j <= query i, LOWER_RIGHT j <= i + Skv - Sq.
+# SOFTMAX runs over Skv; a row with no allowed key is not specified by the documentation: NaN here (softmax of
+# -inf), so converters must not rely on it.
+@handles("ATTENTION_INPUT")
+def attention_input(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
+    a = layer.attrs
+    q, k, v = ins[0], ins[1], ins[2]
+    mask = ins[3] if len(ins) > 3 else None
+    if a.get("query_form", "PADDED_BHND") != "PADDED_BHND" or a.get("key_value_form", "PADDED_BHND") != "PADDED_BHND":
+        raise fail(layer, "packed (PACKED_NHD) attention layouts have no reference semantics here")
+    if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
+        raise fail(layer, f"attention inputs must be 4-d, got {q.dim()}, {k.dim()}, {v.dim()}")
+    hq, hkv = q.shape[1], k.shape[1]
+    if hq % hkv:
+        raise fail(layer, f"{hq} query heads are no multiple of {hkv} key/value heads")
+    if hq != hkv:
+        k, v = k.repeat_interleave(hq // hkv, 1), v.repeat_interleave(hq // hkv, 1)
+    scores = q @ k.transpose(-1, -2)
+    sq, skv = scores.shape[-2], scores.shape[-1]
+    kind = a.get("causal_kind", "UPPER_LEFT" if a.get("causal") else "NONE")
+    if kind != "NONE":
+        if mask is not None:
+            raise fail(layer, "causal attention with a mask (the documentation forbids both)")
+        i, j = torch.arange(sq).reshape(-1, 1), torch.arange(skv).reshape(1, -1)
+        allowed = j <= i if kind == "UPPER_LEFT" else j <= i + (skv - sq)
+        scores = scores.masked_fill(~allowed, -math.inf)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -math.inf) if mask.dtype == torch.bool else scores + mask.to(scores.dtype)
+    norm = a.get("norm_op", "SOFTMAX")
+    if norm == "SOFTMAX":
+        scores = torch.softmax(scores, -1)
+    elif norm != "NONE":
+        raise fail(layer, f"attention normalization {norm} has no reference semantics")
+    return [scores @ v]
+
+
+@handles("ATTENTION_OUTPUT")
+def attention_output(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
+    return [ins[0]]

@@ -240,7 +240,10 @@ _LAYER_CLASSES: dict[str, str] = {
     "SHUFFLE": "IShuffleLayer", "SLICE": "ISliceLayer", "SOFTMAX": "ISoftMaxLayer", "SQUEEZE": "ISqueezeLayer",
     "TOPK": "ITopKLayer", "TRIP_LIMIT": "ITripLimitLayer", "UNARY": "IUnaryLayer", "UNSQUEEZE": "IUnsqueezeLayer",
     "KV_CACHE_UPDATE": "IKVCacheUpdateLayer", "ROTARY_EMBEDDING": "IRotaryEmbeddingLayer",
+    "ATTENTION_INPUT": "IAttentionInputLayer", "ATTENTION_OUTPUT": "IAttentionOutputLayer",
 }
+# IAttention (the helper behind an ATTENTION_INPUT / ATTENTION_OUTPUT pair) properties recorded on ATTENTION_INPUT
+_ATTENTION_ATTRS = ("norm_op", "causal_kind", "causal", "decomposable", "query_form", "key_value_form")
 # Layer types whose cast class reuses `.type` for their kind (PoolingType, ActivationType)
 _KIND_IN_TYPE = {"POOLING", "ACTIVATION"}
 # Properties that are redundant views of others (padding_nd is pre_padding when pre != post) or not data
@@ -386,6 +389,10 @@ def _read_layer(layer: Any, tensor_id: _TensorIds, owned: Mapping[int, torch.Ten
         raw["is_alpha_beta_int64"] = bool(layer.is_alpha_beta_int64())
 
     weights = {}
+    if kind == "ATTENTION_INPUT" and raw.get("attention") is not None:
+        for attr in _ATTENTION_ATTRS:
+            if hasattr(raw["attention"], attr):
+                raw[attr] = getattr(raw["attention"], attr)
     for attr, value in raw.items():
         if attr in _OWNER_ATTRS:
             rec.attrs[attr] = value.name if value is not None else None

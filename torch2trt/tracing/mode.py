@@ -37,6 +37,14 @@ _DATA_DEPENDENT = {"item", "tolist", "__bool__", "__int__", "__float__", "__inde
                    "__iter__", "__contains__", "__setitem__"}
 
 
+DATA_DEPENDENT_ADVICE = (
+    "its result is a Python value computed from tensor data (e.g. an `if` on a tensor), which would be frozen into "
+    "the engine at the sample's value. Convert through TorchDynamo instead, which keeps such code out of the "
+    "engine or in the graph: torch2trt.dynamo.convert(model, inputs) for one engine, or "
+    "torch.compile(model, backend=\"torch2trt\"); or pass what the branch reads as a Python argument (computed "
+    "outside the model) so that it is no tensor data")
+
+
 class _Broken:
     """Placed in `_trt` of a tensor whose network value is unknown (its converter failed, it was not
     produced, or an in-place op through another view changed its data). Using it is reported."""
@@ -169,8 +177,7 @@ class Tracer:
         if converter is None:
             if not outputs and _short(name) not in _DATA_DEPENDENT:
                 return  # a metadata query (size, dim, dtype, ...): nothing to convert
-            reason = ("its result is a Python value computed from tensor data, which would be frozen into "
-                      "the engine" if not outputs else registry.refusal(name) or "no converter")
+            reason = (DATA_DEPENDENT_ADVICE if not outputs else registry.refusal(name) or "no converter")
             self.report(name, reason)
             self._mark(outputs, f"output of unconverted {name}", root=False)
             return
@@ -485,6 +492,9 @@ def tracing(ctx: ConversionContext, model: torch.nn.Module, snapshot: ModelSnaps
         _LOCAL.tracer = None
         h1.remove()
         h2.remove()
+        # torch's handle of a global with_kwargs hook leaves its id in _global_forward_hooks_with_kwargs, which makes
+        # every later torch.compile(module) warn about global hooks
+        getattr(nn_module, "_global_forward_hooks_with_kwargs", {}).pop(h2.id, None)
         tracer.strip()
         tracer.tainted.clear()
         ctx.module_path = ""
