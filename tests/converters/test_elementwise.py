@@ -1,9 +1,13 @@
 """Binary/ternary elementwise converters vs PyTorch (reference executor, real builder): every spelling (torch.X,
 Tensor.X, in-place, dunders and reflected dunders), broadcasting, dtype promotion, NaN semantics, refusals."""
 
+import warnings
+
 import pytest
 import torch
 
+from torch2trt import torch2trt
+from torch2trt.check import FunctionModule
 from torch2trt.network import _ref_tensor
 from torch2trt.testing import assert_converts, assert_refuses
 
@@ -139,3 +143,21 @@ def test_elementwise_with_dynamic_batch():
         + torch.where(a > 0, a, 0.5) + torch.minimum(a, -a) + torch.fmax(a, torch.tensor(0.1)) + a.clamp(max=0.3)
         + ((a * 3).int() ** 3) + torch.div(a, 0.3, rounding_mode="trunc"),
         torch.randn(2, 3, 4), torch.randn(3, 3, 4))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_trunc_division_in_reduced_precision_is_exact_by_a_number_and_by_a_tensor(dtype):
+    # PyTorch (CPU) divides by a Python number in float32 and truncates there, but rounds a quotient of two
+    # tensors to the dtype before truncating: near-integer quotients tell the two apart (a flaky 1e-3 test did)
+    g = torch.Generator().manual_seed(3)
+    a = (torch.randn(4, 2048, generator=g) * 10).to(dtype)
+    b = (torch.rand(4, 2048, generator=g) + 0.1).to(dtype)
+    fn = lambda x, y: (torch.divide(x, 0.3, rounding_mode="trunc"), torch.div(x, y, rounding_mode="trunc"))  # noqa: E731
+    m = torch2trt(FunctionModule(fn).eval(), [a, b], verify=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for x, y in ((a, b), ((torch.randn(4, 2048, generator=g) * 30).to(dtype), b.flip(0))):
+            got, want = m(x, y), fn(x, y)
+            for gt, wt in zip(got, want):
+                assert gt.dtype == wt.dtype and torch.equal(gt, wt), int((gt != wt).sum())

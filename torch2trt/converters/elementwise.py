@@ -134,8 +134,17 @@ def convert_div(ctx):
         pow2 = _power_of_two(b)
         a, b, dt = _as_compute(ctx, a, b)
         _finish(ctx, _float_floor_div(ctx, a, b, dt, pow2))
+    elif out.dtype in layers.REDUCED_FLOATS and _is_number(b) and isinstance(a, torch.Tensor):
+        # PyTorch's scalar path (measured on the CPU): the quotient by a Python number is computed in float32
+        # with the number in float32, truncated there and rounded once to the output dtype
+        q = elementwise(ctx, ctx.cast(ctx.trt(a, out.dtype), torch.float32), float(b), E.DIV, torch.float32)
+        ctx.set_output(out, ctx.cast(_trunc(ctx, q, torch.float32), out.dtype))
     else:  # PyTorch: trunc(a / b) of the quotient rounded to the output dtype (also float16/bfloat16)
         ctx.set_output(out, _trunc(ctx, elementwise(ctx, a, b, E.DIV, out.dtype), out.dtype))
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 @tensorrt_converter(spellings("floor_divide") + [torch.Tensor.__floordiv__, torch.Tensor.__ifloordiv__,
