@@ -498,10 +498,14 @@ def test_no_activation_of_the_trace_is_alive_while_the_engine_builds(monkeypatch
     alive = []
     build = convert.build_engine
 
-    def build_and_look(*args, **kwargs):
+    def of_these_shapes():
         gc.collect()
-        alive.extend(tuple(o.shape) for o in gc.get_objects()
-                     if isinstance(o, torch.Tensor) and tuple(o.shape) in shapes)
+        return {id(o): o for o in gc.get_objects() if isinstance(o, torch.Tensor) and tuple(o.shape) in shapes}
+
+    before = of_these_shapes()   # other tests' module-level tensors may have these shapes too
+
+    def build_and_look(*args, **kwargs):
+        alive.extend(tuple(o.shape) for i, o in of_these_shapes().items() if i not in before)
         return build(*args, **kwargs)
 
     monkeypatch.setattr(convert, "build_engine", build_and_look)

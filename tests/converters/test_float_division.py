@@ -68,7 +68,8 @@ OPS = {
 def converted():
     fn = lambda a, b: tuple(op(a, b) for op in OPS.values())  # noqa: E731
     a, b = _random_set(16, seed=9)
-    return fn, torch2trt(FunctionModule(fn).eval(), [a, b], min_shapes=[(1,), (1,)], max_shapes=[(50000,), (50000,)])
+    return fn, torch2trt(FunctionModule(fn).eval(), [a, b], min_shapes=[(1,), (1,)],
+                         max_shapes=[(1 << 17,), (1 << 17,)])
 
 
 @pytest.mark.parametrize("inputs", ["boundary", "random"])

@@ -463,8 +463,11 @@ def test_index_put_accumulate_with_repeated_positions_matches_pytorch(name):
     assert_converts(ACCUMULATE[name], [torch.randn(3, 5) * 4])
 
 
-def test_index_put_accumulate_with_computed_indices_is_refused():
+def test_index_put_accumulate_with_computed_indices():
+    # one computed integer index: scatter.py's comparison form (duplicates add up); several: refused
     from torch2trt.testing import assert_refuses
 
-    assert_refuses(lambda x, i: torch.index_put(x, (i,), x[:2], accumulate=True),
+    assert_converts(lambda x, i: torch.index_put(x, (i,), x[:2], accumulate=True),
+                    [torch.randn(3, 5), torch.tensor([0, 0])])
+    assert_refuses(lambda x, i: torch.index_put(x, (i, i), x[0, :2], accumulate=True),
                    [torch.randn(3, 5), torch.tensor([0, 0])], r"accumulate=True\) with indices computed in the model")

@@ -7,7 +7,7 @@ import torch
 
 from torch2trt import torch2trt
 from torch2trt.check import FunctionModule, compare, run_reference
-from torch2trt.testing import assert_converts_dynamic, assert_refuses
+from torch2trt.testing import assert_converts, assert_converts_dynamic, assert_refuses
 from torch2trt.tracing import structure
 
 DTYPES = [torch.float32, torch.int32, torch.int64, torch.float16]
@@ -290,10 +290,10 @@ def test_index_put_without_accumulate_still_converts():
     _check(lambda x, v: x.index_put((torch.tensor([1, 3]),), v), make)
 
 
-def test_index_put_accumulate_refuses_two_index_tensors():
+def test_index_put_accumulate_with_two_constant_index_tensors_goes_to_index_py():
     x = torch.randn(4, 4)
-    assert_refuses(lambda x: x.index_put((torch.tensor([0, 1]), torch.tensor([1, 2])), x[0, :2], accumulate=True),
-                   [x], r"accumulate=True\): only one integer index tensor")
+    assert_converts(lambda x: x.index_put((torch.tensor([0, 1, 0]), torch.tensor([1, 2, 1])), x[0, :3],
+                                          accumulate=True), [x])
 
 
 # ---- Tensor.copy_ into a traced tensor or a slice of one (torchvision's batch_images) ----------------------------

@@ -235,7 +235,8 @@ def convert_pairwise_distance(ctx):
 # ---- matrix norms --------------------------------------------------------------------------------------------------
 def _matrix_norm(ctx, x, ord, dims, keepdim: bool):
     """'fro' and the induced 1 / inf norms (and their -1 / -inf minima); 2, -2 and 'nuc' need singular values."""
-    from .reduce import accumulate_dtype, reduce, vector_norm
+    from .layers import compute_dtype as accumulate_dtype
+    from .reduce import reduce, vector_norm
 
     out = ctx.method_return
     if not out.dtype.is_floating_point:
@@ -271,7 +272,8 @@ def convert_matrix_norm(ctx):
 @tensorrt_converter([torch.linalg.norm])
 def convert_linalg_norm(ctx):
     """A matrix norm for two dims (or a 2-d input with ord and no dim); otherwise a vector norm (reduce.py's)."""
-    from .reduce import accumulate_dtype, reduce_axes, vector_norm
+    from .layers import compute_dtype as accumulate_dtype
+    from .reduce import reduce_axes, vector_norm
 
     x, out = ctx.get_arg("input", 0), ctx.method_return
     ord, dim, keepdim = ctx.get_arg("ord", 1, None), ctx.get_arg("dim", 2, None), bool(ctx.get_arg("keepdim", 3, False))
