@@ -266,3 +266,9 @@ def test_trt_module_composes_as_a_submodule_of_a_torch_model():
         warnings.simplefilter("ignore")  # on a machine without a GPU: "running ... with the CPU reference executor"
         got = outer(x)
     torch.testing.assert_close(got, torch.relu(linear(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_the_module_takes_the_engine_bytes_without_a_copy():
+    # a copy would hold the engine twice while the conversion verifies (memory benchmark: +1x the weights)
+    engine = bytes(1000)
+    assert TRTModule(engine).engine_bytes is engine

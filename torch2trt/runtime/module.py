@@ -26,6 +26,8 @@ from .saved import InputSpec, OutputSpec
 def _engine_bytes(engine: Any) -> bytes:
     if engine is None:
         return b""
+    if isinstance(engine, bytes):  # as it is: a copy would double the engine's memory while both live
+        return engine
     if isinstance(engine, torch.Tensor):
         return engine.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes()
     if hasattr(engine, "serialize"):  # an ICudaEngine
