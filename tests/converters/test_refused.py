@@ -35,3 +35,10 @@ def test_nms_reason_when_torchvision_is_imported_after_torch2trt():
             "assert_refuses(lambda x: torch.ops.torchvision.nms(x[:, :4], x[:, 4], 0.5), [x],\n"
             "               r'torch\\.ops\\.torchvision\\.nms: data-dependent output shape')\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_mode_is_refused_with_its_reason():
+    from torch2trt.testing import assert_refuses
+
+    assert_refuses(lambda a: torch.mode(a, 1), [torch.randn(2, 9)], r"torch.mode: no exact form implemented")
+    assert_refuses(lambda a: a.mode(), [torch.randn(2, 9)], r"Tensor.mode: no exact form implemented")

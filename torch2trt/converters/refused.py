@@ -1,6 +1,7 @@
-"""Ops refused on purpose, each with the reason given in the error and in docs/converters.md: their output shape
-depends on the data (TensorRT here builds networks whose shapes follow the inputs' shapes only), so no converter
-could be exact. Run them outside the converted part (post-processing in PyTorch); with
+"""Ops refused on purpose, each with the reason given in the error and in docs/converters.md. Most have an output
+shape that depends on the data (TensorRT here builds networks whose shapes follow the inputs' shapes only), so no
+converter could be exact; a few have no exact form implemented. Run them outside the converted part
+(post-processing in PyTorch): with torch2trt(..., fallback=True) the module calling them stays in PyTorch, with
 torch.compile(backend="torch2trt") the graph holding them runs in PyTorch."""
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from ..tracing.registry import note_refusal, tensorrt_converter
 
 _SHAPE = "data-dependent output shape"
+_MODE = ("no exact form implemented: the most frequent value per row (the smallest among equally frequent ones) "
+         "and an index of it need a comparison of every pair of elements; compute it in PyTorch")
 REFUSED: dict[str, str] = {
     "torch.nonzero": f"{_SHAPE} (one row per non-zero element); torch.where(cond, x, y) keeps the shape",
     "torch.Tensor.nonzero": f"{_SHAPE} (one row per non-zero element)",
@@ -22,6 +25,8 @@ REFUSED: dict[str, str] = {
     "torch.bincount": f"{_SHAPE} (its length is the largest value + 1); pass minlength and clamp, or one_hot + sum",
     "torch.Tensor.bincount": f"{_SHAPE} (its length is the largest value + 1)",
     "torch.ops.torchvision.nms": f"{_SHAPE} (the number of boxes kept); run detection post-processing in PyTorch",
+    "torch.mode": _MODE,
+    "torch.Tensor.mode": _MODE,
 }
 
 
