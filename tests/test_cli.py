@@ -299,3 +299,37 @@ def test_convert_prints_the_timings_torch2trt_reports(models, tmp_path):
                                                  proc.stdout, re.M)}
     assert set(times) == {"conversion", "engine build", "verification"}, proc.stdout
     assert all(v >= 0 for v in times.values()) and times["engine build"] > 0
+
+
+def test_check_int8_calibrates_on_a_folder_and_reports_the_error_against_the_float_model(models, tmp_path, capsys):
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    g = torch.Generator().manual_seed(5)
+    for i in range(6):
+        torch.save(torch.randn(3, 3, 12, 12, generator=g), calib / f"item{i:02d}.pt")
+    proc = run_here(["check", f"{models}:tiny_with_inputs", "--int8", "--calib", calib, "--calib-algorithm", "max",
+                     "-q"], capsys)
+    assert proc.returncode == 0, proc.stderr
+    assert "INT8 network against the float model" in proc.stdout and "6 item(s) of" in proc.stdout
+    rel = float(re.search(r"^\| output_0 \| \(3, 5\) \| float32 \| [^|]+ \| ([^|]+) \| yes \|$", proc.stdout, re.M)
+                .group(1))
+    assert 1e-4 < rel < 0.25   # quantized (a float network would be ~1e-7), and within the INT8 tolerance
+    full = run_here(["check", f"{models}:tiny_with_inputs", "--int8", "--calib", calib, "--int8-target", "tensorrt",
+                     "--rtol", "1", "-q"], capsys)   # activations and the convolution quantized too
+    assert full.returncode == 0, full.stderr
+    rel_full = float(re.search(r"^\| output_0 \| \(3, 5\) \| float32 \| [^|]+ \| ([^|]+) \| yes \|$", full.stdout,
+                               re.M).group(1))
+    assert rel_full > rel   # more of the network in INT8 (on a tiny random model): a larger error, reported
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    ([], "--int8 and --calib DIR go together"),
+    (["--calib", "CALIB"], "item 0 has input shapes [(2, 3, 12, 12)]; the model's sample has [(3, 3, 12, 12)]"),
+    (["--calib", "EMPTY"], "holds no *.pt files"),
+])
+def test_check_int8_argument_errors_are_one_line(models, tmp_path, capsys, extra, fragment):
+    (tmp_path / "CALIB").mkdir()
+    (tmp_path / "EMPTY").mkdir()
+    torch.save(torch.randn(2, 3, 12, 12), tmp_path / "CALIB" / "a.pt")
+    argv = ["check", f"{models}:tiny_with_inputs", "--int8", *[str(tmp_path / a) if a.isupper() else a for a in extra]]
+    assert_clean_error(run_here(argv, capsys), fragment, code=1)

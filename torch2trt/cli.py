@@ -116,10 +116,32 @@ def convert_fallback(args: argparse.Namespace, loaded: LoadedModel, progress: Pr
     return 0
 
 
-def _default_rtol(dtype) -> float:
+def _default_rtol(dtype, int8: bool = False) -> float:
     import torch
 
+    if int8:
+        from .verify import QUANTIZED_RTOL
+
+        return QUANTIZED_RTOL
     return 1e-2 if dtype in (torch.float16, torch.bfloat16) else 1e-5
+
+
+def _int8_arguments(args: argparse.Namespace, loaded: LoadedModel) -> tuple[dict, list]:
+    """check --int8 --calib DIR: the conversion arguments and the items to compare on (the folder's data)."""
+    from .quantization.calibrate import load_dataset_dir
+
+    if not (args.int8 and args.calib):
+        raise CliError("--int8 and --calib DIR go together: INT8 needs calibration data, and the data is for INT8")
+    items = load_dataset_dir(args.calib)
+    expected = [tuple(t.shape) for t in loaded.inputs]
+    for i, item in enumerate(items):
+        if [tuple(t.shape) for t in item] != expected:
+            raise CliError(f"{args.calib}: item {i} has input shapes {[tuple(t.shape) for t in item]}; the model's "
+                           f"sample has {expected} (give --batch/--input-shape to match the data)")
+    quant = {"int8_mode": True, "int8_calib_dataset": items, "int8_calib_algorithm": args.calib_algorithm}
+    if args.int8_target:
+        quant["quantize_target"] = args.int8_target
+    return quant, items
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -127,22 +149,28 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     progress = Progress(args.quiet)
     dtype = torch_dtype(args)
-    rtol = args.rtol if args.rtol is not None else _default_rtol(dtype)
+    rtol = args.rtol if args.rtol is not None else _default_rtol(dtype, args.int8)
     with progress.stage(f"[{args.model}] loading"):
         loaded = load_model(args.model, args.batch, args.input_shape)
+    quant, others = {}, None
+    if args.int8 or args.calib:
+        quant, others = _int8_arguments(args, loaded)
     if args.layerwise:
         from . import debug
 
         with progress.stage(f"[{loaded.name}] converting with every call recorded, reference run of all tensors"):
-            report = debug.compare(loaded.module, loaded.inputs, rtol=rtol, dtype=dtype)
+            report = debug.compare(loaded.module, loaded.inputs, rtol=rtol, dtype=dtype, **quant)
         print(report.table())
         print()
         print(report.summary())
         return 0 if report.ok else 1
-    with progress.stage(f"[{loaded.name}] converting, then comparing on the sample and on fresh inputs"):
-        report = check(loaded.module, loaded.inputs, verbose=False, dtype=dtype)
-    print(f"compared on the sample and {len(report.runs) - 1} fresh input set(s) drawn like it "
-          "(worst run per output):")
+    what = f"the {len(others)} item(s) of {args.calib}" if others else "fresh inputs"
+    with progress.stage(f"[{loaded.name}] converting{' to INT8 (calibrating)' if quant else ''}, then comparing "
+                        f"on the sample and on {what}"):
+        report = check(loaded.module, loaded.inputs, verbose=False, dtype=dtype, verify_inputs=others, **quant)
+    compared = f"item(s) of {args.calib}" if others else "fresh input set(s) drawn like it"
+    print(f"{'INT8 network' if quant else 'network'} against the float model, compared on the sample and "
+          f"{len(report.runs) - 1} {compared} (worst run per output):")
     print("| output | shape | dtype | max abs error | relative error | within rtol |")
     print("|---|---|---|---|---|---|")
     bad = []
@@ -284,6 +312,16 @@ def build_parser() -> argparse.ArgumentParser:
                                               "1e-2 with float16/bfloat16")
     p.add_argument("--layerwise", action="store_true",
                    help="compare every converted call's output and report the first that diverges")
+    p.add_argument("--int8", action="store_true",
+                   help="convert with INT8 quantization (calibrated on --calib) and report its error against the "
+                        "float model on that data (default --rtol 0.25)")
+    p.add_argument("--calib", metavar="DIR", help="folder of *.pt files, each a tensor or a list of tensors of model "
+                                                  "inputs (torch.save): the calibration data, and what is compared")
+    p.add_argument("--calib-algorithm", default="entropy", choices=("entropy", "max", "percentile"),
+                   help="how activation ranges are calibrated (default entropy)")
+    p.add_argument("--int8-target", choices=("tensorrt", "tensorrt_rtx"),
+                   help="the backend the INT8 network is for (default: this one; TensorRT-RTX runs weight-only INT8, "
+                        "full TensorRT quantizes activations too)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("bench", help="the model-table benchmark (torch2trt.bench)", add_help=False,

@@ -339,3 +339,28 @@ def _calibrate(model, items, algorithm: str, percentile: float, dtype, progress)
 __all__ = ["Calibration", "calibrate", "ALGORITHMS", "DEFAULT_ALGORITHM", "DEFAULT_PERCENTILE", "FAMILIES",
            "call_key", "channels_of", "entropy_amax", "percentile_amax", "weight_amax", "normalize_algorithm",
            "family_of"]
+
+
+def load_dataset_dir(path: Any) -> list[list[torch.Tensor]]:
+    """The calibration (or comparison) data in a folder: every `*.pt` file, in name order, read with
+    `torch.load(..., weights_only=True)`; each holds one item of model inputs — a tensor (the model's one input,
+    batch included) or a list/tuple of tensors (its positional inputs). Returns one argument list per file."""
+    from pathlib import Path
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ValueError(f"calibration data folder not found: {path}")
+    files = sorted(folder.glob("*.pt"))
+    if not files:
+        raise ValueError(f"{path} holds no *.pt files (each one: a tensor, or a list of tensors, of model inputs)")
+    items = []
+    for f in files:
+        try:
+            value = torch.load(f, weights_only=True, map_location="cpu")
+        except Exception as e:  # noqa: BLE001  (any unreadable file: name it)
+            raise ValueError(f"{f} is not a readable torch.save file of tensors ({type(e).__name__})") from None
+        args = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not args or not all(isinstance(a, torch.Tensor) for a in args):
+            raise ValueError(f"{f} holds {type(value).__name__}; expected a tensor or a list of tensors")
+        items.append(args)
+    return items
