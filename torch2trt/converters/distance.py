@@ -8,30 +8,25 @@ import torch
 from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .layers import E, U, broadcast_to, concat, elementwise, input_dims, reshape, unary
+from .layers import E, U, broadcast_to, concat, elementwise, input_dims, reduce_axis, reshape, unary
 
 R = trt.ReduceOperation
 F32 = torch.float32
-
-
-def _reduce(ctx, itensor, op, axis: int, keep: bool = False):
-    layer = ctx.network.add_reduce(itensor, op, 1 << axis, keep)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
 
 
 def p_norm(ctx, d, p: float, axis: int):
     """||d||_p over `axis` of a float32 difference."""
     a = unary(ctx, d, U.ABS)
     if p == float("inf"):
-        return _reduce(ctx, a, R.MAX, axis)
+        return reduce_axis(ctx, a, R.MAX, axis)
     if p == 0:
-        return _reduce(ctx, ctx.cast(elementwise(ctx, a, 0.0, E.GREATER, F32), F32), R.SUM, axis)
+        return reduce_axis(ctx, ctx.cast(elementwise(ctx, a, 0.0, E.GREATER, F32), F32), R.SUM, axis)
     if p == 1:
-        return _reduce(ctx, a, R.SUM, axis)
+        return reduce_axis(ctx, a, R.SUM, axis)
     if p == 2:
-        return unary(ctx, _reduce(ctx, elementwise(ctx, a, a, E.PROD, F32), R.SUM, axis), U.SQRT)
-    return elementwise(ctx, _reduce(ctx, elementwise(ctx, a, float(p), E.POW, F32), R.SUM, axis), 1.0 / p, E.POW, F32)
+        return unary(ctx, reduce_axis(ctx, elementwise(ctx, a, a, E.PROD, F32), R.SUM, axis), U.SQRT)
+    powers = reduce_axis(ctx, elementwise(ctx, a, float(p), E.POW, F32), R.SUM, axis)
+    return elementwise(ctx, powers, 1.0 / p, E.POW, F32)
 
 
 def _p_arg(ctx, p):
@@ -73,7 +68,7 @@ def convert_cdist(ctx):
         if mode == "use_mm_for_euclid_dist" or rows1 > 25 or rows2 > 25:
             # PyTorch's form: [-2 x1, |x1|^2, 1] @ [x2, 1, |x2|^2]^T, clamped at 0, square root
             def sq(t):
-                return _reduce(ctx, elementwise(ctx, t, t, E.PROD, F32), R.SUM, rank - 1, True)
+                return reduce_axis(ctx, elementwise(ctx, t, t, E.PROD, F32), R.SUM, rank - 1, True)
 
             n1, n2 = sq(a), sq(b)
             ones1, ones2 = (_ones_like(ctx, n) for n in (n1, n2))

@@ -11,15 +11,9 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .layers import E, U, elementwise, reshape, select, slice_layer, unary
+from .layers import E, U, elementwise, reduce_axis, reshape, select, slice_layer, unary
 
 R = trt.ReduceOperation
-
-
-def _reduce(ctx, itensor, op, axis: int):
-    layer = ctx.network.add_reduce(itensor, op, 1 << axis, False)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
 
 
 @tensorrt_converter([F.embedding_bag])
@@ -61,21 +55,21 @@ def convert_embedding_bag(ctx):
         starts = reshape(ctx, ot, [1, bags])                                 # (1, B)
         pos = ctx.trt(torch.arange(n, dtype=torch.int64)[:, None])           # (N, 1)
         not_after = ctx.cast(unary(ctx, elementwise(ctx, pos, starts, E.LESS, torch.int64), U.NOT), torch.int32)
-        seg = elementwise(ctx, _reduce(ctx, not_after, R.SUM, 1), 1, E.SUB, torch.int32)   # (N,)
+        seg = elementwise(ctx, reduce_axis(ctx, not_after, R.SUM, 1), 1, E.SUB, torch.int32)   # (N,)
         member = elementwise(ctx, reshape(ctx, seg, [1, n]), ctx.trt(torch.arange(bags, dtype=torch.int32)[:, None]),
                              E.EQUAL, torch.int32)                                # (B, N)
         if keep is not None:
             member = elementwise(ctx, member, reshape(ctx, keep, [1, n]), E.AND, torch.bool)
         member = reshape(ctx, member, [bags, n, 1])
         rows = reshape(ctx, rows, [1, n, weight.shape[1]])
-    count = _reduce(ctx, ctx.cast(member, torch.int32), R.SUM, 1)           # (B, 1)
+    count = reduce_axis(ctx, ctx.cast(member, torch.int32), R.SUM, 1)           # (B, 1)
     if mode == "max":
         low = ctx.trt(torch.tensor(float("-inf"), dtype=dt), rank=3)
-        v = _reduce(ctx, select(ctx, member, rows, low), R.MAX, 1)
+        v = reduce_axis(ctx, select(ctx, member, rows, low), R.MAX, 1)
         res = select(ctx, elementwise(ctx, count, 0, E.GREATER, torch.int32), v,
                      ctx.trt(torch.zeros((), dtype=dt), rank=2))
     else:
-        res = _reduce(ctx, select(ctx, member, rows, ctx.trt(torch.zeros((), dtype=dt), rank=3)), R.SUM, 1)
+        res = reduce_axis(ctx, select(ctx, member, rows, ctx.trt(torch.zeros((), dtype=dt), rank=3)), R.SUM, 1)
         if mode == "mean":
             res = elementwise(ctx, res, ctx.cast(elementwise(ctx, count, 1, E.MAX, torch.int32), dt), E.DIV, dt)
     ctx.set_output(out, res)

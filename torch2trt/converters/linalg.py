@@ -10,7 +10,20 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .layers import ARITHMETIC_DTYPES, E, U, broadcast_to, elementwise, input_dims, reshape, select, transpose, unary
+from .layers import (
+    ARITHMETIC_DTYPES,
+    E,
+    U,
+    broadcast_to,
+    elementwise,
+    input_dims,
+    reduce,
+    reduce_axis,
+    reshape,
+    select,
+    transpose,
+    unary,
+)
 
 R = trt.ReduceOperation
 
@@ -32,12 +45,6 @@ def _static_dims(ctx, itensor, axes):
         if dims[a] < 0:
             raise ctx.unsupported(f"{ctx.method_name} over dynamic axis {a}: only static sizes there")
     return [dims[a] for a in axes]
-
-
-def _reduce(ctx, itensor, op, axis: int, keepdim: bool = False):
-    layer = ctx.network.add_reduce(itensor, op, 1 << axis, keepdim)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
 
 
 def diagonal(ctx, xt, offset: int, a1: int, a2: int):
@@ -118,7 +125,7 @@ def convert_trace(ctx):
     if x.dim() != 2:
         raise ctx.unsupported(f"{ctx.method_name} of a {x.dim()}-d tensor")
     d = diagonal(ctx, ctx.trt(x, out.dtype), 0, 0, 1)
-    ctx.set_output(out, _reduce(ctx, d, R.SUM, 0))
+    ctx.set_output(out, reduce_axis(ctx, d, R.SUM, 0))
 
 
 # ---- cross ---------------------------------------------------------------------------------------------------
@@ -194,11 +201,11 @@ def convert_cosine_similarity(ctx):
         a, b = broadcast_to(ctx, a, sizes), broadcast_to(ctx, b, sizes)
 
     def normalized(t):
-        norm = unary(ctx, _reduce(ctx, elementwise(ctx, t, t, E.PROD, dt), R.SUM, axis, True), U.SQRT)
+        norm = unary(ctx, reduce_axis(ctx, elementwise(ctx, t, t, E.PROD, dt), R.SUM, axis, True), U.SQRT)
         return elementwise(ctx, t, elementwise(ctx, norm, float(eps), E.MAX, dt), E.DIV, dt)
 
     prod = elementwise(ctx, normalized(a), normalized(b), E.PROD, dt)
-    ctx.set_output(out, ctx.cast(_reduce(ctx, prod, R.SUM, axis), out.dtype))
+    ctx.set_output(out, ctx.cast(reduce_axis(ctx, prod, R.SUM, axis), out.dtype))
 
 
 @tensorrt_converter([F.pairwise_distance, torch.pairwise_distance])
@@ -217,15 +224,15 @@ def convert_pairwise_distance(ctx):
     axis = rank - 1
     keep = bool(keepdim) and out.dim() == rank
     if p == float("inf"):
-        r = _reduce(ctx, d, R.MAX, axis, keep)
+        r = reduce_axis(ctx, d, R.MAX, axis, keep)
     elif p == 0:
-        r = _reduce(ctx, ctx.cast(elementwise(ctx, d, 0.0, E.GREATER, dt), dt), R.SUM, axis, keep)
+        r = reduce_axis(ctx, ctx.cast(elementwise(ctx, d, 0.0, E.GREATER, dt), dt), R.SUM, axis, keep)
     elif p == 1:
-        r = _reduce(ctx, d, R.SUM, axis, keep)
+        r = reduce_axis(ctx, d, R.SUM, axis, keep)
     elif p == 2:
-        r = unary(ctx, _reduce(ctx, elementwise(ctx, d, d, E.PROD, dt), R.SUM, axis, keep), U.SQRT)
+        r = unary(ctx, reduce_axis(ctx, elementwise(ctx, d, d, E.PROD, dt), R.SUM, axis, keep), U.SQRT)
     else:
-        r = elementwise(ctx, _reduce(ctx, elementwise(ctx, d, float(p), E.POW, dt), R.SUM, axis, keep), 1.0 / p,
+        r = elementwise(ctx, reduce_axis(ctx, elementwise(ctx, d, float(p), E.POW, dt), R.SUM, axis, keep), 1.0 / p,
                         E.POW, dt)
     if out.dim() != len(r.shape):
         r = reshape(ctx, r, [1] * out.dim() if out.dim() else [])
@@ -236,7 +243,7 @@ def convert_pairwise_distance(ctx):
 def _matrix_norm(ctx, x, ord, dims, keepdim: bool):
     """'fro' and the induced 1 / inf norms (and their -1 / -inf minima); 2, -2 and 'nuc' need singular values."""
     from .layers import compute_dtype as accumulate_dtype
-    from .reduce import reduce, vector_norm
+    from .reduce import vector_norm
 
     out = ctx.method_return
     if not out.dtype.is_floating_point:

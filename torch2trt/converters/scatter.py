@@ -25,6 +25,7 @@ from .layers import (
     elementwise,
     input_dims,
     is_static,
+    reduce_axis,
     reshape,
     sample_dims,
     select,
@@ -59,12 +60,6 @@ def _unsqueeze_last(ctx, itensor):
     return reshape(ctx, itensor, input_dims(ctx, itensor) + [1])
 
 
-def _reduce(ctx, itensor, op, axis: int):
-    layer = ctx.network.add_reduce(itensor, op, 1 << axis, False)
-    ctx.name_layer(layer, "scatter_reduce")
-    return layer.get_output(0)
-
-
 def _check_dtype(ctx, dtype: torch.dtype) -> None:
     if dtype not in ARITHMETIC_DTYPES or dtype == torch.bool:
         raise ctx.unsupported(f"{ctx.method_name} on {dtype}: only float32/float16/bfloat16/int32/int64")
@@ -89,15 +84,17 @@ def accumulate_last(ctx, x_t, index_t, src_t, reduce: str, include_self: bool, d
     cols = _along(ctx, _iota(ctx, n, torch.int64), rank, rank + 1)  # (1, ..., 1, n)
     hits = elementwise(ctx, _unsqueeze_last(ctx, ctx.cast(index_t, torch.int64)), cols, E.EQUAL, torch.int64)
     s = _unsqueeze_last(ctx, src_t)  # (..., k, 1)
-    count = _reduce(ctx, ctx.cast(hits, torch.int32), R.SUM, rank - 1)  # (..., n)
+    count = reduce_axis(ctx, ctx.cast(hits, torch.int32), R.SUM, rank - 1, name="scatter_reduce")  # (..., n)
     touched = elementwise(ctx, count, 0, E.GREATER, torch.int32)
     if reduce in ("sum", "mean", "prod"):
         neutral = ctx.trt(torch.tensor(_IDENTITY[reduce], dtype=dtype), rank=rank + 1)
-        c = _reduce(ctx, select(ctx, hits, s, neutral), R.PROD if reduce == "prod" else R.SUM, rank - 1)
+        c = reduce_axis(ctx, select(ctx, hits, s, neutral), R.PROD if reduce == "prod" else R.SUM, rank - 1,
+                        name="scatter_reduce")
     else:
         highest = reduce == "amin"
         neutral = ctx.trt(torch.tensor(_lowest(dtype, highest), dtype=dtype), rank=rank + 1)
-        c = _reduce(ctx, select(ctx, hits, s, neutral), R.MIN if highest else R.MAX, rank - 1)
+        c = reduce_axis(ctx, select(ctx, hits, s, neutral), R.MIN if highest else R.MAX, rank - 1,
+                        name="scatter_reduce")
     if reduce == "sum":
         combined = elementwise(ctx, x_t, c, E.SUM, dtype) if include_self else c
     elif reduce == "prod":
@@ -121,7 +118,7 @@ def last_writer(ctx, n, index_t, rank: int):
     k = input_dims(ctx, index_t)[0]
     rows = reshape(ctx, _iota(ctx, k), [-1, 1])
     none = ctx.trt(torch.tensor([[-1]], dtype=torch.int32))
-    return _reduce(ctx, select(ctx, hits, rows, none), R.MAX, 0)
+    return reduce_axis(ctx, select(ctx, hits, rows, none), R.MAX, 0, name="scatter_reduce")
 
 
 def _perm_last(rank: int, axis: int) -> list:
@@ -282,7 +279,8 @@ def convert_index_fill(ctx):
                      elementwise(ctx, it, ctx.trt(n, torch.int64, 1), E.SUM, torch.int64), it)
     hits = elementwise(ctx, _unsqueeze_last(ctx, wrapped), reshape(ctx, _iota(ctx, n, torch.int64), [1, -1]), E.EQUAL,
                        torch.int64)
-    filled = elementwise(ctx, _reduce(ctx, ctx.cast(hits, torch.int32), R.SUM, 0), 0, E.GREATER, torch.int32)
+    count = reduce_axis(ctx, ctx.cast(hits, torch.int32), R.SUM, 0, name="scatter_reduce")
+    filled = elementwise(ctx, count, 0, E.GREATER, torch.int32)
     v = ctx.trt(value, out.dtype, rank) if isinstance(value, torch.Tensor) else \
         ctx.trt(torch.tensor(value, dtype=out.dtype), rank=rank)
     ctx.set_output(out, _restore_rank(ctx, select(ctx, _along(ctx, filled, axis, rank), v, xt), x))
