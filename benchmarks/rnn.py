@@ -18,10 +18,9 @@ import time
 import torch
 import torch.nn as nn
 
-from torch2trt import torch2trt
+from torch2trt import structure, torch2trt
 from torch2trt.check import compare, run_reference
 from torch2trt.converters import rnn
-from torch2trt.tracing import structure
 
 
 def _measure(model: nn.Module, x: torch.Tensor, form: str) -> dict:

@@ -195,7 +195,7 @@ class _WholeModel(torch.nn.Module):
         self.graph, self.data_from, self.schema, self.out_from = graph, data_from, schema, out_from
 
     def forward(self, *inputs: torch.Tensor):
-        from .tracing import structure
+        from . import structure
 
         outs = self.graph(*[inputs[k] for k in self.data_from])
         outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
@@ -217,7 +217,7 @@ def capture(model: torch.nn.Module, inputs: Any, dynamic_dims: dict[int, list[in
     reason). Under dynamo, libraries take their traceable paths (transformers' `is_tracing()`: masks are always
     built in the graph instead of being skipped when nothing is padded). `dynamic_dims`: per input position, the
     dims dynamo must keep symbolic. Returns a module of the input tensors (positional) with the model's outputs."""
-    from .tracing import structure
+    from . import structure
 
     names = list(inputs) if isinstance(inputs, dict) else None
     values = list(inputs.values()) if names is not None else list(inputs)

@@ -5,10 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from torch2trt import torch2trt
+from torch2trt import structure, torch2trt
 from torch2trt.check import FunctionModule, compare, run_reference
 from torch2trt.testing import assert_refuses
-from torch2trt.tracing import structure
 
 W = torch.randn(10, 4)
 

@@ -4,9 +4,8 @@ topk on ties, NaN and signed zeros; getitem of constants/buffers by dynamic size
 import pytest
 import torch
 
-from torch2trt import torch2trt
+from torch2trt import structure, torch2trt
 from torch2trt.check import FunctionModule, compare, run_reference
-from torch2trt.tracing import structure
 
 
 def _run(fn, sample, inputs, **kw):

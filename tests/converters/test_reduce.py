@@ -244,9 +244,8 @@ def _nan_rows(shape, dim, generator):
 def _matches_at(fn, sample, inputs):
     """Converted at `sample`, the network gives PyTorch's result at each of `inputs` (NaN where PyTorch has NaN,
     integer outputs exact)."""
-    from torch2trt import torch2trt
+    from torch2trt import structure, torch2trt
     from torch2trt.check import FunctionModule, compare, run_reference
-    from torch2trt.tracing import structure
 
     m = torch2trt(FunctionModule(fn).eval(), [sample])
     for x in inputs:

@@ -9,11 +9,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from torch2trt import torch2trt
+from torch2trt import structure, torch2trt
 from torch2trt.check import compare, run_reference
 from torch2trt.converters.rnn import UNROLL_MAX_STEPS
 from torch2trt.testing import assert_converts, assert_refuses
-from torch2trt.tracing import structure
 
 IN = 3
 LOOP_TYPES = {"TRIP_LIMIT", "ITERATOR", "RECURRENCE", "LOOP_OUTPUT"}

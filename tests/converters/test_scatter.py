@@ -5,10 +5,9 @@ diagonal_scatter, masked_scatter, index_put(accumulate=True)."""
 import pytest
 import torch
 
-from torch2trt import torch2trt
+from torch2trt import structure, torch2trt
 from torch2trt.check import FunctionModule, compare, run_reference
 from torch2trt.testing import assert_converts, assert_converts_dynamic, assert_refuses
-from torch2trt.tracing import structure
 
 DTYPES = [torch.float32, torch.int32, torch.int64, torch.float16]
 

@@ -14,18 +14,18 @@ from __future__ import annotations
 import torch
 
 from ..backend import trt
-from .unary import U, binary, select, unary
+from .layers import U, elementwise, select, unary
 
 E = trt.ElementWiseOperation
 F32, I64 = torch.float32, torch.int64
 
 
 def _f(ctx, a, b, op):
-    return binary(ctx, a, b, op, F32)
+    return elementwise(ctx, a, b, op, F32)
 
 
 def _i(ctx, a, b, op):
-    return binary(ctx, a, b, op, I64)
+    return elementwise(ctx, a, b, op, I64)
 
 
 def _decompose(ctx, y):
@@ -66,8 +66,8 @@ def _scale(ctx, x, k):
 
 
 def _finite_nonzero(ctx, x):
-    finite = unary(ctx, binary(ctx, unary(ctx, x, U.ISINF), unary(ctx, x, U.ISNAN), E.OR, torch.bool), U.NOT)
-    return binary(ctx, finite, unary(ctx, _f(ctx, x, 0.0, E.EQUAL), U.NOT), E.AND, torch.bool)
+    finite = unary(ctx, elementwise(ctx, unary(ctx, x, U.ISINF), unary(ctx, x, U.ISNAN), E.OR, torch.bool), U.NOT)
+    return elementwise(ctx, finite, unary(ctx, _f(ctx, x, 0.0, E.EQUAL), U.NOT), E.AND, torch.bool)
 
 
 def fmod(ctx, a, b):
@@ -93,16 +93,16 @@ def fmod(ctx, a, b):
     magnitude = select(ctx, smaller, abs_a, _scale(ctx, ctx.cast(r, F32), eb))
     signed = select(ctx, _f(ctx, a, 0.0, E.LESS), _f(ctx, magnitude, -1.0, E.PROD), magnitude)
     nan = ctx.trt(torch.tensor(float("nan")), rank=len(a.shape))
-    b_bad = binary(ctx, unary(ctx, b, U.ISNAN), _f(ctx, b, 0.0, E.EQUAL), E.OR, torch.bool)
-    a_bad = binary(ctx, unary(ctx, a, U.ISNAN), unary(ctx, a, U.ISINF), E.OR, torch.bool)
+    b_bad = elementwise(ctx, unary(ctx, b, U.ISNAN), _f(ctx, b, 0.0, E.EQUAL), E.OR, torch.bool)
+    a_bad = elementwise(ctx, unary(ctx, a, U.ISNAN), unary(ctx, a, U.ISINF), E.OR, torch.bool)
     out = select(ctx, ok_b, select(ctx, ok_a, signed, a), a)  # a = +-0: a; b = +-inf: a
-    return select(ctx, binary(ctx, a_bad, b_bad, E.OR, torch.bool), nan, out)
+    return select(ctx, elementwise(ctx, a_bad, b_bad, E.OR, torch.bool), nan, out)
 
 
 def _wrong_sign(ctx, mod, b):
     """mod != 0 and sign(mod) != sign(b): where PyTorch corrects floor division and remainder."""
-    differ = binary(ctx, _f(ctx, mod, 0.0, E.LESS), _f(ctx, b, 0.0, E.LESS), E.XOR, torch.bool)
-    return binary(ctx, differ, unary(ctx, _f(ctx, mod, 0.0, E.EQUAL), U.NOT), E.AND, torch.bool)
+    differ = elementwise(ctx, _f(ctx, mod, 0.0, E.LESS), _f(ctx, b, 0.0, E.LESS), E.XOR, torch.bool)
+    return elementwise(ctx, differ, unary(ctx, _f(ctx, mod, 0.0, E.EQUAL), U.NOT), E.AND, torch.bool)
 
 
 def remainder(ctx, a, b):
@@ -122,8 +122,8 @@ def floor_divide(ctx, a, b):
     floored = unary(ctx, div, U.FLOOR)
     floored = select(ctx, _f(ctx, _f(ctx, div, floored, E.SUB), 0.5, E.GREATER), _f(ctx, floored, 1.0, E.SUM),
                      floored)
-    negative = binary(ctx, _f(ctx, quotient, 0.0, E.LESS), _f(ctx, _f(ctx, 1.0, quotient, E.DIV), 0.0, E.LESS), E.OR,
-                      torch.bool)
+    negative = elementwise(ctx, _f(ctx, quotient, 0.0, E.LESS), _f(ctx, _f(ctx, 1.0, quotient, E.DIV), 0.0, E.LESS),
+                           E.OR, torch.bool)
     zero = select(ctx, negative, ctx.trt(torch.tensor(-0.0), rank=len(a.shape)),
                   ctx.trt(torch.tensor(0.0), rank=len(a.shape)))
     floored = select(ctx, _f(ctx, div, 0.0, E.EQUAL), zero, floored)

@@ -17,9 +17,8 @@ from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from .activation import softmax
+from .layers import elementwise, input_dims, reshape, select, transpose, unary
 from .linear import matmul
-from .shape import input_dims, reshape, transpose
-from .unary import binary, select, unary
 
 E = trt.ElementWiseOperation
 M = trt.MatrixOperation
@@ -43,7 +42,7 @@ def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, 
     scores = _mm(ctx, q, k, M.TRANSPOSE)
     compute = _compute(dtype)
     scores = ctx.cast(scores, compute)
-    scores = binary(ctx, scores, scale, E.PROD, compute)
+    scores = elementwise(ctx, scores, scale, E.PROD, compute)
     rank = len(scores.shape)
     neg_inf = ctx.trt(torch.tensor(-math.inf, dtype=compute), rank=rank)
     if is_causal:  # top-left aligned, as PyTorch's: query i sees keys j <= i
@@ -51,7 +50,7 @@ def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, 
             from .reduce import axis_iota
 
             i, j = axis_iota(ctx, scores, rank - 2), axis_iota(ctx, scores, rank - 1)
-            causal = unary(ctx, binary(ctx, j, i, E.GREATER, torch.int32), trt.UnaryOperation.NOT)
+            causal = unary(ctx, elementwise(ctx, j, i, E.GREATER, torch.int32), trt.UnaryOperation.NOT)
         else:
             causal = ctx.trt(torch.ones(L, S, dtype=torch.bool).tril(), rank=rank)
         scores = select(ctx, causal, scores, neg_inf)
@@ -60,12 +59,12 @@ def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, 
         if mask_dtype == torch.bool or (isinstance(mask, trt.ITensor) and mask.dtype == trt.bool):
             scores = select(ctx, ctx.trt(mask, torch.bool, rank), scores, neg_inf)
         else:
-            scores = binary(ctx, scores, ctx.trt(mask, compute, rank), E.SUM, compute)
+            scores = elementwise(ctx, scores, ctx.trt(mask, compute, rank), E.SUM, compute)
     probs = softmax(ctx, scores, rank - 1)
     if safe and mask is not None:
         top = ctx.network.add_reduce(scores, trt.ReduceOperation.MAX, 1 << (rank - 1), True)
         ctx.name_layer(top, "row_max")
-        hidden = binary(ctx, top.get_output(0), neg_inf, E.EQUAL, compute)
+        hidden = elementwise(ctx, top.get_output(0), neg_inf, E.EQUAL, compute)
         probs = select(ctx, hidden, ctx.trt(torch.tensor(0.0, dtype=compute), rank=rank), probs)
     probs = ctx.cast(probs, dtype)
     return _mm(ctx, probs, v), probs
@@ -119,7 +118,7 @@ def fused_attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype):
     selected to 0 after the layer unless the mask is a constant that hides no row."""
     rank = 4
     _claim_query(ctx, q)
-    qs = binary(ctx, q, scale, E.PROD, dtype) if scale != 1.0 else q
+    qs = elementwise(ctx, q, scale, E.PROD, dtype) if scale != 1.0 else q
     layer = backend.add_attention(ctx.network, qs, k, v, is_causal)
     ctx.name_layer(layer, "attention")
     layer.decomposable = True  # several kernels where no fused one fits (e.g. the CPU build)
@@ -139,9 +138,9 @@ def fused_attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype):
     top = ctx.network.add_reduce(seen, trt.ReduceOperation.MAX, 1 << (rank - 1), True)
     ctx.name_layer(top, "row_max")
     none = 0.0 if is_bool else -math.inf
-    hidden = binary(ctx, top.get_output(0), ctx.trt(torch.tensor(none, dtype=torch.float32 if is_bool else
-                                                                    _compute(dtype)), rank=rank),
-                    E.EQUAL, torch.float32 if is_bool else _compute(dtype))
+    hidden = elementwise(ctx, top.get_output(0), ctx.trt(torch.tensor(none, dtype=torch.float32 if is_bool else
+                                                                      _compute(dtype)), rank=rank),
+                         E.EQUAL, torch.float32 if is_bool else _compute(dtype))
     return select(ctx, hidden, ctx.trt(torch.tensor(0.0, dtype=dtype), rank=rank), y)
 
 
@@ -216,7 +215,7 @@ def _add(ctx, a, b, dtype):
     if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
         return a + b
     rank = max(len(a.shape), len(b.shape))
-    return binary(ctx, ctx.trt(a, dtype, rank), ctx.trt(b, dtype, rank), E.SUM, dtype)
+    return elementwise(ctx, ctx.trt(a, dtype, rank), ctx.trt(b, dtype, rank), E.SUM, dtype)
 
 
 @tensorrt_converter([F.multi_head_attention_forward])
@@ -259,7 +258,7 @@ def convert_multi_head_attention_forward(ctx):
 
     def project(x, w, b):
         y = matmul(ctx, x, w.t(), dtype)
-        return binary(ctx, y, b, E.SUM, dtype) if b is not None else y
+        return elementwise(ctx, y, b, E.SUM, dtype) if b is not None else y
 
     qt = project(seq_first(query), wq, bq)
     kt = project(seq_first(key), wk, bk)
@@ -316,7 +315,7 @@ def convert_multi_head_attention_forward(ctx):
     y = reshape(ctx, transpose(ctx, y, [2, 0, 1, 3]), q_dims + [E_])
     y = matmul(ctx, y, out_w.t(), dtype)
     if out_b is not None:
-        y = binary(ctx, y, out_b, E.SUM, dtype)
+        y = elementwise(ctx, y, out_b, E.SUM, dtype)
     if not batched:
         y = reshape(ctx, y, list(attn_out.shape))
     ctx.set_output(attn_out, y)

@@ -17,10 +17,6 @@ from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
 from .layers import E, U, elementwise, filled, input_dims, require_tensorrt_dtype, reshape, sample_dims, select, unary
 
-# old names, kept importable for branches that still use them; use layers.py instead
-check_dtype = require_tensorrt_dtype
-__all__ = ["check_dtype", "filled"]
-
 
 # ---- helpers -------------------------------------------------------------------------------------------
 def _sizes_of(ctx, x: torch.Tensor) -> list:

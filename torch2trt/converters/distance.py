@@ -8,31 +8,25 @@ import torch
 from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .shape import concat, input_dims, reshape
-from .unary import E, U, binary, unary
+from .layers import E, U, broadcast_to, concat, elementwise, input_dims, reduce_axis, reshape, unary
 
 R = trt.ReduceOperation
 F32 = torch.float32
-
-
-def _reduce(ctx, itensor, op, axis: int, keep: bool = False):
-    layer = ctx.network.add_reduce(itensor, op, 1 << axis, keep)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
 
 
 def p_norm(ctx, d, p: float, axis: int):
     """||d||_p over `axis` of a float32 difference."""
     a = unary(ctx, d, U.ABS)
     if p == float("inf"):
-        return _reduce(ctx, a, R.MAX, axis)
+        return reduce_axis(ctx, a, R.MAX, axis)
     if p == 0:
-        return _reduce(ctx, ctx.cast(binary(ctx, a, 0.0, E.GREATER, F32), F32), R.SUM, axis)
+        return reduce_axis(ctx, ctx.cast(elementwise(ctx, a, 0.0, E.GREATER, F32), F32), R.SUM, axis)
     if p == 1:
-        return _reduce(ctx, a, R.SUM, axis)
+        return reduce_axis(ctx, a, R.SUM, axis)
     if p == 2:
-        return unary(ctx, _reduce(ctx, binary(ctx, a, a, E.PROD, F32), R.SUM, axis), U.SQRT)
-    return binary(ctx, _reduce(ctx, binary(ctx, a, float(p), E.POW, F32), R.SUM, axis), 1.0 / p, E.POW, F32)
+        return unary(ctx, reduce_axis(ctx, elementwise(ctx, a, a, E.PROD, F32), R.SUM, axis), U.SQRT)
+    powers = reduce_axis(ctx, elementwise(ctx, a, float(p), E.POW, F32), R.SUM, axis)
+    return elementwise(ctx, powers, 1.0 / p, E.POW, F32)
 
 
 def _p_arg(ctx, p):
@@ -44,9 +38,8 @@ def _p_arg(ctx, p):
 def _ones_like(ctx, itensor):
     """Ones of itensor's (possibly dynamic) shape: a stride-0 slice of a constant, never arithmetic on the values
     (n - n + 1 would be NaN for an infinite norm)."""
-    from .shape import expand_to
 
-    return expand_to(ctx, ctx.trt(torch.ones(()), rank=len(itensor.shape)), input_dims(ctx, itensor))
+    return broadcast_to(ctx, ctx.trt(torch.ones(()), rank=len(itensor.shape)), input_dims(ctx, itensor))
 
 
 def _matmul(ctx, a, b, transpose_b: bool):
@@ -75,18 +68,18 @@ def convert_cdist(ctx):
         if mode == "use_mm_for_euclid_dist" or rows1 > 25 or rows2 > 25:
             # PyTorch's form: [-2 x1, |x1|^2, 1] @ [x2, 1, |x2|^2]^T, clamped at 0, square root
             def sq(t):
-                return _reduce(ctx, binary(ctx, t, t, E.PROD, F32), R.SUM, rank - 1, True)
+                return reduce_axis(ctx, elementwise(ctx, t, t, E.PROD, F32), R.SUM, rank - 1, True)
 
             n1, n2 = sq(a), sq(b)
             ones1, ones2 = (_ones_like(ctx, n) for n in (n1, n2))
-            left = concat(ctx, [binary(ctx, a, -2.0, E.PROD, F32), n1, ones1], rank - 1)
+            left = concat(ctx, [elementwise(ctx, a, -2.0, E.PROD, F32), n1, ones1], rank - 1)
             right = concat(ctx, [b, ones2, n2], rank - 1)
-            r = binary(ctx, _matmul(ctx, left, right, True), 0.0, E.MAX, F32)
+            r = elementwise(ctx, _matmul(ctx, left, right, True), 0.0, E.MAX, F32)
             ctx.set_output(out, unary(ctx, r, U.SQRT))
             return
     a4 = reshape(ctx, a, input_dims(ctx, a)[:-1] + [1] + input_dims(ctx, a)[-1:])  # (..., P, 1, M)
     b4 = reshape(ctx, b, input_dims(ctx, b)[:-2] + [1] + input_dims(ctx, b)[-2:])  # (..., 1, R, M)
-    ctx.set_output(out, p_norm(ctx, binary(ctx, a4, b4, E.SUB, F32), p, rank))
+    ctx.set_output(out, p_norm(ctx, elementwise(ctx, a4, b4, E.SUB, F32), p, rank))
 
 
 @tensorrt_converter([torch.pdist, torch.nn.functional.pdist])
@@ -109,4 +102,4 @@ def convert_pdist(ctx):
         ctx.name_layer(layer, "pdist_rows")
         return layer.get_output(0)
 
-    ctx.set_output(out, p_norm(ctx, binary(ctx, rows(i), rows(j), E.SUB, F32), p, 1))
+    ctx.set_output(out, p_norm(ctx, elementwise(ctx, rows(i), rows(j), E.SUB, F32), p, 1))

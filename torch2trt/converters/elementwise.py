@@ -21,10 +21,6 @@ def elementwise(ctx, a, b, op, dtype: torch.dtype):
     return layers.elementwise(ctx, a, b, op, dtype)
 
 
-# the names the floor-division / remainder / fmod converters below still use (another branch edits them)
-binary, check_dtype, _finish = layers.elementwise, require_arithmetic_dtype, set_output_in_result_dtype
-
-
 def _as_compute(ctx, *values):
     """Operands rounded to the output dtype first (as PyTorch promotes), then held in the compute dtype."""
     out = ctx.method_return.dtype
@@ -85,7 +81,7 @@ def convert_mul(ctx):
 
 
 def _trunc(ctx, x, dtype):
-    return select(ctx, binary(ctx, x, 0.0, E.LESS, dtype), unary(ctx, x, U.CEIL), unary(ctx, x, U.FLOOR))
+    return select(ctx, layers.elementwise(ctx, x, 0.0, E.LESS, dtype), unary(ctx, x, U.CEIL), unary(ctx, x, U.FLOOR))
 
 
 def _power_of_two(value) -> bool:
@@ -122,7 +118,7 @@ def convert_div(ctx):
     a, b = _operands(ctx)
     mode = ctx.get_arg("rounding_mode", None, None)
     out = ctx.method_return
-    check_dtype(ctx, out.dtype)
+    require_arithmetic_dtype(ctx, out.dtype)
     if mode is None:  # true division: integers are promoted to float by PyTorch (out.dtype)
         ctx.set_output(out, elementwise(ctx, a, b, E.DIV, out.dtype))
     elif mode not in ("floor", "trunc"):
@@ -133,7 +129,7 @@ def convert_div(ctx):
     elif mode == "floor":
         pow2 = _power_of_two(b)
         a, b, dt = _as_compute(ctx, a, b)
-        _finish(ctx, _float_floor_div(ctx, a, b, dt, pow2))
+        set_output_in_result_dtype(ctx, _float_floor_div(ctx, a, b, dt, pow2))
     elif out.dtype in layers.REDUCED_FLOATS and _is_number(b) and isinstance(a, torch.Tensor):
         # PyTorch's scalar path (measured on the CPU): the quotient by a Python number is computed in float32
         # with the number in float32, truncated there and rounded once to the output dtype
@@ -153,7 +149,8 @@ def convert_floor_divide(ctx):
     a, b = _operands(ctx)
     pow2 = _power_of_two(b)
     a, b, dt = _as_compute(ctx, a, b)
-    _finish(ctx, _float_floor_div(ctx, a, b, dt, pow2) if dt.is_floating_point else _floor_div(ctx, a, b, dt))
+    quotient = _float_floor_div(ctx, a, b, dt, pow2) if dt.is_floating_point else _floor_div(ctx, a, b, dt)
+    set_output_in_result_dtype(ctx, quotient)
 
 
 def _float_floor_div(ctx, a, b, dt, pow2: bool):
@@ -195,7 +192,7 @@ def convert_remainder(ctx):
     """The result has the sign of b, as in PyTorch (and Python)."""
     a, b = _operands(ctx)
     out = ctx.method_return
-    check_dtype(ctx, out.dtype)
+    require_arithmetic_dtype(ctx, out.dtype)
     if not out.dtype.is_floating_point:  # a - b * floor(a / b)
         q = elementwise(ctx, a, b, E.FLOOR_DIV, out.dtype)
         ctx.set_output(out, elementwise(ctx, a, elementwise(ctx, q, b, E.PROD, out.dtype), E.SUB, out.dtype))
@@ -211,7 +208,7 @@ def convert_remainder(ctx):
         differ = elementwise(ctx, elementwise(ctx, r, 0.0, E.LESS, dt), elementwise(ctx, b, 0.0, E.LESS, dt), E.XOR,
                              torch.bool)
         fix = elementwise(ctx, differ, unary(ctx, elementwise(ctx, r, 0.0, E.EQUAL, dt), U.NOT), E.AND, torch.bool)
-    _finish(ctx, select(ctx, fix, elementwise(ctx, r, b, E.SUM, dt), r))
+    set_output_in_result_dtype(ctx, select(ctx, fix, elementwise(ctx, r, b, E.SUM, dt), r))
 
 
 @tensorrt_converter(spellings("fmod"))
@@ -219,12 +216,12 @@ def convert_fmod(ctx):
     """The result has the sign of a (C's fmod)."""
     a, b = ctx.get_arg("input", 0), ctx.get_arg("other", 1)
     out = ctx.method_return
-    check_dtype(ctx, out.dtype)
+    require_arithmetic_dtype(ctx, out.dtype)
     if out.dtype.is_floating_point:
         a, b = _scalars_rounded(ctx, a, b)
         pow2 = _power_of_two(b)
         a, b, dt = _as_compute(ctx, a, b)
-        _finish(ctx, _fmod_float(ctx, a, b, dt, pow2))
+        set_output_in_result_dtype(ctx, _fmod_float(ctx, a, b, dt, pow2))
         return
     q = _trunc_div_int(ctx, a, b, out.dtype)
     ctx.set_output(out, elementwise(ctx, a, elementwise(ctx, q, b, E.PROD, out.dtype), E.SUB, out.dtype))

@@ -11,16 +11,9 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .shape import reshape, slice_layer
-from .unary import E, U, binary, select, unary
+from .layers import E, U, elementwise, reduce_axis, reshape, select, slice_layer, unary
 
 R = trt.ReduceOperation
-
-
-def _reduce(ctx, itensor, op, axis: int):
-    layer = ctx.network.add_reduce(itensor, op, 1 << axis, False)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
 
 
 @tensorrt_converter([F.embedding_bag])
@@ -46,9 +39,9 @@ def convert_embedding_bag(ctx):
     ctx.name_layer(layer, "embedding_bag_rows")
     rows = layer.get_output(0)  # (B, L, D) or (N, D)
     if psw is not None:
-        rows = binary(ctx, rows, reshape(ctx, ctx.trt(psw, dt), list(x.shape) + [1]), E.PROD, dt)
-    keep = None if padding_idx is None else binary(ctx, it, int(padding_idx) % weight.shape[0], E.EQUAL,
-                                                   torch.int64)
+        rows = elementwise(ctx, rows, reshape(ctx, ctx.trt(psw, dt), list(x.shape) + [1]), E.PROD, dt)
+    keep = None if padding_idx is None else elementwise(ctx, it, int(padding_idx) % weight.shape[0], E.EQUAL,
+                                                        torch.int64)
     keep = None if keep is None else unary(ctx, keep, U.NOT)
     if x.dim() == 2:
         member = keep if keep is not None else ctx.trt(torch.ones(tuple(x.shape), dtype=torch.bool))
@@ -61,22 +54,22 @@ def convert_embedding_bag(ctx):
             ot = slice_layer(ctx, ot, [0], [bags], [1], "embedding_bag_starts")
         starts = reshape(ctx, ot, [1, bags])                                 # (1, B)
         pos = ctx.trt(torch.arange(n, dtype=torch.int64)[:, None])           # (N, 1)
-        not_after = ctx.cast(unary(ctx, binary(ctx, pos, starts, E.LESS, torch.int64), U.NOT), torch.int32)
-        seg = binary(ctx, _reduce(ctx, not_after, R.SUM, 1), 1, E.SUB, torch.int32)   # (N,)
-        member = binary(ctx, reshape(ctx, seg, [1, n]), ctx.trt(torch.arange(bags, dtype=torch.int32)[:, None]),
-                        E.EQUAL, torch.int32)                                # (B, N)
+        not_after = ctx.cast(unary(ctx, elementwise(ctx, pos, starts, E.LESS, torch.int64), U.NOT), torch.int32)
+        seg = elementwise(ctx, reduce_axis(ctx, not_after, R.SUM, 1), 1, E.SUB, torch.int32)   # (N,)
+        member = elementwise(ctx, reshape(ctx, seg, [1, n]), ctx.trt(torch.arange(bags, dtype=torch.int32)[:, None]),
+                             E.EQUAL, torch.int32)                                # (B, N)
         if keep is not None:
-            member = binary(ctx, member, reshape(ctx, keep, [1, n]), E.AND, torch.bool)
+            member = elementwise(ctx, member, reshape(ctx, keep, [1, n]), E.AND, torch.bool)
         member = reshape(ctx, member, [bags, n, 1])
         rows = reshape(ctx, rows, [1, n, weight.shape[1]])
-    count = _reduce(ctx, ctx.cast(member, torch.int32), R.SUM, 1)           # (B, 1)
+    count = reduce_axis(ctx, ctx.cast(member, torch.int32), R.SUM, 1)           # (B, 1)
     if mode == "max":
         low = ctx.trt(torch.tensor(float("-inf"), dtype=dt), rank=3)
-        v = _reduce(ctx, select(ctx, member, rows, low), R.MAX, 1)
-        res = select(ctx, binary(ctx, count, 0, E.GREATER, torch.int32), v,
+        v = reduce_axis(ctx, select(ctx, member, rows, low), R.MAX, 1)
+        res = select(ctx, elementwise(ctx, count, 0, E.GREATER, torch.int32), v,
                      ctx.trt(torch.zeros((), dtype=dt), rank=2))
     else:
-        res = _reduce(ctx, select(ctx, member, rows, ctx.trt(torch.zeros((), dtype=dt), rank=3)), R.SUM, 1)
+        res = reduce_axis(ctx, select(ctx, member, rows, ctx.trt(torch.zeros((), dtype=dt), rank=3)), R.SUM, 1)
         if mode == "mean":
-            res = binary(ctx, res, ctx.cast(binary(ctx, count, 1, E.MAX, torch.int32), dt), E.DIV, dt)
+            res = elementwise(ctx, res, ctx.cast(elementwise(ctx, count, 1, E.MAX, torch.int32), dt), E.DIV, dt)
     ctx.set_output(out, res)

@@ -14,7 +14,23 @@ from ..backend import trt
 from ..tracing.context import get_trt, torch_dtype_from_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .shape import _static, input_dims, reshape, sample_dims, slice_bounds, slice_layer, transpose, wrap_index
+from .layers import (
+    E,
+    U,
+    broadcast_to,
+    dim_max,
+    elementwise,
+    input_dims,
+    is_static,
+    reshape,
+    sample_dims,
+    select,
+    slice_bounds,
+    slice_layer,
+    transpose,
+    unary,
+    wrap_index,
+)
 
 
 def _is_tensor_index(i) -> bool:
@@ -57,13 +73,13 @@ def convert_getitem(ctx):
             raise ctx.unsupported(f"x[{index!r}]: too many indices")
         n = dims[axis]
         if isinstance(e, (int, DynDim)) and not isinstance(e, bool):
-            e = e % max(n, 1) if _static(e) and _static(n) else wrap_index(e, n)  # PyTorch checks the range
+            e = e % max(n, 1) if is_static(e) and is_static(n) else wrap_index(e, n)  # PyTorch checks the range
             starts.append(e)
             sizes.append(1)
             strides.append(1)
         elif isinstance(e, slice):
             step = 1 if e.step is None else e.step
-            if not _static(step) or step <= 0:
+            if not is_static(step) or step <= 0:
                 raise ctx.unsupported(f"x[{index!r}]: slice step {step} (only constant positive steps)")
             if e.start is None and e.stop is None and step == 1:
                 start, size = 0, n
@@ -79,8 +95,8 @@ def convert_getitem(ctx):
         else:
             raise ctx.unsupported(f"x[{index!r}]: index of type {type(e).__name__}")
         axis += 1
-    whole = all(_static(a) and a == 0 for a in starts) and strides == [1] * len(strides) and \
-        all(z is d or (_static(z) and _static(d) and z == d) for z, d in zip(sizes, dims))
+    whole = all(is_static(a) and a == 0 for a in starts) and strides == [1] * len(strides) and \
+        all(z is d or (is_static(z) and is_static(d) and z == d) for z, d in zip(sizes, dims))
     y = xt if whole else slice_layer(ctx, xt, starts, sizes, strides, "getitem")
     if any(isinstance(e, torch.Tensor) for e in entries):
         y, layout = advanced_index(ctx, y, entries, sizes)
@@ -140,8 +156,6 @@ def advanced_index(ctx, y, entries, sizes: list):
     axes are transposed together to that place and flattened into one; one GATHER there takes the linear index
     sum_j i_j * prod(n_l, l > j), with negative indices wrapped (i + n where i < 0). Returns (tensor, layout) for
     _finish_layout. `sizes`: y's dims (ints, or DynDims carrying the sample's value)."""
-    from .unary import E as _E
-    from .unary import binary, select
 
     dims, sdims = input_dims(ctx, y), sizes
     kinds, axis = [], 0  # per entry: (kind, axis of y or None)
@@ -172,17 +186,17 @@ def advanced_index(ctx, y, entries, sizes: list):
     stride = 1
     for e, a in reversed([(e, a) for e, (kind, a) in zip(entries, kinds) if kind == "tensor"]):
         n = sdims[a]
-        if get_trt(e) is None and _static(n):
+        if get_trt(e) is None and is_static(n):
             i = ctx.trt(torch.where(e < 0, e + n, e).to(torch.int64))
         else:
             i = ctx.trt(e, torch.int64)
-            neg = binary(ctx, i, 0, _E.LESS, torch.int64)
-            i = select(ctx, neg, binary(ctx, i, ctx.trt(n, torch.int64, 0) if not _static(n) else n, _E.SUM,
-                                        torch.int64), i)
-        if not (_static(stride) and stride == 1):
-            i = binary(ctx, i, ctx.trt(stride, torch.int64, 0) if not _static(stride) else stride, _E.PROD,
-                       torch.int64)
-        lin = i if lin is None else binary(ctx, lin, i, _E.SUM, torch.int64)
+            neg = elementwise(ctx, i, 0, E.LESS, torch.int64)
+            i = select(ctx, neg, elementwise(ctx, i, ctx.trt(n, torch.int64, 0) if not is_static(n) else n, E.SUM,
+                                             torch.int64), i)
+        if not (is_static(stride) and stride == 1):
+            i = elementwise(ctx, i, ctx.trt(stride, torch.int64, 0) if not is_static(stride) else stride, E.PROD,
+                            torch.int64)
+        lin = i if lin is None else elementwise(ctx, lin, i, E.SUM, torch.int64)
         stride = stride * n
     layer = ctx.network.add_gather(t, lin, len(pre))
     ctx.name_layer(layer, "gather")
@@ -252,15 +266,13 @@ def _flat_positions(x: torch.Tensor, index) -> torch.Tensor:
 
 def _scatter_into(ctx, x, positions: torch.Tensor, values):
     """x with the elements at flat `positions` replaced by `values` (broadcast to positions' shape)."""
-    from .shape import _broadcast_slice
-
     out_dtype = x.dtype
     flat = reshape(ctx, ctx.trt(x), [x.numel()])
     v = ctx.trt(values, out_dtype) if isinstance(values, torch.Tensor) else ctx.trt(
         torch.tensor(values, dtype=out_dtype))
     vshape = tuple(values.shape) if isinstance(values, torch.Tensor) else ()
     if vshape != tuple(positions.shape):
-        v = _broadcast_slice(ctx, v, tuple(positions.shape), vshape)
+        v = broadcast_to(ctx, ctx.unsqueeze_to_rank(v, positions.dim()), tuple(positions.shape))
     v = reshape(ctx, v, [positions.numel()])
     layer = ctx.network.add_scatter(flat, ctx.constant(positions.reshape(-1)), v, trt.ScatterMode.ELEMENT)
     layer.axis = 0
@@ -272,16 +284,13 @@ def _accumulate_into(ctx, x, positions: torch.Tensor, values):
     """x with values added at flat `positions` (constants), repeated positions included: in rounds, round r adding
     the r-th occurrence of each position (gather, add, scatter), so that every position sums its values in index
     order, as PyTorch's sequential accumulation."""
-    from .shape import _broadcast_slice
-    from .unary import E as _E
-    from .unary import binary
 
     flat_pos = positions.reshape(-1)
     flat = reshape(ctx, ctx.trt(x), [x.numel()])
     v = ctx.trt(values, x.dtype) if isinstance(values, torch.Tensor) else ctx.trt(torch.tensor(values, dtype=x.dtype))
     vshape = tuple(values.shape) if isinstance(values, torch.Tensor) else ()
     if vshape != tuple(positions.shape):
-        v = _broadcast_slice(ctx, v, tuple(positions.shape), vshape)
+        v = broadcast_to(ctx, ctx.unsqueeze_to_rank(v, positions.dim()), tuple(positions.shape))
     v = reshape(ctx, v, [positions.numel()])
     seen: dict[int, int] = {}
     rounds = []
@@ -296,7 +305,7 @@ def _accumulate_into(ctx, x, positions: torch.Tensor, values):
         ctx.name_layer(current, "index_put_read")
         add = ctx.network.add_gather(v, ctx.constant(sel), 0)
         ctx.name_layer(add, "index_put_values")
-        total = binary(ctx, current.get_output(0), add.get_output(0), _E.SUM, x.dtype)
+        total = elementwise(ctx, current.get_output(0), add.get_output(0), E.SUM, x.dtype)
         layer = ctx.network.add_scatter(flat, where, total, trt.ScatterMode.ELEMENT)
         layer.axis = 0
         ctx.name_layer(layer, "index_put_accumulate")
@@ -322,7 +331,7 @@ def _has_dyndim(index) -> bool:
 
 def _iota(ctx, n):
     """int32 0 .. n - 1 (n an int or a DynDim)."""
-    if _static(n):
+    if is_static(n):
         return ctx.trt(torch.arange(int(n), dtype=torch.int32))
     layer = ctx.network.add_fill((1,), trt.FillOperation.LINSPACE, trt.int32)
     layer.set_input(0, n._trt)
@@ -337,9 +346,6 @@ def _setitem_basic(ctx, x, index, value):
     value is brought to the written region's shape, spread over x's shape by one GATHER per indexed axis (source
     element (i - start) // step), and SELECTed where a mask of the region (start <= i < start + size * step,
     (i - start) % step == 0) holds."""
-    from .shape import dim_max, expand_to
-    from .unary import E as _E
-    from .unary import U, binary, select, unary
 
     entries = _normalize(ctx, x, index)
     xt = ctx.trt(x)
@@ -352,10 +358,10 @@ def _setitem_basic(ctx, x, index, value):
             continue
         n = dims[axis]
         if isinstance(e, (int, DynDim)) and not isinstance(e, bool):
-            regions.append((axis, e % max(n, 1) if _static(e) and _static(n) else wrap_index(e, n), 1, 1))
+            regions.append((axis, e % max(n, 1) if is_static(e) and is_static(n) else wrap_index(e, n), 1, 1))
         elif isinstance(e, slice):
             step = 1 if e.step is None else e.step
-            if not _static(step) or step <= 0:
+            if not is_static(step) or step <= 0:
                 raise ctx.unsupported(f"x[{index!r}] = ...: slice step {step!r} (only constant positive steps)")
             view_axes.append(axis)
             if not (e.start is None and e.stop is None and step == 1):
@@ -368,18 +374,19 @@ def _setitem_basic(ctx, x, index, value):
         region_dims[a] = size
     mask = None
     for a, start, size, step in regions:
-        i = ctx.reshape(_iota(ctx, dims[a]), [-1 if k == a else 1 for k in range(rank)])
+        i = reshape(ctx, _iota(ctx, dims[a]), [-1 if k == a else 1 for k in range(rank)])
         lo = ctx.trt(start, torch.int32, rank)
-        inside = binary(ctx, unary(ctx, binary(ctx, i, lo, _E.LESS, torch.int32), U.NOT),
-                        binary(ctx, i, ctx.trt(start + size * step, torch.int32, rank), _E.LESS, torch.int32),
-                        _E.AND, torch.bool)
+        inside = elementwise(ctx, unary(ctx, elementwise(ctx, i, lo, E.LESS, torch.int32), U.NOT),
+                             elementwise(ctx, i, ctx.trt(start + size * step, torch.int32, rank), E.LESS, torch.int32),
+                             E.AND, torch.bool)
         if step != 1:
-            offset = binary(ctx, i, lo, _E.SUB, torch.int32)
-            on_step = binary(ctx, binary(ctx, offset, binary(ctx, binary(ctx, offset, step, _E.FLOOR_DIV, torch.int32),
-                                                             step, _E.PROD, torch.int32), _E.SUB, torch.int32),
-                             0, _E.EQUAL, torch.int32)
-            inside = binary(ctx, inside, on_step, _E.AND, torch.bool)
-        mask = inside if mask is None else binary(ctx, mask, inside, _E.AND, torch.bool)
+            offset = elementwise(ctx, i, lo, E.SUB, torch.int32)
+            quotient = elementwise(ctx, offset, step, E.FLOOR_DIV, torch.int32)
+            on_step = elementwise(ctx, elementwise(ctx, offset, elementwise(ctx, quotient, step, E.PROD, torch.int32),
+                                                   E.SUB, torch.int32),
+                                  0, E.EQUAL, torch.int32)
+            inside = elementwise(ctx, inside, on_step, E.AND, torch.bool)
+        mask = inside if mask is None else elementwise(ctx, mask, inside, E.AND, torch.bool)
     if mask is None:  # x[...] = value: every element
         mask = ctx.trt(torch.tensor(True), rank=rank)
     if not isinstance(value, torch.Tensor) or (value.dim() == 0 and get_trt(value) is None):
@@ -393,12 +400,13 @@ def _setitem_basic(ctx, x, index, value):
         for k, a in enumerate(view_axes):
             if a is not None:
                 shape[a] = vdims[k]
-        placed = expand_to(ctx, reshape(ctx, vt, shape), region_dims)
+        placed = broadcast_to(ctx, reshape(ctx, vt, shape), region_dims)
         for a, start, size, step in regions:
-            src = binary(ctx, binary(ctx, _iota(ctx, dims[a]), ctx.trt(start, torch.int32, 1), _E.SUB, torch.int32),
-                         step, _E.FLOOR_DIV, torch.int32)
+            src = elementwise(ctx, elementwise(ctx, _iota(ctx, dims[a]), ctx.trt(start, torch.int32, 1), E.SUB,
+                                               torch.int32),
+                              step, E.FLOOR_DIV, torch.int32)
             last = ctx.trt(dim_max(ctx, size - 1, 0), torch.int32, 1)
-            src = binary(ctx, binary(ctx, src, 0, _E.MAX, torch.int32), last, _E.MIN, torch.int32)
+            src = elementwise(ctx, elementwise(ctx, src, 0, E.MAX, torch.int32), last, E.MIN, torch.int32)
             layer = ctx.network.add_gather(placed, src, a)
             ctx.name_layer(layer, "setitem_spread")
             placed = layer.get_output(0)
@@ -408,25 +416,24 @@ def _setitem_basic(ctx, x, index, value):
 def _linear_index(ctx, pairs, sdims):
     """sum_j i_j * prod(n_l, l > j) over (index tensor, axis) pairs (int64, broadcast over the index tensors),
     negative indices wrapped to i + n. A Python int is a 0-d constant index."""
-    from .unary import E as _E
-    from .unary import binary, select
 
     lin, stride = None, 1
     for e, a in reversed(pairs):
         n = sdims[a]
-        if isinstance(e, int) or (get_trt(e) is None and _static(n)):
+        if isinstance(e, int) or (get_trt(e) is None and is_static(n)):
             e = torch.as_tensor(e, dtype=torch.int64)
-            i = ctx.trt(torch.where(e < 0, e + n, e)) if _static(n) else ctx.trt(e)
-            if not _static(n):
-                i = select(ctx, binary(ctx, i, 0, _E.LESS, torch.int64), binary(ctx, i, ctx.trt(n, torch.int64, 0),
-                                                                                _E.SUM, torch.int64), i)
+            i = ctx.trt(torch.where(e < 0, e + n, e)) if is_static(n) else ctx.trt(e)
+            if not is_static(n):
+                i = select(ctx, elementwise(ctx, i, 0, E.LESS, torch.int64),
+                           elementwise(ctx, i, ctx.trt(n, torch.int64, 0), E.SUM, torch.int64), i)
         else:
             i = ctx.trt(e, torch.int64)
-            wrapped = binary(ctx, i, n if _static(n) else ctx.trt(n, torch.int64, 0), _E.SUM, torch.int64)
-            i = select(ctx, binary(ctx, i, 0, _E.LESS, torch.int64), wrapped, i)
-        if not (_static(stride) and stride == 1):
-            i = binary(ctx, i, stride if _static(stride) else ctx.trt(stride, torch.int64, 0), _E.PROD, torch.int64)
-        lin = i if lin is None else binary(ctx, lin, i, _E.SUM, torch.int64)
+            wrapped = elementwise(ctx, i, n if is_static(n) else ctx.trt(n, torch.int64, 0), E.SUM, torch.int64)
+            i = select(ctx, elementwise(ctx, i, 0, E.LESS, torch.int64), wrapped, i)
+        if not (is_static(stride) and stride == 1):
+            i = elementwise(ctx, i, stride if is_static(stride) else ctx.trt(stride, torch.int64, 0), E.PROD,
+                            torch.int64)
+        lin = i if lin is None else elementwise(ctx, lin, i, E.SUM, torch.int64)
         stride = stride * n
     return lin
 
@@ -437,7 +444,6 @@ def _put(ctx, x, entries, value):
     flattened into one axis F, the value is broadcast to x[entries]'s shape and laid out as (pre, |B|, post), and
     its rows are scattered into F at the linear indices. Duplicate positions are refused where the indices are
     constants; PyTorch leaves their winner unspecified (index_put(accumulate=False))."""
-    from .shape import expand_to
 
     xt = ctx.trt(x)
     dims, sdims = input_dims(ctx, xt), sample_dims(ctx, xt, x.shape)
@@ -469,7 +475,7 @@ def _put(ctx, x, entries, value):
     perm = pre + indexed + post
     t = reshape(ctx, transpose(ctx, xt, perm), [dims[a] for a in pre] + [-1] + [dims[a] for a in post])
     pairs = [(e, a) for e, (kind, a) in zip(entries, kinds) if kind in ("tensor", "int")]
-    constant = all((isinstance(e, int) or get_trt(e) is None) and _static(sdims[a]) for e, a in pairs)
+    constant = all((isinstance(e, int) or get_trt(e) is None) and is_static(sdims[a]) for e, a in pairs)
     if constant:
         flat = torch.zeros((), dtype=torch.int64)
         for e, a in pairs:
@@ -502,10 +508,10 @@ def _put(ctx, x, entries, value):
             p += width
         if len(keep) != s_rank:
             v = reshape(ctx, v, keep)
-    v = expand_to(ctx, v, g_dims)
+    v = broadcast_to(ctx, v, g_dims)
     v = reshape(ctx, v, [dims[a] for a in pre] + [-1] + [dims[a] for a in post])
     idx = reshape(ctx, lin, [1] * len(pre) + [-1] + [1] * len(post))
-    idx = expand_to(ctx, idx, input_dims(ctx, v))
+    idx = broadcast_to(ctx, idx, input_dims(ctx, v))
     layer = ctx.network.add_scatter(t, idx, v, trt.ScatterMode.ELEMENT)
     layer.axis = len(pre)
     ctx.name_layer(layer, "index_put")
@@ -599,9 +605,9 @@ def _topk(ctx, xt, largest: bool, k: int, axis: int, name: str):
         raise ctx.unsupported(f"{ctx.method_name}: {int(k)} elements along axis {axis}; TensorRT's TopK takes at "
                               f"most {MAX_TOPK_K}")
     op = trt.TopKOperation.MAX if largest else trt.TopKOperation.MIN
-    layer = ctx.network.add_topk(xt, op, int(k) if _static(k) else 1, 1 << axis)
-    if not _static(k):  # k from the network: a 0-d int32 shape tensor
-        layer.set_input(1, ctx.reshape(ctx.cast(k._trt, torch.int32), ()))
+    layer = ctx.network.add_topk(xt, op, int(k) if is_static(k) else 1, 1 << axis)
+    if not is_static(k):  # k from the network: a 0-d int32 shape tensor
+        layer.set_input(1, reshape(ctx, ctx.cast(k._trt, torch.int32), ()))
     ctx.name_layer(layer, name)
     return layer.get_output(0), layer.get_output(1)
 
@@ -613,7 +619,6 @@ def stable_sort_indices(ctx, xt, n, axis: int, descending: bool):
     second TopK sorts the distinct integer keys g * n + i. Keys are < n * (n + 1) < 2**31 (n <= MAX_TOPK_K): exact
     int32, no collisions, and the order of distinct values is the first TopK's."""
     from .reduce import axis_iota, cumulative_sum
-    from .unary import E, U, binary, unary
 
     rank = len(xt.shape)
     dtype = torch_dtype_from_trt(xt.dtype)
@@ -625,18 +630,18 @@ def stable_sort_indices(ctx, xt, n, axis: int, descending: bool):
     prev.mode = trt.SampleMode.CLAMP  # place 0 sees itself; it starts a group anyway
     ctx.name_layer(prev, "sort_previous")
     prev = prev.get_output(0)
-    same = binary(ctx, values, prev, E.EQUAL, dtype)
+    same = elementwise(ctx, values, prev, E.EQUAL, dtype)
     if dtype.is_floating_point:
-        both_nan = binary(ctx, unary(ctx, values, U.ISNAN), unary(ctx, prev, U.ISNAN), E.AND, torch.bool)
-        same = binary(ctx, same, both_nan, E.OR, torch.bool)
+        both_nan = elementwise(ctx, unary(ctx, values, U.ISNAN), unary(ctx, prev, U.ISNAN), E.AND, torch.bool)
+        same = elementwise(ctx, same, both_nan, E.OR, torch.bool)
     iota = axis_iota(ctx, xt, axis)
-    first = binary(ctx, iota, 0, E.EQUAL, torch.int32)
-    new_group = ctx.cast(binary(ctx, unary(ctx, same, U.NOT), first, E.OR, torch.bool), torch.int32)
+    first = elementwise(ctx, iota, 0, E.EQUAL, torch.int32)
+    new_group = ctx.cast(elementwise(ctx, unary(ctx, same, U.NOT), first, E.OR, torch.bool), torch.int32)
     group = cumulative_sum(ctx, new_group, axis)  # 1, 1, 2, 2, 2, 3, ... along the sorted axis
     back = ctx.network.add_scatter(order, order, group, trt.ScatterMode.ELEMENT)  # group of each element
     back.axis = axis
     ctx.name_layer(back, "sort_groups")
-    keys = binary(ctx, binary(ctx, back.get_output(0), n, E.PROD, torch.int32), iota, E.SUM, torch.int32)
+    keys = elementwise(ctx, elementwise(ctx, back.get_output(0), n, E.PROD, torch.int32), iota, E.SUM, torch.int32)
     return _topk(ctx, keys, False, n, axis, "sort_stable")[1]
 
 
@@ -700,7 +705,6 @@ def convert_pixel_shuffle(ctx):
     xt = ctx.trt(x)
     *lead, c, h, w = sample_dims(ctx, xt, x.shape)  # any of them may be dynamic
     n = len(lead)
-    from .shape import transpose
 
     if "unshuffle" in ctx.method_name:  # (.., C, H*r, W*r) -> (.., C, H, r, W, r) -> (.., C, r, r, H, W)
         y = reshape(ctx, xt, [*lead, c, h // r, r, w // r, r])
@@ -717,7 +721,6 @@ def convert_pixel_shuffle(ctx):
 def convert_repeat_interleave(ctx):
     """A GATHER of each output element's source index along dim: PyTorch's own arange(n).repeat_interleave(repeats)
     where n is static, iota(n * repeats) // repeats where it is dynamic (int repeats)."""
-    from .unary import E, binary
 
     x, out = ctx.get_arg("input", 0), ctx.method_return
     repeats, dim = ctx.get_arg("repeats", 1), ctx.get_arg("dim", 2, None)
@@ -735,7 +738,7 @@ def convert_repeat_interleave(ctx):
         src = ctx.constant(torch.arange(n).repeat_interleave(repeats))
     elif isinstance(repeats, int) and not isinstance(repeats, DynDim):
         length = sample_dims(ctx, xt, x.shape)[axis] * repeats
-        src = binary(ctx, _iota(ctx, length), repeats, E.FLOOR_DIV, torch.int32)
+        src = elementwise(ctx, _iota(ctx, length), repeats, E.FLOOR_DIV, torch.int32)
     else:
         raise ctx.unsupported(f"repeat_interleave along dynamic axis {axis} with a tensor of repeats: its length "
                               "must be the axis size")

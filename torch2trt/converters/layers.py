@@ -1,5 +1,5 @@
 """Layer-building helpers shared by every converter family (the one place for them): dtype rules, elementwise /
-unary / select layers, reshape / transpose / concat / broadcast / slice, and the dims of network tensors.
+unary / select layers, reductions, reshape / transpose / concat / broadcast / slice, and the dims of network tensors.
 
 Converter files say what maps to what (registration, argument checks); these functions build layers. They must
 not register converters nor read the traced call's arguments."""
@@ -101,6 +101,23 @@ def select(ctx, cond, a, b):
     tc, tb = ctx.broadcast(tc, tb)
     layer = ctx.network.add_select(tc, ta, tb)
     ctx.name_layer(layer, "select")
+    return layer.get_output(0)
+
+
+# ---- reductions ---------------------------------------------------------------------------------------------------
+def reduce(ctx, itensor, op, axes: list[int], keepdim: bool, name: str | None = None):
+    """One REDUCE layer over `axes` (nothing to do for no axes or a 0-d tensor)."""
+    if not axes or len(itensor.shape) == 0:
+        return itensor
+    layer = ctx.network.add_reduce(itensor, op, sum(1 << a for a in axes), bool(keepdim))
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def reduce_axis(ctx, itensor, op, axis: int, keepdim: bool = False, name: str | None = None):
+    """One REDUCE layer over the single (non-negative) `axis`."""
+    layer = ctx.network.add_reduce(itensor, op, 1 << axis, keepdim)
+    ctx.name_layer(layer, name)
     return layer.get_output(0)
 
 

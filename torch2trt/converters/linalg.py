@@ -10,8 +10,20 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .shape import expand_to, input_dims, reshape, transpose
-from .unary import COMPUTABLE, E, U, binary, select, unary
+from .layers import (
+    ARITHMETIC_DTYPES,
+    E,
+    U,
+    broadcast_to,
+    elementwise,
+    input_dims,
+    reduce,
+    reduce_axis,
+    reshape,
+    select,
+    transpose,
+    unary,
+)
 
 R = trt.ReduceOperation
 
@@ -23,7 +35,7 @@ def _int_arg(ctx, name: str, value):
 
 
 def _check_dtype(ctx, dtype):
-    if dtype not in COMPUTABLE:
+    if dtype not in ARITHMETIC_DTYPES:
         raise ctx.unsupported(f"{ctx.method_name} on {dtype}: TensorRT has no such arithmetic")
 
 
@@ -33,12 +45,6 @@ def _static_dims(ctx, itensor, axes):
         if dims[a] < 0:
             raise ctx.unsupported(f"{ctx.method_name} over dynamic axis {a}: only static sizes there")
     return [dims[a] for a in axes]
-
-
-def _reduce(ctx, itensor, op, axis: int, keepdim: bool = False):
-    layer = ctx.network.add_reduce(itensor, op, 1 << axis, keepdim)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
 
 
 def diagonal(ctx, xt, offset: int, a1: int, a2: int):
@@ -119,7 +125,7 @@ def convert_trace(ctx):
     if x.dim() != 2:
         raise ctx.unsupported(f"{ctx.method_name} of a {x.dim()}-d tensor")
     d = diagonal(ctx, ctx.trt(x, out.dtype), 0, 0, 1)
-    ctx.set_output(out, _reduce(ctx, d, R.SUM, 0))
+    ctx.set_output(out, reduce_axis(ctx, d, R.SUM, 0))
 
 
 # ---- cross ---------------------------------------------------------------------------------------------------
@@ -142,9 +148,9 @@ def convert_cross(ctx):
         ctx.name_layer(layer, "cross")
         return layer.get_output(0)
 
-    left = binary(ctx, rolled(at, [1, 2, 0]), rolled(bt, [2, 0, 1]), E.PROD, out.dtype)
-    right = binary(ctx, rolled(at, [2, 0, 1]), rolled(bt, [1, 2, 0]), E.PROD, out.dtype)
-    ctx.set_output(out, binary(ctx, left, right, E.SUB, out.dtype))
+    left = elementwise(ctx, rolled(at, [1, 2, 0]), rolled(bt, [2, 0, 1]), E.PROD, out.dtype)
+    right = elementwise(ctx, rolled(at, [2, 0, 1]), rolled(bt, [1, 2, 0]), E.PROD, out.dtype)
+    ctx.set_output(out, elementwise(ctx, left, right, E.SUB, out.dtype))
 
 
 # ---- meshgrid ----------------------------------------------------------------------------------------------------
@@ -167,7 +173,7 @@ def convert_meshgrid(ctx):
     for k, (f, out) in enumerate(zip(flat, outs)):
         shape = [1] * n
         shape[order.index(k)] = -1
-        ctx.set_output(out, expand_to(ctx, reshape(ctx, f, shape), grid))
+        ctx.set_output(out, broadcast_to(ctx, reshape(ctx, f, shape), grid))
 
 
 # ---- distances -----------------------------------------------------------------------------------------------------
@@ -192,14 +198,14 @@ def convert_cosine_similarity(ctx):
     # PyTorch broadcasts first: a norm over a broadcast axis counts the repeated elements
     sizes = [db if da == 1 else da for da, db in zip(input_dims(ctx, a), input_dims(ctx, b))]
     if tuple(a.shape) != tuple(b.shape):
-        a, b = expand_to(ctx, a, sizes), expand_to(ctx, b, sizes)
+        a, b = broadcast_to(ctx, a, sizes), broadcast_to(ctx, b, sizes)
 
     def normalized(t):
-        norm = unary(ctx, _reduce(ctx, binary(ctx, t, t, E.PROD, dt), R.SUM, axis, True), U.SQRT)
-        return binary(ctx, t, binary(ctx, norm, float(eps), E.MAX, dt), E.DIV, dt)
+        norm = unary(ctx, reduce_axis(ctx, elementwise(ctx, t, t, E.PROD, dt), R.SUM, axis, True), U.SQRT)
+        return elementwise(ctx, t, elementwise(ctx, norm, float(eps), E.MAX, dt), E.DIV, dt)
 
-    prod = binary(ctx, normalized(a), normalized(b), E.PROD, dt)
-    ctx.set_output(out, ctx.cast(_reduce(ctx, prod, R.SUM, axis), out.dtype))
+    prod = elementwise(ctx, normalized(a), normalized(b), E.PROD, dt)
+    ctx.set_output(out, ctx.cast(reduce_axis(ctx, prod, R.SUM, axis), out.dtype))
 
 
 @tensorrt_converter([F.pairwise_distance, torch.pairwise_distance])
@@ -214,19 +220,20 @@ def convert_pairwise_distance(ctx):
     rank = len(a.shape)
     if rank == 0:
         raise ctx.unsupported(f"{ctx.method_name} of 0-d tensors")
-    d = unary(ctx, binary(ctx, binary(ctx, a, b, E.SUB, dt), float(eps), E.SUM, dt), U.ABS)
+    d = unary(ctx, elementwise(ctx, elementwise(ctx, a, b, E.SUB, dt), float(eps), E.SUM, dt), U.ABS)
     axis = rank - 1
     keep = bool(keepdim) and out.dim() == rank
     if p == float("inf"):
-        r = _reduce(ctx, d, R.MAX, axis, keep)
+        r = reduce_axis(ctx, d, R.MAX, axis, keep)
     elif p == 0:
-        r = _reduce(ctx, ctx.cast(binary(ctx, d, 0.0, E.GREATER, dt), dt), R.SUM, axis, keep)
+        r = reduce_axis(ctx, ctx.cast(elementwise(ctx, d, 0.0, E.GREATER, dt), dt), R.SUM, axis, keep)
     elif p == 1:
-        r = _reduce(ctx, d, R.SUM, axis, keep)
+        r = reduce_axis(ctx, d, R.SUM, axis, keep)
     elif p == 2:
-        r = unary(ctx, _reduce(ctx, binary(ctx, d, d, E.PROD, dt), R.SUM, axis, keep), U.SQRT)
+        r = unary(ctx, reduce_axis(ctx, elementwise(ctx, d, d, E.PROD, dt), R.SUM, axis, keep), U.SQRT)
     else:
-        r = binary(ctx, _reduce(ctx, binary(ctx, d, float(p), E.POW, dt), R.SUM, axis, keep), 1.0 / p, E.POW, dt)
+        r = elementwise(ctx, reduce_axis(ctx, elementwise(ctx, d, float(p), E.POW, dt), R.SUM, axis, keep), 1.0 / p,
+                        E.POW, dt)
     if out.dim() != len(r.shape):
         r = reshape(ctx, r, [1] * out.dim() if out.dim() else [])
     ctx.set_output(out, ctx.cast(r, out.dtype))
@@ -236,7 +243,7 @@ def convert_pairwise_distance(ctx):
 def _matrix_norm(ctx, x, ord, dims, keepdim: bool):
     """'fro' and the induced 1 / inf norms (and their -1 / -inf minima); 2, -2 and 'nuc' need singular values."""
     from .layers import compute_dtype as accumulate_dtype
-    from .reduce import reduce, vector_norm
+    from .reduce import vector_norm
 
     out = ctx.method_return
     if not out.dtype.is_floating_point:

@@ -12,24 +12,17 @@ from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .shape import input_dims, reshape, transpose
-from .unary import E, U, binary, select, unary
+from .layers import E, U, elementwise, input_dims, reduce_axis, reshape, select, transpose, unary
 
 R = trt.ReduceOperation
 
 
-def _reduce(ctx, itensor, op, axis: int, keep=False):
-    layer = ctx.network.add_reduce(itensor, op, 1 << axis, keep)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
-
-
 def _and(ctx, a, b):
-    return binary(ctx, a, b, E.AND, torch.bool)
+    return elementwise(ctx, a, b, E.AND, torch.bool)
 
 
 def _or(ctx, a, b):
-    return binary(ctx, a, b, E.OR, torch.bool)
+    return elementwise(ctx, a, b, E.OR, torch.bool)
 
 
 def _kth(ctx, xt, x_rank: int, k_of_n, dim, keepdim: bool, nan_wins: bool, values, indices=None):
@@ -53,20 +46,21 @@ def _kth(ctx, xt, x_rank: int, k_of_n, dim, keepdim: bool, nan_wins: bool, value
     xj = reshape(ctx, moved, dims[:-1] + [1, n])                     # (..., 1, j)
     dt = values.dtype
     before = ctx.trt(torch.arange(n)[None, :] < torch.arange(n)[:, None], rank=rank + 1)  # [i, j]: j < i
-    below = _or(ctx, binary(ctx, xj, xi, E.LESS, dt), _and(ctx, binary(ctx, xj, xi, E.EQUAL, dt), before))
+    below = _or(ctx, elementwise(ctx, xj, xi, E.LESS, dt), _and(ctx, elementwise(ctx, xj, xi, E.EQUAL, dt), before))
     if dt.is_floating_point:
         nan_i, nan_j = unary(ctx, xi, U.ISNAN), unary(ctx, xj, U.ISNAN)
         nan_below = _or(ctx, _and(ctx, nan_i, unary(ctx, nan_j, U.NOT)), _and(ctx, _and(ctx, nan_i, nan_j), before))
         below = _or(ctx, below, nan_below)
-    ranks = _reduce(ctx, ctx.cast(below, torch.int32), R.SUM, rank)  # (..., n)
+    ranks = reduce_axis(ctx, ctx.cast(below, torch.int32), R.SUM, rank)  # (..., n)
     i = ctx.trt(torch.arange(n, dtype=torch.int32), rank=rank)
     none = ctx.trt(torch.tensor(-1, dtype=torch.int32), rank=rank)
-    idx = _reduce(ctx, select(ctx, binary(ctx, ranks, k - 1, E.EQUAL, torch.int32), i, none), R.MAX, rank - 1, True)
+    hit = elementwise(ctx, ranks, k - 1, E.EQUAL, torch.int32)
+    idx = reduce_axis(ctx, select(ctx, hit, i, none), R.MAX, rank - 1, True)
     if nan_wins and dt.is_floating_point:
         nan = unary(ctx, moved, U.ISNAN)
-        first_nan = _reduce(ctx, select(ctx, nan, i, ctx.trt(torch.tensor(n, dtype=torch.int32), rank=rank)), R.MIN,
+        first_nan = reduce_axis(ctx, select(ctx, nan, i, ctx.trt(torch.tensor(n, dtype=torch.int32), rank=rank)), R.MIN,
                             rank - 1, True)
-        idx = select(ctx, binary(ctx, first_nan, n, E.LESS, torch.int32), first_nan, idx)
+        idx = select(ctx, elementwise(ctx, first_nan, n, E.LESS, torch.int32), first_nan, idx)
     layer = ctx.network.add_gather_v2(moved, idx, trt.GatherMode.ELEMENT)
     layer.axis = rank - 1
     ctx.name_layer(layer, "kth")

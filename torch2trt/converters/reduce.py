@@ -12,7 +12,18 @@ from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import spellings, tensorrt_converter
 from ..tracing.shapes import DynDim
-from .layers import E, U, compute_dtype, elementwise, require_tensorrt_dtype, reshape, sample_dims, select, unary
+from .layers import (
+    E,
+    U,
+    compute_dtype,
+    elementwise,
+    reduce,
+    require_tensorrt_dtype,
+    reshape,
+    sample_dims,
+    select,
+    unary,
+)
 
 R = trt.ReduceOperation
 
@@ -32,15 +43,6 @@ def reduce_axes(ctx, x: torch.Tensor, dim, empty_means_all: bool = True) -> list
     if rank == 0:
         return []
     return sorted({ctx.normalize_dim(d, rank) for d in dims})
-
-
-def reduce(ctx, itensor, op, axes: list[int], keepdim: bool, name: str | None = None):
-    """One REDUCE layer over `axes` (nothing to do for no axes or a 0-d tensor)."""
-    if not axes or len(itensor.shape) == 0:
-        return itensor
-    layer = ctx.network.add_reduce(itensor, op, sum(1 << a for a in axes), bool(keepdim))
-    ctx.name_layer(layer, name)
-    return layer.get_output(0)
 
 
 def _keepdim(ctx, pos: int) -> bool:

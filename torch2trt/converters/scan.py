@@ -10,16 +10,9 @@ from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .shape import input_dims, reshape, transpose
-from .unary import E, U, binary, select, unary
+from .layers import E, U, elementwise, input_dims, reduce_axis, reshape, select, transpose, unary
 
 R = trt.ReduceOperation
-
-
-def _reduce(ctx, itensor, op, axis: int):
-    layer = ctx.network.add_reduce(itensor, op, 1 << axis, False)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
 
 
 def _prefix(ctx, x, dim):
@@ -65,20 +58,21 @@ def _convert_cumextreme(largest: bool):
         else:
             far = torch.iinfo(dtype).min if largest else torch.iinfo(dtype).max
         fill = ctx.trt(torch.tensor(far, dtype=dtype), rank=rank + 1)
-        v = _reduce(ctx, select(ctx, lower, pairs, fill), R.MAX if largest else R.MIN, rank)  # (..., n)
+        v = reduce_axis(ctx, select(ctx, lower, pairs, fill), R.MAX if largest else R.MIN, rank)  # (..., n)
         v_pairs = reshape(ctx, v, input_dims(ctx, v) + [1])  # (..., j, 1)
-        hit = binary(ctx, pairs, v_pairs, E.EQUAL, dtype)
+        hit = elementwise(ctx, pairs, v_pairs, E.EQUAL, dtype)
         if dtype.is_floating_point:
             nan_i = unary(ctx, pairs, U.ISNAN)
-            seen = _reduce(ctx, ctx.cast(binary(ctx, nan_i, lower, E.AND, torch.bool), torch.int32), R.SUM, rank)
-            seen = binary(ctx, seen, 0, E.GREATER, torch.int32)
+            seen = reduce_axis(ctx, ctx.cast(elementwise(ctx, nan_i, lower, E.AND, torch.bool), torch.int32), R.SUM,
+                               rank)
+            seen = elementwise(ctx, seen, 0, E.GREATER, torch.int32)
             v = select(ctx, seen, ctx.trt(torch.tensor(float("nan"), dtype=dtype), rank=rank), v)
             seen_pairs = reshape(ctx, seen, input_dims(ctx, seen) + [1])
             hit = select(ctx, seen_pairs, nan_i, hit)
-        hit = binary(ctx, hit, lower, E.AND, torch.bool)
+        hit = elementwise(ctx, hit, lower, E.AND, torch.bool)
         i = ctx.trt(torch.arange(n, dtype=torch.int32), rank=rank + 1)
         none = ctx.trt(torch.tensor(-1, dtype=torch.int32), rank=rank + 1)
-        idx = _reduce(ctx, select(ctx, hit, i, none), R.MAX, rank)
+        idx = reduce_axis(ctx, select(ctx, hit, i, none), R.MAX, rank)
         ctx.set_output(values, _restore(ctx, v, perm, x))
         ctx.set_output(indices, _restore(ctx, ctx.cast(idx, torch.int64), perm, x))
 
@@ -103,9 +97,9 @@ def convert_logcumsumexp(ctx):
     pairs = ctx.cast(pairs, f32)
     ninf = ctx.trt(torch.tensor(float("-inf")), rank=rank + 1)
     masked = select(ctx, lower, pairs, ninf)
-    m = _reduce(ctx, masked, R.MAX, rank)
+    m = reduce_axis(ctx, masked, R.MAX, rank)
     finite_m = select(ctx, unary(ctx, m, U.ISINF), ctx.trt(torch.tensor(0.0), rank=rank), m)
-    shifted = binary(ctx, masked, reshape(ctx, finite_m, input_dims(ctx, finite_m) + [1]), E.SUB, f32)
-    total = _reduce(ctx, unary(ctx, shifted, U.EXP), R.SUM, rank)
-    y = binary(ctx, unary(ctx, total, U.LOG), finite_m, E.SUM, f32)
+    shifted = elementwise(ctx, masked, reshape(ctx, finite_m, input_dims(ctx, finite_m) + [1]), E.SUB, f32)
+    total = reduce_axis(ctx, unary(ctx, shifted, U.EXP), R.SUM, rank)
+    y = elementwise(ctx, unary(ctx, total, U.LOG), finite_m, E.SUM, f32)
     ctx.set_output(out, _restore(ctx, ctx.cast(y, out.dtype), perm, x))

@@ -18,8 +18,20 @@ from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .shape import _static, input_dims, reshape, sample_dims, slice_layer, transpose
-from .unary import COMPUTABLE, E, binary, select
+from .layers import (
+    ARITHMETIC_DTYPES,
+    E,
+    broadcast_to,
+    elementwise,
+    input_dims,
+    is_static,
+    reduce_axis,
+    reshape,
+    sample_dims,
+    select,
+    slice_layer,
+    transpose,
+)
 
 R = trt.ReduceOperation
 
@@ -27,7 +39,7 @@ R = trt.ReduceOperation
 # ---- helpers -------------------------------------------------------------------------------------------
 def _iota(ctx, n, dtype=torch.int32):
     """0 .. n - 1 along one axis (n an int or a DynDim)."""
-    if _static(n):
+    if is_static(n):
         return ctx.trt(torch.arange(int(n), dtype=dtype))
     layer = ctx.network.add_fill((1,), trt.FillOperation.LINSPACE, ctx.trt_dtype(dtype))
     layer.set_input(0, ctx.trt(n, torch.int64, 1))
@@ -48,14 +60,8 @@ def _unsqueeze_last(ctx, itensor):
     return reshape(ctx, itensor, input_dims(ctx, itensor) + [1])
 
 
-def _reduce(ctx, itensor, op, axis: int):
-    layer = ctx.network.add_reduce(itensor, op, 1 << axis, False)
-    ctx.name_layer(layer, "scatter_reduce")
-    return layer.get_output(0)
-
-
 def _check_dtype(ctx, dtype: torch.dtype) -> None:
-    if dtype not in COMPUTABLE or dtype == torch.bool:
+    if dtype not in ARITHMETIC_DTYPES or dtype == torch.bool:
         raise ctx.unsupported(f"{ctx.method_name} on {dtype}: only float32/float16/bfloat16/int32/int64")
 
 
@@ -76,41 +82,43 @@ def accumulate_last(ctx, x_t, index_t, src_t, reduce: str, include_self: bool, d
     n = input_dims(ctx, x_t)[-1]
     rank = len(x_t.shape)
     cols = _along(ctx, _iota(ctx, n, torch.int64), rank, rank + 1)  # (1, ..., 1, n)
-    hits = binary(ctx, _unsqueeze_last(ctx, ctx.cast(index_t, torch.int64)), cols, E.EQUAL, torch.int64)
+    hits = elementwise(ctx, _unsqueeze_last(ctx, ctx.cast(index_t, torch.int64)), cols, E.EQUAL, torch.int64)
     s = _unsqueeze_last(ctx, src_t)  # (..., k, 1)
-    count = _reduce(ctx, ctx.cast(hits, torch.int32), R.SUM, rank - 1)  # (..., n)
-    touched = binary(ctx, count, 0, E.GREATER, torch.int32)
+    count = reduce_axis(ctx, ctx.cast(hits, torch.int32), R.SUM, rank - 1, name="scatter_reduce")  # (..., n)
+    touched = elementwise(ctx, count, 0, E.GREATER, torch.int32)
     if reduce in ("sum", "mean", "prod"):
         neutral = ctx.trt(torch.tensor(_IDENTITY[reduce], dtype=dtype), rank=rank + 1)
-        c = _reduce(ctx, select(ctx, hits, s, neutral), R.PROD if reduce == "prod" else R.SUM, rank - 1)
+        c = reduce_axis(ctx, select(ctx, hits, s, neutral), R.PROD if reduce == "prod" else R.SUM, rank - 1,
+                        name="scatter_reduce")
     else:
         highest = reduce == "amin"
         neutral = ctx.trt(torch.tensor(_lowest(dtype, highest), dtype=dtype), rank=rank + 1)
-        c = _reduce(ctx, select(ctx, hits, s, neutral), R.MIN if highest else R.MAX, rank - 1)
+        c = reduce_axis(ctx, select(ctx, hits, s, neutral), R.MIN if highest else R.MAX, rank - 1,
+                        name="scatter_reduce")
     if reduce == "sum":
-        combined = binary(ctx, x_t, c, E.SUM, dtype) if include_self else c
+        combined = elementwise(ctx, x_t, c, E.SUM, dtype) if include_self else c
     elif reduce == "prod":
-        combined = binary(ctx, x_t, c, E.PROD, dtype) if include_self else c
+        combined = elementwise(ctx, x_t, c, E.PROD, dtype) if include_self else c
     elif reduce in ("amax", "amin"):
-        combined = binary(ctx, x_t, c, E.MIN if reduce == "amin" else E.MAX, dtype) if include_self else c
+        combined = elementwise(ctx, x_t, c, E.MIN if reduce == "amin" else E.MAX, dtype) if include_self else c
     else:  # mean: integer division floors, as PyTorch's
-        total = binary(ctx, x_t, c, E.SUM, dtype) if include_self else c
+        total = elementwise(ctx, x_t, c, E.SUM, dtype) if include_self else c
         if include_self:
-            count = binary(ctx, count, 1, E.SUM, torch.int32)
-        denominator = ctx.cast(binary(ctx, count, 1, E.MAX, torch.int32), dtype)
-        combined = binary(ctx, total, denominator, E.DIV if dtype.is_floating_point else E.FLOOR_DIV, dtype)
+            count = elementwise(ctx, count, 1, E.SUM, torch.int32)
+        denominator = ctx.cast(elementwise(ctx, count, 1, E.MAX, torch.int32), dtype)
+        combined = elementwise(ctx, total, denominator, E.DIV if dtype.is_floating_point else E.FLOOR_DIV, dtype)
     return select(ctx, touched, combined, x_t)
 
 
 def last_writer(ctx, n, index_t, rank: int):
     """For a 1-d index (k,) and an axis of n positions: (n,) int32 the last i with index[i] == j (-1: none) —
     PyTorch's CPU loop writes in order, so the last duplicate wins."""
-    hits = binary(ctx, _unsqueeze_last(ctx, ctx.cast(index_t, torch.int64)),
-                  reshape(ctx, _iota(ctx, n, torch.int64), [1, -1]), E.EQUAL, torch.int64)  # (k, n)
+    hits = elementwise(ctx, _unsqueeze_last(ctx, ctx.cast(index_t, torch.int64)),
+                       reshape(ctx, _iota(ctx, n, torch.int64), [1, -1]), E.EQUAL, torch.int64)  # (k, n)
     k = input_dims(ctx, index_t)[0]
     rows = reshape(ctx, _iota(ctx, k), [-1, 1])
     none = ctx.trt(torch.tensor([[-1]], dtype=torch.int32))
-    return _reduce(ctx, select(ctx, hits, rows, none), R.MAX, 0)
+    return reduce_axis(ctx, select(ctx, hits, rows, none), R.MAX, 0, name="scatter_reduce")
 
 
 def _perm_last(rank: int, axis: int) -> list:
@@ -127,7 +135,7 @@ def _inverse(perm: list) -> list:
 def _fit(ctx, itensor, sample_shape, target: list, fill):
     """Slice (start 0) to `target` dims, padding with `fill` where the tensor is smaller (a FILL-mode slice);
     nothing when the static shapes already agree."""
-    if all(_static(t) for t in target) and -1 not in tuple(itensor.shape) and \
+    if all(is_static(t) for t in target) and -1 not in tuple(itensor.shape) and \
             [int(t) for t in target] == [int(s) for s in itensor.shape]:
         return itensor
     rank = len(target)
@@ -231,7 +239,7 @@ def convert_index_add(ctx):
     if isinstance(alpha, torch.Tensor) or (not isinstance(alpha, (int, float)) or isinstance(alpha, DynDim)):
         raise ctx.unsupported(f"{ctx.method_name}(alpha={alpha!r}): only a constant number")
     if alpha != 1:
-        st = binary(ctx, st, alpha, E.PROD, out.dtype)
+        st = elementwise(ctx, st, alpha, E.PROD, out.dtype)
     perm = _perm_last(rank, axis)
     lay = _along(ctx, it, rank - 1, rank)
     res = accumulate_last(ctx, transpose(ctx, xt, perm), lay, transpose(ctx, st, perm), "sum", True, out.dtype)
@@ -250,8 +258,8 @@ def convert_index_copy(ctx):
     st = _source_like(ctx, source, rank, out.dtype)
     n = sample_dims(ctx, xt, x.shape if x.dim() else (1,))[axis]
     writer = last_writer(ctx, n, it, rank)  # (n,)
-    touched = _along(ctx, binary(ctx, writer, -1, E.GREATER, torch.int32), axis, rank)
-    layer = ctx.network.add_gather(st, binary(ctx, writer, 0, E.MAX, torch.int32), axis)
+    touched = _along(ctx, elementwise(ctx, writer, -1, E.GREATER, torch.int32), axis, rank)
+    layer = ctx.network.add_gather(st, elementwise(ctx, writer, 0, E.MAX, torch.int32), axis)
     ctx.name_layer(layer, "index_copy")
     ctx.set_output(out, _restore_rank(ctx, select(ctx, touched, layer.get_output(0), xt), x))
 
@@ -267,11 +275,12 @@ def convert_index_fill(ctx):
     xt, it, rank, axis = _index_axis(ctx, x, dim, index)
     n = sample_dims(ctx, xt, x.shape if x.dim() else (1,))[axis]
     it = ctx.cast(it, torch.int64)
-    wrapped = select(ctx, binary(ctx, it, 0, E.LESS, torch.int64), binary(ctx, it, ctx.trt(n, torch.int64, 1), E.SUM,
-                                                                          torch.int64), it)
-    hits = binary(ctx, _unsqueeze_last(ctx, wrapped), reshape(ctx, _iota(ctx, n, torch.int64), [1, -1]), E.EQUAL,
-                  torch.int64)
-    filled = binary(ctx, _reduce(ctx, ctx.cast(hits, torch.int32), R.SUM, 0), 0, E.GREATER, torch.int32)
+    wrapped = select(ctx, elementwise(ctx, it, 0, E.LESS, torch.int64),
+                     elementwise(ctx, it, ctx.trt(n, torch.int64, 1), E.SUM, torch.int64), it)
+    hits = elementwise(ctx, _unsqueeze_last(ctx, wrapped), reshape(ctx, _iota(ctx, n, torch.int64), [1, -1]), E.EQUAL,
+                       torch.int64)
+    count = reduce_axis(ctx, ctx.cast(hits, torch.int32), R.SUM, 0, name="scatter_reduce")
+    filled = elementwise(ctx, count, 0, E.GREATER, torch.int32)
     v = ctx.trt(value, out.dtype, rank) if isinstance(value, torch.Tensor) else \
         ctx.trt(torch.tensor(value, dtype=out.dtype), rank=rank)
     ctx.set_output(out, _restore_rank(ctx, select(ctx, _along(ctx, filled, axis, rank), v, xt), x))
@@ -398,7 +407,7 @@ def convert_masked_scatter(ctx):
         layer = ctx.network.add_cumulative(counts, ctx.trt(torch.tensor(0, dtype=torch.int32)),
                                            trt.CumulativeOperation.SUM, True, False)
         ctx.name_layer(layer, "masked_scatter_positions")
-        src_pos = binary(ctx, layer.get_output(0), source.numel() - 1, E.MIN, torch.int32)
+        src_pos = elementwise(ctx, layer.get_output(0), source.numel() - 1, E.MIN, torch.int32)
     layer = ctx.network.add_gather(reshape(ctx, ctx.trt(source, out.dtype), [source.numel()]), src_pos, 0)
     ctx.name_layer(layer, "masked_scatter")
     ctx.set_output(out, select(ctx, mask_t, reshape(ctx, layer.get_output(0), list(shape)), xt))
@@ -409,7 +418,6 @@ def index_put_accumulate(ctx, x, indices, values):
     """x.index_put((index,), values, accumulate=True): values (broadcast to index.shape + x.shape[1:]) added in at
     index along axis 0, duplicates accumulating, negative indices counting from the end. One integer index tensor
     only (several, or a bool mask, are refused)."""
-    from .shape import expand_to
 
     out = ctx.method_return
     _check_dtype(ctx, out.dtype)
@@ -430,11 +438,11 @@ def index_put_accumulate(ctx, x, indices, values):
         k = k * d
     it = reshape(ctx, it, [k])
     n = xdims[0]
-    it = select(ctx, binary(ctx, it, 0, E.LESS, torch.int64), binary(ctx, it, ctx.trt(n, torch.int64, 1), E.SUM,
-                                                                   torch.int64), it)
+    it = select(ctx, elementwise(ctx, it, 0, E.LESS, torch.int64),
+                elementwise(ctx, it, ctx.trt(n, torch.int64, 1), E.SUM, torch.int64), it)
     target = idims + xdims[1:]
     vt = ctx.trt(values, out.dtype, len(target))
-    vt = expand_to(ctx, vt, target)
+    vt = broadcast_to(ctx, vt, target)
     vt = reshape(ctx, vt, [k] + xdims[1:])
     rank = x.dim()
     perm = _perm_last(rank, 0)

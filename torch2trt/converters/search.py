@@ -9,8 +9,7 @@ import torch
 from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .shape import input_dims, reshape
-from .unary import E, U, binary, select, unary
+from .layers import E, U, elementwise, input_dims, reshape, select, unary
 
 
 def _count_below(ctx, values, boundaries, right: bool, out_dtype, seq_nd: bool):
@@ -30,9 +29,9 @@ def _count_below(ctx, values, boundaries, right: bool, out_dtype, seq_nd: bool):
         b = reshape(ctx, bt, input_dims(ctx, bt)[:-1] + [1, m])  # (..., 1, m)
     else:
         b = ctx.trt(bt, rank=len(v.shape))
-    below = binary(ctx, b, v, E.LESS, dt)
+    below = elementwise(ctx, b, v, E.LESS, dt)
     if right:
-        below = binary(ctx, below, binary(ctx, b, v, E.EQUAL, dt), E.OR, torch.bool)
+        below = elementwise(ctx, below, elementwise(ctx, b, v, E.EQUAL, dt), E.OR, torch.bool)
     layer = ctx.network.add_reduce(ctx.cast(below, torch.int32), trt.ReduceOperation.SUM, 1 << (len(v.shape) - 1),
                                    False)
     ctx.name_layer(layer)

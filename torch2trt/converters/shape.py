@@ -15,7 +15,6 @@ from .layers import (
     assert_dims,
     broadcast_to,
     concat,
-    dim_max,
     dim_min,
     input_dims,
     is_static,
@@ -27,16 +26,6 @@ from .layers import (
     transpose,
     wrap_index,
 )
-
-# old names, kept importable for branches that still use them (index.py, attention.py); use layers.py instead
-_static, expand_to = is_static, broadcast_to
-__all__ = ["dim_max", "dim_min", "expand_to", "input_dims", "reshape", "sample_dims", "slice_axis", "slice_bounds",
-           "slice_layer", "transpose", "wrap_index"]
-
-
-def _broadcast_slice(ctx, itensor, out_shape, in_shape):
-    """Old name (index.py): broadcast_to after prepending size-1 axes to len(out_shape)."""
-    return broadcast_to(ctx, ctx.unsqueeze_to_rank(itensor, len(out_shape)), out_shape)
 
 
 def sizes_arg(ctx, first: int = 1, name: str = "shape"):

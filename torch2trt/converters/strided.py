@@ -9,7 +9,7 @@ import torch
 
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .shape import reshape
+from .layers import reshape
 
 
 def _positions(x: torch.Tensor, size, stride, offset: int) -> torch.Tensor | None:

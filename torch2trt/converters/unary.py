@@ -10,8 +10,6 @@ import torch
 
 from ..tracing.registry import spellings, tensorrt_converter
 from .layers import (
-    ARITHMETIC_DTYPES,
-    REDUCED_FLOATS,
     E,
     U,
     elementwise,
@@ -21,10 +19,6 @@ from .layers import (
     set_output_in_result_dtype,
     unary,
 )
-
-# old names, kept importable for branches that still use them (index.py, attention.py); use layers.py instead
-COMPUTABLE, REDUCED, check_dtype, binary = ARITHMETIC_DTYPES, REDUCED_FLOATS, require_arithmetic_dtype, elementwise
-__all__ = ["COMPUTABLE", "REDUCED", "E", "U", "binary", "check_dtype", "select", "spellings", "unary"]
 
 
 def _input(ctx, dtype=None):

@@ -10,7 +10,7 @@ from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .shape import input_dims, reshape, slice_layer, transpose
+from .layers import filled, input_dims, reshape, slice_layer, transpose
 
 
 def _ints(ctx, name, value, n):
@@ -81,7 +81,6 @@ def convert_fold(ctx):
     """col2im: (N, C * kh * kw, L) -> (N, C, H, W), overlapping windows summed. Each kernel offset's block lands on
     distinct positions (one ND SCATTER into zeros, exact); the blocks are summed in PyTorch's order (kernel offsets
     ascending, starting from zero), then the padding is cut off."""
-    from .creation import filled
 
     x, out = ctx.get_arg("input", 0), ctx.method_return
     size = _ints(ctx, "output_size", ctx.get_arg("output_size", 1), 2)

@@ -1,5 +1,7 @@
-"""ConversionContext: what a converter sees (network, the call and its real result) and the helpers
-converters share (argument lookup, constants, casts, broadcasting, dtype maps).
+"""ConversionContext: what a converter sees (network, the call and its real result) and the few helpers every
+converter and the tracer need (argument lookup, constants, casts, rank broadcasting, shape tensors, dtype maps).
+The layer-building helpers (dtype rules, elementwise / unary / select, reshape / transpose / concat, broadcast and
+slices, dims of network tensors) live in converters/layers.py.
 
 It must not decide which converter runs (tracing/mode.py) nor build engines (runtime/build.py).
 """
@@ -209,8 +211,9 @@ class ConversionContext:
         return layer.get_output(0)
 
     def reshape(self, itensor, shape: Sequence[int]):
-        """Static reshape; a 0 is an empty axis, as in torch and converters.layers.reshape (the helper converters
-        use: it also takes dynamic dims). Kept for index.py until it moves to layers.reshape."""
+        """Static reshape; a 0 is an empty axis, as in torch and converters.layers.reshape (what converters use: it
+        also takes dynamic dims). Kept for tracing/mode.py (the write-back of in-place ops on views), which sits
+        below converters/ and does not import it."""
         layer = self.network.add_shuffle(itensor)
         layer.zero_is_placeholder = False
         layer.reshape_dims = tuple(int(s) for s in shape)
