@@ -68,5 +68,11 @@ def test_conversion_leaves_no_global_module_hook_behind():
     """A leftover global hook entry makes every later torch.compile(module) warn (and would run hooks twice)."""
     from torch2trt import torch2trt
 
-    torch2trt(nn.Sequential(nn.Linear(3, 4)).eval(), [torch.randn(2, 3)])
-    assert not torch.nn.modules.module._has_any_global_hook()
+    m = torch.nn.modules.module
+    tables = ("_global_forward_pre_hooks", "_global_forward_hooks", "_global_forward_hooks_with_kwargs",
+              "_global_forward_hooks_always_called")
+    before = {t: dict(getattr(m, t)) for t in tables}
+    model = nn.Sequential(nn.Linear(3, 4)).eval()
+    torch2trt(model, [torch.randn(2, 3)])
+    torch2trt(model, [torch.randn(2, 3)], int8_mode=True, quantize_target="tensorrt", verify=False)  # calibration
+    assert {t: dict(getattr(m, t)) for t in tables} == before

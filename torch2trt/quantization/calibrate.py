@@ -204,6 +204,8 @@ class _Hooks:
     def __exit__(self, *exc):
         for h in self.handles:
             h.remove()
+            # torch's handle of a global with_kwargs hook leaves its id behind (see tracing/mode.py)
+            getattr(nn_module, "_global_forward_hooks_with_kwargs", {}).pop(h.id, None)
 
 
 def _items(dataset: Iterable) -> Iterable:
