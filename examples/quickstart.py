@@ -25,9 +25,9 @@ def main(name: str = "resnet18", batch: int = 2) -> int:
     report = torch2trt.check(model, [x], verbose=False)
     seconds = time.perf_counter() - start
     model_trt = report.model_trt
-    net = model_trt.network
+    layers = len(model_trt.network_record.layers)   # the network's records (saved with the module)
     print(f"{name}: converted and built in {seconds:.2f} s (engine {len(model_trt.engine_bytes) / 1e6:.1f} MB, "
-          f"{net.num_layers} layers)")
+          f"{layers} layers)")
     print(report.table())
     ok = report.max_rel <= 1e-5 and all(o.same_layout for o in report.outputs)
     print("OK: the network matches PyTorch (relative error <= 1e-5)" if ok else "MISMATCH")
