@@ -519,3 +519,33 @@ def test_no_activation_of_the_trace_is_alive_while_the_engine_builds(monkeypatch
     m = torch2trt(model, [x], verify=False)
     assert alive == []
     torch.testing.assert_close(run(m, x), model(x), rtol=1e-5, atol=1e-5)
+
+
+class _FrozenDict(dict):
+    """Like diffusers' FrozenDict (a model's config): every update raises."""
+
+    def update(self, *a, **k):
+        raise TypeError("frozen")
+
+    def clear(self):
+        raise TypeError("frozen")
+
+
+def test_a_frozen_dict_attribute_of_the_model_is_left_as_it_is():
+    # the snapshot restored every dict attribute with clear() + update(), which a frozen config refuses: every
+    # diffusers model crashed the conversion after its trace
+    class WithConfig(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.config = _FrozenDict(scale=2.0)
+            self.lin = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.lin(x) * self.config["scale"]
+
+    model = WithConfig().eval()
+    config = model.config
+    m = torch2trt(model, [torch.randn(2, 4)])
+    assert model.config is config and dict(config) == {"scale": 2.0}
+    x = torch.randn(3, 4)
+    torch.testing.assert_close(run(m, x[:2]), model(x[:2]), rtol=1e-5, atol=1e-6)

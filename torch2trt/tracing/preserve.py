@@ -115,6 +115,8 @@ class ModelSnapshot:
                     d[k] = v
             for k, items in contents.items():
                 v = d[k]
+                if _same_contents(v, items):   # untouched (the usual case; also frozen dicts such as a config)
+                    continue
                 if isinstance(v, list):
                     v[:] = items
                 else:
@@ -147,6 +149,14 @@ class ModelSnapshot:
 
 
 _MISSING = object()
+
+
+def _same_contents(v: Any, items: Any) -> bool:
+    """The container holds the very objects it held at the snapshot, in the same order."""
+    if isinstance(v, list):
+        return len(v) == len(items) and all(a is b for a, b in zip(v, items))
+    return len(v) == len(items) and all(k1 == k2 and v.get(k1, _MISSING) is v2
+                                        for k1, (k2, v2) in zip(v, items.items()))
 
 
 class WriteGuard(torch.overrides.TorchFunctionMode):
