@@ -79,7 +79,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     with progress.stage(f"[{loaded.name}] saving {out}"):
         torch.save(m.state_dict(), out)
     t = m.timings
-    counts = (Counter(layer.type for layer in m.network_record.layers) if m.network_record is not None
+    counts = (Counter(m.network_record.layer_counts()) if m.network_record is not None
               else layer_counts(m.network))
     from .dtypes import name as dtype_name
 
@@ -259,7 +259,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print("network:  not stored (this file holds the engine only: no rebuild or CPU reference run after "
               "loading)")
     else:
-        counts = Counter(layer.type for layer in record.layers)
+        counts = Counter(record.layer_counts())
         print(f"network:  {sum(counts.values())} layers ({format_counts(counts, limit=100)})")
     return 0
 
