@@ -129,5 +129,83 @@ def test_a_shape_comparison_that_flips_inside_the_profile_is_refused_with_the_ra
 
     from torch2trt import ConversionError
 
-    with pytest.raises(ConversionError, match=r"comparison ge on dynamic dimension 2 \(range 1\.\.8 in the profile\)"):
+    with pytest.raises(ConversionError, match=r"comparison ge on dynamic dimension 2 \(range 1\.\.8 in the profile; "
+                                              r"False at the sample, True at 'input_0' dim 0 = 4\)"):
         torch2trt(FunctionModule(fn).eval(), [torch.randn(2, 3)], min_shapes=[(1, 3)], max_shapes=[(8, 3)])
+
+
+class BranchOnAnIntermediateSize(torch.nn.Module):
+    """diffusers' upsampler: `if hidden_states.shape[0] >= 64` and `numel() * 2 > 2**31` on a tensor the network
+    computes (no bounds of its own): decided by evaluating the network's shapes over the whole profile."""
+
+    def __init__(self, threshold: int = 64):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.threshold = threshold
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x)).flatten(2).transpose(1, 2)      # (B, HW/4, 4)
+        h = h.reshape(-1, 4)                                        # (B * HW/4, 4): a computed dim
+        if h.shape[0] >= self.threshold:
+            h = h * 2
+        if h.numel() * 2 > 2 ** 31:
+            h = h - 1
+        return h + 1
+
+
+def test_a_comparison_on_an_intermediate_size_constant_over_the_profile_is_accepted_and_exact():
+    model = BranchOnAnIntermediateSize(threshold=10_000).eval()
+    m = torch2trt(model, [torch.randn(2, 3, 8, 8)], min_shapes=[(1, 3, 8, 8)], max_shapes=[(8, 3, 8, 8)])
+    for b in (1, 2, 5, 8):
+        x = torch.randn(b, 3, 8, 8)
+        torch.testing.assert_close(run_reference(m, [x]), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_a_comparison_on_an_intermediate_size_that_flips_inside_the_profile_is_refused_with_where():
+    from torch2trt import ConversionError
+
+    # h.shape[0] = 16 * B: >= 64 from batch 4 on; the sample (batch 2) says False
+    with pytest.raises(ConversionError, match=r"comparison ge on dynamic dimension 32 \(False at the sample, True "
+                                              r"at 'input_0' dim 0 = 4\)") as info:
+        torch2trt(BranchOnAnIntermediateSize(threshold=64).eval(), [torch.randn(2, 3, 8, 8)],
+                  min_shapes=[(1, 3, 8, 8)], max_shapes=[(8, 3, 8, 8)])
+    assert "h.shape[0] >= self.threshold" in str(info.value)
+
+
+class BranchOnASumOfTwoInputs(torch.nn.Module):
+    def forward(self, x, y):
+        h = x + y                       # batch of x and y: equal, or one of them 1 (TensorRT broadcasts)
+        if h.shape[0] > 8:
+            h = h * 0
+        return h * 3
+
+
+def test_shapes_at_which_the_engine_fails_do_not_decide_a_comparison():
+    # the profile admits x batch 3 with y batch 5; that engine call fails (no broadcast), so only batches <= 8 count
+    model = BranchOnASumOfTwoInputs().eval()
+    m = torch2trt(model, [torch.randn(2, 3), torch.randn(2, 3)], min_shapes=[(1, 3), (1, 3)],
+                  max_shapes=[(8, 3), (8, 3)])
+    for bx, by in ((1, 1), (1, 7), (8, 8), (6, 1)):
+        x, y = torch.randn(bx, 3), torch.randn(by, 3)
+        torch.testing.assert_close(run_reference(m, [x, y]), model(x, y))
+
+
+def test_the_profile_evaluator_gives_every_accepted_shape_and_none_for_what_it_cannot_evaluate():
+    from torch2trt.backend import create_network, trt
+    from torch2trt.network.profile_eval import ProfileEvaluator
+    from torch2trt.runtime.build import new_builder
+
+    builder, _ = new_builder()
+    net = create_network(builder)
+    x = net.add_input("x", trt.float32, (-1, 3))
+    y = net.add_input("y", trt.float32, (-1, 3))
+    s = net.add_elementwise(x, y, trt.ElementWiseOperation.SUM).get_output(0)
+    ev = ProfileEvaluator(net, {"x": ((1, 3), (4, 3)), "y": ((1, 3), (4, 3))}, {"x": (2, 3), "y": (2, 3)})
+    rows = ev.shapes([s])
+    assert rows[0] == ((2, 2), [(2, 3)])                               # the sample first
+    assert sorted(p for p, _ in rows) == sorted({(a, b) for a in range(1, 5) for b in range(1, 5)
+                                                 if a == b or 1 in (a, b)})
+    assert all(shape == (max(p), 3) for p, [shape] in rows)
+    ev2 = ProfileEvaluator(net, {"x": ((1, 3), (100, 3)), "y": ((1, 3), (100, 3))}, {"x": (2, 3), "y": (2, 3)},
+                           max_points=1000)
+    assert ev2.shapes([s]) is None and "10000 shapes" in ev2.why_not()

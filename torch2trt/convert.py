@@ -202,7 +202,7 @@ def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_nam
                 dims = tuple(-1 if a != b else a for a, b in zip(lo, hi))
                 itensor = network.add_input(name, torch_dtype_to_trt(given.dtype), dims)
                 t._trt = ctx.cast(itensor, t.dtype)  # no layer unless the precision differs
-                ctx.set_input_dim_bounds(t._trt, lo, hi)
+                ctx.set_input_dim_bounds(t._trt, lo, hi, name, tuple(t.shape))
                 tracer.track(t)
             outputs = model(*structure.unflatten(in_schema, clones))
             flat_out, out_schema = structure.flatten(outputs)

@@ -134,7 +134,8 @@ def input_dims(ctx, itensor, sample_shape=None) -> list:
     def dyn(i):
         if sample_shape is None:
             return _LazyDim(ctx, itensor, i)
-        return DynDim(int(sample_shape[i]), lambda: ctx.dim_tensor(itensor, i), ctx, ("dim", id(itensor), i))
+        return DynDim(int(sample_shape[i]), lambda: ctx.dim_tensor(itensor, i), ctx, ("dim", id(itensor), i),
+                      expr=("dim", itensor, i))
 
     return [d if d >= 0 else dyn(i) for i, d in enumerate(trt_dims(itensor))]
 
@@ -154,7 +155,7 @@ def _dim_op(ctx, a, b, pyop, op):
         ctx.name_layer(layer, "dim_" + pyop.__name__)
         return layer.get_output(0)
 
-    return DynDim(pyop(int(a), int(b)), make, ctx)
+    return DynDim(pyop(int(a), int(b)), make, ctx, expr=("op", pyop, a, b))
 
 
 def dim_min(ctx, a, b):

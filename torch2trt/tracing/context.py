@@ -274,11 +274,29 @@ class ConversionContext:
         precision); None for other tensors (their bounds are not known here)."""
         return getattr(self, "_dim_bounds", {}).get(id(itensor))
 
-    def set_input_dim_bounds(self, itensor, lo: Sequence[int], hi: Sequence[int]) -> None:
+    def set_input_dim_bounds(self, itensor, lo: Sequence[int], hi: Sequence[int], name: str | None = None,
+                             sample: Sequence[int] | None = None) -> None:
+        """Per dimension, the profile's (min, max) of a network input (or its cast); with the network input's
+        `name` and the `sample` shape, comparisons on sizes of other tensors are decided over the profile too."""
         if not hasattr(self, "_dim_bounds"):
             self._dim_bounds = {}
         self._dim_bounds[id(itensor)] = list(zip(lo, hi))
         self._keepalive.append(itensor)  # the id must stay this tensor's
+        if name is not None:
+            self._profile_boxes = {**getattr(self, "_profile_boxes", {}), name: (tuple(lo), tuple(hi), tuple(sample))}
+
+    def profile_evaluator(self):
+        """The network's shapes at every shape of the profile (network/profile_eval.py), created on first use;
+        None when the inputs' profile is not known."""
+        boxes = getattr(self, "_profile_boxes", None)
+        if not boxes:
+            return None
+        if getattr(self, "_profile_eval", None) is None:
+            from ..network.profile_eval import ProfileEvaluator
+
+            self._profile_eval = ProfileEvaluator(self.network, {n: (lo, hi) for n, (lo, hi, _) in boxes.items()},
+                                                  {n: s for n, (_, _, s) in boxes.items()}, owned=self.owned_weights)
+        return self._profile_eval
 
     def shape_of(self, itensor):
         """The 1-d int64 shape tensor of `itensor` (one SHAPE layer per tensor)."""

@@ -32,7 +32,8 @@ class DynDim(int):
     """An int that is also a network value (`_trt`: 1-d int64 ITensor of one element). The layers that
     compute it are added only when something uses `_trt`, so shape queries nobody uses cost nothing."""
 
-    def __new__(cls, value: int, make, ctx, key: Any = None, bounds: tuple[int, int] | None = None):
+    def __new__(cls, value: int, make, ctx, key: Any = None, bounds: tuple[int, int] | None = None,
+                expr: tuple | None = None):
         self = super().__new__(cls, int(value))
         self._make = make      # () -> ITensor
         self._itensor = None
@@ -40,6 +41,7 @@ class DynDim(int):
         self._key = key        # identifies a dimension read from a tensor (equal keys: same value always)
         self._touched = False  # set when a converter reads the network value (see tracing/mode.py)
         self._bounds = bounds  # (lo, hi) over the whole profile, when known (dims of network inputs and arithmetic)
+        self._expr = expr      # how to compute it from tensor shapes: ("dim", itensor, axis) | ("op", pyop, a, b)
         return self
 
     @property
@@ -77,7 +79,15 @@ class DynDim(int):
         a, b = self._bounds, bounds_of(other)
         if a is not None and b is not None and _constant_over(op, a, b):
             return result
-        where = f" (range {a[0]}..{a[1]} in the profile)" if a is not None else ""
+        # not decided by the inputs' bounds: evaluate both sides at every shape of the profile
+        rows = over_profile(self._ctx, [self, other])
+        facts = [f"range {a[0]}..{a[1]} in the profile"] if a is not None else []
+        if rows is not None:
+            flips = [point for point, (x, y) in rows if op(x, y) != result]
+            if not flips:
+                return result
+            facts.append(f"{result} at the sample, {not result} at {self._ctx.profile_evaluator().describe(flips[0])}")
+        where = f" ({'; '.join(facts)})" if facts else ""
         self._ctx.report_frozen(f"comparison {op.__name__} on dynamic dimension {int(self)}{where} is not the same "
                                 "at every shape of the profile (control flow that depends on it would be frozen "
                                 "at the sample)")
@@ -161,7 +171,55 @@ def _arith_bounds(pyop, a: Any, b: Any) -> tuple[int, int] | None:
 
 def _arith(ctx, a: int, b: int, pyop, op) -> DynDim:
     return DynDim(pyop(int(a), int(b)), lambda: _arith_layers(ctx, a, b, pyop, op), ctx,
-                  bounds=_arith_bounds(pyop, a, b))
+                  bounds=_arith_bounds(pyop, a, b), expr=("op", pyop, a, b))
+
+
+class _Unknown(Exception):
+    pass
+
+
+def _expr_tensors(v: Any, out: list) -> None:
+    if isinstance(v, DynDim):
+        if v._expr is None:
+            raise _Unknown
+        if v._expr[0] == "dim":
+            out.append(v._expr[1])
+        else:
+            _expr_tensors(v._expr[2], out)
+            _expr_tensors(v._expr[3], out)
+    elif not isinstance(v, (int, float)):
+        raise _Unknown
+
+
+def _value_at(v: Any, shape_of) -> Any:
+    if not isinstance(v, DynDim):
+        return v
+    if v._expr[0] == "dim":
+        return shape_of(v._expr[1])[v._expr[2]]
+    return v._expr[1](_value_at(v._expr[2], shape_of), _value_at(v._expr[3], shape_of))
+
+
+def over_profile(ctx, values: Sequence[Any]) -> list[tuple[tuple, list]] | None:
+    """[(profile point, the values at it)] for every shape of the profile the engine accepts (the sample's first),
+    computed from the network's shapes (network/profile_eval.py); None when that cannot be done."""
+    tensors: list = []
+    try:
+        for v in values:
+            _expr_tensors(v, tensors)
+    except _Unknown:
+        return None
+    evaluator = ctx.profile_evaluator()
+    rows = evaluator.shapes(tensors) if evaluator is not None else None
+    if rows is None:
+        return None
+    out = []
+    for point, shapes in rows:
+        table = dict(zip(map(id, tensors), shapes))
+        try:
+            out.append((point, [_value_at(v, lambda t: table[id(t)]) for v in values]))
+        except ZeroDivisionError:
+            return None
+    return out
 
 
 def _arith_layers(ctx, a: int, b: int, pyop, op):
@@ -192,7 +250,7 @@ def dims_of(ctx, tensor: torch.Tensor, itensor) -> torch.Size:
         return tensor.shape
     bounds = ctx.input_dim_bounds(itensor)
     return torch.Size([DynDim(s, lambda i=i: ctx.dim_tensor(itensor, i), ctx, ("dim", id(itensor), i),
-                              bounds=bounds[i] if bounds else None)
+                              bounds=bounds[i] if bounds else None, expr=("dim", itensor, i))
                        if d == -1 else s for i, (s, d) in enumerate(zip(tensor.shape, dims))])
 
 
