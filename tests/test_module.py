@@ -272,3 +272,24 @@ def test_the_module_takes_the_engine_bytes_without_a_copy():
     # a copy would hold the engine twice while the conversion verifies (memory benchmark: +1x the weights)
     engine = bytes(1000)
     assert TRTModule(engine).engine_bytes is engine
+
+
+def test_inputs_are_taken_by_keyword_as_their_names_and_bad_keywords_are_input_errors():
+    def fn(a, b):
+        return a * 2 - b
+
+    from torch2trt.check import FunctionModule
+
+    x, y = torch.randn(2, 3), torch.randn(2, 3)
+    m = torch2trt(FunctionModule(fn).eval(), [x, y], input_names=["a", "b"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = fn(x, y)
+        for call in (lambda: m(a=x, b=y), lambda: m(b=y, a=x), lambda: m(x, b=y)):
+            torch.testing.assert_close(call(), expected)
+        with pytest.raises(InputError, match=r"unknown keyword argument 'c'; the engine's inputs are \['a', 'b'\]"):
+            m(a=x, c=y)
+        with pytest.raises(InputError, match=r"input 'a' given both positionally and as a keyword"):
+            m(x, a=x)
+        with pytest.raises(InputError, match=r"missing \['b'\]"):
+            m(a=x)

@@ -272,7 +272,8 @@ def convert(model: torch.nn.Module, inputs: Any, **kwargs: Any):
     """`torch2trt(model, inputs, **kwargs)` through a TorchDynamo capture: one engine for the whole model, for models
     whose Python code branches on tensor data where traced eagerly (Hugging Face text models with an attention_mask
     skip the mask when nothing is padded, unless dynamo traces them). `inputs`: positional tensors (a list) or
-    keyword tensors (a dict; the TRTModule then takes them positionally in the dict's order). min_shapes /
+    keyword tensors (a dict; the TRTModule's inputs are named after its keys and it takes them by keyword, as the
+    model, or positionally in the dict's order). min_shapes /
     max_shapes (one shape per input, in that order) make the dims where they differ dynamic in dynamo's graph and
     in the engine's profile. Outputs: the model's structure, ModelOutput objects as dicts."""
     from .convert import torch2trt
@@ -284,6 +285,8 @@ def convert(model: torch.nn.Module, inputs: Any, **kwargs: Any):
         for k, (a, b) in enumerate(zip(lo, hi)):
             if a is not None and b is not None:
                 dynamic[k] = [d for d, (x, y) in enumerate(zip(a, b)) if x != y]
+    if isinstance(inputs, dict) and kwargs.get("input_names") is None:
+        kwargs["input_names"] = [str(k) for k in inputs]
     whole = capture(model, inputs, dynamic)
     with torch.no_grad():
         return torch2trt(whole, values, **kwargs)

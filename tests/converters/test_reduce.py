@@ -152,6 +152,14 @@ CASES = {
     "cumprod_length_one": (lambda x: x.cumprod(1), [f32(3, 1)]),
     "cumprod_dtype": (lambda x: torch.cumprod(x, 0, dtype=torch.float32), [i32(4, 3)]),
     "cumprod_non_contiguous": (lambda x: x.cumprod(1), [nc(2, 3, 4)]),
+    # diff (cumsum's inverse)
+    "diff": (lambda x: torch.diff(x), [f32(2, 3, 5)]),
+    "diff_dim0_n2": (lambda x: x.diff(n=2, dim=0), [f32(4, 3)]),
+    "diff_n_beyond_length_is_empty": (lambda x: torch.diff(x, n=4, dim=1), [f32(2, 3)]),
+    "diff_prepend_append": (lambda x, p: torch.diff(x, dim=1, prepend=p, append=x[:, :2] * 2), [f32(2, 4), f32(2, 1)]),
+    "diff_int": (lambda x: torch.diff(x, dim=-1), [i32(3, 6)]),
+    "diff_bool_is_xor": (lambda x: torch.diff(x), [b(2, 7)]),
+    "diff_non_contiguous": (lambda x: x.diff(dim=1), [nc(2, 3, 4)]),
 }
 
 RTOL = {"sum_float16": 1e-3, "mean_float16": 1e-3, "max_dim_float16": 1e-3, "std_float16": 1e-3,
@@ -279,6 +287,15 @@ def test_index_reductions_treat_nan_as_extreme_like_pytorch(name):
     inputs = [_nan_rows((3, 6, 7), d, g) for d in (0, 1, 2)] + [torch.full((3, 6, 7), float("nan")),
                                                                  torch.randn(3, 6, 7, generator=g)]
     _matches_at(fn, torch.randn(3, 6, 7, generator=g), inputs)
+
+
+@pytest.mark.parametrize("fn", [lambda x: torch.diff(x, dim=1), lambda x: x.diff(n=2, dim=0),
+                                lambda x: torch.diff(x, dim=1, prepend=x[:, :1] - 1)])
+def test_diff_along_and_beside_dynamic_axes_matches_pytorch(fn):
+    # transformers' masking_utils: torch.diff(position_ids, prepend=position_ids[:, :1] - 1, dim=-1), sequence dynamic
+    from torch2trt.testing import assert_converts_dynamic
+
+    assert_converts_dynamic(fn, [f32(2, 3, 4)], [(1, 1, 4)], [(4, 6, 4)], [[(3, 2, 4)], [(1, 1, 4)], [(4, 6, 4)]])
 
 
 def test_cumprod_with_dynamic_batch_and_refused_along_a_dynamic_axis():

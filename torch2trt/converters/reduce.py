@@ -1,5 +1,5 @@
 """Reduction converters: sum/mean/prod/amax/amin/max/min (values and indices), argmax/argmin, std/var,
-logsumexp, norm, any/all, cumsum/cumprod. Axes come from the call; with no dim every axis is reduced (the
+logsumexp, norm, any/all, cumsum/cumprod and their inverse diff. Axes come from the call; with no dim every axis is reduced (the
 original torch2trt reduced only axes 1..n). Reduced-precision floats accumulate in float32, as PyTorch's."""
 
 from __future__ import annotations
@@ -16,12 +16,17 @@ from .layers import (
     E,
     U,
     compute_dtype,
+    concat,
+    dim_max,
+    dim_min,
     elementwise,
+    is_static,
     reduce,
     require_tensorrt_dtype,
     reshape,
     sample_dims,
     select,
+    slice_axis,
     unary,
 )
 
@@ -425,3 +430,33 @@ def _convert_cumulative(prod: bool):
 
 tensorrt_converter(spellings("cumsum"))(_convert_cumulative(False))
 tensorrt_converter(spellings("cumprod"))(_convert_cumulative(True))
+
+
+@tensorrt_converter(spellings("diff"))
+def convert_diff(ctx):
+    """n-th forward difference along dim of cat(prepend, input, append): out[i] = t[i + 1] - t[i] (XOR for bool, as
+    PyTorch), n times; each pass is two SLICEs of the (possibly dynamic) axis and one layer."""
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    n, dim = ctx.get_arg("n", 1, 1), ctx.get_arg("dim", 2, -1)
+    prepend, append = ctx.get_arg("prepend", 3, None), ctx.get_arg("append", 4, None)
+    if not isinstance(n, int) or isinstance(n, DynDim) or not isinstance(dim, int):
+        raise ctx.unsupported(f"{ctx.method_name}(n={n!r}, dim={dim!r}): only constant ints")
+    require_tensorrt_dtype(ctx, out.dtype)
+    axis = ctx.normalize_dim(dim, x.dim())
+    parts = [p for p in (prepend, x, append) if p is not None]
+    if any(not isinstance(p, torch.Tensor) or p.dim() != x.dim() for p in parts):
+        raise ctx.unsupported(f"{ctx.method_name}: prepend/append must be tensors of the input's rank")
+    t = concat(ctx, [ctx.trt(p, x.dtype) for p in parts], axis)
+    length = 0
+    for p in parts:
+        length = length + sample_dims(ctx, ctx.trt(p, x.dtype), p.shape)[axis]
+    op = E.XOR if x.dtype == torch.bool else E.SUB
+    for _ in range(n):
+        if is_static(length) and length <= 1:     # nothing left to difference: empty along the axis
+            t = slice_axis(ctx, t, axis, 0, 0, name="diff")
+            break
+        start = 1 if is_static(length) else dim_min(ctx, length, 1)   # a SLICE may not start past the end
+        length = dim_max(ctx, length - 1, 0)
+        t = elementwise(ctx, slice_axis(ctx, t, axis, start, length), slice_axis(ctx, t, axis, 0, length), op,
+                        out.dtype, "diff")
+    ctx.set_output(out, t)

@@ -30,6 +30,7 @@ from .inspect import _read_layer, _TensorIds, torch_dtype
 from .reference import HANDLERS
 
 MAX_POINTS = 4096        # profile points evaluated at most (the product of the dynamic dims' ranges)
+MAX_RUNS = 5_000         # layer evaluations at most (distinct input shapes per layer, summed): bounds the cost
 _REAL_ELEMENTS = 64      # tensors up to this size are computed (shape tensors); larger ones carry only a shape
 _UNSUPPORTED = set(_ref_loop.BOUNDARY) | {"CONDITION", "CONDITIONAL_INPUT", "CONDITIONAL_OUTPUT", "NON_ZERO",
                                           "PLUGIN", "PLUGIN_V2", "PLUGIN_V3"}
@@ -54,6 +55,26 @@ def _broadcast(rec, values: list) -> tuple:
     return tuple(out)
 
 
+class _Budget(Exception):
+    pass
+
+
+def _indexed_shape(rec, values: list) -> tuple:
+    """Output shape of a GATHER / SCATTER whose indices are data (Gather.html, Scatter.html); the index values are
+    checked at run time by the engine, not here."""
+    x, idx = (tuple(v) if isinstance(v, _Shape) else tuple(v.shape) for v in values[:2])
+    a = rec.attrs
+    mode = a.get("mode", "DEFAULT")
+    if rec.type == "SCATTER":
+        return x
+    if mode == "ELEMENT":
+        return idx
+    if mode == "DEFAULT" and a.get("num_elementwise_dims", 0) == 0:
+        axis = a.get("axis", 0)
+        return x[:axis] + idx + x[axis + 1:]
+    raise ValueError(f"GATHER mode {mode} with data indices is not evaluated on shapes")
+
+
 class _Shape(tuple):
     """A large tensor's stand-in: its shape (the tuple) and dtype."""
 
@@ -73,11 +94,13 @@ class _MetaCtx(Ctx):
 
 class ProfileEvaluator:
     def __init__(self, network: Any, boxes: Mapping[str, tuple[Sequence[int], Sequence[int]]],
-                 samples: Mapping[str, Sequence[int]], owned=None, max_points: int = MAX_POINTS):
+                 samples: Mapping[str, Sequence[int]], owned=None, max_points: int = MAX_POINTS,
+                 max_runs: int = MAX_RUNS):
         self._network = network
         self._owned = owned or (lambda: {})
         self._ids = _TensorIds()
         self._read = 0                              # network layers read and evaluated so far
+        self._runs, self._max_runs = 0, max_runs
         self._dead: str | None = None               # why no answer can be given (permanent)
         self._ctx = _MetaCtx(torch.float32, False, {}, None)
         self._ctx.meta = False
@@ -163,6 +186,9 @@ class ProfileEvaluator:
                     hit = memo[key] = self._run(rec, ins)
                 except Exception as e:  # noqa: BLE001 - any failure: at the sample it means "cannot tell"
                     hit = memo[key] = e
+            if isinstance(hit, _Budget):
+                self._dead = str(hit)
+                return
             if isinstance(hit, Exception):
                 if k == 0:
                     self._dead = f"layer {rec.name!r} ({rec.type}) cannot be evaluated on shapes alone ({hit})"
@@ -176,6 +202,12 @@ class ProfileEvaluator:
         if rec.type in _SAME_SHAPE and any(isinstance(v, _Shape) for v in values):
             return [_Shape(_broadcast(rec, [v for v in values[:_SAME_SHAPE[rec.type]] if v is not None]),
                            rec.output_dtypes[0])]
+        if rec.type in ("GATHER", "SCATTER") and isinstance(values[1], _Shape):
+            return [_Shape(_indexed_shape(rec, values), rec.output_dtypes[0])]   # indices are data: shapes only
+        self._runs += 1
+        if self._runs > self._max_runs:
+            raise _Budget(f"evaluating the profile's {len(self.points)} shapes takes more than {self._max_runs} "
+                          "layer evaluations")
         ctx = self._ctx
         ins = [None if v is None else _value(v) for v in values]
         meta = any(x is not None and x.is_meta for x in ins)

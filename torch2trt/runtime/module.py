@@ -92,7 +92,9 @@ class TRTModule(torch.nn.Module):
         self._network = value
 
     # ---- calling ---------------------------------------------------------------------------------
-    def forward(self, *args: Any) -> Any:
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            args = self._bind_keywords(args, kwargs)
         flat = self._flatten_inputs(args)
         runnable, why = self._engine_runnable()
         self._check_inputs(flat, runnable)
@@ -109,6 +111,28 @@ class TRTModule(torch.nn.Module):
             raise TRTModuleError(f"this TensorRT engine cannot run here: {why}; and the module holds no network "
                                  "for the CPU reference path (convert with portable=True or keep_network=True).")
         return structure.unflatten(self.output_schema, outputs)
+
+    def _bind_keywords(self, args: tuple, kwargs: dict) -> tuple:
+        """`m(input_ids=x)`: keyword arguments are the engine's input names (torch2trt.dynamo.convert names them
+        after the dict it was given), for a model converted with one tensor per argument."""
+        items = self.input_schema.get("items", ())
+        if self.input_schema.get("kind") != "list" or any(i.get("kind") != "tensor" for i in items):
+            raise InputError("keyword arguments need a model converted with one tensor per argument; this one was "
+                             "converted with nested inputs: pass them positionally, in the converted structure")
+        names = list(self.input_names)
+        bound: list = list(args) + [None] * (len(names) - len(args))
+        for key, value in kwargs.items():
+            if key not in names:
+                raise InputError(f"unknown keyword argument {key!r}; the engine's inputs are {names}")
+            k = names.index(key)
+            if k < len(args):
+                raise InputError(f"input {key!r} given both positionally and as a keyword")
+            bound[k] = value
+        missing = [n for n, v in zip(names, bound) if v is None]
+        if missing or len(args) > len(names):
+            raise InputError(f"expected the inputs {names}; missing {missing}" if missing else
+                             f"expected {len(names)} inputs {names}, got {len(args)} positional arguments")
+        return tuple(bound)
 
     def _flatten_inputs(self, args: tuple) -> list[torch.Tensor]:
         """The call's tensors in the engine's input order: bound by the structure the model was converted with
