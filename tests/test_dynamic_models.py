@@ -36,6 +36,17 @@ def test_resnet18_dynamic_batch_and_resolution():
                             [(1, 3, 90, 33)]])
 
 
+def test_resnet50_dynamic_batch_and_resolution():
+    # the dynamic-shapes issue's torchvision target (benchmarks/dynamic_models.py runs it at 160..320)
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50().eval()
+    randomize_norm_statistics(model)
+    m = torch2trt(model, [torch.randn(2, 3, 96, 96)], min_shapes=[(1, 3, 64, 64)], max_shapes=[(4, 3, 128, 128)])
+    assert tuple(m.network.get_input(0).shape) == (-1, 3, -1, -1)
+    check_shapes(model, m, [[(1, 3, 64, 64)], [(2, 3, 96, 96)], [(4, 3, 128, 128)], [(3, 3, 80, 112)],
+                            [(1, 3, 127, 65)]])
+
+
 def test_transformer_encoder_dynamic_batch_and_sequence():
     torch.manual_seed(0)
     model = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2).eval()

@@ -358,7 +358,10 @@ def _dynamic_attrs(kind: str, inputs: list) -> set[str]:
     return set()
 
 
-def _read_layer(layer: Any, tensor_id: _TensorIds, owned: Mapping[int, torch.Tensor]) -> LayerRecord:
+def _read_layer(layer: Any, tensor_id: _TensorIds, owned: Mapping[int, torch.Tensor],
+                meta_above: int | None = None) -> LayerRecord:
+    """One layer as a record. `meta_above`: weights with more elements are read as `meta` tensors (shape and
+    dtype, no copy) — for shape-only evaluation (network/profile_eval.py)."""
     kind = layer.type.name                       # LayerType: read BEFORE the cast below changes `.type`
     rec = LayerRecord(type=kind, name=layer.name)
     inputs = [layer.get_input(i) for i in range(layer.num_inputs)]
@@ -406,6 +409,10 @@ def _read_layer(layer: Any, tensor_id: _TensorIds, owned: Mapping[int, torch.Ten
         mine = owned.get(value.ctypes.data) if isinstance(value, np.ndarray) and value.size else None
         if mine is not None and mine.numel() == value.size and mine.dtype == torch.from_numpy(value[:0]).dtype:
             t = mine.reshape(-1)                  # memory of the conversion's own: shared, not copied
+        elif meta_above is not None and value.size > meta_above and (
+                isinstance(value, np.ndarray) or value.dtype.name != "INT4"):
+            dtype = torch.from_numpy(value[:0]).dtype if isinstance(value, np.ndarray) else torch_dtype(value.dtype)
+            t = torch.empty(value.size, dtype=dtype, device="meta")
         else:
             t = weights_to_tensor(value)
         if t.numel():

@@ -60,8 +60,9 @@ class _Budget(Exception):
 
 
 def _indexed_shape(rec, values: list) -> tuple:
-    """Output shape of a GATHER / SCATTER whose indices are data (Gather.html, Scatter.html); the index values are
-    checked at run time by the engine, not here."""
+    """Output shape of a GATHER / SCATTER of data or with data indices (Gather.html, Scatter.html): the values are
+    not computed, and out-of-range indices (which the engine rejects) are not checked — that keeps more shapes,
+    never fewer, in the answer."""
     x, idx = (tuple(v) if isinstance(v, _Shape) else tuple(v.shape) for v in values[:2])
     a = rec.attrs
     mode = a.get("mode", "DEFAULT")
@@ -88,6 +89,9 @@ class _MetaCtx(Ctx):
     __slots__ = ("meta",)
 
     def weight(self, layer, key, *, storage=None):
+        w = layer.weights.get(key)
+        if w is not None and w.is_meta:           # large weights are read as shapes only (not copied)
+            return w.to(storage if storage is not None else (self.float_dtype if w.is_floating_point() else w.dtype))
         w = super().weight(layer, key, storage=storage)
         return w.to("meta") if w is not None and self.meta else w
 
@@ -104,7 +108,6 @@ class ProfileEvaluator:
         self._dead: str | None = None               # why no answer can be given (permanent)
         self._ctx = _MetaCtx(torch.float32, False, {}, None)
         self._ctx.meta = False
-        self._layers: list = []                     # records of the read layers (their weights stay referenced)
         self._pending: list = []                    # read, waiting for an input
         self._known: set = set()                    # tensor ids computed at every live point
         names, ranges, sample = [], [], []
@@ -151,8 +154,7 @@ class ProfileEvaluator:
             return
         owned = self._owned()
         for i in range(self._read, n):
-            rec = _read_layer(self._network.get_layer(i), self._ids, owned)
-            self._layers.append(rec)
+            rec = _read_layer(self._network.get_layer(i), self._ids, owned, meta_above=_REAL_ELEMENTS)
             self._pending.append(rec)
         self._read = n
         # layers may take inputs produced by layers added after them (set_input): run in dependency order
@@ -202,7 +204,7 @@ class ProfileEvaluator:
         if rec.type in _SAME_SHAPE and any(isinstance(v, _Shape) for v in values):
             return [_Shape(_broadcast(rec, [v for v in values[:_SAME_SHAPE[rec.type]] if v is not None]),
                            rec.output_dtypes[0])]
-        if rec.type in ("GATHER", "SCATTER") and isinstance(values[1], _Shape):
+        if rec.type in ("GATHER", "SCATTER") and any(isinstance(v, _Shape) for v in values[:2]):
             return [_Shape(_indexed_shape(rec, values), rec.output_dtypes[0])]   # indices are data: shapes only
         self._runs += 1
         if self._runs > self._max_runs:
