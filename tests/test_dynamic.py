@@ -209,3 +209,36 @@ def test_the_profile_evaluator_gives_every_accepted_shape_and_none_for_what_it_c
     ev2 = ProfileEvaluator(net, {"x": ((1, 3), (100, 3)), "y": ((1, 3), (100, 3))}, {"x": (2, 3), "y": (2, 3)},
                            max_points=1000)
     assert ev2.shapes([s]) is None and "10000 shapes" in ev2.why_not()
+
+
+@pytest.mark.parametrize("fn, shape", [
+    (lambda x: torch.chunk(x, 2, 1), (1, 3, 3)),           # the original torch2trt's chunk/split/roll module tests
+    (lambda x: x.chunk(3, 2), (1, 3, 3)),
+    (lambda x: torch.split(x, 2, 1), (1, 3, 3)),
+    (lambda x: x.split([1, 2], 2), (1, 3, 3)),
+    (lambda x: torch.roll(x, 1, 1), (1, 3, 4)),
+    (lambda x: torch.roll(x, (1, -2), (1, 2)), (1, 3, 4)),
+    (lambda x: torch.roll(x, 2), (1, 3, 4)),              # flattened roll: the batch enters the shift
+])
+def test_original_max_batch_size_tests_convert_and_are_exact_at_every_batch(fn, shape):
+    m = torch2trt(FunctionModule(fn).eval(), [torch.randn(shape)], max_batch_size=2)
+    assert tuple(m.network.get_input(0).shape)[0] == -1
+    assert m.input_specs[0].min[0] == 1 and m.input_specs[0].opt[0] == shape[0] and m.input_specs[0].max[0] == 2
+    for batch in (1, 2):
+        x = torch.randn((batch,) + shape[1:])
+        got, expected = run_reference(m, [x]), fn(x)
+        expected = expected if isinstance(expected, (tuple, list)) else [expected]
+        got = got if isinstance(got, (tuple, list)) else [got]
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert g.shape == e.shape
+            torch.testing.assert_close(g, e)
+
+
+def test_max_batch_size_is_checked_against_the_sample_and_other_profile_arguments():
+    with pytest.raises(ValueError, match=r"max_batch_size=2: input 0 \(shape \(3, 3\)\) needs a batch axis 0 of size "
+                                         r"1\.\.2"):
+        torch2trt(FunctionModule(lambda x: x + 1).eval(), [torch.randn(3, 3)], max_batch_size=2)
+    with pytest.raises(ValueError, match="max_batch_size cannot be combined with min_shapes"):
+        torch2trt(FunctionModule(lambda x: x + 1).eval(), [torch.randn(1, 3)], max_batch_size=2,
+                  min_shapes=[(1, 3)], max_shapes=[(2, 3)])

@@ -79,6 +79,8 @@ class DynDim(int):
         a, b = self._bounds, bounds_of(other)
         if a is not None and b is not None and _constant_over(op, a, b):
             return result
+        if getattr(self._ctx, "_converting", False):   # a converter's own check, not user control flow
+            return result
         # not decided by the inputs' bounds: evaluate both sides at every shape of the profile
         rows = over_profile(self._ctx, [self, other])
         facts = [f"range {a[0]}..{a[1]} in the profile"] if a is not None else []
