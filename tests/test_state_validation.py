@@ -434,3 +434,21 @@ def test_reference_bound_is_64_elements_per_byte_of_weights_and_inputs(monkeypat
     with pytest.raises(ReferenceError, match=r"FILL layer 'fill': would allocate an output of shape \(16960,\): "
                                              r"16960 elements, above the bound of 16896"):
         reference.run(record(265), {"x": x})
+
+
+def test_a_saved_output_class_name_imports_only_transformers_model_outputs():
+    import sys
+
+    from torch2trt import structure
+
+    t = [torch.ones(1)]
+    for name in ("os:system", "subprocess:Popen", "transformers.activations:GELUActivation",
+                 "transformers.no_such_module:X", "transformers", 3):
+        schema = {"kind": "dict", "keys": ["a"], "items": [{"kind": "tensor", "index": 0}], "class": name}
+        if isinstance(name, str):
+            out = structure.unflatten(schema, t)
+            assert type(out) is dict and out["a"] is t[0]
+        else:
+            with pytest.raises(ValueError, match="'class' must be a str"):
+                structure.validate(schema)
+    assert "transformers.no_such_module" not in sys.modules

@@ -188,7 +188,7 @@ def register() -> None:
 
 class _WholeModel(torch.nn.Module):
     """The one graph dynamo captured from the model, as a module of the model's input tensors (positional, in the
-    order given to convert()) that returns the model's output structure (ModelOutput objects become dicts)."""
+    order given to convert()) that returns the model's output structure (Hugging Face ModelOutput objects as such)."""
 
     def __init__(self, graph: _GraphModule, data_from: list[int], schema: dict, out_from: list[int]):
         super().__init__()
@@ -200,15 +200,6 @@ class _WholeModel(torch.nn.Module):
         outs = self.graph(*[inputs[k] for k in self.data_from])
         outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
         return structure.unflatten(self.schema, [outs[k] for k in self.out_from])
-
-
-def _plain(value: Any) -> Any:
-    """ModelOutput-like objects (mappings that are no plain dict) as dicts of their set fields."""
-    if isinstance(value, dict) and type(value) is not dict:
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value) if type(value) in (list, tuple) else [_plain(v) for v in value]
-    return value
 
 
 def capture(model: torch.nn.Module, inputs: Any, dynamic_dims: dict[int, list[int]] | None = None) -> _WholeModel:
@@ -258,7 +249,7 @@ def capture(model: torch.nn.Module, inputs: Any, dynamic_dims: dict[int, list[in
 
     slots, data, _sym = _plan(gm, examples, is_data=lambda t: source(t) is not None)
     data_from = [source(t) for t in data]
-    leaves, schema = structure.flatten(_plain(result))
+    leaves, schema = structure.flatten(result)
     out_from = []
     for leaf in leaves:
         hit = [k for k, o in enumerate(outs) if o is leaf]
@@ -275,7 +266,8 @@ def convert(model: torch.nn.Module, inputs: Any, **kwargs: Any):
     keyword tensors (a dict; the TRTModule's inputs are named after its keys and it takes them by keyword, as the
     model, or positionally in the dict's order). min_shapes /
     max_shapes (one shape per input, in that order) make the dims where they differ dynamic in dynamo's graph and
-    in the engine's profile. Outputs: the model's structure, ModelOutput objects as dicts."""
+    in the engine's profile. Outputs: the model's structure, Hugging Face ModelOutput objects as such (attribute
+    access: `out.logits`; plain dicts where transformers is not installed)."""
     from .convert import torch2trt
 
     values = list(inputs.values()) if isinstance(inputs, dict) else list(inputs)

@@ -29,7 +29,11 @@ def flatten(value: Any) -> tuple[list[torch.Tensor], dict]:
             bad = [k for k in keys if not isinstance(k, (str, int))]
             if bad:
                 raise TypeError(f"dict keys in inputs/outputs must be str or int, got {bad[0]!r}")
-            return {"kind": "dict", "keys": keys, "items": [walk(v[k]) for k in keys]}
+            entry = {"kind": "dict", "keys": keys, "items": [walk(v[k]) for k in keys]}
+            cls = _model_output_class(type(v))
+            if cls is not None:
+                entry["class"] = cls
+            return entry
         if isinstance(v, _PLAIN):
             return {"kind": "const", "value": v}
         raise TypeError(
@@ -48,10 +52,40 @@ def unflatten(schema: dict, tensors: list) -> Any:
     if kind == "tuple":
         return tuple(unflatten(s, tensors) for s in schema["items"])
     if kind == "dict":
-        return {k: unflatten(s, tensors) for k, s in zip(schema["keys"], schema["items"])}
+        d = {k: unflatten(s, tensors) for k, s in zip(schema["keys"], schema["items"])}
+        cls = _resolve_model_output(schema.get("class"))
+        return cls(**d) if cls is not None else d
     if kind == "const":
         return schema["value"]
     raise ValueError(f"unknown structure kind {kind!r}")
+
+
+# Hugging Face ModelOutput objects (dicts with attribute access) come back as the same class: the schema names it
+# ("transformers.modeling_outputs:BaseModelOutput"); only subclasses of transformers' ModelOutput defined in
+# transformers are ever imported from a name (a saved file names no other code); elsewhere they are plain dicts.
+_HF_PREFIX = "transformers."
+
+
+def _model_output_class(cls: type) -> str | None:
+    if cls is dict or not cls.__module__.startswith(_HF_PREFIX):
+        return None
+    if not any(c.__name__ == "ModelOutput" and c.__module__.startswith(_HF_PREFIX) for c in cls.__mro__):
+        return None
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _resolve_model_output(name: Any) -> type | None:
+    if not isinstance(name, str) or not name.startswith(_HF_PREFIX) or ":" not in name:
+        return None
+    module, _, qualname = name.partition(":")
+    try:
+        import importlib
+
+        from transformers.utils import ModelOutput
+        cls = getattr(importlib.import_module(module), qualname, None)
+    except ImportError:
+        return None
+    return cls if isinstance(cls, type) and issubclass(cls, ModelOutput) else None
 
 
 class StructureError(ValueError):
@@ -137,6 +171,8 @@ def validate(schema: Any, path: str = "schema") -> None:
             keys = schema.get("keys")
             if not isinstance(keys, list) or len(keys) != len(items):
                 raise ValueError(f"{path}: dict entry needs 'keys' matching 'items'")
+            if not isinstance(schema.get("class", ""), str):
+                raise ValueError(f"{path}: a dict entry's 'class' must be a str")
         for i, s in enumerate(items):
             validate(s, f"{path}.items[{i}]")
     elif kind == "const":

@@ -64,3 +64,23 @@ def test_eager_tracing_of_bert_with_a_dynamic_sequence_refuses_the_branch_that_f
     with pytest.raises(ConversionError, match=r"comparison gt on dynamic dimension 16") as e:
         torch2trt(Ids().eval(), [torch.randint(0, VOCAB, (2, 16))], **PROFILE)
     assert "q_length > 1" in str(e.value)
+
+
+def test_the_engine_returns_the_models_output_class_also_after_saving_and_loading(tmp_path):
+    model, _ = _model("gpt2")
+    ids = torch.randint(0, VOCAB, (2, 5))
+    m = convert(model, {"input_ids": ids})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = m(input_ids=ids)
+        assert type(out) is transformers.modeling_outputs.CausalLMOutputWithCrossAttentions
+        with torch.no_grad():
+            torch.testing.assert_close(out.logits, model(input_ids=ids).logits, rtol=1e-5, atol=1e-5)
+        path = tmp_path / "gpt2.pt"
+        torch.save(m.state_dict(), path)
+        from torch2trt import TRTModule
+
+        loaded = TRTModule()
+        loaded.load_state_dict(torch.load(path, weights_only=True))
+        again = loaded(input_ids=ids)
+        assert type(again) is type(out) and torch.equal(again.logits, out.logits)
