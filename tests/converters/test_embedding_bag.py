@@ -62,3 +62,28 @@ def test_embedding_bag_per_sample_weights_and_module():
 
 def test_embedding_bag_max_norm_is_refused():
     assert_refuses(lambda i: F.embedding_bag(i, W, max_norm=1.0), [torch.randint(0, 10, (2, 3))], "max_norm")
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_2d_with_dynamic_bags_and_lengths(mode):
+    from torch2trt.testing import assert_converts_dynamic
+
+    g = torch.Generator().manual_seed(0)
+    weights = torch.randn(2, 3, generator=g)
+
+    def fn(i, w):
+        return F.embedding_bag(i, W, mode=mode, padding_idx=3), F.embedding_bag(i, W, mode="sum",
+                                                                                per_sample_weights=w)
+
+    def make_inputs(shapes):
+        return [torch.randint(0, 10, shapes[0], generator=g), torch.randn(shapes[1], generator=g)]
+
+    assert_converts_dynamic(fn, [torch.randint(0, 10, (2, 3), generator=g), weights], [(1, 1), (1, 1)],
+                            [(6, 5), (6, 5)], [[(4, 2), (4, 2)], [(6, 5), (6, 5)], [(1, 1), (1, 1)]],
+                            make_inputs=make_inputs)
+
+
+def test_embedding_bag_1d_with_a_dynamic_number_of_indices_is_refused():
+    assert_refuses(lambda i, o: F.embedding_bag(i, W, o), [torch.randint(0, 10, (9,)), torch.tensor([0, 4])],
+                   "embedding_bag of 1-d indices and offsets with a dynamic number of indices",
+                   min_shapes=[(1,), (2,)], max_shapes=[(20,), (2,)])

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .layers import E, U, elementwise, reduce_axis, reshape, select, slice_layer, unary
+from .layers import E, U, elementwise, filled, input_dims, reduce_axis, reshape, select, slice_layer, unary
 
 R = trt.ReduceOperation
 
@@ -33,19 +33,21 @@ def convert_embedding_bag(ctx):
     dt = out.dtype
     wt = ctx.trt(weight, dt)
     it = ctx.trt(x, torch.int64)
-    if -1 in trt_dims(it):
-        raise ctx.unsupported("embedding_bag with a dynamic number of indices or bags")
+    if -1 in trt_dims(it) and x.dim() != 2:
+        raise ctx.unsupported("embedding_bag of 1-d indices and offsets with a dynamic number of indices: the bag "
+                              "membership matrix is built at conversion")
+    dims = input_dims(ctx, it)   # (B, L): either may be dynamic in the 2-d form
     layer = ctx.network.add_gather(wt, it, 0)
     ctx.name_layer(layer, "embedding_bag_rows")
     rows = layer.get_output(0)  # (B, L, D) or (N, D)
     if psw is not None:
-        rows = elementwise(ctx, rows, reshape(ctx, ctx.trt(psw, dt), list(x.shape) + [1]), E.PROD, dt)
+        rows = elementwise(ctx, rows, reshape(ctx, ctx.trt(psw, dt), dims + [1]), E.PROD, dt)
     keep = None if padding_idx is None else elementwise(ctx, it, int(padding_idx) % weight.shape[0], E.EQUAL,
                                                         torch.int64)
     keep = None if keep is None else unary(ctx, keep, U.NOT)
     if x.dim() == 2:
-        member = keep if keep is not None else ctx.trt(torch.ones(tuple(x.shape), dtype=torch.bool))
-        member = reshape(ctx, member, list(x.shape) + [1])  # (B, L, 1)
+        member = keep if keep is not None else filled(ctx, True, torch.bool, dims)
+        member = reshape(ctx, member, dims + [1])  # (B, L, 1)
     else:
         n = x.shape[0]
         ot = ctx.trt(offsets, torch.int64)
