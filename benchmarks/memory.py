@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 MODELS = ["resnet50", "vgg16", "vit_b_16", "llama-0.33b"]
+NO_FOLD = "-nofold"   # e.g. resnet50-nofold: converted with fold_batchnorm=False (TensorRT fuses the batch norms)
 LLAMA = {  # transformers LlamaConfig fields (random weights); 0.33 B and 0.95 B parameters
     "llama-0.33b": dict(hidden_size=1024, num_hidden_layers=16, intermediate_size=4096, num_attention_heads=16,
                         num_key_value_heads=16, vocab_size=32000),
@@ -82,7 +83,7 @@ def _model(name: str):
         return Logits().eval(), [torch.randint(0, 32000, (1, 32))]
     from torch2trt.models import load_model
 
-    loaded = load_model(f"torchvision:{name}", batch=2)
+    loaded = load_model(f"torchvision:{name.removesuffix(NO_FOLD)}", batch=2)
     return loaded.module, loaded.inputs
 
 
@@ -115,7 +116,8 @@ def child(name: str, onnx: bool) -> dict:
     base = _rss()
     _reset_peak()
     start = time.process_time()
-    m = torch2trt(model, inputs)
+    options = {"fold_batchnorm": False} if name.endswith(NO_FOLD) else {}
+    m = torch2trt(model, inputs, **options)
     row["convert_cpu_s"] = time.process_time() - start
     peak = _peak()
     convert.build_engine = build
@@ -131,7 +133,7 @@ def child(name: str, onnx: bool) -> dict:
     del m
 
     start = time.process_time()                                # CPU time without verification
-    m = torch2trt(model, inputs, verify=False)
+    m = torch2trt(model, inputs, verify=False, **options)
     row["convert_noverify_cpu_s"] = time.process_time() - start
     row["to_network_s"] = m.timings["trace"]
     del m
@@ -217,7 +219,8 @@ def chart(rows: list[dict], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("models", nargs="*", help=f"models (default {' '.join(MODELS)}; also llama-1b)")
+    p.add_argument("models", nargs="*", help=f"models (default {' '.join(MODELS)}; also llama-1b, "
+                   f"and any torchvision model + {NO_FOLD!r})")
     p.add_argument("--out", help="folder for memory.md, memory.json and memory.png")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX route column")
     p.add_argument("--child", help=argparse.SUPPRESS)

@@ -65,3 +65,21 @@ def test_layerwise_debugging_sees_unfolded_layers():
     assert report.first_divergence is None
     net = report.model_trt.network
     assert Counter(net.get_layer(i).type.name for i in range(net.num_layers))["SCALE"] == 1
+
+
+def test_fold_batchnorm_false_keeps_a_scale_layer_and_hands_tensorrt_the_models_own_kernel():
+    from torch2trt import torch2trt
+
+    model = ConvBN("plain").eval()
+    m = torch2trt(model, [torch.randn(2, 3, 9, 9)], fold_batchnorm=False, keep_network=True)
+    net = m.network
+    kinds = Counter(net.get_layer(i).type.name for i in range(net.num_layers))
+    assert kinds == Counter({"CONVOLUTION": 1, "SCALE": 1})
+    conv = next(net.get_layer(i) for i in range(net.num_layers) if net.get_layer(i).type.name == "CONVOLUTION")
+    conv.__class__ = __import__("torch2trt").trt.IConvolutionLayer
+    assert conv.kernel.ctypes.data == model.conv.weight.data_ptr()    # a view of the parameter, no folded copy
+    x = torch.randn(2, 3, 9, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(m.run_reference(x), model(x), rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="fold_batchnorm must be True or False"):
+        torch2trt(model, [torch.randn(2, 3, 9, 9)], fold_batchnorm="no")
