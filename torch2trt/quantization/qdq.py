@@ -10,8 +10,9 @@ docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/quantized-types-e
   which TensorRT fuses into an INT8 add (see quantized_add_operands);
 - the input of max and average pooling, which TensorRT runs in INT8 when its input is quantized (the guide's
   quantizable AveragePool fused with its DQ and Q; max pooling commutes with Q/DQ).
-FP8 places pairs on the weighted layers only: TensorRT's FP8 kernels are convolutions and matrix multiplies, so adds
-and pools stay float there.
+FP8 places pairs on the weighted layers only and leaves adds and pools float: what is documented to run in FP8 is
+matrix multiplies and convolutions (TensorRT-RTX's "Working with Quantized Types": "FP8 is only supported for matrix
+multiplications (GEMM)"), and the residual-add and pooling fusions above are the guide's INT8 examples.
 
 Strongly typed explicit quantization: QUANTIZE (to int8 / fp8) then DEQUANTIZE (back to the data's float type) are
 plain layers; everything else in the network stays in the model's float dtype and TensorRT fuses the pairs into the
