@@ -490,7 +490,7 @@ def test_an_add_operand_holding_inf_stays_float():
     assert quantized_layers(record, types=["ELEMENTWISE"]) == {"quantized": [], "float": [add.name]}
 
 
-def test_weight_only_fp8_and_modelopt_leave_adds_and_pools_alone():
+def test_weight_only_and_fp8_leave_adds_and_pools_float():
     model = _residual_block()
     x = torch.randn(2, 4, 8, 8)
     with torch.no_grad():
