@@ -144,12 +144,17 @@ def test_calibrate_max_collects_each_call_and_accepts_a_generator():
     calib = calibrate(model, ([b] for b in batches), "max")
     with torch.no_grad():
         feats = [model.conv(b).relu().mean((2, 3)) for b in batches]
+    with torch.no_grad():
+        sums = [(model.fc(f), model.fc(f * 2)) for f in feats]
     assert calib.batches == 3 and calib.algorithm == "max"
     assert calib.amax == {
         "conv:conv#0": max(float(b.abs().max()) for b in batches),
         "fc:linear#0": max(float(f.abs().max()) for f in feats),
-        "fc:linear#1": max(float((f * 2).abs().max()) for f in feats)}
-    assert calib.channels == {"conv:conv#0": 2, "fc:linear#0": 3, "fc:linear#1": 3}
+        "fc:linear#1": max(float((f * 2).abs().max()) for f in feats),
+        "<root>:add#0.input": max(float(a.abs().max()) for a, _ in sums),     # fc(y) + fc(y * 2): both operands
+        "<root>:add#0.other": max(float(b.abs().max()) for _, b in sums)}
+    assert calib.channels == {"conv:conv#0": 2, "fc:linear#0": 3, "fc:linear#1": 3, "<root>:add#0.input": 4,
+                              "<root>:add#0.other": 4}
 
 
 def test_calibrate_percentile_and_entropy_bound_the_max_and_shows_progress_only_on_request(capsys):
@@ -218,14 +223,22 @@ class _PoolOnly(nn.Module):
 
 
 def test_original_int8_mode_tests_without_quantizable_layers_convert():
-    """The original's int8_mode tests (max_pool1d, clone): nothing to quantize; the network stays float."""
+    """The original's int8_mode tests (max_pool1d, clone): in the weight-only mode nothing is quantized and the
+    network stays float; in full INT8 the pool's input gets a Q/DQ pair (calibrated on the sample) and clone stays
+    float."""
     x = torch.randn(1, 3, 32)
-    for kwargs in ({}, FULL):
-        model_trt = torch2trt(_PoolOnly().eval(), [x], int8_mode=True, **kwargs)
-        a, b = on_reference(model_trt, x * 3)
-        torch.testing.assert_close(a, F.max_pool1d(x * 3, 2), rtol=0, atol=0)
-        torch.testing.assert_close(b, x * 3, rtol=0, atol=0)
-        assert "QUANTIZE" not in model_trt.network_record.layer_counts()
+    model_trt = torch2trt(_PoolOnly().eval(), [x], int8_mode=True, int8_weight_only=True, **FULL)
+    a, b = on_reference(model_trt, x * 3)
+    torch.testing.assert_close(a, F.max_pool1d(x * 3, 2), rtol=0, atol=0)
+    torch.testing.assert_close(b, x * 3, rtol=0, atol=0)
+    assert "QUANTIZE" not in model_trt.network_record.layer_counts()
+
+    model_trt = torch2trt(_PoolOnly().eval(), [x], int8_mode=True, **FULL)
+    a, b = on_reference(model_trt, x * 3)
+    torch.testing.assert_close(a, F.max_pool1d(fake_quant(x * 3, torch.tensor(float(x.abs().max()) / 127)), 2),
+                               rtol=0, atol=0)
+    torch.testing.assert_close(b, x * 3, rtol=0, atol=0)
+    assert model_trt.network_record.layer_counts()["QUANTIZE"] == 1
 
 
 # ---- Q/DQ placement and exact semantics ------------------------------------------------------------------------
@@ -312,6 +325,204 @@ def test_fp8_places_fp8_quantize_layers():
         torch2trt(model, [x], int8_mode=True, quantize="fp8", int8_calib_dataset=[[x]])
 
 
+# ---- residual adds and pooling ----------------------------------------------------------------------------------
+class _ResidualBlock(nn.Module):
+    """torchvision's BasicBlock (conv-bn-relu-conv-bn, += identity, relu), then a max pool."""
+
+    def __init__(self, c: int = 4, norm: bool = True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1, bias=not norm)
+        self.bn1 = nn.BatchNorm2d(c) if norm else nn.Identity()
+        self.conv2 = nn.Conv2d(c, c, 3, padding=1, bias=not norm)
+        self.bn2 = nn.BatchNorm2d(c) if norm else nn.Identity()
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        out += x
+        return self.pool(F.relu(out))
+
+
+def _residual_block() -> nn.Module:
+    from torch2trt.testing import randomize_norm_statistics
+
+    torch.manual_seed(13)
+    model = _ResidualBlock().eval()
+    randomize_norm_statistics(model)
+    return model
+
+
+def _adds(layers: list) -> list:
+    """The ELEMENTWISE SUM layers of two computed tensors (no constant operand)."""
+    made_by = producers(layers)
+    return [la for la in layers if la.type == "ELEMENTWISE" and la.attrs.get("op") == "SUM"
+            and all(t not in made_by or made_by[t].type != "CONSTANT" for t in la.inputs)]
+
+
+def _qdq_input(made_by: dict, tensor) -> str | None:
+    """The tensor a Q/DQ pair feeding `tensor` quantizes, or None when `tensor` is not a dequantized value."""
+    dq = made_by.get(tensor)
+    if dq is None or dq.type != "DEQUANTIZE" or made_by[dq.inputs[0]].type != "QUANTIZE":
+        return None
+    return made_by[dq.inputs[0]].inputs[0]
+
+
+def test_residual_block_quantizes_the_identity_of_the_add_and_the_pool_input():
+    """TensorRT's placement: Q/DQ on the add's residual input (the block's input), none on the conv2-bn2 operand
+    (TensorRT fuses that convolution with the add), Q/DQ on the max pool's input."""
+    model = _residual_block()
+    data = [[torch.randn(2, 4, 8, 8)] for _ in range(3)]
+    model_trt = torch2trt(model, [data[0][0]], int8_mode=True, int8_calib_dataset=data, int8_calib_algorithm="max",
+                          **FULL)
+    record = model_trt.network_record
+    made_by = producers(record.layers)
+    (add,) = _adds(record.layers)
+    out, identity = add.inputs                                   # out += x
+    assert made_by[out].type == "SCALE" and made_by[made_by[out].inputs[0]].type == "CONVOLUTION"
+    assert _qdq_input(made_by, out) is None
+    assert _qdq_input(made_by, identity) == record.inputs[0][0]  # the block's input itself
+    (pool,) = [la for la in record.layers if la.type == "POOLING"]
+    relu = made_by[_qdq_input(made_by, pool.inputs[0])]
+    assert relu.type == "ACTIVATION" and relu.inputs[0] == add.outputs[0]
+    counts = record.layer_counts()
+    assert counts["QUANTIZE"] == counts["DEQUANTIZE"] == 2 * 2 + 1 + 1   # 2 convolutions, the add, the pool
+    assert quantized_layers(record) == {"quantized": ["conv1/conv2d", "conv2/conv2d", "model/__iadd__",
+                                                      "pool/max_pool2d"], "float": []}
+    for (x,) in data:                                            # inside the calibrated ranges: no saturation
+        with torch.no_grad():
+            expected = model(x)
+        err = float((on_reference(model_trt, x) - expected).abs().max())
+        assert 1e-4 < err < 0.05 * float(expected.abs().max())   # quantized, and close to the float model
+
+
+class _Branches(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 1)
+        self.c = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        z = F.relu(self.a(x) + self.b(x))      # two convolution branches: a's fuses with the add, b's is quantized
+        z = z + F.relu(self.c(z))              # neither operand comes straight from a convolution: both quantized
+        return F.avg_pool2d(F.max_pool2d(z, 2), 2)
+
+
+@pytest.mark.parametrize("algorithm", ["max", "percentile", "entropy"])
+def test_adds_and_pools_compute_calibrated_fake_quantization(algorithm):
+    torch.manual_seed(14)
+    model = _Branches().eval()
+    data = [[torch.randn(2, 3, 8, 8) * s] for s in (1.0, 2.0)]
+    model_trt = torch2trt(model, [data[0][0]], int8_mode=True, int8_calib_dataset=data,
+                          int8_calib_algorithm=algorithm, **FULL)
+    amax = calibrate(model, data, algorithm).amax
+    assert set(amax) == {"a:conv#0", "b:conv#0", "c:conv#0", "<root>:add#0.input", "<root>:add#0.other",
+                         "<root>:add#1.input", "<root>:add#1.other", "<root>:max_pool#0", "<root>:avg_pool#0"}
+
+    def a(key, t):
+        return fake_quant(t, torch.tensor(amax[key] / 127))
+
+    def conv(m, t, **kw):
+        return F.conv2d(a(f"{m}:conv#0", t), fake_quant(getattr(model, m).weight, weight_scale(
+            getattr(model, m).weight, 0)), getattr(model, m).bias, **kw)
+
+    x = torch.randn(2, 3, 8, 8) * 1.5
+    with torch.no_grad():
+        z = F.relu(conv("a", x, padding=1) + a("<root>:add#0.other", conv("b", x)))
+        z = a("<root>:add#1.input", z) + a("<root>:add#1.other", F.relu(conv("c", z, padding=1)))
+        expected = F.avg_pool2d(a("<root>:avg_pool#0", F.max_pool2d(a("<root>:max_pool#0", z), 2)), 2)
+    torch.testing.assert_close(on_reference(model_trt, x), expected, rtol=1e-5, atol=1e-5)
+    assert model_trt.network_record.layer_counts()["QUANTIZE"] == 3 * 2 + 1 + 2 + 2
+
+
+class _ConstantAdds(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3, padding=1)
+        self.pos = nn.Parameter(torch.randn(1, 3, 5, 5))     # the activation's shape (batch 1)
+        self.register_buffer("offset", torch.randn(1, 3, 5, 5))
+
+    def forward(self, x):
+        y = self.conv(x)
+        y = y + self.pos                     # a parameter (a positional embedding)
+        y = y + self.offset * 2              # a tensor computed from a buffer only
+        y = torch.add(y, 1.5)                # a number
+        y = y + y[:, :1]                     # broadcast: not a second activation of the same shape
+        return y.add(y, alpha=2)             # alpha: one operand is scaled first
+
+
+def test_adds_of_constants_numbers_broadcasts_and_scaled_operands_are_not_quantized():
+    torch.manual_seed(15)
+    model = _ConstantAdds().eval()
+    x = torch.randn(1, 2, 5, 5)
+    data = [[x], [x * 2]]
+    assert set(calibrate(model, data, "max").amax) == {"conv:conv#0"}
+    model_trt = torch2trt(model, [x], int8_mode=True, int8_calib_dataset=data, int8_calib_algorithm="max", **FULL)
+    record = model_trt.network_record
+    assert record.layer_counts()["QUANTIZE"] == 2                  # the convolution's input and weights only
+    adds = quantized_layers(record, types=["ELEMENTWISE"])
+    assert adds["quantized"] == [] and len(adds["float"]) == 2     # the broadcast and the scaled add are reported
+    with torch.no_grad():
+        expected = model(x)
+    assert (on_reference(model_trt, x) - expected).abs().max() < 0.05 * expected.abs().max()
+
+
+class _MaskedAdd(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3, padding=1)
+
+    def forward(self, x):
+        h = self.conv(x)
+        return h + torch.log(F.relu(h))      # -inf where h <= 0: no finite range, so that operand stays float
+
+
+def test_an_add_operand_holding_inf_stays_float():
+    torch.manual_seed(16)
+    model = _MaskedAdd().eval()
+    x = torch.randn(2, 2, 5, 5)
+    calib = calibrate(model, [[x]], "entropy")
+    assert set(calib.unquantized) == {"<root>:add#0.other"} and "<root>:add#0.input" in calib.amax
+    model_trt = torch2trt(model, [x], int8_mode=True, **FULL)
+    record = model_trt.network_record
+    assert record.layer_counts()["QUANTIZE"] == 2                  # h fuses with its convolution; log(...) is float
+    (add,) = _adds(record.layers)
+    assert quantized_layers(record, types=["ELEMENTWISE"]) == {"quantized": [], "float": [add.name]}
+
+
+def test_weight_only_and_fp8_leave_adds_and_pools_float():
+    model = _residual_block()
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        expected = model(x)
+    model_trt = torch2trt(model, [x], int8_mode=True, int8_weight_only=True, **FULL)
+    assert "QUANTIZE" not in model_trt.network_record.layer_counts()          # no linear layer
+    torch.testing.assert_close(on_reference(model_trt, x), expected, rtol=1e-5, atol=1e-5)
+
+    model_trt = torch2trt(model, [x], quantize="fp8", int8_calib_dataset=[[x]])
+    record = model_trt.network_record
+    assert record.layer_counts()["QUANTIZE"] == 4                             # the two convolutions
+    assert quantized_layers(record) == {"quantized": ["conv1/conv2d", "conv2/conv2d"],
+                                        "float": ["model/__iadd__", "pool/max_pool2d"]}
+
+
+def test_modelopt_quantized_residual_block_gets_no_extra_qdq():
+    mtq = pytest.importorskip("modelopt.torch.quantization")
+    torch.manual_seed(17)
+    model = _ResidualBlock(norm=False).eval()
+    data = [torch.randn(2, 4, 8, 8) for _ in range(3)]
+    mtq.quantize(model, mtq.INT8_DEFAULT_CFG, forward_loop=lambda m: [m(d) for d in data])
+    model_trt = torch2trt(model, [data[0]], **FULL)
+    x = torch.randn(2, 4, 8, 8) * 1.5
+    with torch.no_grad():
+        expected = model(x)                      # ModelOpt's own fake quantization in PyTorch
+    torch.testing.assert_close(on_reference(model_trt, x), expected, rtol=1e-5, atol=1e-5)
+    from torch2trt.quantization import modelopt
+
+    enabled = [n for n, q in modelopt.tensor_quantizers(model) if modelopt.quantizer_mode(q) is not None]
+    assert model_trt.network_record.layer_counts()["QUANTIZE"] == len(enabled) > 0   # ModelOpt's pairs only
+
+
 # ---- the target: digits --------------------------------------------------------------------------------------
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
 
@@ -385,7 +596,9 @@ def test_digits_int8_accuracy_within_one_point_of_float32(digits, algorithm):
             scale = made_by[q.inputs[1]].weights["weights"]
             assert scale.numel() == (1 if slot == 0 else channels)
         assert la.weights.get("kernel") is None               # the kernel is the dequantized input tensor
-    assert layers_of(model_trt) and model_trt.network_record.layer_counts()["QUANTIZE"] == 8
+    (pool,) = [la for la in layers if la.type == "POOLING"]  # and on the max pool's input
+    assert made_by[pool.inputs[0]].type == "DEQUANTIZE"
+    assert model_trt.network_record.layer_counts()["QUANTIZE"] == 9
 
 
 def test_check_reports_the_cost_of_int8_against_the_float_model(digits):
@@ -396,7 +609,7 @@ def test_check_reports_the_cost_of_int8_against_the_float_model(digits):
     report = check(model, [x_test[:128]], verbose=False, int8_mode=True,
                    int8_calib_dataset=[[b] for b in x_train[:256].split(64)], **FULL)
     assert 1e-4 < report.max_rel < 0.1
-    assert report.model_trt.network_record.layer_counts()["QUANTIZE"] == 8
+    assert report.model_trt.network_record.layer_counts()["QUANTIZE"] == 9
 
 
 def test_digits_int8_network_computes_calibrated_fake_quantization(digits):
@@ -416,7 +629,8 @@ def test_digits_int8_network_computes_calibrated_fake_quantization(digits):
     x = x_test[:64]
     with torch.no_grad():
         h = F.relu(F.conv2d(a("conv1", x, "conv"), fq["conv1"], model.conv1.bias, padding=1))
-        h = F.max_pool2d(F.relu(F.conv2d(a("conv2", h, "conv"), fq["conv2"], model.conv2.bias, padding=1)), 2)
+        h = F.relu(F.conv2d(a("conv2", h, "conv"), fq["conv2"], model.conv2.bias, padding=1))
+        h = F.max_pool2d(a("<root>", h, "max_pool"), 2)
         h = F.relu(F.linear(a("fc1", h.flatten(1), "linear"), fq["fc1"], model.fc1.bias))
         expected = F.linear(a("fc2", h, "linear"), fq["fc2"], model.fc2.bias)
     got = reference.run(model_trt.network_record, {"input_0": x})["output_0"]
@@ -447,9 +661,23 @@ def test_resnet18_int8_builds_and_the_layerwise_report_points_at_quantization():
     calib = [[torch.randn(2, 3, 32, 32)] for _ in range(2)]
     report = debug.compare(model, [x], rtol=1e-5, int8_mode=True, int8_calib_dataset=calib,
                            int8_calib_algorithm="max", **FULL)
-    layers = report.model_trt.network_record.layers
+    record = report.model_trt.network_record
+    layers = record.layers
     assert _qdq_fed(layers, "CONVOLUTION") == (20, 20)          # built by the real builder inside torch2trt()
     assert _qdq_fed(layers, "MATRIX_MULTIPLY") == (1, 1)
+    # the 8 residual adds: Q/DQ on the identity (or downsample) operand, the conv2-bn2 operand fuses with the add
+    made_by = producers(layers)
+    adds = _adds(layers)
+    assert len(adds) == 8
+    for add in adds:
+        out, identity = add.inputs
+        assert made_by[out].type == "SCALE" and _qdq_input(made_by, out) is None
+        assert _qdq_input(made_by, identity) is not None
+    (pool,) = [la for la in layers if la.type == "POOLING"]
+    assert _qdq_input(made_by, pool.inputs[0]) is not None
+    split = quantized_layers(record)
+    assert split["float"] == [] and len(split["quantized"]) == 20 + 1 + 8 + 1
+    assert record.layer_counts()["QUANTIZE"] == 2 * 21 + 8 + 1
     first = report.first_divergence                             # the first quantized call differs from float
     assert first is not None and first.function.endswith("conv2d") and first.module_path == "conv1"
     assert 1e-5 < first.rel < 0.05                              # by quantization noise, not by a wrong layer
@@ -467,9 +695,11 @@ def test_vit_b_16_int8_builds_with_qdq_on_every_linear_outside_attention():
     assert _qdq_fed(layers, "CONVOLUTION") == (1, 1)            # the patch embedding
     n_mm, fed = _qdq_fed(layers, "MATRIX_MULTIPLY")
     assert fed == 12 * 2 + 1                                    # every MLP linear and the head
-    split = quantized_layers(model_trt.network_record)
+    split = quantized_layers(model_trt.network_record, types=["CONVOLUTION", "MATRIX_MULTIPLY"])
     assert len(split["quantized"]) == 1 + fed and len(split["float"]) == n_mm - fed > 0
     assert all("self_attention" in name for name in split["float"])   # attention stays float
+    adds = quantized_layers(model_trt.network_record, types=["ELEMENTWISE"])
+    assert len(adds["quantized"]) == 12 * 2 and adds["float"] == []   # the residual adds (not + pos_embedding)
     with torch.no_grad():
         expected = model(x)
     got = on_reference(model_trt, x)

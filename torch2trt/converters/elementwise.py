@@ -9,6 +9,8 @@ import math
 
 import torch
 
+from ..backend import trt
+from ..quantization.qdq import quantized_add_operands
 from ..tracing.context import get_trt
 from ..tracing.registry import spellings, tensorrt_converter
 from . import layers
@@ -22,12 +24,14 @@ def elementwise(ctx, a, b, op, dtype: torch.dtype):
 
 
 def _as_compute(ctx, *values):
-    """Operands rounded to the output dtype first (as PyTorch promotes), then held in the compute dtype."""
+    """Operands (tensors, network tensors, numbers) rounded to the output dtype first (as PyTorch promotes), then
+    held in the compute dtype."""
     out = ctx.method_return.dtype
     require_arithmetic_dtype(ctx, out)
     dt = compute_dtype(out)
-    rank = max(v.dim() if isinstance(v, torch.Tensor) else 0 for v in values)
-    return [ctx.trt(ctx.trt(v, out, rank), dt) if isinstance(v, torch.Tensor) else v for v in values] + [dt]
+    rank = max(len(v.shape) if isinstance(v, (torch.Tensor, trt.ITensor)) else 0 for v in values)
+    return [ctx.trt(ctx.trt(v, out, rank), dt) if isinstance(v, (torch.Tensor, trt.ITensor)) else v
+            for v in values] + [dt]
 
 
 _REFLECTED = ("__rsub__", "__rtruediv__", "__rdiv__", "__rpow__", "__rfloordiv__", "__rmod__")
@@ -56,6 +60,7 @@ def convert_add(ctx):
     if out.dtype == torch.bool:  # True + True is True
         ctx.set_output(out, elementwise(ctx, a, _scaled(ctx, b, torch.bool), E.OR, torch.bool))
         return
+    a, b = quantized_add_operands(ctx) or (a, b)   # Q/DQ on a residual add's inputs in int8 mode
     a, b, dt = _as_compute(ctx, a, b)
     set_output_in_result_dtype(ctx, elementwise(ctx, a, _scaled(ctx, b, dt), E.SUM, dt))
 

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backend import trt
+from ..quantization.qdq import quantized_input
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
 from .layers import E, U, broadcast_to, compute_dtype, dtype_of, elementwise, input_dims, reshape, transpose, unary
@@ -143,8 +144,9 @@ def max_pool(ctx, x, nd: int, kernel, stride, padding, dilation, ceil_mode: bool
     """PyTorch max pooling of traced `x` to `out` (read for its shape)."""
     if not out.dtype.is_floating_point:
         raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: TensorRT pools floating-point tensors only")
+    x_net = quantized_input(ctx, x, ctx.trt(x))   # Q/DQ in int8 mode
     if any(d != 1 for d in dilation):
-        xt = _to_pool_layout(ctx, ctx.trt(x), nd)
+        xt = _to_pool_layout(ctx, x_net, nd)
         k, s, b, _ = _pad_window(kernel, stride, padding, padding, nd)
         y = _windowed_max(ctx, xt, len(k), k, s, b, dilation + (1,) * (len(k) - nd),
                           _out_in_layout(out.shape, x.dim(), nd))
@@ -154,8 +156,8 @@ def max_pool(ctx, x, nd: int, kernel, stride, padding, dilation, ceil_mode: bool
         # padding never wins a maximum, so right padding that yields exactly PyTorch's window count is exact
         post = _ceil_post(x, out, nd, kernel, stride, padding)
         if post != padding:
-            _require_static_spatial(ctx, ctx.trt(x), nd)
-    xt = _to_pool_layout(ctx, ctx.trt(x), nd)
+            _require_static_spatial(ctx, x_net, nd)
+    xt = _to_pool_layout(ctx, x_net, nd)
     y = _pooling(ctx, xt, trt.PoolingType.MAX, nd, kernel, stride, padding, post)
     return _from_pool_layout(ctx, y, x.dim(), nd, out.shape)
 
@@ -200,7 +202,7 @@ def avg_pool(ctx, x, nd: int, kernel, stride, padding, ceil_mode: bool, count_in
     if not out.dtype.is_floating_point:
         raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: TensorRT pools floating-point tensors only")
     compute = compute_dtype(out.dtype)
-    xt = _to_pool_layout(ctx, ctx.trt(x, compute), nd)
+    xt = _to_pool_layout(ctx, ctx.cast(quantized_input(ctx, x, ctx.trt(x, out.dtype)), compute), nd)   # Q/DQ: int8
     want = _out_in_layout(out.shape, x.dim(), nd)
     if ceil_mode and not count_include_pad:
         # divisors ignore padding, so right padding that gives PyTorch's window count is exact (TensorRT refuses

@@ -1,6 +1,7 @@
 """Explicit INT8 / FP8 quantization: calibration in PyTorch (calibrate.py) and Q/DQ pairs placed by the converters
-of convolutions, transposed convolutions and linear layers (qdq.py). `prepare` turns torch2trt()'s quantization
-arguments into the plan the converters read from `ctx.quantization`.
+of convolutions, transposed convolutions and linear layers, and in INT8 also of residual adds and max/avg pooling
+(qdq.py, after TensorRT's Q/DQ placement recommendations). `prepare` turns torch2trt()'s quantization arguments into
+the plan the converters read from `ctx.quantization`.
 
     torch2trt(model, [x], int8_mode=True, int8_calib_dataset=data, int8_calib_algorithm="entropy")
 
@@ -16,8 +17,9 @@ arguments into the plan the converters read from `ctx.quantization`.
   TensorRT-RTX installed, "tensorrt" builds the full-INT8 network here (TensorRT-RTX's builder accepts it) for
   checking on the reference executor; the portable network is rebuilt by TensorRT where it is deployed.
 
-`quantized_layers(model_trt.network_record)` says which convolution / matrix-multiply layers run quantized and
-which stay float (e.g. attention's matrix multiplies, converted inside their own converter).
+`quantized_layers(model_trt.network_record)` says which convolution / matrix-multiply / add / pooling layers run
+quantized and which stay float (e.g. attention's matrix multiplies, converted inside their own converter, or an add
+of two activations in FP8).
 """
 
 from __future__ import annotations

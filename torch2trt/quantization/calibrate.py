@@ -1,5 +1,6 @@
 """Post-training calibration: run the model in PyTorch over calibration data and measure, at the data input of every
-quantizable call (convolution, transposed convolution, linear), the symmetric range |x| <= amax its Q/DQ pair uses.
+quantizable call (convolution, transposed convolution, linear, max/avg pooling, and both operands of a residual add,
+see `add_operands`), the symmetric range |x| <= amax its Q/DQ pair uses.
 
 It owns the measuring (the observer, the range algorithms, weight scales); it builds no network (quantization/qdq.py
 does) and never changes the model.
@@ -15,13 +16,19 @@ Algorithms (per tensor, over all calibration batches):
   non-empty bins); the threshold is the upper edge of bin i with the least KL(P || Q).
 
 A call is identified by (module path, op family, index of that call within the module's forward), the same key the
-converters ask with during conversion; calibration and conversion must take the same path through forward.
+converters ask with during conversion; calibration and conversion must take the same path through forward. The two
+operands of an add have the keys `<call key>.input` and `<call key>.other` (PyTorch's argument names); max pooling
+is measured on its result (see RANGE_OF_OUTPUT), everything else on its data input. Pools and adds count only when
+their data inputs are network tensors (computed from the model's inputs: what the tracer converts; a call on
+constants only is computed in PyTorch at conversion and never reaches a converter), so the observer follows network
+tensors from the model's inputs through every call, as the tracer does.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,13 +48,34 @@ DEFAULT_PERCENTILE = 99.99
 HISTOGRAM_BINS = 2048
 ENTROPY_LEVELS = 128          # the quantized levels of one sign of INT8 (TensorRT's pseudocode)
 
-# functions whose data input gets a Q/DQ pair -> op family (the converters in converters/conv.py and linear.py)
+# functions whose data input gets a Q/DQ pair -> op family (the converters in converters/conv.py, linear.py, pool.py
+# and elementwise.py)
 FAMILIES: dict[Any, str] = {
     torch.conv1d: "conv", torch.conv2d: "conv", torch.conv3d: "conv",
     torch.conv_transpose1d: "conv_transpose", torch.conv_transpose2d: "conv_transpose",
     torch.conv_transpose3d: "conv_transpose",
     F.linear: "linear",
+    F.max_pool1d: "max_pool", F.max_pool2d: "max_pool", F.max_pool3d: "max_pool",
+    torch.max_pool1d: "max_pool", torch.max_pool2d: "max_pool", torch.max_pool3d: "max_pool",
+    F.avg_pool1d: "avg_pool", F.avg_pool2d: "avg_pool", F.avg_pool3d: "avg_pool",
+    # `a + b`, `a += b` (seen as Tensor.add_), torch.add, Tensor.add/add_. Not __radd__: it is only reached with a
+    # number on the left, which never qualifies (see add_operands)
+    torch.add: "add", torch.Tensor.add: "add", torch.Tensor.add_: "add", torch.Tensor.__add__: "add",
+    torch.Tensor.__iadd__: "add",
 }
+# families whose weights are constants of the call (converters place a Q/DQ pair on the weights too)
+WEIGHTED_FAMILIES = ("conv", "conv_transpose", "linear")
+# families whose calls take their Q/DQ pairs only when their data inputs are network tensors (see the module
+# docstring); the weighted families keep their original rule (any float data input)
+ACTIVATION_FAMILIES = ("max_pool", "avg_pool", "add")
+# the keys of an add's two operands: `<call key>.input` and `<call key>.other`
+ADD_OPERANDS = ("input", "other")
+# Max pooling's Q/DQ pair (on its input) gets the range of the pool's result: max pooling commutes with Q/DQ
+# (TensorRT moves a Q after it to its input), and with the result's range, Q/DQ before the pool computes exactly Q/DQ
+# after it, of the values that flow on. The input's own range would be worse: it is mostly the zeros of the ReLU
+# before the pool, where entropy calibration picks a threshold far below the values the pool keeps (measured on the
+# digits CNN of tests/test_int8.py: 0.72 for the input against 3.63 for the result, whose abs-max is 5.81).
+RANGE_OF_OUTPUT = ("max_pool",)
 
 # the original torch2trt passed trt.CalibrationAlgoType members; their names map onto ours
 _TRT_ALGORITHM_NAMES = {"ENTROPY_CALIBRATION": "entropy", "ENTROPY_CALIBRATION_2": "entropy",
@@ -59,9 +87,37 @@ def family_of(func: Any) -> str | None:
 
 
 def quantizable(family: str, weight: Any) -> bool:
-    """Calls whose converters place Q/DQ pairs: all convolutions; linear with a 2-D weight (a 1-D weight is a dot
-    product, converted as a plain matrix multiply)."""
+    """Calls of a weighted family whose converters place Q/DQ pairs: all convolutions; linear with a 2-D weight (a
+    1-D weight is a dot product, converted as a plain matrix multiply). Pools always (their converters refuse
+    anything but floating-point inputs); adds: see add_operands."""
+    if family in ("max_pool", "avg_pool"):
+        return True
     return isinstance(weight, torch.Tensor) and (family != "linear" or weight.dim() == 2)
+
+
+def add_operands(args: tuple, kwargs: dict, is_network) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The two operands of an add call that joins two activations (a residual add: resnet's `out += identity`, the
+    sum of two branches), or None for any other add. The rule, the same at calibration and at conversion:
+    - both operands are floating-point tensors of one dtype and the same shape (no broadcasting: a bias, a
+      positional embedding or a mask broadcast over the batch is not a second activation);
+    - both are network tensors (`is_network`: computed from the model's inputs), so an add of a parameter,
+      buffer or any tensor computed from constants only (biases, positional embeddings, even of the same shape)
+      is left alone: its range is the constant's, not a measured activation's;
+    - alpha is 1 and there is no `out=`.
+    TensorRT's placement guide asks for Q/DQ on the residual input of such adds, so that the add fuses into the
+    quantized convolution before it ("Quantize the residual input in skip connections", in the section "Q/DQ
+    Layer-Placement Recommendations" of docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/
+    quantized-types-explicit-quantization.html). Both operands are calibrated; the converter decides which of them
+    get the pair (qdq.quantized_add_operands)."""
+    a = kwargs.get("input", args[0] if args else None)
+    b = kwargs.get("other", args[1] if len(args) > 1 else None)
+    if kwargs.get("alpha", args[2] if len(args) > 2 else 1) != 1 or kwargs.get("out") is not None:
+        return None
+    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+        return None
+    if not (a.is_floating_point() and a.dtype == b.dtype and a.shape == b.shape):
+        return None
+    return (a, b) if is_network(a) and is_network(b) else None
 
 
 def channels_of(family: str, x: torch.Tensor) -> int:
@@ -75,16 +131,18 @@ def call_key(module_path: str, family: str, index: int) -> str:
 
 @dataclass
 class Calibration:
-    """Activation ranges by call key (see call_key) and what produced them."""
+    """Activation ranges by call key (see call_key) and what produced them. `unquantized`: call keys of pools and add
+    operands that stay float, with the reason (they saw inf/NaN, e.g. a mask: no finite range)."""
     algorithm: str
     amax: dict[str, float] = field(default_factory=dict)
     channels: dict[str, int] = field(default_factory=dict)
     percentile: float | None = None
     batches: int = 0
+    unquantized: dict[str, str] = field(default_factory=dict)
 
     def to_state(self) -> dict:
         return {"algorithm": self.algorithm, "amax": dict(self.amax), "channels": dict(self.channels),
-                "percentile": self.percentile, "batches": self.batches}
+                "percentile": self.percentile, "batches": self.batches, "unquantized": dict(self.unquantized)}
 
 
 def normalize_algorithm(algorithm: Any) -> str:
@@ -155,9 +213,24 @@ def weight_amax(weight: torch.Tensor, axis: int) -> torch.Tensor:
 
 
 # ---- observing calls -------------------------------------------------------------------------------------------
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    """The tensors among the leaves of nested lists/tuples/dicts (as the tracer reads a call's arguments)."""
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for item in obj for t in _tensors(item)]
+    if isinstance(obj, dict):
+        return [t for item in obj.values() for t in _tensors(item)]
+    return []
+
+
 class _Observer(TorchFunctionMode):
     """Sees every quantizable call made while a forward runs (nested calls inside one are not seen, as in tracing)
-    and hands its data input to `collect(key, family, x)`."""
+    and hands its data input to `collect(key, family, x)`.
+
+    It also follows which tensors are network tensors, as the tracer does: the model's inputs, and every output of a
+    call that has a network tensor among its arguments (an in-place op returns the tensor it wrote). Tensors are
+    held by weak references only: an activation is freed as soon as the model lets it go."""
 
     def __init__(self, model: torch.nn.Module, collect):
         super().__init__()
@@ -165,22 +238,53 @@ class _Observer(TorchFunctionMode):
         self.collect = collect
         self.stack: list[str] = []
         self.counts: dict[tuple[str, str], int] = {}
+        self.network: dict[int, weakref.ref] = {}
 
     def path(self) -> str:
         return next((p for p in reversed(self.stack) if p), "")
 
+    def mark(self, values: Any) -> None:
+        for t in _tensors(values):
+            key = id(t)
+            if key not in self.network or self.network[key]() is not t:
+                self.network[key] = weakref.ref(t, lambda _, k=key, net=self.network: net.pop(k, None))
+
+    def is_network(self, t: torch.Tensor) -> bool:
+        ref = self.network.get(id(t))
+        return ref is not None and ref() is t
+
+    def _next_key(self, family: str) -> str:
+        path = self.path()
+        index = self.counts.get((path, family), 0)
+        self.counts[(path, family)] = index + 1
+        return call_key(path, family, index)
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         family = FAMILIES.get(func)
-        if family is not None:
+        result_key = None                  # the call is measured on its result (RANGE_OF_OUTPUT)
+        if family == "add":
+            pair = add_operands(args, kwargs, self.is_network)
+            if pair is not None:
+                key = self._next_key(family)
+                for name, v in zip(ADD_OPERANDS, pair):
+                    self.collect(f"{key}.{name}", family, v.detach())
+        elif family is not None:
             x = kwargs.get("input", args[0] if args else None)
             w = kwargs.get("weight", args[1] if len(args) > 1 else None)
-            if isinstance(x, torch.Tensor) and x.is_floating_point() and quantizable(family, w):
-                path = self.path()
-                index = self.counts.get((path, family), 0)
-                self.counts[(path, family)] = index + 1
-                self.collect(call_key(path, family, index), family, x.detach())
-        return func(*args, **kwargs)
+            if isinstance(x, torch.Tensor) and x.is_floating_point() and quantizable(family, w) \
+                    and (family in WEIGHTED_FAMILIES or self.is_network(x)):
+                key = self._next_key(family)
+                if family in RANGE_OF_OUTPUT:
+                    result_key = key
+                else:
+                    self.collect(key, family, x.detach())
+        out = func(*args, **kwargs)
+        if result_key is not None:
+            self.collect(result_key, family, (out[0] if isinstance(out, tuple) else out).detach())
+        if self.network and any(self.is_network(t) for t in _tensors((args, kwargs))):
+            self.mark(out)
+        return out
 
 
 class _Hooks:
@@ -264,7 +368,9 @@ def _run(model, items, observer, what: str, progress: bool | None, dtype, device
         with torch.no_grad(), _Hooks(observer), observer:
             for item in items:
                 observer.counts.clear()
-                model(*_as_args(item, dtype, device))
+                args = _as_args(item, dtype, device)
+                observer.mark(args)
+                model(*args)
                 n += 1
                 bar.step()
     finally:
@@ -304,7 +410,11 @@ def _calibrate(model, items, algorithm: str, percentile: float, dtype, progress)
         result.channels.setdefault(key, channels_of(family, x))
         m = float(x.abs().max()) if x.numel() else 0.0
         if not math.isfinite(m):
-            raise ValueError(f"calibration: the input of {key} holds inf/NaN; calibration data must be finite")
+            if family not in ACTIVATION_FAMILIES:
+                raise ValueError(f"calibration: the input of {key} holds inf/NaN; calibration data must be finite")
+            # e.g. an additive -inf mask, or a pool over one: no finite range, so this input stays float
+            result.unquantized[key] = "its calibration values hold inf/NaN"
+            m = 0.0
         amax[key] = max(amax.get(key, 0.0), m)
 
     result.batches = _run(model, items, _Observer(model, collect_max),
@@ -312,7 +422,7 @@ def _calibrate(model, items, algorithm: str, percentile: float, dtype, progress)
     if result.batches == 0:
         raise ValueError("int8_calib_dataset is empty: calibration needs at least one batch")
     if algorithm == "max":
-        result.amax = amax
+        result.amax = {k: v for k, v in amax.items() if k not in result.unquantized}
         return result
 
     hists: dict[str, torch.Tensor] = {}
@@ -322,12 +432,14 @@ def _calibrate(model, items, algorithm: str, percentile: float, dtype, progress)
         if top is None:
             raise RuntimeError(f"calibration: {key} was not seen in the first pass; the model's forward must take "
                                "the same path for every calibration batch")
-        if top > 0:
+        if top > 0 and key not in result.unquantized:
             h = torch.histc(x.abs().float().reshape(-1), bins=HISTOGRAM_BINS, min=0.0, max=top).double()
             hists[key] = hists[key] + h if key in hists else h
 
     _run(model, items, _Observer(model, collect_hist), "calibrating (histograms)", progress, dtype, device)
     for key, top in amax.items():
+        if key in result.unquantized:
+            continue
         hist = hists.get(key)
         if hist is None or top == 0:
             result.amax[key] = top
@@ -340,7 +452,7 @@ def _calibrate(model, items, algorithm: str, percentile: float, dtype, progress)
 
 __all__ = ["Calibration", "calibrate", "ALGORITHMS", "DEFAULT_ALGORITHM", "DEFAULT_PERCENTILE", "FAMILIES",
            "call_key", "channels_of", "entropy_amax", "percentile_amax", "weight_amax", "normalize_algorithm",
-           "family_of"]
+           "family_of", "add_operands", "ADD_OPERANDS", "WEIGHTED_FAMILIES", "ACTIVATION_FAMILIES"]
 
 
 def load_dataset_dir(path: Any) -> list[list[torch.Tensor]]:

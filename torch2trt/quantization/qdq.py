@@ -1,6 +1,19 @@
 """Q/DQ pairs for the converters: the quantized-dequantized network tensor of a quantizable call's data input
 (per-tensor scale from calibration) and of its weights (per-output-channel abs-max scales).
 
+Where the pairs go follows TensorRT's "Q/DQ Layer-Placement Recommendations" (section of "Explicit Quantization",
+docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/quantized-types-explicit-quantization.html):
+- the data and weight inputs of convolutions, transposed convolutions and matrix multiplies (linear);
+- the residual input of an add that joins two activations ("Quantize the residual input in skip connections":
+  TensorRT fuses the add into the quantized convolution that produces its other input, and a Q/DQ pair on that
+  convolution's output would keep them apart); an add without such a convolution gets the pair on both inputs,
+  which TensorRT fuses into an INT8 add (see quantized_add_operands);
+- the input of max and average pooling, which TensorRT runs in INT8 when its input is quantized (the guide's
+  quantizable AveragePool fused with its DQ and Q; max pooling commutes with Q/DQ).
+FP8 places pairs on the weighted layers only and leaves adds and pools float: what is documented to run in FP8 is
+matrix multiplies and convolutions (TensorRT-RTX's "Working with Quantized Types": "FP8 is only supported for matrix
+multiplications (GEMM)"), and the residual-add and pooling fusions above are the guide's INT8 examples.
+
 Strongly typed explicit quantization: QUANTIZE (to int8 / fp8) then DEQUANTIZE (back to the data's float type) are
 plain layers; everything else in the network stays in the model's float dtype and TensorRT fuses the pairs into the
 layer they feed. Converters call these helpers and nothing else; without a plan on the context they change nothing.
@@ -13,8 +26,10 @@ from dataclasses import dataclass, field
 import torch
 
 from ..backend import trt
+from ..tracing.context import get_trt
 from ..tracing.registry import register
-from .calibrate import QMAX, Calibration, call_key, channels_of, family_of, quantizable, weight_amax
+from .calibrate import (ACTIVATION_FAMILIES, ADD_OPERANDS, QMAX, Calibration, add_operands, call_key, channels_of,
+                        family_of, quantizable, weight_amax)
 from .modelopt import quantizer_mode, scale_and_axis, tensor_quantizers
 
 _TRT_TYPE = {"int8": "int8", "fp8": "fp8"}
@@ -31,6 +46,8 @@ class QuantizationPlan:
     weight_quantizers: dict = field(default_factory=dict)   # ModelOpt: module path -> its weight TensorQuantizer
     counts: dict = field(default_factory=dict)  # (module path, family) -> calls seen so far in this conversion
     quantized: list = field(default_factory=list)   # (call key, "input" | "weights") in network order
+    producers: dict = field(default_factory=dict)   # network tensor name -> the layer that makes it (read lazily)
+    scanned: int = 0                                # layers of the network read into `producers` so far
 
     @property
     def qmax(self) -> float:
@@ -59,20 +76,27 @@ def add_qdq(ctx, itensor, mode: str, scale: torch.Tensor, axis: int | None, what
     return dq.get_output(0)
 
 
-def quantized_input(ctx, x: torch.Tensor, itensor):
-    """`itensor` (the network value of the data input `x` of the call being converted) through a Q/DQ pair with the
-    calibrated per-tensor scale; `itensor` itself when nothing is quantized."""
-    plan = plan_of(ctx)
-    family = family_of(ctx.method)
-    if plan is None or family is None or not quantizable(family, ctx.get_arg("weight", 1, None)):
-        return itensor
+def _next_key(ctx, plan: QuantizationPlan, family: str) -> str:
     path = ctx.module_path
     index = plan.counts.get((path, family), 0)
     plan.counts[(path, family)] = index + 1
-    if plan.weight_only or plan.mode == "modelopt":     # ModelOpt: its input quantizer made the pair already
-        return itensor
-    key = call_key(path, family, index)
+    return call_key(path, family, index)
+
+
+def _activations_quantized(plan: QuantizationPlan | None, family: str) -> bool:
+    """Whether this plan places activation Q/DQ pairs for `family` (the call is counted either way). Not in
+    weight-only mode; not for ModelOpt (its input quantizers made the pairs already); in FP8 for the weighted
+    families only."""
+    return plan is not None and not plan.weight_only and plan.mode != "modelopt" \
+        and not (plan.mode == "fp8" and family in ACTIVATION_FAMILIES)
+
+
+def _activation_qdq(ctx, plan: QuantizationPlan, key: str, family: str, x: torch.Tensor, itensor):
+    """`itensor` through a Q/DQ pair with the calibrated per-tensor scale of `key` (itself when calibration left
+    that input float)."""
     calib = plan.calibration
+    if key in calib.unquantized:
+        return itensor
     amax = calib.amax.get(key)
     if amax is None:
         seen = ", ".join(list(calib.amax)[:6]) or "none"
@@ -87,6 +111,84 @@ def quantized_input(ctx, x: torch.Tensor, itensor):
     plan.quantized.append((key, "input"))
     scale = amax / plan.qmax if amax > 0 else 1.0      # TensorRT requires strictly positive scales
     return add_qdq(ctx, itensor, plan.mode, torch.tensor(scale), None, "input")
+
+
+def quantized_input(ctx, x: torch.Tensor, itensor):
+    """`itensor` (the network value of the data input `x` of the call being converted: a convolution, linear or
+    pooling) through a Q/DQ pair with the calibrated per-tensor scale; `itensor` itself when nothing is
+    quantized."""
+    plan = plan_of(ctx)
+    family = family_of(ctx.method)
+    if plan is None or family is None or family == "add" or not quantizable(family, ctx.get_arg("weight", 1, None)):
+        return itensor
+    key = _next_key(ctx, plan, family)
+    if not _activations_quantized(plan, family):
+        return itensor
+    return _activation_qdq(ctx, plan, key, family, x, itensor)
+
+
+def quantized_add_operands(ctx):
+    """The operands of the add being converted (PyTorch's `input` and `other`, in that order) as network tensors,
+    the residual one(s) through Q/DQ pairs, when the add joins two activations (calibrate.add_operands) in int8
+    mode; None otherwise (the converter reads its operands itself). Of the operands that a quantized convolution /
+    matrix multiply produces (directly or through the batch norm / bias TensorRT fuses into it), the first stays
+    float, for TensorRT to fuse that layer with the add; every other operand gets its pair. When neither comes from
+    such a layer, both get one (an INT8 add)."""
+    plan = plan_of(ctx)
+    if plan is None or family_of(ctx.method) != "add":
+        return None
+    pair = add_operands(ctx.method_args, ctx.method_kwargs, lambda t: get_trt(t) is not None)
+    if pair is None:
+        return None
+    key = _next_key(ctx, plan, "add")
+    if not _activations_quantized(plan, "add"):
+        return None
+    values = [ctx.trt(v, ctx.method_return.dtype) for v in pair]
+    fused = next((i for i, t in enumerate(values) if _from_quantized_weighted(ctx, plan, t)), None)
+    return tuple(v if i == fused else _activation_qdq(ctx, plan, f"{key}.{name}", "add", x, v)
+                 for i, (name, x, v) in enumerate(zip(ADD_OPERANDS, pair, values)))
+
+
+# layers TensorRT fuses into the convolution / matrix multiply before them (batch norm is a SCALE layer, a linear
+# bias an ELEMENTWISE SUM with a constant) and reshapes that keep the values
+_FUSED_AFTER_WEIGHTED = ("SCALE", "ELEMENTWISE", "SHUFFLE")
+_WEIGHTED_LAYERS = ("CONVOLUTION", "DECONVOLUTION", "MATRIX_MULTIPLY")
+
+
+def _producer(ctx, plan: QuantizationPlan, itensor):
+    network = ctx.network
+    for i in range(plan.scanned, network.num_layers):
+        layer = network.get_layer(i)
+        for j in range(layer.num_outputs):
+            plan.producers[layer.get_output(j).name] = layer
+    plan.scanned = network.num_layers
+    return plan.producers.get(itensor.name)
+
+
+def _from_quantized_weighted(ctx, plan: QuantizationPlan, itensor) -> bool:
+    """Whether `itensor` is the output of a convolution / matrix multiply whose data input is dequantized, directly
+    or through up to three layers TensorRT fuses into it (batch norm's SCALE, a bias add of a constant, reshapes)."""
+    for _ in range(4):
+        layer = _producer(ctx, plan, itensor)
+        if layer is None:
+            return False
+        kind = layer.type.name
+        if kind in _WEIGHTED_LAYERS:
+            source = _producer(ctx, plan, layer.get_input(0))
+            return source is not None and source.type.name == "DEQUANTIZE"
+        if kind not in _FUSED_AFTER_WEIGHTED:
+            return False
+        if kind == "ELEMENTWISE":
+            layer.__class__ = trt.IElementWiseLayer     # get_layer gives the base class
+            ins = [layer.get_input(k) for k in range(layer.num_inputs)]
+            kinds = [getattr(_producer(ctx, plan, t), "type", None) for t in ins]
+            computed = [t for t, k in zip(ins, kinds) if k is None or k.name != "CONSTANT"]
+            if layer.op.name != "SUM" or len(computed) != 1:
+                return False
+            itensor = computed[0]
+        else:
+            itensor = layer.get_input(0)
+    return False
 
 
 def quantized_weights(ctx, weight: torch.Tensor, axis: int, dtype: torch.dtype, rank: int | None = None):
@@ -153,23 +255,61 @@ def register_tensor_quantizers(model: torch.nn.Module) -> None:
             _REGISTERED.add(cls)
 
 
-__all__ = ["QuantizationPlan", "quantized_input", "quantized_weights", "add_qdq", "plan_of", "QMAX",
-           "convert_tensor_quantizer", "register_tensor_quantizers"]
+__all__ = ["QuantizationPlan", "quantized_input", "quantized_add_operands", "quantized_weights", "add_qdq", "plan_of",
+           "QMAX", "convert_tensor_quantizer", "register_tensor_quantizers", "quantized_layers"]
 
 
 # layers TensorRT runs in INT8/FP8 when Q/DQ pairs feed them (the rest of the network stays float)
-_QUANTIZABLE_LAYERS = ("CONVOLUTION", "DECONVOLUTION", "MATRIX_MULTIPLY")
+_QUANTIZABLE_LAYERS = ("CONVOLUTION", "DECONVOLUTION", "MATRIX_MULTIPLY", "ELEMENTWISE", "POOLING")
 
 
-def quantized_layers(record) -> dict[str, list[str]]:
-    """Which convolution / deconvolution / matrix-multiply layers of a network record (TRTModule.network_record)
-    have every data input from a DEQUANTIZE layer ("quantized") and which do not ("float"), by layer name."""
+def quantized_layers(record, types=None) -> dict[str, list[str]]:
+    """Which layers of a network record (TRTModule.network_record) run quantized ("quantized") and which stay float
+    ("float"), by layer name, in network order. `types` limits the report to some of these layer types:
+    - CONVOLUTION / DECONVOLUTION / MATRIX_MULTIPLY: quantized when every data input comes from a DEQUANTIZE layer;
+    - ELEMENTWISE: the additions of two computed tensors (adds of a constant, like biases, are not listed):
+      quantized when every input comes from a DEQUANTIZE layer but at most one, which is the output of a quantized
+      convolution / matrix multiply that TensorRT fuses with the add (directly or through its batch norm or bias);
+    - POOLING: quantized when its input comes from a DEQUANTIZE layer."""
+    wanted = _QUANTIZABLE_LAYERS if types is None else tuple(types)
     made_by = {t: layer for layer in record.layers for t in layer.outputs}
+
+    def kind(t):
+        return made_by[t].type if t in made_by else None
+
+    def dequantized(t):
+        return kind(t) == "DEQUANTIZE"
+
+    def weighted_fed(layer):
+        return all(dequantized(t) for t in layer.inputs[:2] if t is not None)
+
+    def from_quantized_weighted(t):
+        for _ in range(4):
+            layer = made_by.get(t)
+            if layer is None:
+                return False
+            if layer.type in _WEIGHTED_LAYERS:
+                return weighted_fed(layer)
+            computed = [u for u in layer.inputs if u is not None and kind(u) != "CONSTANT"]
+            if layer.type not in _FUSED_AFTER_WEIGHTED or len(computed) != 1 \
+                    or (layer.type == "ELEMENTWISE" and layer.attrs.get("op") != "SUM"):
+                return False
+            t = computed[0]
+        return False
+
     result: dict[str, list[str]] = {"quantized": [], "float": []}
     for layer in record.layers:
-        if layer.type not in _QUANTIZABLE_LAYERS:
+        if layer.type not in wanted:
             continue
-        ins = [t for t in layer.inputs[:2] if t is not None]
-        fed = all(made_by.get(t) is not None and made_by[t].type == "DEQUANTIZE" for t in ins)
+        if layer.type == "ELEMENTWISE":
+            ins = [t for t in layer.inputs if t is not None]
+            if layer.attrs.get("op") != "SUM" or any(kind(t) == "CONSTANT" for t in ins):
+                continue
+            fused = [t for t in ins if not dequantized(t)]
+            fed = len(fused) <= 1 and all(from_quantized_weighted(t) for t in fused)
+        elif layer.type == "POOLING":
+            fed = dequantized(layer.inputs[0])
+        else:
+            fed = weighted_fed(layer)
         result["quantized" if fed else "float"].append(layer.name)
     return result
