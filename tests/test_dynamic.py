@@ -209,6 +209,10 @@ def test_the_profile_evaluator_gives_every_accepted_shape_and_none_for_what_it_c
     ev2 = ProfileEvaluator(net, {"x": ((1, 3), (100, 3)), "y": ((1, 3), (100, 3))}, {"x": (2, 3), "y": (2, 3)},
                            max_points=1000)
     assert ev2.shapes([s]) is None and "10000 shapes" in ev2.why_not()
+    n = net.add_shape(s).get_output(0)                                 # computed by the layer's handler: counted
+    ev3 = ProfileEvaluator(net, {"x": ((1, 3), (4, 3)), "y": ((1, 3), (4, 3))}, {"x": (2, 3), "y": (2, 3)},
+                           max_runs=3)
+    assert ev3.shapes([n]) is None and "more than 3 layer evaluations" in ev3.why_not()
 
 
 @pytest.mark.parametrize("fn, shape", [

@@ -1,8 +1,8 @@
 """Hugging Face BERT, GPT-2 and LLaMA called with input_ids only (the dynamic-shapes issue's targets): one engine for
 batch 1..8 and sequence 1..128, exact at min, opt, max and two interior shapes, called by keyword as the model is.
 Converted through torch2trt.dynamo.convert: transformers' Python branches on the sequence length
-(`is_causal = q_length > 1 and ...`) differ at length 1 and above, which eager tracing refuses (below) and TorchDynamo
-keeps out of the engine. Tiny configs, random weights."""
+(`is_causal = q_length > 1 and ...`) differ at length 1 and above, which eager tracing refuses (below; from length 2 it
+decides BERT's branch over the profile) and TorchDynamo keeps out of the engine. Tiny configs, random weights."""
 
 import warnings
 
@@ -50,20 +50,40 @@ def test_text_model_with_dynamic_batch_and_sequence_is_exact_at_every_checked_sh
             torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
+class _Ids(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids):
+        return self.model(input_ids=ids)[0]
+
+
 def test_eager_tracing_of_bert_with_a_dynamic_sequence_refuses_the_branch_that_flips_at_length_one():
     model, _ = _model("bert")
-
-    class Ids(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, ids):
-            return self.model(input_ids=ids)[0]
-
-    with pytest.raises(ConversionError, match=r"comparison gt on dynamic dimension 16") as e:
-        torch2trt(Ids().eval(), [torch.randint(0, VOCAB, (2, 16))], **PROFILE)
+    with pytest.raises(ConversionError, match=r"comparison gt on dynamic dimension 16 \(True at the sample, False "
+                                              r"at 'input_0' dim 0 = \d+, 'input_0' dim 1 = 1\)") as e:
+        torch2trt(_Ids(model).eval(), [torch.randint(0, VOCAB, (2, 16))], **PROFILE)
     assert "q_length > 1" in str(e.value)
+
+
+def test_eager_tracing_of_bert_decides_the_sequence_branch_over_a_profile_from_length_two():
+    # `q_length > 1` on an intermediate tensor's size: constant over batch 1..8 x sequence 2..128, which the
+    # network's shapes at all 1016 shapes of the profile decide
+    model, _ = _model("bert")
+    wrapped = _Ids(model).eval()
+    gen = torch.Generator().manual_seed(2)
+    m = torch2trt(wrapped, [torch.randint(0, VOCAB, (2, 16), generator=gen)], min_shapes=[(1, 2)],
+                  max_shapes=[(8, 128)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for batch, seq in ((1, 2), (8, 128), (3, 37)):
+            ids = torch.randint(0, VOCAB, (batch, seq), generator=gen)
+            with torch.no_grad():
+                expected = wrapped(ids)
+            got = m(ids)
+            assert got.shape == expected.shape == (batch, seq, 32)
+            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_the_engine_returns_the_models_output_class_also_after_saving_and_loading(tmp_path):

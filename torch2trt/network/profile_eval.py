@@ -30,7 +30,7 @@ from .inspect import _read_layer, _TensorIds, torch_dtype
 from .reference import HANDLERS
 
 MAX_POINTS = 4096        # profile points evaluated at most (the product of the dynamic dims' ranges)
-MAX_RUNS = 5_000         # layer evaluations at most (distinct input shapes per layer, summed): bounds the cost
+MAX_RUNS = 300_000       # layer evaluations at most (distinct input shapes per layer, summed): ~30 us each here
 _REAL_ELEMENTS = 64      # tensors up to this size are computed (shape tensors); larger ones carry only a shape
 _UNSUPPORTED = set(_ref_loop.BOUNDARY) | {"CONDITION", "CONDITIONAL_INPUT", "CONDITIONAL_OUTPUT", "NON_ZERO",
                                           "PLUGIN", "PLUGIN_V2", "PLUGIN_V3"}
@@ -110,6 +110,7 @@ class ProfileEvaluator:
         self._ctx.meta = False
         self._pending: list = []                    # read, waiting for an input
         self._known: set = set()                    # tensor ids computed at every live point
+        self._meta: dict = {}                       # (shape, dtype) -> a meta tensor of it
         names, ranges, sample = [], [], []
         self._inputs = []
         for i in range(network.num_inputs):
@@ -211,7 +212,7 @@ class ProfileEvaluator:
             raise _Budget(f"evaluating the profile's {len(self.points)} shapes takes more than {self._max_runs} "
                           "layer evaluations")
         ctx = self._ctx
-        ins = [None if v is None else _value(v) for v in values]
+        ins = [None if v is None else self._value(v) for v in values]
         meta = any(x is not None and x.is_meta for x in ins)
         try:
             ctx.meta = meta
@@ -235,6 +236,15 @@ class ProfileEvaluator:
             else:
                 result.append(out.to(dt))
         return result
+
+    def _value(self, v: Any) -> torch.Tensor:
+        if not isinstance(v, _Shape):
+            return v
+        key = (v, v.dtype)
+        t = self._meta.get(key)
+        if t is None:       # one meta tensor per shape: handlers only read them (meta tensors hold no data)
+            t = self._meta[key] = torch.empty(tuple(v), dtype=v.dtype, device="meta")
+        return t
 
     # ---- answers ----------------------------------------------------------------------------------------------
     def why_not(self) -> str | None:
@@ -264,15 +274,9 @@ class ProfileEvaluator:
         return ", ".join(f"{names[tid]!r} dim {axis} = {v}" for (tid, axis), v in zip(self.dynamic, point))
 
 
-def _value(v: Any) -> torch.Tensor:
-    if isinstance(v, _Shape):
-        return torch.empty(tuple(v), dtype=v.dtype, device="meta")
-    return v
-
-
 def _signature(v: Any) -> Any:
     if v is None:
         return None
     if isinstance(v, _Shape):
-        return (tuple(v), v.dtype)
+        return (v, v.dtype)
     return (tuple(v.shape), v.dtype, tuple(v.reshape(-1).tolist()))
