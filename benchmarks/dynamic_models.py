@@ -176,7 +176,8 @@ def write(rows: list[dict], out: Path) -> None:
              f"tensorrt_rtx {trt.__version__}, CPU {platform.machine()}, GPU none. Random weights; each model "
              "converted once with the profile shown, then its network run by the reference executor (TensorRT "
              "semantics on the CPU) at each shape. Error: ||reference − PyTorch|| / ||PyTorch|| of the first output.",
-             "", "| model | profile | route | convert (s) | build (s) | layers | opt | min | max | interior | interior |",
+             "",
+             "| model | profile | route | convert (s) | build (s) | layers | opt | min | max | interior | interior |",
              "|---|---|---|---:|---:|---:|---|---|---|---|---|"]
     for r in rows:
         if r["status"] != "ok":

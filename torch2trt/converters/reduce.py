@@ -1,6 +1,7 @@
 """Reduction converters: sum/mean/prod/amax/amin/max/min (values and indices), argmax/argmin, std/var,
-logsumexp, norm, any/all, cumsum/cumprod and their inverse diff. Axes come from the call; with no dim every axis is reduced (the
-original torch2trt reduced only axes 1..n). Reduced-precision floats accumulate in float32, as PyTorch's."""
+logsumexp, norm, any/all, cumsum/cumprod and their inverse diff. Axes come from the call; with no dim every axis is
+reduced (the original torch2trt reduced only axes 1..n). Reduced-precision floats accumulate in float32,
+as PyTorch's."""
 
 from __future__ import annotations
 

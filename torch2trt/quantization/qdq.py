@@ -28,8 +28,18 @@ import torch
 from ..backend import trt
 from ..tracing.context import get_trt
 from ..tracing.registry import register
-from .calibrate import (ACTIVATION_FAMILIES, ADD_OPERANDS, QMAX, Calibration, add_operands, call_key, channels_of,
-                        family_of, quantizable, weight_amax)
+from .calibrate import (
+    ACTIVATION_FAMILIES,
+    ADD_OPERANDS,
+    QMAX,
+    Calibration,
+    add_operands,
+    call_key,
+    channels_of,
+    family_of,
+    quantizable,
+    weight_amax,
+)
 from .modelopt import quantizer_mode, scale_and_axis, tensor_quantizers
 
 _TRT_TYPE = {"int8": "int8", "fp8": "fp8"}

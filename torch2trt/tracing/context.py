@@ -381,8 +381,8 @@ class ConversionContext:
         """y = tensor * scale[c] + shift[c] folded into the convolution that produced `tensor`, if that is
         exact and `tensor` has no other consumer so far. Returns y's ITensor, or None (not foldable)."""
         entry = self._foldable.pop(id(tensor), None)
-        if entry is None or not getattr(self, "fold_batchnorm", True) or entry.ref() is not tensor or tensor.__dict__.get("_trt") is not entry.itensor \
-                or entry.uses != 1:
+        if entry is None or not getattr(self, "fold_batchnorm", True) or entry.ref() is not tensor \
+                or tensor.__dict__.get("_trt") is not entry.itensor or entry.uses != 1:
             return None
         shape = (-1,) + (1,) * (entry.kernel.dim() - 1)
         kernel = entry.kernel.double() * scale.double().reshape(shape)

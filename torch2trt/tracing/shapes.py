@@ -218,7 +218,7 @@ def over_profile(ctx, values: Sequence[Any]) -> list[tuple[tuple, list]] | None:
     for point, shapes in rows:
         table = dict(zip(map(id, tensors), shapes))
         try:
-            out.append((point, [_value_at(v, lambda t: table[id(t)]) for v in values]))
+            out.append((point, [_value_at(v, lambda t, table=table: table[id(t)]) for v in values]))
         except ZeroDivisionError:
             return None
     return out
