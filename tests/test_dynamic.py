@@ -172,6 +172,18 @@ def test_a_comparison_on_an_intermediate_size_that_flips_inside_the_profile_is_r
     assert "h.shape[0] >= self.threshold" in str(info.value)
 
 
+def test_a_comparison_the_evaluation_cannot_decide_is_refused_as_undecided_with_the_reason(monkeypatch):
+    from torch2trt import ConversionError
+    from torch2trt.network import profile_eval
+
+    monkeypatch.setattr(profile_eval, "MAX_RUNS", 2)
+    with pytest.raises(ConversionError, match=r"comparison ge on dynamic dimension 32 could not be decided over the "
+                                              r"profile: evaluating the profile's 8 shapes takes more than 2 layer "
+                                              r"evaluations; it may differ between shapes"):
+        torch2trt(BranchOnAnIntermediateSize(threshold=10_000).eval(), [torch.randn(2, 3, 8, 8)],
+                  min_shapes=[(1, 3, 8, 8)], max_shapes=[(8, 3, 8, 8)])
+
+
 class BranchOnASumOfTwoInputs(torch.nn.Module):
     def forward(self, x, y):
         h = x + y                       # batch of x and y: equal, or one of them 1 (TensorRT broadcasts)

@@ -98,8 +98,10 @@ class _MetaCtx(Ctx):
 
 class ProfileEvaluator:
     def __init__(self, network: Any, boxes: Mapping[str, tuple[Sequence[int], Sequence[int]]],
-                 samples: Mapping[str, Sequence[int]], owned=None, max_points: int = MAX_POINTS,
-                 max_runs: int = MAX_RUNS):
+                 samples: Mapping[str, Sequence[int]], owned=None, max_points: int | None = None,
+                 max_runs: int | None = None):
+        max_points = MAX_POINTS if max_points is None else max_points
+        max_runs = MAX_RUNS if max_runs is None else max_runs
         self._network = network
         self._owned = owned or (lambda: {})
         self._ids = _TensorIds()

@@ -89,10 +89,15 @@ class DynDim(int):
             if not flips:
                 return result
             facts.append(f"{result} at the sample, {not result} at {self._ctx.profile_evaluator().describe(flips[0])}")
+            verdict = "is not the same at every shape of the profile"
+        else:
+            evaluator = self._ctx.profile_evaluator()
+            why = evaluator.why_not() if evaluator is not None else None
+            verdict = ("could not be decided over the profile" + (f": {why}" if why else "")
+                       + "; it may differ between shapes")
         where = f" ({'; '.join(facts)})" if facts else ""
-        self._ctx.report_frozen(f"comparison {op.__name__} on dynamic dimension {int(self)}{where} is not the same "
-                                "at every shape of the profile (control flow that depends on it would be frozen "
-                                "at the sample)")
+        self._ctx.report_frozen(f"comparison {op.__name__} on dynamic dimension {int(self)}{where} {verdict} "
+                                "(control flow that depends on it would be frozen at the sample)")
         return result
 
     def __eq__(self, other):
