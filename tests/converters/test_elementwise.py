@@ -161,3 +161,42 @@ def test_trunc_division_in_reduced_precision_is_exact_by_a_number_and_by_a_tenso
             got, want = m(x, y), fn(x, y)
             for gt, wt in zip(got, want):
                 assert gt.dtype == wt.dtype and torch.equal(gt, wt), int((gt != wt).sum())
+
+
+def _assert_exact_at_two_inputs(fn, a, make):
+    m = torch2trt(FunctionModule(fn).eval(), [a], verify=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for x in (a, make()):
+            got, want = m(x), fn(x)
+            for i, (gt, wt) in enumerate(zip(got, want)):
+                assert gt.dtype == wt.dtype and torch.equal(gt, wt), f"output {i}: {int((gt != wt).sum())} differ"
+
+
+SCALAR_OPS = lambda x: (x + 0.3, 0.3 + x, x - 0.7, 0.7 - x, torch.rsub(x, 0.7), x.clone().add_(0.3),  # noqa: E731
+                        torch.add(x, 0.3, alpha=1.7), torch.sub(x, 0.3, alpha=1.7), torch.add(x, x.flip(-1), alpha=1.7),
+                        x + torch.tensor(0.3), x * 0.3, 0.3 * x, x.clone().mul_(0.3), x * torch.tensor(0.3),
+                        torch.tensor(0.3) * x, x / 3.3, x.div(torch.tensor(3.3)), torch.tensor(3.3) / x, 2.7 / x,
+                        x * 2 ** -3)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_reduced_precision_arithmetic_with_a_scalar_is_pytorchs_bit_for_bit(dtype):
+    # PyTorch (CPU): a Python number or 0-dim tensor as the second operand of a product or quotient keeps float32
+    # precision (the float32 result is rounded once); sums and differences round it (and alpha) to the dtype first;
+    # `c / x` is `x.reciprocal() * c` (Tensor.__rdiv__)
+    g = torch.Generator().manual_seed(5)
+
+    def make():
+        return (torch.randn(4, 1024, generator=g) * 4).to(dtype)
+
+    _assert_exact_at_two_inputs(SCALAR_OPS, make(), make)
+
+
+def test_float32_number_divided_by_a_tensor_is_the_reciprocal_times_the_number():
+    g = torch.Generator().manual_seed(6)
+
+    def make():
+        return torch.randn(4, 1024, generator=g) * 4
+
+    _assert_exact_at_two_inputs(lambda x: (2.7 / x, 0.3 / (x + 10), 1 / x, 2.7 / x.int().clamp(min=1)), make(), make)

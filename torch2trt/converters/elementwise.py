@@ -1,7 +1,10 @@
 """Binary and ternary elementwise converters: arithmetic (with alpha, rounding modes, reflected dunders),
 comparisons, logical ops, where, clamp, minimum/maximum/fmin/fmax, lerp, addcmul/addcdiv. Operands are cast to
 PyTorch's result dtype (read from the real output, or torch.result_type for comparisons) and broadcast to one
-rank. Compositions of float16/bfloat16 are computed in float32 and rounded once, as PyTorch's opmath does."""
+rank. Compositions of float16/bfloat16 are computed in float32 and rounded once, as PyTorch's opmath does, and
+Python numbers enter as PyTorch's CPU kernels hold them (measured): kept in float32 as the second operand of a
+product or quotient, rounded to the dtype in sums and differences (alpha too). PyTorch's CPU lerp is a fused
+multiply-add, which is not reproduced: measured, 1 in 4 float32 results and 1 in 300 float16 ones differ by an ulp."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from ..backend import trt
 from ..quantization.qdq import quantized_add_operands
 from ..tracing.context import get_trt
 from ..tracing.registry import spellings, tensorrt_converter
+from ..tracing.shapes import DynDim
 from . import layers
 from .layers import E, U, compute_dtype, require_arithmetic_dtype, select, set_output_in_result_dtype, unary
 
@@ -23,15 +27,39 @@ def elementwise(ctx, a, b, op, dtype: torch.dtype):
     return layers.elementwise(ctx, a, b, op, dtype)
 
 
-def _as_compute(ctx, *values):
-    """Operands (tensors, network tensors, numbers) rounded to the output dtype first (as PyTorch promotes), then
-    held in the compute dtype."""
+def _as_compute(ctx, *values, round_numbers: bool = False):
+    """Operands (tensors, network tensors) rounded to the output dtype first (as PyTorch promotes), then held in
+    the compute dtype. Python numbers stay as they are (float32 constants), or are rounded to the output dtype too
+    with `round_numbers` (PyTorch's sums and differences of float16/bfloat16 and a number)."""
     out = ctx.method_return.dtype
     require_arithmetic_dtype(ctx, out)
     dt = compute_dtype(out)
     rank = max(len(v.shape) if isinstance(v, (torch.Tensor, trt.ITensor)) else 0 for v in values)
-    return [ctx.trt(ctx.trt(v, out, rank), dt) if isinstance(v, (torch.Tensor, trt.ITensor)) else v
-            for v in values] + [dt]
+    return [ctx.trt(ctx.trt(v, out, rank), dt) if isinstance(v, (torch.Tensor, trt.ITensor))
+            else _rounded(v, out) if round_numbers else v for v in values] + [dt]
+
+
+def _rounded(v, dtype: torch.dtype):
+    """A Python number as PyTorch holds it in a `dtype` operation: rounded to a floating dtype."""
+    return float(torch.tensor(v, dtype=dtype)) if dtype.is_floating_point and _is_number(v) else v
+
+
+def _is_cpu_scalar(v) -> bool:
+    """A Python number or a 0-dim tensor: what PyTorch's CPU kernels read as a scalar."""
+    return _is_number(v) or (isinstance(v, torch.Tensor) and v.dim() == 0 and not v.dtype == torch.bool)
+
+
+def _by_scalar(ctx, a, b, op) -> bool:
+    """PyTorch's scalar path for a float16/bfloat16 product or quotient (measured on the CPU: TensorIterator's
+    original_scalar_value): when the second operand is a Python number or a 0-dim tensor, it keeps float32
+    precision, the operation is computed in float32 and rounded once. Sets the output and returns True then."""
+    out = ctx.method_return
+    if out.dtype not in layers.REDUCED_FLOATS or not _is_cpu_scalar(b) or not isinstance(a, torch.Tensor):
+        return False
+    fa = ctx.cast(ctx.trt(a, out.dtype), torch.float32)
+    fb = float(b) if _is_number(b) else ctx.trt(b, torch.float32, len(fa.shape))
+    set_output_in_result_dtype(ctx, elementwise(ctx, fa, fb, op, torch.float32))
+    return True
 
 
 _REFLECTED = ("__rsub__", "__rtruediv__", "__rdiv__", "__rpow__", "__rfloordiv__", "__rmod__")
@@ -46,10 +74,11 @@ def _operands(ctx):
 
 
 def _scaled(ctx, b, dtype):
+    """alpha * b, alpha rounded to the output dtype first (as PyTorch's add/sub kernels hold it)."""
     alpha = ctx.get_arg("alpha", 2, 1)
     if dtype == torch.bool:
         return b if alpha else False
-    return b if alpha == 1 else elementwise(ctx, alpha, b, E.PROD, dtype)
+    return b if alpha == 1 else elementwise(ctx, _rounded(alpha, ctx.method_return.dtype), b, E.PROD, dtype)
 
 
 # ---- arithmetic -------------------------------------------------------------------------------------------
@@ -61,7 +90,7 @@ def convert_add(ctx):
         ctx.set_output(out, elementwise(ctx, a, _scaled(ctx, b, torch.bool), E.OR, torch.bool))
         return
     a, b = quantized_add_operands(ctx) or (a, b)   # Q/DQ on a residual add's inputs in int8 mode
-    a, b, dt = _as_compute(ctx, a, b)
+    a, b, dt = _as_compute(ctx, a, b, round_numbers=True)
     set_output_in_result_dtype(ctx, elementwise(ctx, a, _scaled(ctx, b, dt), E.SUM, dt))
 
 
@@ -72,7 +101,7 @@ def convert_sub(ctx):
     a, b = _operands(ctx)
     if ctx.method_name == "torch.rsub":
         a, b = b, a
-    a, b, dt = _as_compute(ctx, a, b)
+    a, b, dt = _as_compute(ctx, a, b, round_numbers=True)
     set_output_in_result_dtype(ctx, elementwise(ctx, a, _scaled(ctx, b, dt), E.SUB, dt))
 
 
@@ -81,6 +110,8 @@ def convert_sub(ctx):
 def convert_mul(ctx):
     a, b = _operands(ctx)
     out = ctx.method_return
+    if _by_scalar(ctx, a, b, E.PROD):
+        return
     op = E.AND if out.dtype == torch.bool else E.PROD
     ctx.set_output(out, elementwise(ctx, a, b, op, out.dtype))
 
@@ -124,7 +155,16 @@ def convert_div(ctx):
     mode = ctx.get_arg("rounding_mode", None, None)
     out = ctx.method_return
     require_arithmetic_dtype(ctx, out.dtype)
-    if mode is None:  # true division: integers are promoted to float by PyTorch (out.dtype)
+    if mode is None and ctx.method_name.endswith(("__rtruediv__", "__rdiv__")):
+        # `c / x` is Tensor.__rdiv__: x.reciprocal() * c (rounded twice)
+        r = unary(ctx, ctx.trt(b, out.dtype), U.RECIP)
+        if not (out.dtype in layers.REDUCED_FLOATS and _is_number(a)):
+            ctx.set_output(out, elementwise(ctx, r, a, E.PROD, out.dtype))
+            return
+        set_output_in_result_dtype(ctx, elementwise(ctx, ctx.cast(r, torch.float32), float(a), E.PROD, torch.float32))
+    elif mode is None and _by_scalar(ctx, a, b, E.DIV):
+        return
+    elif mode is None:  # true division: integers are promoted to float by PyTorch (out.dtype)
         ctx.set_output(out, elementwise(ctx, a, b, E.DIV, out.dtype))
     elif mode not in ("floor", "trunc"):
         raise ctx.unsupported(f"{ctx.method_name}(rounding_mode={mode!r}): only None, 'trunc' or 'floor'")
@@ -145,7 +185,8 @@ def convert_div(ctx):
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A Python number known now (a dynamic size is a network value, not a number)."""
+    return isinstance(v, (int, float)) and not isinstance(v, (bool, DynDim))
 
 
 @tensorrt_converter(spellings("floor_divide") + [torch.Tensor.__floordiv__, torch.Tensor.__ifloordiv__,
