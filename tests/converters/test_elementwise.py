@@ -200,3 +200,32 @@ def test_float32_number_divided_by_a_tensor_is_the_reciprocal_times_the_number()
         return torch.randn(4, 1024, generator=g) * 4
 
     _assert_exact_at_two_inputs(lambda x: (2.7 / x, 0.3 / (x + 10), 1 / x, 2.7 / x.int().clamp(min=1)), make(), make)
+
+
+NONFINITE = torch.tensor([[float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1.5, -2.75, 3e38, -3.0, 0.25]])
+
+
+def test_heaviside_xlogy_logaddexp_hypot():
+    a = torch.cat([NONFINITE, torch.randn(1, 10) * 3, NONFINITE.flip(1)], 0)
+    b = torch.cat([NONFINITE.flip(1), NONFINITE, torch.randn(1, 10) * 3], 0)
+    assert_converts(lambda a, b: (torch.heaviside(a, b), a.heaviside(torch.tensor(0.5)), torch.xlogy(a, b.abs()),
+                                  torch.special.xlogy(a, 2.0), torch.xlogy(3.0, b.abs()), a.xlogy(b),
+                                  torch.logaddexp(a, b), a.logaddexp(b), torch.logaddexp2(a, b), torch.hypot(a, b),
+                                  a.hypot(b), torch.xlogy(a.nan_to_num().int(), 2)),
+                    [a, b], rtol=1e-6)
+
+
+def test_logaddexp_keeps_precision_far_apart_and_hypot_does_not_overflow():
+    a = torch.tensor([[0.0, 30.0, -30.0, 100.0, 1e30, 3e38, 1e-30, -80.0]])
+    b = torch.tensor([[1e-8, 0.0, 0.0, -100.0, 1e30, 3e38, 1e-30, -81.0]])
+    assert_converts(lambda a, b: (torch.logaddexp(a, b), torch.logaddexp2(a, b), torch.hypot(a, b)), [a, b],
+                    rtol=1e-6)
+
+
+def test_new_binary_ops_with_dynamic_batch():
+    from torch2trt.testing import assert_converts_dynamic_batch
+
+    assert_converts_dynamic_batch(
+        lambda a: torch.heaviside(a, a.flip(-1)) + torch.xlogy(a, a.abs() + 1) + torch.logaddexp(a, -a)
+        + torch.hypot(a, a * 2) + torch.nan_to_num(a / 0) + torch.sinc(a) + torch.frac(a),
+        torch.randn(2, 3, 4), torch.randn(3, 3, 4))

@@ -106,6 +106,10 @@ def test_expm1_log1p_keep_relative_precision_elementwise(fn):
     (lambda a: ~a, [XI], r"only bool \(TensorRT has no bitwise ops\)"),
     (lambda a: a.double().exp(), [X], r"exp in float64: TensorRT has no float64"),
     (lambda a: (a > 0).to(torch.uint8).neg(), [X], r"neg on torch.uint8: TensorRT has no plain"),
+    (lambda a: torch.signbit(a), [X], r"signbit: the sign bit of a NaN"),
+    (lambda a: a.copysign(-1.0), [X], r"copysign: the sign bit of a NaN"),
+    (lambda a: torch.erfc(a), [X], r"erfc: no TensorRT layer computes it .*1 - erf\(x\) loses"),
+    (lambda a: a.lgamma(), [X], r"lgamma: no TensorRT layer computes it"),
 ])
 def test_unary_refusals_say_why(fn, inputs, match):
     assert_refuses(fn, inputs, match)
@@ -117,3 +121,35 @@ def test_unary_with_dynamic_batch():
     assert_converts_dynamic_batch(lambda a: torch.log1p(a.abs()) + torch.expm1(a) + torch.trunc(a * 3) + a.rsqrt()
                                   + torch.log2(a.abs()) + torch.isnan(a) + a.square(),
                                   torch.rand(2, 3, 4) + 0.1, torch.rand(3, 3, 4) + 0.1)
+
+
+SPECIAL = torch.tensor([[float("nan"), float("inf"), -float("inf"), 0.0, -0.0, 1.5, -2.75, 1e30, -3.0, 0.25]] * 2)
+
+
+def test_finiteness_predicates_and_nan_to_num():
+    assert_converts(lambda a: (torch.isfinite(a), a.isfinite(), torch.isposinf(a), a.isneginf(), torch.nan_to_num(a),
+                               a.nan_to_num(nan=1.5, posinf=2.0), torch.nan_to_num(a, 0.0, None, -7.0),
+                               a.clone().nan_to_num_(neginf=3.0), torch.isfinite(a > 0)),
+                    [SPECIAL])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.bool])
+def test_finiteness_predicates_and_nan_to_num_in_other_dtypes(dtype):
+    a = SPECIAL.nan_to_num(0.0, 100.0, -100.0).to(dtype) if dtype in (torch.int32, torch.int64, torch.bool) \
+        else SPECIAL.to(dtype)
+    assert_converts(lambda a: (torch.isfinite(a), torch.isposinf(a), torch.isneginf(a), torch.nan_to_num(a)), [a])
+
+
+def test_frac_angles_logit_sinc_exact_compositions():
+    x = torch.cat([SPECIAL, torch.randn(2, 10) * 5], 1)
+    p = torch.rand(2, 20) * 0.98 + 0.01
+    assert_converts(lambda a, p: (torch.frac(a), a.frac(), a.clone().frac_(), torch.deg2rad(a), a.rad2deg(),
+                                  torch.logit(p), p.logit(0.2), torch.special.logit(p, eps=0.05), torch.sinc(a),
+                                  torch.special.sinc(a), torch.deg2rad(a.nan_to_num().int())), [x, p])
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float16, 1e-3), (torch.bfloat16, 8e-3)])
+def test_frac_angles_logit_sinc_in_reduced_precision(dtype, rtol):
+    x, p = (torch.randn(2, 20) * 5).to(dtype), (torch.rand(2, 20) * 0.98 + 0.01).to(dtype)
+    assert_converts(lambda a, p: (torch.frac(a), torch.deg2rad(a), a.rad2deg(), torch.logit(p), torch.sinc(a)),
+                    [x, p], rtol=rtol)

@@ -499,3 +499,65 @@ def convert_copy_(ctx):
         return
     true = ctx.constant(torch.ones((1,) * rank, dtype=torch.bool))
     ctx.set_output(out, select(ctx, true, s, ctx.trt(dst, out.dtype, rank)))
+
+
+@tensorrt_converter(spellings("heaviside"))
+def convert_heaviside(ctx):
+    """x == 0 ? values : (x > 0), in x's dtype (NaN gives 0, as PyTorch's)."""
+    x, values = ctx.get_arg("input", 0), ctx.get_arg("values", 1)
+    out = ctx.method_return
+    require_arithmetic_dtype(ctx, out.dtype)
+    xt = ctx.trt(x, out.dtype)
+    step = ctx.cast(elementwise(ctx, xt, 0, E.GREATER, out.dtype), out.dtype)
+    ctx.set_output(out, select(ctx, elementwise(ctx, xt, 0, E.EQUAL, out.dtype), ctx.trt(values, out.dtype), step))
+
+
+@tensorrt_converter(spellings("xlogy") + [torch.special.xlogy])
+def convert_xlogy(ctx):
+    """isnan(y) ? NaN : x == 0 ? 0 : x * log(y), computed in float32 for reduced floats and rounded once."""
+    x, y = ctx.get_arg("input", 0), ctx.get_arg("other", 1)
+    x, y, dt = _as_compute(ctx, x, y)
+    xt, yt = ctx.trt(x, dt), ctx.trt(y, dt)
+    product = elementwise(ctx, xt, unary(ctx, yt, U.LOG), E.PROD, dt)
+    y0 = select(ctx, elementwise(ctx, xt, 0.0, E.EQUAL, dt), ctx.trt(0.0, dt), product)
+    set_output_in_result_dtype(ctx, select(ctx, unary(ctx, yt, U.ISNAN), ctx.trt(math.nan, dt), y0))
+
+
+def _logaddexp(base2: bool):
+    def convert(ctx):
+        """a == b == +-inf ? a : max(a, b) + log1p(exp(-|a - b|)) (base 2: exp2, and the log1p over log 2), as
+        PyTorch's; log1p keeps the relative precision of results near 0."""
+        a, b, dt = _as_compute(ctx, ctx.get_arg("input", 0), ctx.get_arg("other", 1))
+        a, b = ctx.trt(a, dt), ctx.trt(b, dt)
+        gap = unary(ctx, unary(ctx, elementwise(ctx, a, b, E.SUB, dt), U.ABS), U.NEG)
+        e = elementwise(ctx, 2.0, gap, E.POW, dt) if base2 else unary(ctx, gap, U.EXP)
+        tail = layers.log1p(ctx, e, dt)
+        if base2:
+            tail = elementwise(ctx, tail, 1 / math.log(2), E.PROD, dt)
+        y = elementwise(ctx, elementwise(ctx, a, b, E.MAX, dt), tail, E.SUM, dt)
+        same_inf = elementwise(ctx, unary(ctx, a, U.ISINF), elementwise(ctx, a, b, E.EQUAL, dt), E.AND, torch.bool)
+        set_output_in_result_dtype(ctx, select(ctx, same_inf, a, y))
+
+    return convert
+
+
+tensorrt_converter(spellings("logaddexp"))(_logaddexp(False))
+tensorrt_converter(spellings("logaddexp2"))(_logaddexp(True))
+
+
+@tensorrt_converter(spellings("hypot"))
+def convert_hypot(ctx):
+    """sqrt(a^2 + b^2) without overflow or underflow: m * sqrt(1 + (n / m)^2) for m = max(|a|, |b|), n = min;
+    inf if either is infinite (even with a NaN), else NaN if either is NaN, 0 where both are 0 (std::hypot's
+    rules; within an ulp or two of its value)."""
+    a, b, dt = _as_compute(ctx, ctx.get_arg("input", 0), ctx.get_arg("other", 1))
+    a, b = unary(ctx, ctx.trt(a, dt), U.ABS), unary(ctx, ctx.trt(b, dt), U.ABS)
+    m, n = elementwise(ctx, a, b, E.MAX, dt), elementwise(ctx, a, b, E.MIN, dt)
+    r = elementwise(ctx, n, m, E.DIV, dt)
+    y = elementwise(ctx, m, unary(ctx, elementwise(ctx, elementwise(ctx, r, r, E.PROD, dt), 1.0, E.SUM, dt), U.SQRT),
+                    E.PROD, dt)
+    y = select(ctx, elementwise(ctx, m, 0.0, E.EQUAL, dt), ctx.trt(0.0, dt), y)
+    nan = elementwise(ctx, unary(ctx, a, U.ISNAN), unary(ctx, b, U.ISNAN), E.OR, torch.bool)
+    y = select(ctx, nan, ctx.trt(math.nan, dt), y)
+    inf = elementwise(ctx, unary(ctx, a, U.ISINF), unary(ctx, b, U.ISINF), E.OR, torch.bool)
+    set_output_in_result_dtype(ctx, select(ctx, inf, ctx.trt(math.inf, dt), y))

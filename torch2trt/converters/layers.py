@@ -6,6 +6,7 @@ not register converters nor read the traced call's arguments."""
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -102,6 +103,18 @@ def select(ctx, cond, a, b):
     layer = ctx.network.add_select(tc, ta, tb)
     ctx.name_layer(layer, "select")
     return layer.get_output(0)
+
+
+def log1p(ctx, x, dtype: torch.dtype):
+    """log1p(x) = x                      where u = 1 + x rounds to 1 (and at x = inf),
+                  log(u) * (x / (u - 1))  elsewhere (Goldberg: the ratio cancels the rounding of 1 + x, so
+                  small x keep full relative precision; log(1 + x) alone loses all of it)."""
+    u = elementwise(ctx, x, 1.0, E.SUM, dtype)
+    d = elementwise(ctx, u, 1.0, E.SUB, dtype)
+    y = elementwise(ctx, unary(ctx, u, U.LOG), elementwise(ctx, x, d, E.DIV, dtype), E.PROD, dtype)
+    plain = elementwise(ctx, elementwise(ctx, u, 1.0, E.EQUAL, dtype), elementwise(ctx, u, math.inf, E.EQUAL, dtype),
+                        E.OR, torch.bool)
+    return select(ctx, plain, x, y)
 
 
 # ---- reductions ---------------------------------------------------------------------------------------------------

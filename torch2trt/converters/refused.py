@@ -28,6 +28,12 @@ REFUSED: dict[str, str] = {
     "torch.mode": _MODE,
     "torch.Tensor.mode": _MODE,
 }
+_SIGN = ("the sign bit of a NaN (and so PyTorch's answer for -NaN) cannot be read by TensorRT layers, which have no "
+         "bitcast; where no NaN reaches it, torch.where(y < 0, -x.abs(), x.abs()) is exact apart from -0.0")
+_SPECIAL = "no TensorRT layer computes it and no exact composition is implemented"
+for _name, _reason in (("signbit", _SIGN), ("copysign", _SIGN), ("erfc", f"{_SPECIAL} (1 - erf(x) loses all relative "
+                       "precision for large x)"), ("erfinv", _SPECIAL), ("lgamma", _SPECIAL), ("digamma", _SPECIAL)):
+    REFUSED[f"torch.{_name}"] = REFUSED[f"torch.Tensor.{_name}"] = _reason
 
 
 def _refuse(reason: str):

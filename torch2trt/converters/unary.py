@@ -12,8 +12,10 @@ from ..tracing.registry import spellings, tensorrt_converter
 from .layers import (
     E,
     U,
+    dtype_of,
     elementwise,
     float_input,
+    log1p,
     require_arithmetic_dtype,
     select,
     set_output_in_result_dtype,
@@ -110,16 +112,8 @@ tensorrt_converter(spellings("log10"))(_log_base(10.0))
 
 @tensorrt_converter(spellings("log1p") + [torch.special.log1p])
 def convert_log1p(ctx):
-    """log1p(x) = x                      where u = 1 + x rounds to 1 (and at x = inf),
-                  log(u) * (x / (u - 1))  elsewhere (Goldberg: the ratio cancels the rounding of 1 + x, so
-                  small x keep full relative precision; log(1 + x) alone loses all of it)."""
     x, dt = _float_input(ctx)
-    u = elementwise(ctx, x, 1.0, E.SUM, dt)
-    d = elementwise(ctx, u, 1.0, E.SUB, dt)
-    y = elementwise(ctx, unary(ctx, u, U.LOG), elementwise(ctx, x, d, E.DIV, dt), E.PROD, dt)
-    plain = elementwise(ctx, elementwise(ctx, u, 1.0, E.EQUAL, dt), elementwise(ctx, u, math.inf, E.EQUAL, dt), E.OR,
-                        torch.bool)
-    set_output_in_result_dtype(ctx, select(ctx, plain, x, y))
+    set_output_in_result_dtype(ctx, log1p(ctx, x, dt))
 
 
 @tensorrt_converter(spellings("expm1") + [torch.special.expm1])
@@ -179,6 +173,105 @@ def _convert_predicate(op):
 
 tensorrt_converter(spellings("isnan"))(_convert_predicate(U.ISNAN))
 tensorrt_converter(spellings("isinf"))(_convert_predicate(U.ISINF))
+
+
+def _equals(value):
+    def test(ctx, x):
+        return elementwise(ctx, x, value, E.EQUAL, dtype_of(x))
+
+    return test
+
+
+def _finite(ctx, x):
+    return unary(ctx, elementwise(ctx, unary(ctx, x, U.ISNAN), unary(ctx, x, U.ISINF), E.OR, torch.bool), U.NOT)
+
+
+# predicate -> (its value on integers and bools, its test on floats)
+_FINITENESS = {"isfinite": (True, _finite), "isposinf": (False, _equals(math.inf)),
+               "isneginf": (False, _equals(-math.inf))}
+
+
+def _convert_finiteness(on_integers, test):
+    def convert(ctx):
+        x = ctx.get_arg("input", 0)
+        if not x.dtype.is_floating_point:   # integers and bools are always finite: x == x, or not that
+            xt = ctx.trt(x, torch.int32 if x.dtype in (torch.bool, torch.uint8, torch.int8) else None)
+            same = elementwise(ctx, xt, xt, E.EQUAL)
+            ctx.set_output(ctx.method_return, same if on_integers else unary(ctx, same, U.NOT))
+            return
+        ctx.set_output(ctx.method_return, test(ctx, ctx.trt(x)))
+
+    return convert
+
+
+for _name, (_ints, _test) in _FINITENESS.items():
+    tensorrt_converter(spellings(_name))(_convert_finiteness(_ints, _test))
+
+
+@tensorrt_converter(spellings("nan_to_num"))
+def convert_nan_to_num(ctx):
+    """NaN -> nan, +inf -> posinf, -inf -> neginf (default: the dtype's largest and smallest), each rounded to the
+    dtype; integers and bools are unchanged."""
+    x = ctx.get_arg("input", 0)
+    out = ctx.method_return
+    if not out.dtype.is_floating_point:
+        ctx.set_output(out, ctx.trt(x))
+        return
+    info = torch.finfo(out.dtype)
+    nan, pos, neg = (ctx.get_arg(k, i, None) for k, i in (("nan", 1), ("posinf", 2), ("neginf", 3)))
+    xt = ctx.trt(x)
+    y = select(ctx, unary(ctx, xt, U.ISNAN), ctx.trt(0.0 if nan is None else nan, out.dtype), xt)
+    y = select(ctx, _equals(math.inf)(ctx, xt), ctx.trt(info.max if pos is None else pos, out.dtype), y)
+    neg = ctx.trt(info.min if neg is None else neg, out.dtype)
+    ctx.set_output(out, select(ctx, _equals(-math.inf)(ctx, xt), neg, y))
+
+
+@tensorrt_converter(spellings("frac"))
+def convert_frac(ctx):
+    """x - trunc(x) (exact in every float dtype; inf gives NaN, as PyTorch's)."""
+    out = ctx.method_return
+    x = ctx.trt(ctx.get_arg("input", 0), out.dtype)
+    require_arithmetic_dtype(ctx, out.dtype)
+    trunc = select(ctx, elementwise(ctx, x, 0.0, E.LESS, out.dtype), unary(ctx, x, U.CEIL), unary(ctx, x, U.FLOOR))
+    ctx.set_output(out, elementwise(ctx, x, trunc, E.SUB, out.dtype))
+
+
+def _angle(factor: float):
+    def convert(ctx):
+        """x * factor: PyTorch multiplies by the constant as a scalar (float32, rounded once; integers promote)."""
+        x, dt = _float_input(ctx)
+        set_output_in_result_dtype(ctx, elementwise(ctx, x, factor, E.PROD, dt))
+
+    return convert
+
+
+tensorrt_converter(spellings("deg2rad"))(_angle(math.pi / 180))
+tensorrt_converter(spellings("rad2deg"))(_angle(180 / math.pi))
+
+
+@tensorrt_converter(spellings("logit") + [torch.special.logit])
+def convert_logit(ctx):
+    """log(x / (1 - x)), x first clamped to [eps, 1 - eps] (both in the dtype) when eps is given; NaN stays NaN."""
+    out = ctx.method_return
+    eps = ctx.get_arg("eps", 1, None)
+    x = ctx.trt(ctx.get_arg("input", 0), out.dtype)
+    if eps is not None:
+        lo = float(torch.tensor(eps, dtype=out.dtype))
+        hi = float(1 - torch.tensor(lo, dtype=out.dtype))
+        x = select(ctx, elementwise(ctx, x, lo, E.LESS, out.dtype), ctx.trt(lo, out.dtype),
+                   select(ctx, elementwise(ctx, x, hi, E.GREATER, out.dtype), ctx.trt(hi, out.dtype), x))
+    x, dt = float_input(ctx, x, out.dtype)
+    set_output_in_result_dtype(ctx, unary(ctx, elementwise(ctx, x, elementwise(ctx, 1.0, x, E.SUB, dt), E.DIV, dt),
+                                          U.LOG))
+
+
+@tensorrt_converter(spellings("sinc") + [torch.special.sinc])
+def convert_sinc(ctx):
+    """x == 0 ? 1 : sin(pi x) / (pi x), the product in float32 (PyTorch's opmath)."""
+    x, dt = _float_input(ctx)
+    product = elementwise(ctx, x, math.pi, E.PROD, dt)
+    y = elementwise(ctx, unary(ctx, product, U.SIN), product, E.DIV, dt)
+    set_output_in_result_dtype(ctx, select(ctx, elementwise(ctx, x, 0.0, E.EQUAL, dt), ctx.trt(1.0, dt), y))
 
 
 @tensorrt_converter(spellings("logical_not") + spellings("bitwise_not") + [torch.Tensor.__invert__])
