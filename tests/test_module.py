@@ -293,3 +293,25 @@ def test_inputs_are_taken_by_keyword_as_their_names_and_bad_keywords_are_input_e
             m(x, a=x)
         with pytest.raises(InputError, match=r"missing \['b'\]"):
             m(a=x)
+
+
+def test_engine_and_context_are_the_originals_attributes(model_trt, monkeypatch):
+    # the original torch2trt's TRTModule.engine / .context: None where no engine can run (this machine) ...
+    from torch2trt import backend
+
+    assert model_trt.engine is None and model_trt.context is None and TRTModule().engine is None
+    # ... and the deserialized engine, loaded on first access, where one can (a test double of the loading)
+    monkeypatch.setattr(backend, "engine_runnable_here", lambda: (True, ""))
+    loaded = []
+
+    def load(device):
+        loaded.append(device)
+        model_trt._engine, model_trt._context = FakeEngine(), FakeContext()
+
+    monkeypatch.setattr(model_trt, "_load_engine", load)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    try:
+        assert isinstance(model_trt.engine, FakeEngine) and isinstance(model_trt.context, FakeContext)
+        assert model_trt.engine is model_trt.engine and loaded == [torch.device("cuda", 0)]
+    finally:
+        model_trt._engine = model_trt._context = None

@@ -198,6 +198,21 @@ class TRTModule(torch.nn.Module):
             self.rebuild()
 
     # ---- the GPU path ----------------------------------------------------------------------------
+    @property
+    def engine(self):
+        """The deserialized TensorRT engine (ICudaEngine), as the original torch2trt's `TRTModule.engine`: loaded
+        on the current CUDA device when first asked for where the engine can run; None where it cannot (no GPU the
+        backend supports: `engine_bytes` holds the serialized plan)."""
+        if self._engine is None and self._engine_runnable()[0]:
+            self._ensure_engine()
+            self._load_engine(torch.device("cuda", torch.cuda.current_device()))
+        return self._engine
+
+    @property
+    def context(self):
+        """The engine's execution context (the original's `TRTModule.context`), or None where no engine runs."""
+        return self._context if self.engine is not None else None
+
     def _load_engine(self, device: torch.device) -> None:
         with torch.cuda.device(device):
             runtime = trt.Runtime(trt.Logger(trt.Logger.ERROR))
