@@ -258,3 +258,40 @@ def test_max_batch_size_is_checked_against_the_sample_and_other_profile_argument
     with pytest.raises(ValueError, match="max_batch_size cannot be combined with min_shapes"):
         torch2trt(FunctionModule(lambda x: x + 1).eval(), [torch.randn(1, 3)], max_batch_size=2,
                   min_shapes=[(1, 3)], max_shapes=[(2, 3)])
+
+
+def test_a_dataset_of_inputs_gives_the_profile_as_in_the_original():
+    # the original torch2trt's torch2trt(model, ListDataset): traced with item 0, min/max per axis over the items,
+    # opt the item with the median number of elements; here also verified on the items
+    from torch2trt import ListDataset
+
+    model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU()).eval()
+    dataset = ListDataset()
+    for shape in ((1, 3, 32, 32), (1, 3, 16, 24), (1, 3, 20, 16), (4, 3, 8, 8)):   # numels 3072, 1152, 960, 768
+        dataset.insert((torch.randn(shape),))
+    m = torch2trt(model, dataset)
+    spec = m.input_specs[0]
+    assert (spec.min, spec.opt, spec.max) == ([1, 3, 8, 8], [1, 3, 16, 24], [4, 3, 32, 32])
+    assert m.verification.compared == 4                        # verified on the dataset's own items
+    assert [tuple(r.inputs[0].shape) for r in m.verification.runs] == [tuple(d[0].shape) for d in dataset.items]
+    for shape in ((1, 3, 32, 32), (3, 3, 9, 31), (4, 3, 8, 8)):
+        x = torch.randn(shape)
+        torch.testing.assert_close(run_reference(m, [x]), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_a_dataset_records_a_models_calls_and_must_be_consistent():
+    from torch2trt import ListDataset
+
+    model = nn.Linear(4, 2).eval()
+    dataset = ListDataset()
+    with dataset.record(model):
+        model(torch.randn(2, 4))
+        model(torch.randn(5, 4))
+    model(torch.randn(9, 4))                                    # outside the block: not recorded
+    assert [tuple(item[0].shape) for item in dataset.items] == [(2, 4), (5, 4)]
+    m = torch2trt(model, dataset)
+    assert (m.input_specs[0].min, m.input_specs[0].max) == ([2, 4], [5, 4])
+    with pytest.raises(ValueError, match="the dataset is empty"):
+        torch2trt(model, ListDataset())
+    with pytest.raises(ValueError, match="item 1 is not structured like item 0"):
+        torch2trt(model, ListDataset([(torch.randn(2, 4),), (torch.randn(2, 4, 1),)]))

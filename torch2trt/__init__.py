@@ -8,6 +8,7 @@ from . import converters  # noqa: F401  (registers the built-in converters)
 from .backend import trt  # noqa: F401  (converters: `from torch2trt import trt`)
 from .check import check  # noqa: E402
 from .convert import torch2trt
+from .dataset import Dataset, ListDataset
 from .errors import ConversionError, EngineBuildError, InputError, StateError, TRTModuleError, UnsupportedArgument
 from .fallback import load_fallback
 from .runtime.module import TRTModule, load
@@ -24,4 +25,4 @@ if "torch._dynamo" in __import__("sys").modules:  # else the torch_dynamo_backen
 
 __all__ = ["torch2trt", "check", "load", "load_fallback", "TRTModule", "tensorrt_converter", "unregister_converter",
            "trt", "ConversionContext", "ConversionError", "UnsupportedArgument", "EngineBuildError", "InputError",
-           "StateError", "TRTModuleError"]
+           "StateError", "TRTModuleError", "Dataset", "ListDataset"]

@@ -13,6 +13,8 @@ from typing import Any, Sequence
 import torch
 
 from . import backend, quantization, structure
+from .dataset import Dataset
+from .dataset import profile_from as dataset_profile
 from .dtypes import name as dtype_name
 from .errors import ConversionError
 from .network.inspect import read_network
@@ -55,8 +57,10 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     """Convert `module` into a TensorRT engine traced with the sample `inputs`.
 
     `inputs` is a list/tuple of the model's positional arguments (tensors or nested lists/tuples/dicts
-    of tensors, and plain values). The returned TRTModule takes and returns the same structures; dicts are
-    bound by key, and a call whose structure or non-tensor values differ from the sample's is an InputError.
+    of tensors, and plain values), or a torch2trt.dataset.Dataset of such tuples (the original's form: traced with
+    the first, the profile from all of them, verified on up to 8 of them). The returned TRTModule takes and
+    returns the same structures; dicts are bound by key, and a call whose structure or non-tensor values differ
+    from the sample's is an InputError.
 
     `dtype` (float32, float16 or bfloat16; `fp16_mode=True` means float16) sets the precision of the
     weights and activations inside the network; its inputs and outputs keep the dtypes of the sample
@@ -87,6 +91,12 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     TRTModules, the rest runs in PyTorch; `min_block_size` (parameters), `torch_executed_modules` (paths, class
     names or classes) and `data_dependent_max` select the parts; `hybrid.fallback_report()` says what runs where.
     """
+    if isinstance(inputs, Dataset):   # the original's torch2trt(model, dataset): profile and checks from its items
+        if max_batch_size is not None:
+            raise ValueError("max_batch_size with a dataset: the dataset's items give the profile; pass one of them")
+        inputs, min_shapes, opt_shapes, max_shapes, items = dataset_profile(inputs, min_shapes, opt_shapes,
+                                                                            max_shapes, verify_inputs)
+        verify_inputs = items if verify else verify_inputs
     if fallback:
         from .fallback import convert_fallback
 
