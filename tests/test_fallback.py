@@ -18,7 +18,7 @@ def stack(cin: int, cout: int) -> nn.Sequential:
 
 
 class NoConverter(nn.Module):
-    """torch.lgamma has no converter."""
+    """torch.lgamma cannot be converted (refused with its reason)."""
 
     def forward(self, x):
         return torch.lgamma(x + 1.5)
@@ -107,7 +107,7 @@ def test_report_lists_every_part_with_its_share_and_reason():
     assert rows["a"].kind == rows["b"].kind == "TensorRT"
     assert rows["a"].parameters == sum(p.numel() for p in model.a.parameters())
     assert rows["b"].share == pytest.approx(sum(p.numel() for p in model.b.parameters()) / total, abs=0)
-    assert rows[""].kind == "PyTorch" and "torch.lgamma: no converter" in rows[""].reason
+    assert rows[""].kind == "PyTorch" and "torch.lgamma: no TensorRT layer computes it" in rows[""].reason
     assert rows["odd"].kind == "PyTorch" and "min_block_size" in rows["odd"].reason
     assert sum(p.share for p in rows.values()) == pytest.approx(1.0, rel=1e-12)
     text = str(hybrid.fallback_report())
@@ -309,7 +309,7 @@ def test_cli_convert_fallback_prints_the_report_and_saves_a_loadable_hybrid(tmp_
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "TensorRT runs 100.0% of the parameters (2 TensorRT part(s))" in printed
-    assert "| PyTorch | <model> |" in printed and "torch.lgamma: no converter" in printed
+    assert "| PyTorch | <model> |" in printed and "torch.lgamma: no TensorRT layer computes it" in printed
     loaded = load_fallback(eval_model(Sandwich, seed=3), out)
     x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
