@@ -69,8 +69,9 @@ def convert_view_as(ctx):
         ctx.set_output(out, _reshape_output(ctx, x, out, lambda xt: list(out.shape)))
 
 
-@tensorrt_converter([torch.flatten, torch.Tensor.flatten])
+@tensorrt_converter([torch.flatten, torch.Tensor.flatten, torch.ravel, torch.Tensor.ravel])
 def convert_flatten(ctx):
+    """flatten(start_dim, end_dim); ravel() is flatten() (no arguments, so the defaults apply)."""
     x, out = ctx.get_arg("input", 0), ctx.method_return
     start, end = ctx.get_arg("start_dim", 1, 0), ctx.get_arg("end_dim", 2, -1)
     rank = max(x.dim(), 1)
@@ -351,7 +352,27 @@ def convert_unbind(ctx):
         ctx.set_output(o, reshape(ctx, slice_axis(ctx, xt, dim, i, 1), dims[:dim] + dims[dim + 1:]))
 
 
-@tensorrt_converter(spellings("narrow"))
+@tensorrt_converter([torch.select, torch.Tensor.select])
+def convert_select(ctx):
+    """One element along `dim` (a SLICE of size 1, then the axis dropped). Along a dynamic axis a negative index is
+    n + index, computed in the network, and an assertion checks at run time that the index is in range."""
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    dim, index = ctx.get_arg("dim", 1), ctx.get_arg("index", 2)
+    if not isinstance(dim, int):
+        raise ctx.unsupported(f"{ctx.method_name}(dim={dim!r}): named dimensions are not supported")
+    dim = ctx.normalize_dim(dim, x.dim())
+    xt = ctx.trt(x)
+    n = sample_dims(ctx, xt, x.shape)[dim]
+    if not is_static(n) and is_static(index):  # n > index, or n >= -index for a negative index
+        need = f">= {-index}" if index < 0 else f"> {index}"
+        below = -index - 1 if index < 0 else index
+        assert_dims(ctx, True, _compare_dims(ctx, n, below, trt.ElementWiseOperation.GREATER),
+                    f"{ctx.method_name}({dim}, {index}) along dynamic axis {dim}: index {index} needs size {need}")
+    dims = input_dims(ctx, xt)
+    ctx.set_output(out, reshape(ctx, slice_axis(ctx, xt, dim, wrap_index(index, n), 1), dims[:dim] + dims[dim + 1:]))
+
+
+@tensorrt_converter(spellings("narrow") + spellings("narrow_copy"))
 def convert_narrow(ctx):
     x, out = ctx.get_arg("input", 0), ctx.method_return
     dim, start, length = ctx.get_arg("dim", 1), ctx.get_arg("start", 2), ctx.get_arg("length", 3)
@@ -365,16 +386,46 @@ def convert_narrow(ctx):
     ctx.set_output(out, slice_axis(ctx, xt, dim, wrap_index(start, n), length))
 
 
+def _flipped(ctx, x, xt, dims):
+    """xt (the network tensor of x) reversed along `dims` (non-negative): one SLICE with stride -1 there."""
+    shape = sample_dims(ctx, xt, x.shape)
+    starts = [shape[i] - 1 if i in dims else 0 for i in range(x.dim())]
+    strides = [-1 if i in dims else 1 for i in range(x.dim())]
+    return slice_layer(ctx, xt, starts, input_dims(ctx, xt), strides, "flip")
+
+
 @tensorrt_converter(spellings("flip"))
 def convert_flip(ctx):
     x, out = ctx.get_arg("input", 0), ctx.method_return
     dims = ctx.get_arg("dims", 1)
     dims = {ctx.normalize_dim(d, x.dim()) for d in (dims if isinstance(dims, (list, tuple)) else [dims])}
+    ctx.set_output(out, _flipped(ctx, x, ctx.trt(x), dims))
+
+
+_FLIP_AXIS = {"fliplr": 1, "flipud": 0}
+
+
+@tensorrt_converter(spellings("fliplr") + spellings("flipud"))
+def convert_fliplr_flipud(ctx):
+    x = ctx.get_arg("input", 0)
+    ctx.set_output(ctx.method_return, _flipped(ctx, x, ctx.trt(x), {_FLIP_AXIS[ctx.method_name.rsplit(".", 1)[-1]]}))
+
+
+@tensorrt_converter(spellings("rot90"))
+def convert_rot90(ctx):
+    """PyTorch's definition by k % 4: 1 is flip(dims[1]) then transpose(dims[0], dims[1]); 2 is flip(dims); 3 is
+    flip(dims[0]) then the transpose; 0 is x itself."""
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    k, dims = ctx.get_arg("k", 1, 1) % 4, ctx.get_arg("dims", 2, (0, 1))
+    d0, d1 = (ctx.normalize_dim(d, x.dim()) for d in dims)
     xt = ctx.trt(x)
-    shape = sample_dims(ctx, xt, x.shape)
-    starts = [shape[i] - 1 if i in dims else 0 for i in range(x.dim())]
-    strides = [-1 if i in dims else 1 for i in range(x.dim())]
-    ctx.set_output(out, slice_layer(ctx, xt, starts, input_dims(ctx, xt), strides, "flip"))
+    if k:
+        xt = _flipped(ctx, x, xt, {1: {d1}, 2: {d0, d1}, 3: {d0}}[k])
+    if k % 2:
+        perm = list(range(x.dim()))
+        perm[d0], perm[d1] = d1, d0
+        xt = transpose(ctx, xt, perm)
+    ctx.set_output(out, xt)
 
 
 @tensorrt_converter(spellings("roll"))
