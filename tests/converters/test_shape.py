@@ -70,7 +70,7 @@ CASES = {
         "vstack(1-d, 2-d)": torch.vstack((a[0, 0, 0], a[0, 0])), "vstack(0-d)": torch.vstack([a[0, 0, 0, 0]] * 2),
         "row_stack": torch.row_stack([a, a[:1]]), "dstack(1-d)": torch.dstack([a[0, 0, 0], a[0, 0, 1]]),
         "dstack(2-d, 3-d)": torch.dstack([a[0, 0], a[0, 1, :, :, None]]), "dstack(0-d)": torch.dstack([a[0, 0, 0, 0]]),
-        "dstack(4-d)": torch.dstack([a, a[:, :, :, :1]]),
+        "dstack(4-d)": torch.dstack([a, a[:, :, :1]]),
         "column_stack(1-d, 2-d)": torch.column_stack([a[0, 0, 0], a[0, 0, :3]]),
         "column_stack(0-d)": torch.column_stack((a[0, 0, 0, 0], a[0, 0, 0, 1])),
         "column_stack(4-d)": torch.column_stack([a, a])},
@@ -282,3 +282,16 @@ def test_select_along_a_dynamic_axis_checks_the_index_at_run_time():
         for n in bad:
             with pytest.raises(Exception, match=match):
                 run_reference(m, [torch.randn(3, n, 4, 3)])
+
+
+def test_hstack_skips_legacy_empty_1d_tensors_as_cat_does():
+    assert_converts(lambda a: {"hstack": torch.hstack([torch.ones(0), a[0, 0]]),
+                               "cat": torch.cat([torch.ones(0), a[0, 0]])}, [X])
+
+
+def test_broadcast_tensors_refuses_an_input_returned_unchanged_whose_dynamic_dims_may_broadcast():
+    """At the sample both batches are 2, so PyTorch returns the inputs themselves; at batches 1 and 3 the first
+    would be broadcast, and one Python tensor cannot hold both values."""
+    assert_refuses(lambda a, b: torch.broadcast_tensors(a, b), [torch.randn(2, 3), torch.randn(2, 3)],
+                   r"broadcast_tensors: input 0 \(shape \(2, 3\)\) is returned unchanged at the sample, but its "
+                   r"dynamic dims may need broadcasting", min_shapes=[(1, 3), (1, 3)], max_shapes=[(4, 3), (4, 3)])

@@ -10,11 +10,12 @@ import torch
 from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import spellings, tensorrt_converter
-from ..tracing.shapes import DynDim
+from ..tracing.shapes import DynDim, over_profile
 from .layers import (
     assert_dims,
     broadcast_to,
     concat,
+    dim_max,
     dim_min,
     input_dims,
     is_static,
@@ -208,13 +209,17 @@ def _cat_dim(ctx):
     return kw.get("dim", kw.get("axis", ctx.method_args[1] if len(ctx.method_args) > 1 else 0))
 
 
+def _skipped_by_cat(t, out) -> bool:
+    """PyTorch skips legacy empty 1-d tensors (shape (0,)) in cat (unless the result is 1-d)."""
+    return t.dim() == 1 and t.numel() == 0 and out.dim() != 1
+
+
 @tensorrt_converter([torch.cat, torch.concat, torch.concatenate])
 def convert_cat(ctx):
     tensors, dim, out = ctx.get_arg("tensors", 0), _cat_dim(ctx), ctx.method_return
     if not isinstance(dim, int):
         raise ctx.unsupported(f"{ctx.method_name}(dim={dim!r}): named dimensions are not supported")
-    # PyTorch skips legacy empty 1-d tensors (shape (0,)) in cat
-    parts = [t for t in tensors if not (t.dim() == 1 and t.numel() == 0 and out.dim() != 1)]
+    parts = [t for t in tensors if not _skipped_by_cat(t, out)]
     ctx.set_output(out, concat(ctx, [ctx.trt(t, out.dtype) for t in parts], dim % out.dim()))
 
 
@@ -228,6 +233,102 @@ def convert_stack(ctx):
         dims = input_dims(ctx, it)
         parts.append(reshape(ctx, it, dims[:dim] + [1] + dims[dim:]))
     ctx.set_output(out, concat(ctx, parts, dim))
+
+
+def _tensors_arg(ctx) -> list:
+    """f(x), f(x, y, ...) or f([x, y, ...]) -> the tensors."""
+    args = ctx.method_args
+    return list(args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args)
+
+
+def _atleast(ctx, t, n: int, dtype=None):
+    """The network tensor of atleast_{n}d(t): size-1 axes in front, except that atleast_3d makes (k,) (1, k, 1)
+    and (m, k) (m, k, 1), as PyTorch does."""
+    tt = ctx.trt(t, dtype)
+    dims = input_dims(ctx, tt)
+    if len(dims) >= n:
+        return tt
+    if n == 3 and dims:
+        return reshape(ctx, tt, ([1] if len(dims) == 1 else []) + dims + [1])
+    return reshape(ctx, tt, [1] * (n - len(dims)) + dims)
+
+
+@tensorrt_converter([torch.atleast_1d, torch.atleast_2d, torch.atleast_3d])
+def convert_atleast(ctx):
+    """One tensor gives a tensor; several, or a list/tuple of them, give a tuple (PyTorch's result says which)."""
+    n, outs = int(ctx.method_name[-2]), ctx.method_return
+    for t, o in zip(_tensors_arg(ctx), outs if isinstance(outs, (list, tuple)) else [outs], strict=True):
+        ctx.set_output(o, _atleast(ctx, t, n))
+
+
+# name -> (the atleast_Nd applied first, the concatenation axis); hstack's axis is 0 for 1-d tensors, else 1, and
+# column_stack makes 0-d / 1-d tensors columns (k, 1) instead
+_STACKS = {"hstack": (1, None), "vstack": (2, 0), "row_stack": (2, 0), "dstack": (3, 2), "column_stack": (None, 1)}
+
+
+@tensorrt_converter([torch.hstack, torch.vstack, torch.row_stack, torch.dstack, torch.column_stack])
+def convert_hstack_vstack_dstack(ctx):
+    tensors, out = ctx.get_arg("tensors", 0), ctx.method_return
+    n, dim = _STACKS[ctx.method_name.rsplit(".", 1)[-1]]
+    if n is None:  # column_stack
+        parts = [_atleast(ctx, t, 2, out.dtype) if t.dim() > 1 else
+                 reshape(ctx, ctx.trt(t, out.dtype), (input_dims(ctx, ctx.trt(t)) or [1]) + [1]) for t in tensors]
+    else:
+        parts = [_atleast(ctx, t, n, out.dtype) for t in tensors if not (n == 1 and _skipped_by_cat(t, out))]
+    if dim is None:
+        dim = 0 if max(tensors[0].dim(), 1) == 1 else 1
+    ctx.set_output(out, concat(ctx, parts, dim))
+
+
+@tensorrt_converter([torch.broadcast_tensors])
+def convert_broadcast_tensors(ctx):
+    """Each input broadcast to the common shape: per axis the static size other than 1 if any, else the largest of
+    the dynamic sizes (they are 1 or that size, or PyTorch would refuse), else 1."""
+    tensors, outs = _tensors_arg(ctx), ctx.method_return
+    rank = outs[0].dim()
+    its = [ctx.unsqueeze_to_rank(ctx.trt(t), rank) for t in tensors]
+    columns = zip(*[sample_dims(ctx, it, (1,) * (rank - t.dim()) + tuple(t.shape)) for t, it in zip(tensors, its)])
+    sizes = []
+    for column in columns:
+        static = [d for d in column if is_static(d) and d != 1]
+        dynamic = [d for d in column if not is_static(d)]
+        size = static[0] if static else dynamic[0] if dynamic else 1
+        for d in dynamic[1:] if not static else []:
+            size = dim_max(ctx, size, d)
+        sizes.append(size)
+    for i, (o, t, it) in enumerate(zip(outs, tensors, its, strict=True)):
+        if o is not t:
+            ctx.set_output(o, it if trt_dims(it) == tuple(sizes) else broadcast_to(ctx, it, sizes))
+        elif not _same_over_profile(ctx, sample_dims(ctx, it, t.shape), sizes):
+            # PyTorch returns an input that needs no broadcasting itself; one Python tensor has one network value
+            raise ctx.unsupported(f"{ctx.method_name}: input {i} (shape {tuple(t.shape)}) is returned unchanged at "
+                                  "the sample, but its dynamic dims may need broadcasting at other shapes of the "
+                                  "profile; use expand() on it instead")
+
+
+def _same_over_profile(ctx, a: list, b: list) -> bool:
+    """Sizes a[i] == b[i] at every shape of the profile (False where that cannot be decided)."""
+    for x, y in zip(a, b):
+        if is_static(x) and is_static(y):
+            if x != y:
+                return False
+            continue
+        rows = over_profile(ctx, [x, y])
+        if rows is None or any(u != v for _, (u, v) in rows):
+            return False
+    return True
+
+
+@tensorrt_converter(spellings("channel_shuffle") + spellings("native_channel_shuffle"))
+def convert_channel_shuffle(ctx):
+    """(B, C, *rest) -> (B, g, C / g, *rest), axes 1 and 2 swapped, back to (B, C, *rest); any axis may be dynamic.
+    nn.ChannelShuffle calls F.channel_shuffle (torch.channel_shuffle), so it needs no converter of its own."""
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    groups = ctx.get_arg("groups", 1)
+    xt = ctx.trt(x)
+    dims = input_dims(ctx, xt)
+    grouped = reshape(ctx, xt, [dims[0], groups, -1, *dims[2:]])
+    ctx.set_output(out, reshape(ctx, transpose(ctx, grouped, [0, 2, 1, *range(3, x.dim() + 1)]), dims))
 
 
 # ---- run-time checks of split counts (built with layers.assert_dims) ------------------------------------------
