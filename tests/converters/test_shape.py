@@ -49,7 +49,7 @@ CASES = {
     "select": lambda a: {"select(1, 2)": a.select(1, 2), "torch.select(-1, -1)": torch.select(a, -1, -1),
                          "select(0, -2)": a.select(0, -2), "1-d to 0-d": a[0, 0, 0].select(0, 1),
                          "torch.select(dim=, index=)": torch.select(a, dim=2, index=3), "select(-3, -5)":
-                         a.select(-3, -5)},
+                         a.select(-3, -5), "constant tensor index": a.select(1, torch.tensor(2))},
     "narrow_copy": lambda a: {"torch.narrow_copy(2, 1, 2)": torch.narrow_copy(a, 2, 1, 2),
                               "narrow_copy(-1, 0, 2)": a.narrow_copy(-1, 0, 2), "narrow_copy(1, -2, 2)":
                               a.narrow_copy(1, -2, 2), "narrow_copy(kwargs)": a.narrow_copy(dim=0, start=1, length=1)},
@@ -104,8 +104,8 @@ def test_view_as_dtype_is_refused():
 
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.bool, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("name", ["view_reshape", "permute", "cat_stack", "split_chunk", "flip_roll", "repeat_tile",
-                                  "pad", "select", "atleast", "hstack_vstack_dstack", "broadcast_tensors",
-                                  "fliplr_flipud_rot90", "channel_shuffle"])
+                                  "pad", "select", "narrow_copy", "ravel", "atleast", "hstack_vstack_dstack",
+                                  "broadcast_tensors", "fliplr_flipud_rot90", "channel_shuffle"])
 def test_shape_ops_keep_every_dtype(name, dtype):
     x = (X * 10).to(dtype) if dtype != torch.bool else X > 0
     if name == "pad" and dtype == torch.bool:
@@ -256,6 +256,7 @@ def test_a_profile_with_sizes_where_the_split_count_differs_is_refused_at_conver
 
 @pytest.mark.parametrize("fn, match", [
     (lambda a: a.unbind(1), r"unbind along dynamic axis 1: the number of outputs is the axis size"),
+    (lambda a: a.select(1, (a[0, 0, 0, 0] > 0).long()), r"select with an index computed in the model"),
 ])
 def test_ops_that_cannot_take_a_dynamic_axis_say_so(fn, match):
     assert_refuses(fn, [X], match, min_shapes=[(1, 2, 4, 3)], max_shapes=[(4, 7, 4, 3)])

@@ -1,4 +1,5 @@
-"""Shape converters: reshapes, permutations, expand/repeat, cat/stack, split/chunk/unbind/narrow.
+"""Shape converters: reshapes, permutations, expand/repeat/broadcast_tensors, cat/stack and the hstack family,
+atleast_Nd, split/chunk/unbind/narrow/select, flip/rot90/roll, channel_shuffle, pad.
 
 Static output shapes are read from the real op's result; where the network has dynamic dims, the new
 shape is built as a shape tensor from the input's dims (tracing/shapes.py)."""
@@ -266,13 +267,18 @@ def convert_atleast(ctx):
 _STACKS = {"hstack": (1, None), "vstack": (2, 0), "row_stack": (2, 0), "dstack": (3, 2), "column_stack": (None, 1)}
 
 
+def _column(ctx, tt):
+    """column_stack's form of a 0-d / 1-d tensor: a column (k, 1); higher ranks as they are."""
+    dims = input_dims(ctx, tt)
+    return tt if len(dims) > 1 else reshape(ctx, tt, (dims or [1]) + [1])
+
+
 @tensorrt_converter([torch.hstack, torch.vstack, torch.row_stack, torch.dstack, torch.column_stack])
 def convert_hstack_vstack_dstack(ctx):
     tensors, out = ctx.get_arg("tensors", 0), ctx.method_return
     n, dim = _STACKS[ctx.method_name.rsplit(".", 1)[-1]]
     if n is None:  # column_stack
-        parts = [_atleast(ctx, t, 2, out.dtype) if t.dim() > 1 else
-                 reshape(ctx, ctx.trt(t, out.dtype), (input_dims(ctx, ctx.trt(t)) or [1]) + [1]) for t in tensors]
+        parts = [_column(ctx, ctx.trt(t, out.dtype)) for t in tensors]
     else:
         parts = [_atleast(ctx, t, n, out.dtype) for t in tensors if not (n == 1 and _skipped_by_cat(t, out))]
     if dim is None:
@@ -461,6 +467,11 @@ def convert_select(ctx):
     dim, index = ctx.get_arg("dim", 1), ctx.get_arg("index", 2)
     if not isinstance(dim, int):
         raise ctx.unsupported(f"{ctx.method_name}(dim={dim!r}): named dimensions are not supported")
+    if isinstance(index, torch.Tensor):
+        if get_trt(index) is not None:
+            raise ctx.unsupported(f"{ctx.method_name} with an index computed in the model (use index_select or "
+                                  "gather, which take a tensor of indices)")
+        index = int(index)
     dim = ctx.normalize_dim(dim, x.dim())
     xt = ctx.trt(x)
     n = sample_dims(ctx, xt, x.shape)[dim]
