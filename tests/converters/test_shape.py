@@ -62,7 +62,8 @@ CASES = {
                           "3d(4-d)": torch.atleast_3d(a), "1d(x, y)": torch.atleast_1d(a[0, 0, 0, 0], a),
                           "2d([x, y])": torch.atleast_2d([a[0, 0, 0], a[0, 0, 0, 1]]),
                           "3d((x,))": torch.atleast_3d((a[0, 0],)), "3d(x, y, z)":
-                          torch.atleast_3d(a[0, 0, 0, 0], a[0, 0, 0], a[0, 0])},
+                          torch.atleast_3d(a[0, 0, 0, 0], a[0, 0, 0], a[0, 0]),
+                          "2d(x, constant)": torch.atleast_2d(a[0, 0], torch.ones(2, 3))},
     "hstack_vstack_dstack": lambda a: {
         "hstack(4-d)": torch.hstack([a, a * 2]), "hstack(1-d)": torch.hstack((a[0, 0, 0], a[0, 0, 1, :2])),
         "hstack(0-d, 1-d)": torch.hstack([a[0, 0, 0, 0], a[0, 0, 0]]), "hstack(float, int)":
@@ -78,7 +79,8 @@ CASES = {
         "three": torch.broadcast_tensors(a, a[:, :1], a[0, 0, :, :1]), "new axes": torch.broadcast_tensors(
             a[0, 0, 0], a[:, :, :1, :1]), "one": torch.broadcast_tensors(a), "0-d": torch.broadcast_tensors(
             a[0, 0, 0, 0], a[0, 0]), "float, int": torch.broadcast_tensors(a[:, :1], a.int()),
-        "constant": torch.broadcast_tensors(a, torch.ones(4, 1))},
+        "constant": torch.broadcast_tensors(a, torch.ones(4, 1)), "constant returned as it is":
+        torch.broadcast_tensors(a[:, :1], torch.ones(2, 5, 4, 3))},
     "fliplr_flipud_rot90": lambda a: {
         "fliplr": torch.fliplr(a), "flipud": a.flipud(), "fliplr(2-d)": a[0, 0].fliplr(), "flipud(1-d)":
         torch.flipud(a[0, 0, 0]), "rot90()": a.rot90(), "rot90(2, (1, 2))": torch.rot90(a, 2, (1, 2)),
@@ -177,7 +179,8 @@ DYNAMIC_CASES = {
     "broadcast_tensors": lambda a: (*torch.broadcast_tensors(a, a[:, :1], a[0, 0, :, :1]),
                                     *torch.broadcast_tensors(a[:, :, :1, :1], a[:1, :1]),
                                     *torch.broadcast_tensors(a[:, :1, :, :1], a[:1, :, :1] > 0),
-                                    *torch.broadcast_tensors(a, a + 1), *torch.broadcast_tensors(a[0, 0, 0, 0], a)),
+                                    *torch.broadcast_tensors(a, a + 1), *torch.broadcast_tensors(a[0, 0, 0, 0], a),
+                                    *torch.broadcast_tensors(a[:, :1], torch.ones(1, 1, 4, 3))),
     "fliplr_flipud_rot90": lambda a: (torch.fliplr(a), torch.flipud(a), a.rot90(), torch.rot90(a, 2, (1, 2)),
                                       torch.rot90(a, -1, (-1, 1)), a.rot90(3, (0, 3)), a.rot90(4), a.rot90(5, (2, 1)),
                                       a.rot90(-6), a[:, :, 0, 0].rot90(-3)),

@@ -305,11 +305,14 @@ def convert_broadcast_tensors(ctx):
     for i, (o, t, it) in enumerate(zip(outs, tensors, its, strict=True)):
         if o is not t:
             ctx.set_output(o, it if trt_dims(it) == tuple(sizes) else broadcast_to(ctx, it, sizes))
-        elif not _same_over_profile(ctx, sample_dims(ctx, it, t.shape), sizes):
-            # PyTorch returns an input that needs no broadcasting itself; one Python tensor has one network value
+            continue
+        # PyTorch returns an input that needs no broadcasting itself; one Python tensor has one network value
+        if not _same_over_profile(ctx, sample_dims(ctx, it, t.shape), sizes):
             raise ctx.unsupported(f"{ctx.method_name}: input {i} (shape {tuple(t.shape)}) is returned unchanged at "
                                   "the sample, but its dynamic dims may need broadcasting at other shapes of the "
                                   "profile; use expand() on it instead")
+        if get_trt(t) is None:  # a constant: its value in the network
+            ctx.set_output(o, it)
 
 
 def _same_over_profile(ctx, a: list, b: list) -> bool:
