@@ -4,8 +4,9 @@ pad; static and with dynamic axes. Indexing (getitem, gather, scatter, sort, ...
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from torch2trt.testing import assert_converts, assert_refuses
+from torch2trt.testing import assert_converts, assert_converts_dynamic_batch, assert_refuses
 
 X = torch.randn(2, 5, 4, 3)
 
@@ -45,6 +46,52 @@ CASES = {
                       "reflect": F.pad(a, (2, 1, 1, 2), mode="reflect"),
                       "replicate": F.pad(a, (2, 1, 1, 2), mode="replicate"),
                       "circular": F.pad(a, (2, 1, 1, 2), mode="circular"), "negative (crop)": F.pad(a, (-1, 2, 1, -2))},
+    "select": lambda a: {"select(1, 2)": a.select(1, 2), "torch.select(-1, -1)": torch.select(a, -1, -1),
+                         "select(0, -2)": a.select(0, -2), "1-d to 0-d": a[0, 0, 0].select(0, 1),
+                         "torch.select(dim=, index=)": torch.select(a, dim=2, index=3), "select(-3, -5)":
+                         a.select(-3, -5), "constant tensor index": a.select(1, torch.tensor(2))},
+    "narrow_copy": lambda a: {"torch.narrow_copy(2, 1, 2)": torch.narrow_copy(a, 2, 1, 2),
+                              "narrow_copy(-1, 0, 2)": a.narrow_copy(-1, 0, 2), "narrow_copy(1, -2, 2)":
+                              a.narrow_copy(1, -2, 2), "narrow_copy(kwargs)": a.narrow_copy(dim=0, start=1, length=1)},
+    "ravel": lambda a: {"ravel()": a.ravel(), "torch.ravel": torch.ravel(a), "0-d": a[0, 0, 0, 0].ravel(),
+                        "transposed": a.transpose(1, 2).ravel(), "1-d": a[0, 0, 0].ravel()},
+    "atleast": lambda a: {"1d(0-d)": torch.atleast_1d(a[0, 0, 0, 0]), "1d(4-d)": torch.atleast_1d(a),
+                          "2d(0-d)": torch.atleast_2d(a[0, 0, 0, 0]), "2d(1-d)": torch.atleast_2d(a[0, 0, 0]),
+                          "2d(3-d)": torch.atleast_2d(a[0]), "3d(0-d)": torch.atleast_3d(a[0, 0, 0, 0]),
+                          "3d(1-d)": torch.atleast_3d(a[0, 0, 0]), "3d(2-d)": torch.atleast_3d(a[0, 0]),
+                          "3d(4-d)": torch.atleast_3d(a), "1d(x, y)": torch.atleast_1d(a[0, 0, 0, 0], a),
+                          "2d([x, y])": torch.atleast_2d([a[0, 0, 0], a[0, 0, 0, 1]]),
+                          "3d((x,))": torch.atleast_3d((a[0, 0],)), "3d(x, y, z)":
+                          torch.atleast_3d(a[0, 0, 0, 0], a[0, 0, 0], a[0, 0]),
+                          "2d(x, constant)": torch.atleast_2d(a[0, 0], torch.ones(2, 3))},
+    "hstack_vstack_dstack": lambda a: {
+        "hstack(4-d)": torch.hstack([a, a * 2]), "hstack(1-d)": torch.hstack((a[0, 0, 0], a[0, 0, 1, :2])),
+        "hstack(0-d, 1-d)": torch.hstack([a[0, 0, 0, 0], a[0, 0, 0]]), "hstack(float, int)":
+        torch.hstack([a[0], a[0, :, :1].int()]), "vstack(1-d)": torch.vstack([a[0, 0, 0], a[0, 0, 1]]),
+        "vstack(1-d, 2-d)": torch.vstack((a[0, 0, 0], a[0, 0])), "vstack(0-d)": torch.vstack([a[0, 0, 0, 0]] * 2),
+        "row_stack": torch.row_stack([a, a[:1]]), "dstack(1-d)": torch.dstack([a[0, 0, 0], a[0, 0, 1]]),
+        "dstack(2-d, 3-d)": torch.dstack([a[0, 0], a[0, 1, :, :, None]]), "dstack(0-d)": torch.dstack([a[0, 0, 0, 0]]),
+        "dstack(4-d)": torch.dstack([a, a[:, :, :1]]),
+        "column_stack(1-d, 2-d)": torch.column_stack([a[0, 0, 0], a[0, 0, :3]]),
+        "column_stack(0-d)": torch.column_stack((a[0, 0, 0, 0], a[0, 0, 0, 1])),
+        "column_stack(4-d)": torch.column_stack([a, a])},
+    "broadcast_tensors": lambda a: {
+        "three": torch.broadcast_tensors(a, a[:, :1], a[0, 0, :, :1]), "new axes": torch.broadcast_tensors(
+            a[0, 0, 0], a[:, :, :1, :1]), "one": torch.broadcast_tensors(a), "0-d": torch.broadcast_tensors(
+            a[0, 0, 0, 0], a[0, 0]), "float, int": torch.broadcast_tensors(a[:, :1], a.int()),
+        "constant": torch.broadcast_tensors(a, torch.ones(4, 1)), "constant returned as it is":
+        torch.broadcast_tensors(a[:, :1], torch.ones(2, 5, 4, 3))},
+    "fliplr_flipud_rot90": lambda a: {
+        "fliplr": torch.fliplr(a), "flipud": a.flipud(), "fliplr(2-d)": a[0, 0].fliplr(), "flipud(1-d)":
+        torch.flipud(a[0, 0, 0]), "rot90()": a.rot90(), "rot90(2, (1, 2))": torch.rot90(a, 2, (1, 2)),
+        "rot90(-1, (-1, 1))": torch.rot90(a, -1, (-1, 1)), "rot90(3, [0, 3])": a.rot90(3, [0, 3]),
+        "rot90(4)": a.rot90(4), "rot90(5, (2, 1))": a.rot90(5, (2, 1)), "rot90(-6)": a.rot90(-6),
+        "rot90(-3, (3, 2))": a.rot90(-3, (3, 2)), "rot90(k=7, dims=(0, 1))": torch.rot90(a, k=7, dims=(0, 1))},
+    "channel_shuffle": lambda a: {
+        "F.channel_shuffle(2)": F.channel_shuffle(a.transpose(1, 2), 2), "torch.channel_shuffle(3)":
+        torch.channel_shuffle(a.permute(0, 3, 1, 2), 3), "3-d": F.channel_shuffle(a[..., 0], 5),
+        "groups 1": F.channel_shuffle(a, 1), "nn.ChannelShuffle(4)": nn.ChannelShuffle(4)(a.transpose(1, 2)),
+        "5-d": F.channel_shuffle(a.transpose(1, 2)[:, None].transpose(1, 2), 2)},
 }
 
 
@@ -59,7 +106,8 @@ def test_view_as_dtype_is_refused():
 
 @pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.bool, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("name", ["view_reshape", "permute", "cat_stack", "split_chunk", "flip_roll", "repeat_tile",
-                                  "pad"])
+                                  "pad", "select", "narrow_copy", "ravel", "atleast", "hstack_vstack_dstack",
+                                  "broadcast_tensors", "fliplr_flipud_rot90", "channel_shuffle"])
 def test_shape_ops_keep_every_dtype(name, dtype):
     x = (X * 10).to(dtype) if dtype != torch.bool else X > 0
     if name == "pad" and dtype == torch.bool:
@@ -113,7 +161,40 @@ DYNAMIC_CASES = {
                       F.pad(a.transpose(1, 3), (2, 3, 1, 0), "replicate"),
                       F.pad(a.transpose(1, 3), (1, 2, 0, 1), mode="circular"), F.pad(a, (0, 0, 0, 0, -1, 0)),
                       F.pad(a, (0, 0, 0, 0, 0, 7 - a.size(1)))),
+    # a negative index on the dynamic axis 1 is n + index, computed in the network
+    "select": lambda a: (a.select(1, 1), a.select(1, -1), a.select(1, -2), torch.select(a, -1, -1), a.select(0, 0),
+                         a.select(0, -1), a.select(2, -4), a.select(1, a.size(1) - 1), a[:, :, 0, 0].select(1, -2)),
+    "narrow_copy": lambda a: (torch.narrow_copy(a, 2, 1, 2), a.narrow_copy(1, 1, 1), a.narrow_copy(-1, -2, 2),
+                              a.narrow_copy(1, -2, 1)),
+    "ravel": lambda a: (a.ravel(), torch.ravel(a.transpose(0, 1)), a[:, 0, 0, 0].ravel()),
+    "atleast": lambda a: (torch.atleast_1d(a), torch.atleast_2d(a[:, 0, 0, 0]), torch.atleast_3d(a[:, 0, 0, 0]),
+                          torch.atleast_3d(a[:, :, 0, 0]), torch.atleast_2d(a[:, :, 0, 0]),
+                          *torch.atleast_2d(a[0, 0, 0, 0], a[:, 0, 0, 0]), *torch.atleast_3d([a[:, 0, 0], a])),
+    "hstack_vstack_dstack": lambda a: (
+        torch.hstack([a, a]), torch.hstack([a[:, 0, 0, 0], a[:, 1, 0, 0]]),
+        torch.hstack([a[0, :, 0, 0], a[:, 0, 0, 0]]), torch.vstack([a[:, 0, 0, 0], a[:, 1, 0, 0]]),
+        torch.row_stack((a, a)), torch.vstack([a[:, :, 0, 0], a[:1, :, 1, 0]]),
+        torch.dstack([a[:, :, 0, 0], a[:, :, 1, 0]]), torch.dstack([a[:, 0, 0, 0]]),
+        torch.column_stack([a[:, 0, 0, 0], a[:, :, 0, 0]]), torch.column_stack([a[:, 0, 0, 0], a[:, 1, 0, 0].int()])),
+    "broadcast_tensors": lambda a: (*torch.broadcast_tensors(a, a[:, :1], a[0, 0, :, :1]),
+                                    *torch.broadcast_tensors(a[:, :, :1, :1], a[:1, :1]),
+                                    *torch.broadcast_tensors(a[:, :1, :, :1], a[:1, :, :1] > 0),
+                                    *torch.broadcast_tensors(a, a + 1), *torch.broadcast_tensors(a[0, 0, 0, 0], a),
+                                    *torch.broadcast_tensors(a[:, :1], torch.ones(1, 1, 4, 3))),
+    "fliplr_flipud_rot90": lambda a: (torch.fliplr(a), torch.flipud(a), a.rot90(), torch.rot90(a, 2, (1, 2)),
+                                      torch.rot90(a, -1, (-1, 1)), a.rot90(3, (0, 3)), a.rot90(4), a.rot90(5, (2, 1)),
+                                      a.rot90(-6), a[:, :, 0, 0].rot90(-3)),
+    "channel_shuffle": lambda a: (F.channel_shuffle(a.transpose(1, 2), 2), nn.ChannelShuffle(2)(a.transpose(1, 2)),
+                                  torch.channel_shuffle(a.transpose(1, 3), 3), F.channel_shuffle(a, 1)),
 }
+
+NEW_OPS = ["select", "narrow_copy", "ravel", "atleast", "hstack_vstack_dstack", "broadcast_tensors",
+           "fliplr_flipud_rot90", "channel_shuffle"]
+
+
+@pytest.mark.parametrize("name", NEW_OPS)
+def test_new_shape_op_with_dynamic_batch_matches_pytorch(name):
+    assert_converts_dynamic_batch(DYNAMIC_CASES[name], X)
 
 
 @pytest.mark.parametrize("name", list(DYNAMIC_CASES))
@@ -178,6 +259,43 @@ def test_a_profile_with_sizes_where_the_split_count_differs_is_refused_at_conver
 
 @pytest.mark.parametrize("fn, match", [
     (lambda a: a.unbind(1), r"unbind along dynamic axis 1: the number of outputs is the axis size"),
+    (lambda a: a.select(1, (a[0, 0, 0, 0] > 0).long()), r"select with an index computed in the model"),
 ])
 def test_ops_that_cannot_take_a_dynamic_axis_say_so(fn, match):
     assert_refuses(fn, [X], match, min_shapes=[(1, 2, 4, 3)], max_shapes=[(4, 7, 4, 3)])
+
+
+def test_nn_channel_shuffle_module_with_dynamic_batch():
+    assert_converts_dynamic_batch(nn.Sequential(nn.ChannelShuffle(3), nn.ReLU()), torch.randn(2, 6, 3, 2))
+
+
+def test_select_along_a_dynamic_axis_checks_the_index_at_run_time():
+    """select(1, 4) / select(1, -4) need axis 1 > 4 / >= 4 (PyTorch raises IndexError otherwise): an assertion on
+    the axis size says so at run time (verify=False: the profile 2..7 holds sizes where PyTorch fails too)."""
+    from torch2trt.check import compare, run_reference
+
+    for fn, good, bad, match in [(lambda a: a.select(1, 4), [5, 7], [2, 4], r"select\(1, 4\) along dynamic axis 1: "
+                                  r"index 4 needs size > 4"),
+                                 (lambda a: a.select(1, -4), [4, 7], [2, 3], r"select\(1, -4\) along dynamic axis 1: "
+                                  r"index -4 needs size >= 4")]:
+        m = _dynamic_axis1(fn, verify=False)
+        for n in good:
+            x = torch.randn(3, n, 4, 3)
+            o, r = run_reference(m, [x]), fn(x)
+            assert compare(o, r).same_layout and torch.equal(o, r)
+        for n in bad:
+            with pytest.raises(Exception, match=match):
+                run_reference(m, [torch.randn(3, n, 4, 3)])
+
+
+def test_hstack_skips_legacy_empty_1d_tensors_as_cat_does():
+    assert_converts(lambda a: {"hstack": torch.hstack([torch.ones(0), a[0, 0]]),
+                               "cat": torch.cat([torch.ones(0), a[0, 0]])}, [X])
+
+
+def test_broadcast_tensors_refuses_an_input_returned_unchanged_whose_dynamic_dims_may_broadcast():
+    """At the sample both batches are 2, so PyTorch returns the inputs themselves; at batches 1 and 3 the first
+    would be broadcast, and one Python tensor cannot hold both values."""
+    assert_refuses(lambda a, b: torch.broadcast_tensors(a, b), [torch.randn(2, 3), torch.randn(2, 3)],
+                   r"broadcast_tensors: input 0 \(shape \(2, 3\)\) is returned unchanged at the sample, but its "
+                   r"dynamic dims may need broadcasting", min_shapes=[(1, 3), (1, 3)], max_shapes=[(4, 3), (4, 3)])

@@ -1,4 +1,5 @@
-"""Shape converters: reshapes, permutations, expand/repeat, cat/stack, split/chunk/unbind/narrow.
+"""Shape converters: reshapes, permutations, expand/repeat/broadcast_tensors, cat/stack and the hstack family,
+atleast_Nd, split/chunk/unbind/narrow/select, flip/rot90/roll, channel_shuffle, pad.
 
 Static output shapes are read from the real op's result; where the network has dynamic dims, the new
 shape is built as a shape tensor from the input's dims (tracing/shapes.py)."""
@@ -10,11 +11,12 @@ import torch
 from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import spellings, tensorrt_converter
-from ..tracing.shapes import DynDim
+from ..tracing.shapes import DynDim, over_profile
 from .layers import (
     assert_dims,
     broadcast_to,
     concat,
+    dim_max,
     dim_min,
     input_dims,
     is_static,
@@ -69,8 +71,9 @@ def convert_view_as(ctx):
         ctx.set_output(out, _reshape_output(ctx, x, out, lambda xt: list(out.shape)))
 
 
-@tensorrt_converter([torch.flatten, torch.Tensor.flatten])
+@tensorrt_converter([torch.flatten, torch.Tensor.flatten, torch.ravel, torch.Tensor.ravel])
 def convert_flatten(ctx):
+    """flatten(start_dim, end_dim); ravel() is flatten() (no arguments, so the defaults apply)."""
     x, out = ctx.get_arg("input", 0), ctx.method_return
     start, end = ctx.get_arg("start_dim", 1, 0), ctx.get_arg("end_dim", 2, -1)
     rank = max(x.dim(), 1)
@@ -207,13 +210,17 @@ def _cat_dim(ctx):
     return kw.get("dim", kw.get("axis", ctx.method_args[1] if len(ctx.method_args) > 1 else 0))
 
 
+def _skipped_by_cat(t, out) -> bool:
+    """PyTorch skips legacy empty 1-d tensors (shape (0,)) in cat (unless the result is 1-d)."""
+    return t.dim() == 1 and t.numel() == 0 and out.dim() != 1
+
+
 @tensorrt_converter([torch.cat, torch.concat, torch.concatenate])
 def convert_cat(ctx):
     tensors, dim, out = ctx.get_arg("tensors", 0), _cat_dim(ctx), ctx.method_return
     if not isinstance(dim, int):
         raise ctx.unsupported(f"{ctx.method_name}(dim={dim!r}): named dimensions are not supported")
-    # PyTorch skips legacy empty 1-d tensors (shape (0,)) in cat
-    parts = [t for t in tensors if not (t.dim() == 1 and t.numel() == 0 and out.dim() != 1)]
+    parts = [t for t in tensors if not _skipped_by_cat(t, out)]
     ctx.set_output(out, concat(ctx, [ctx.trt(t, out.dtype) for t in parts], dim % out.dim()))
 
 
@@ -227,6 +234,110 @@ def convert_stack(ctx):
         dims = input_dims(ctx, it)
         parts.append(reshape(ctx, it, dims[:dim] + [1] + dims[dim:]))
     ctx.set_output(out, concat(ctx, parts, dim))
+
+
+def _tensors_arg(ctx) -> list:
+    """f(x), f(x, y, ...) or f([x, y, ...]) -> the tensors."""
+    args = ctx.method_args
+    return list(args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args)
+
+
+def _atleast(ctx, t, n: int, dtype=None):
+    """The network tensor of atleast_{n}d(t): size-1 axes in front, except that atleast_3d makes (k,) (1, k, 1)
+    and (m, k) (m, k, 1), as PyTorch does."""
+    tt = ctx.trt(t, dtype)
+    dims = input_dims(ctx, tt)
+    if len(dims) >= n:
+        return tt
+    if n == 3 and dims:
+        return reshape(ctx, tt, ([1] if len(dims) == 1 else []) + dims + [1])
+    return reshape(ctx, tt, [1] * (n - len(dims)) + dims)
+
+
+@tensorrt_converter([torch.atleast_1d, torch.atleast_2d, torch.atleast_3d])
+def convert_atleast(ctx):
+    """One tensor gives a tensor; several, or a list/tuple of them, give a tuple (PyTorch's result says which)."""
+    n, outs = int(ctx.method_name[-2]), ctx.method_return
+    for t, o in zip(_tensors_arg(ctx), outs if isinstance(outs, (list, tuple)) else [outs], strict=True):
+        ctx.set_output(o, _atleast(ctx, t, n))
+
+
+# name -> (the atleast_Nd applied first, the concatenation axis); hstack's axis is 0 for 1-d tensors, else 1, and
+# column_stack makes 0-d / 1-d tensors columns (k, 1) instead
+_STACKS = {"hstack": (1, None), "vstack": (2, 0), "row_stack": (2, 0), "dstack": (3, 2), "column_stack": (None, 1)}
+
+
+def _column(ctx, tt):
+    """column_stack's form of a 0-d / 1-d tensor: a column (k, 1); higher ranks as they are."""
+    dims = input_dims(ctx, tt)
+    return tt if len(dims) > 1 else reshape(ctx, tt, (dims or [1]) + [1])
+
+
+@tensorrt_converter([torch.hstack, torch.vstack, torch.row_stack, torch.dstack, torch.column_stack])
+def convert_hstack_vstack_dstack(ctx):
+    tensors, out = ctx.get_arg("tensors", 0), ctx.method_return
+    n, dim = _STACKS[ctx.method_name.rsplit(".", 1)[-1]]
+    if n is None:  # column_stack
+        parts = [_column(ctx, ctx.trt(t, out.dtype)) for t in tensors]
+    else:
+        parts = [_atleast(ctx, t, n, out.dtype) for t in tensors if not (n == 1 and _skipped_by_cat(t, out))]
+    if dim is None:
+        dim = 0 if max(tensors[0].dim(), 1) == 1 else 1
+    ctx.set_output(out, concat(ctx, parts, dim))
+
+
+@tensorrt_converter([torch.broadcast_tensors])
+def convert_broadcast_tensors(ctx):
+    """Each input broadcast to the common shape: per axis the static size other than 1 if any, else the largest of
+    the dynamic sizes (they are 1 or that size, or PyTorch would refuse), else 1."""
+    tensors, outs = _tensors_arg(ctx), ctx.method_return
+    rank = outs[0].dim()
+    its = [ctx.unsqueeze_to_rank(ctx.trt(t), rank) for t in tensors]
+    columns = zip(*[sample_dims(ctx, it, (1,) * (rank - t.dim()) + tuple(t.shape)) for t, it in zip(tensors, its)])
+    sizes = []
+    for column in columns:
+        static = [d for d in column if is_static(d) and d != 1]
+        dynamic = [d for d in column if not is_static(d)]
+        size = static[0] if static else dynamic[0] if dynamic else 1
+        for d in dynamic[1:] if not static else []:
+            size = dim_max(ctx, size, d)
+        sizes.append(size)
+    for i, (o, t, it) in enumerate(zip(outs, tensors, its, strict=True)):
+        if o is not t:
+            ctx.set_output(o, it if trt_dims(it) == tuple(sizes) else broadcast_to(ctx, it, sizes))
+            continue
+        # PyTorch returns an input that needs no broadcasting itself; one Python tensor has one network value
+        if not _same_over_profile(ctx, sample_dims(ctx, it, t.shape), sizes):
+            raise ctx.unsupported(f"{ctx.method_name}: input {i} (shape {tuple(t.shape)}) is returned unchanged at "
+                                  "the sample, but its dynamic dims may need broadcasting at other shapes of the "
+                                  "profile; use expand() on it instead")
+        if get_trt(t) is None:  # a constant: its value in the network
+            ctx.set_output(o, it)
+
+
+def _same_over_profile(ctx, a: list, b: list) -> bool:
+    """Sizes a[i] == b[i] at every shape of the profile (False where that cannot be decided)."""
+    for x, y in zip(a, b):
+        if is_static(x) and is_static(y):
+            if x != y:
+                return False
+            continue
+        rows = over_profile(ctx, [x, y])
+        if rows is None or any(u != v for _, (u, v) in rows):
+            return False
+    return True
+
+
+@tensorrt_converter(spellings("channel_shuffle") + spellings("native_channel_shuffle"))
+def convert_channel_shuffle(ctx):
+    """(B, C, *rest) -> (B, g, C / g, *rest), axes 1 and 2 swapped, back to (B, C, *rest); any axis may be dynamic.
+    nn.ChannelShuffle calls F.channel_shuffle (torch.channel_shuffle), so it needs no converter of its own."""
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    groups = ctx.get_arg("groups", 1)
+    xt = ctx.trt(x)
+    dims = input_dims(ctx, xt)
+    grouped = reshape(ctx, xt, [dims[0], groups, -1, *dims[2:]])
+    ctx.set_output(out, reshape(ctx, transpose(ctx, grouped, [0, 2, 1, *range(3, x.dim() + 1)]), dims))
 
 
 # ---- run-time checks of split counts (built with layers.assert_dims) ------------------------------------------
@@ -351,7 +462,32 @@ def convert_unbind(ctx):
         ctx.set_output(o, reshape(ctx, slice_axis(ctx, xt, dim, i, 1), dims[:dim] + dims[dim + 1:]))
 
 
-@tensorrt_converter(spellings("narrow"))
+@tensorrt_converter([torch.select, torch.Tensor.select])
+def convert_select(ctx):
+    """One element along `dim` (a SLICE of size 1, then the axis dropped). Along a dynamic axis a negative index is
+    n + index, computed in the network, and an assertion checks at run time that the index is in range."""
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    dim, index = ctx.get_arg("dim", 1), ctx.get_arg("index", 2)
+    if not isinstance(dim, int):
+        raise ctx.unsupported(f"{ctx.method_name}(dim={dim!r}): named dimensions are not supported")
+    if isinstance(index, torch.Tensor):
+        if get_trt(index) is not None:
+            raise ctx.unsupported(f"{ctx.method_name} with an index computed in the model (use index_select or "
+                                  "gather, which take a tensor of indices)")
+        index = int(index)
+    dim = ctx.normalize_dim(dim, x.dim())
+    xt = ctx.trt(x)
+    n = sample_dims(ctx, xt, x.shape)[dim]
+    if not is_static(n) and is_static(index):  # n > index, or n >= -index for a negative index
+        need = f">= {-index}" if index < 0 else f"> {index}"
+        below = -index - 1 if index < 0 else index
+        assert_dims(ctx, True, _compare_dims(ctx, n, below, trt.ElementWiseOperation.GREATER),
+                    f"{ctx.method_name}({dim}, {index}) along dynamic axis {dim}: index {index} needs size {need}")
+    dims = input_dims(ctx, xt)
+    ctx.set_output(out, reshape(ctx, slice_axis(ctx, xt, dim, wrap_index(index, n), 1), dims[:dim] + dims[dim + 1:]))
+
+
+@tensorrt_converter(spellings("narrow") + spellings("narrow_copy"))
 def convert_narrow(ctx):
     x, out = ctx.get_arg("input", 0), ctx.method_return
     dim, start, length = ctx.get_arg("dim", 1), ctx.get_arg("start", 2), ctx.get_arg("length", 3)
@@ -365,16 +501,46 @@ def convert_narrow(ctx):
     ctx.set_output(out, slice_axis(ctx, xt, dim, wrap_index(start, n), length))
 
 
+def _flipped(ctx, x, xt, dims):
+    """xt (the network tensor of x) reversed along `dims` (non-negative): one SLICE with stride -1 there."""
+    shape = sample_dims(ctx, xt, x.shape)
+    starts = [shape[i] - 1 if i in dims else 0 for i in range(x.dim())]
+    strides = [-1 if i in dims else 1 for i in range(x.dim())]
+    return slice_layer(ctx, xt, starts, input_dims(ctx, xt), strides, "flip")
+
+
 @tensorrt_converter(spellings("flip"))
 def convert_flip(ctx):
     x, out = ctx.get_arg("input", 0), ctx.method_return
     dims = ctx.get_arg("dims", 1)
     dims = {ctx.normalize_dim(d, x.dim()) for d in (dims if isinstance(dims, (list, tuple)) else [dims])}
+    ctx.set_output(out, _flipped(ctx, x, ctx.trt(x), dims))
+
+
+_FLIP_AXIS = {"fliplr": 1, "flipud": 0}
+
+
+@tensorrt_converter(spellings("fliplr") + spellings("flipud"))
+def convert_fliplr_flipud(ctx):
+    x = ctx.get_arg("input", 0)
+    ctx.set_output(ctx.method_return, _flipped(ctx, x, ctx.trt(x), {_FLIP_AXIS[ctx.method_name.rsplit(".", 1)[-1]]}))
+
+
+@tensorrt_converter(spellings("rot90"))
+def convert_rot90(ctx):
+    """PyTorch's definition by k % 4: 1 is flip(dims[1]) then transpose(dims[0], dims[1]); 2 is flip(dims); 3 is
+    flip(dims[0]) then the transpose; 0 is x itself."""
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    k, dims = ctx.get_arg("k", 1, 1) % 4, ctx.get_arg("dims", 2, (0, 1))
+    d0, d1 = (ctx.normalize_dim(d, x.dim()) for d in dims)
     xt = ctx.trt(x)
-    shape = sample_dims(ctx, xt, x.shape)
-    starts = [shape[i] - 1 if i in dims else 0 for i in range(x.dim())]
-    strides = [-1 if i in dims else 1 for i in range(x.dim())]
-    ctx.set_output(out, slice_layer(ctx, xt, starts, input_dims(ctx, xt), strides, "flip"))
+    if k:
+        xt = _flipped(ctx, x, xt, {1: {d1}, 2: {d0, d1}, 3: {d0}}[k])
+    if k % 2:
+        perm = list(range(x.dim()))
+        perm[d0], perm[d1] = d1, d0
+        xt = transpose(ctx, xt, perm)
+    ctx.set_output(out, xt)
 
 
 @tensorrt_converter(spellings("roll"))
