@@ -365,21 +365,30 @@ def _norm_call(ctx):
     return x, p, ctx.get_arg("dim", 2, None), _keepdim(ctx, 3)
 
 
-@tensorrt_converter([torch.norm, torch.Tensor.norm, torch.linalg.vector_norm])
-def convert_norm(ctx):
-    x, p, dim, keepdim = _norm_call(ctx)
-    out = ctx.method_return
+def vector_norm_p(ctx, p) -> float:
+    """The p of a vector norm vector_norm computes: 'fro' / None are 2; strings (matrix norms), tensors and negative
+    p other than -inf are refused."""
     if p == "fro" or p is None:
         p = 2
     if isinstance(p, str):
         raise ctx.unsupported(f"{ctx.method_name}(p={p!r}): only vector norms (numbers, inf, 'fro')")
+    if not isinstance(p, (int, float)) or isinstance(p, (bool, DynDim)):
+        raise ctx.unsupported(f"{ctx.method_name}(p={p!r}): only a constant number")
     if p < 0 and p != -math.inf:
         raise ctx.unsupported(f"{ctx.method_name}(p={p}): negative p other than -inf")
+    return float(p)
+
+
+@tensorrt_converter([torch.norm, torch.Tensor.norm, torch.linalg.vector_norm])
+def convert_norm(ctx):
+    x, p, dim, keepdim = _norm_call(ctx)
+    out = ctx.method_return
+    p = vector_norm_p(ctx, p)
     if not out.dtype.is_floating_point:
         raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
     acc = compute_dtype(out.dtype)
     axes = reduce_axes(ctx, x, dim, True)
-    ctx.set_output(out, ctx.cast(vector_norm(ctx, ctx.trt(x, acc), float(p), axes, keepdim, acc), out.dtype))
+    ctx.set_output(out, ctx.cast(vector_norm(ctx, ctx.trt(x, acc), p, axes, keepdim, acc), out.dtype))
 
 
 # ---- any, all, count_nonzero ------------------------------------------------------------------------------
