@@ -89,6 +89,7 @@ CASES = {
     "nanmean_float16": (lambda x: torch.where(x > 0.5, float("nan"), x).nanmean(-1), [f16(2, 3, 64)]),
     "nanmean_float16_dtype": (lambda x: x.nanmean(1, dtype=torch.float32), [f16(2, 3, 4)]),
     "nanmean_non_contiguous": (lambda x: x.nanmean(1), [nc(2, 3, 4)]),
+    "nanmean_0d": (lambda x: (x.nanmean(), torch.nanmean(x * float("nan"), 0, keepdim=True)), [torch.tensor(2.5)]),
     # max / min: whole tensor, (values, indices), two tensors
     "max_all": (lambda x: x.max(), [f32(2, 3, 4)]),
     "min_all_int64": (lambda x: torch.min(x), [i64(2, 3, 4)]),
