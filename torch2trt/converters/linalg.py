@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backend import trt
-from ..tracing.context import trt_dims
+from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import spellings, tensorrt_converter
 from ..tracing.shapes import DynDim
 from .layers import (
@@ -231,9 +231,10 @@ def convert_block_diag(ctx):
     in the promoted dtype. Static shapes only: the zero padding around a block is a constant of its shape."""
     tensors, out = list(ctx.method_args), ctx.method_return
     for t in tensors:
-        if -1 in tuple(ctx.trt(t).shape):
-            raise ctx.unsupported(f"{ctx.method_name} with dynamic shapes (input shape {tuple(ctx.trt(t).shape)}): "
-                                  "the zero blocks around each input have sizes fixed at conversion")
+        shape = trt_dims(get_trt(t)) if get_trt(t) is not None else ()
+        if -1 in shape:
+            raise ctx.unsupported(f"{ctx.method_name} with dynamic shapes (input shape {shape}): the zero blocks "
+                                  "around each input have sizes fixed at conversion")
     require_tensorrt_dtype(ctx, out.dtype)
     if out.numel() == 0:
         raise ctx.unsupported(f"{ctx.method_name}: an empty result {tuple(out.shape)}")

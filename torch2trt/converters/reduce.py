@@ -372,7 +372,7 @@ def vector_norm_p(ctx, p) -> float:
         p = 2
     if isinstance(p, str):
         raise ctx.unsupported(f"{ctx.method_name}(p={p!r}): only vector norms (numbers, inf, 'fro')")
-    if not isinstance(p, (int, float)) or isinstance(p, (bool, DynDim)):
+    if not isinstance(p, (int, float)) or isinstance(p, DynDim):
         raise ctx.unsupported(f"{ctx.method_name}(p={p!r}): only a constant number")
     if p < 0 and p != -math.inf:
         raise ctx.unsupported(f"{ctx.method_name}(p={p}): negative p other than -inf")
