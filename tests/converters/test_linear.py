@@ -1,5 +1,6 @@
 """Linear algebra converters vs PyTorch: linear (1-d, 2-d, N-d inputs), bilinear, matmul with batch broadcasting and
-1-d operands, mm/bmm/mv/dot/inner/outer, addmm/addmv/addr/baddbmm/addbmm with beta/alpha, einsum, and refusals."""
+1-d operands, mm/bmm/mv/dot/inner/outer, tensordot, addmm/addmv/addr/baddbmm/addbmm with beta/alpha, einsum, and
+refusals."""
 
 import pytest
 import torch
@@ -106,3 +107,53 @@ NN_LINALG = {
 @pytest.mark.parametrize("name", list(NN_LINALG))
 def test_linear_algebra_spellings_match_pytorch(name):
     assert_converts(NN_LINALG[name], [NN_Y])
+
+
+# ---- tensordot -----------------------------------------------------------------------------------------------------
+A3, B3 = torch.randn(2, 3, 4), torch.randn(3, 4, 5)
+TENSORDOT = {
+    "default_dims_2": lambda a, b: torch.tensordot(a, b),
+    "int_dims": lambda a, b: (torch.tensordot(a, b.transpose(0, 1), 1), torch.tensordot(a, b, dims=0),
+                              torch.tensordot(a, a, 3), torch.tensordot(a[0], b[0], 1)),
+    "list_pair": lambda a, b: (torch.tensordot(a, b, ([1, 2], [0, 1])), torch.tensordot(a, b, dims=([2], [1])),
+                               torch.tensordot(a, b, ((1,), (0,)))),
+    "list_of_lists_any_order": lambda a, b: (torch.tensordot(a, b, [[2, 1], [1, 0]]),
+                                             torch.tensordot(b, a, dims=[[0], [1]]),
+                                             torch.tensordot(a, b.transpose(0, 2), [[-1, -2], [1, 2]])),
+    "constant_tensor_dims": lambda a, b: (torch.tensordot(a, b, torch.tensor(2)),
+                                          torch.tensordot(a, b, torch.tensor([[1], [0]]))),
+    "0d_and_1d": lambda a, b: (torch.tensordot(a[0, 0, 0], b, 0), torch.tensordot(a[0, 0], b[0, :, 0], 1)),
+    "non_contiguous": lambda a, b: torch.tensordot(a.transpose(0, 2), b, [[1, 0], [0, 1]]),
+}
+
+
+@pytest.mark.parametrize("name", list(TENSORDOT))
+def test_tensordot_matches_pytorch(name):
+    assert_converts(TENSORDOT[name], [A3, B3])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_tensordot_reduced_precision(dtype):
+    assert_converts(lambda a, b: (torch.tensordot(a, b), torch.tensordot(a, b, ([1], [0]))),
+                    [A3.to(dtype), B3.to(dtype)], rtol=1e-2 if dtype == torch.bfloat16 else 2e-3)
+
+
+def test_tensordot_keeps_dynamic_free_axes():
+    from torch2trt.testing import assert_converts_dynamic
+
+    assert_converts_dynamic(lambda a, b: (torch.tensordot(a, b), torch.tensordot(b, a, [[0, 1], [1, 2]]),
+                                          torch.tensordot(a, b, 0), torch.tensordot(a, a, [[1, 2], [1, 2]])),
+                            [A3, B3], [(1, 3, 4), (3, 4, 1)], [(4, 3, 4), (3, 4, 6)])
+    _assert_dynamic_batch(lambda a: torch.tensordot(a, W, 1), Y, torch.randn(3, 3, 4))
+
+
+@pytest.mark.parametrize("fn, inputs, kwargs, match", [
+    (lambda a, b: torch.tensordot(a, b, 1), [torch.randint(-5, 5, (2, 3)), torch.randint(-5, 5, (3, 2))], {},
+     r"tensordot on torch.int64: TensorRT multiplies floating-point matrices only"),
+    (lambda a, b: torch.tensordot(a, b, ([0], [0])), [torch.randn(2, 3), torch.randn(2, 4)],
+     dict(min_shapes=[(1, 3), (1, 4)], max_shapes=[(4, 3), (4, 4)]), r"tensordot over a dynamic contracted axis"),
+    (lambda a, b: torch.tensordot(a[:, :0], b[:0], 1), [torch.randn(2, 3), torch.randn(3, 2)], {},
+     r"tensordot over an empty contracted axis"),
+])
+def test_tensordot_refusals_say_why(fn, inputs, kwargs, match):
+    assert_refuses(fn, inputs, match, **kwargs)

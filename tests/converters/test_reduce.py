@@ -67,6 +67,29 @@ CASES = {
     "amin_negative_keepdim": (lambda x: x.amin(-1, keepdim=True), [f32(2, 3, 4)]),
     "amin_int32": (lambda x: x.amin(1), [i32(2, 3, 4)]),
     "amax_bool": (lambda x: x.amax(1), [b(2, 3, 4)]),
+    # aminmax: (min, max) as amin / amax
+    "aminmax_all": (lambda x: torch.aminmax(x), [f32(2, 3, 4)]),
+    "aminmax_all_keepdim": (lambda x: tuple(x.aminmax(keepdim=True)), [f32(2, 3, 4)]),
+    "aminmax_dim": (lambda x: torch.aminmax(x, dim=1), [f32(2, 3, 4)]),
+    "aminmax_negative_dim_keepdim": (lambda x: x.aminmax(dim=-1, keepdim=True), [f32(2, 3, 4)]),
+    "aminmax_int32": (lambda x: torch.aminmax(x, dim=0), [i32(3, 4)]),
+    "aminmax_int64_all": (lambda x: x.aminmax(), [i64(3, 4)]),
+    "aminmax_bool": (lambda x: torch.aminmax(x, dim=1), [b(3, 4)]),
+    "aminmax_float16": (lambda x: x.aminmax(dim=0), [f16(3, 4)]),
+    "aminmax_0d": (lambda x: (torch.aminmax(x), torch.aminmax(x, dim=0)), [torch.tensor(2.5)]),
+    "aminmax_nan": (lambda x: (torch.aminmax(torch.where(x > 1, float("nan"), x), dim=1),
+                               torch.where(x > 1, float("nan"), x).aminmax()), [f32(4, 6)]),
+    # nanmean: nansum / count of non-NaN
+    "nanmean_all": (lambda x: torch.nanmean(torch.where(x > 1, float("nan"), x)), [f32(2, 3, 4)]),
+    "nanmean_dim": (lambda x: torch.where(x > 0.5, float("nan"), x).nanmean(1), [f32(2, 3, 4)]),
+    "nanmean_tuple_keepdim": (lambda x: torch.nanmean(torch.where(x > 0.5, float("nan"), x), (0, -1), True),
+                              [f32(2, 3, 4)]),
+    "nanmean_keywords": (lambda x: torch.nanmean(x, dim=-2, keepdim=True), [f32(2, 3, 4)]),
+    "nanmean_empty_dims_reduces_all": (lambda x: x.nanmean(dim=()), [f32(2, 3)]),
+    "nanmean_float16": (lambda x: torch.where(x > 0.5, float("nan"), x).nanmean(-1), [f16(2, 3, 64)]),
+    "nanmean_float16_dtype": (lambda x: x.nanmean(1, dtype=torch.float32), [f16(2, 3, 4)]),
+    "nanmean_non_contiguous": (lambda x: x.nanmean(1), [nc(2, 3, 4)]),
+    "nanmean_0d": (lambda x: (x.nanmean(), torch.nanmean(x * float("nan"), 0, keepdim=True)), [torch.tensor(2.5)]),
     # max / min: whole tensor, (values, indices), two tensors
     "max_all": (lambda x: x.max(), [f32(2, 3, 4)]),
     "min_all_int64": (lambda x: torch.min(x), [i64(2, 3, 4)]),
@@ -162,7 +185,8 @@ CASES = {
     "diff_non_contiguous": (lambda x: x.diff(dim=1), [nc(2, 3, 4)]),
 }
 
-RTOL = {"sum_float16": 1e-3, "mean_float16": 1e-3, "max_dim_float16": 1e-3, "std_float16": 1e-3,
+RTOL = {"nanmean_float16": 0.0, "aminmax_float16": 0.0,  # bit for bit
+        "sum_float16": 1e-3, "mean_float16": 1e-3, "max_dim_float16": 1e-3, "std_float16": 1e-3,
         "logsumexp_float16": 1e-3, "norm_float16": 1e-3, "cumsum_float16": 1e-3}
 
 
@@ -177,6 +201,7 @@ def test_reduction_matches_pytorch(name):
     (lambda x: x.norm(p=-1, dim=1), r"norm\(p=-1\): negative p"),
     (lambda x: x.sum(1, dtype=torch.float64), r"sum to torch.float64: TensorRT has no such type"),
     (lambda x: x.cumsum(1, dtype=torch.float64), r"cumsum to torch.float64"),
+    (lambda x: x.nanmean(1, dtype=torch.float64), r"nanmean to torch.float64: TensorRT has no such type"),
 ])
 def test_reduction_refuses(fn, match):
     assert_refuses(fn, [f32(2, 3, 4)], match=match)
@@ -287,6 +312,37 @@ def test_index_reductions_treat_nan_as_extreme_like_pytorch(name):
     inputs = [_nan_rows((3, 6, 7), d, g) for d in (0, 1, 2)] + [torch.full((3, 6, 7), float("nan")),
                                                                  torch.randn(3, 6, 7, generator=g)]
     _matches_at(fn, torch.randn(3, 6, 7, generator=g), inputs)
+
+
+NAN_MEAN_CASES = {
+    "nanmean_dim": lambda x: x.nanmean(1),
+    "nanmean_all": lambda x: torch.nanmean(x),
+    "nanmean_keepdim": lambda x: torch.nanmean(x, (0, 2), keepdim=True),
+    "aminmax_dim": lambda x: tuple(torch.aminmax(x, dim=-1)),
+    "aminmax_all": lambda x: tuple(x.aminmax()),
+}
+
+
+@pytest.mark.parametrize("name", list(NAN_MEAN_CASES))
+def test_nanmean_and_aminmax_with_nan_and_all_nan_slices_like_pytorch(name):
+    g = torch.Generator().manual_seed(4)
+    all_nan_row = torch.randn(3, 6, 7, generator=g)
+    all_nan_row[1, 2, :] = float("nan")
+    all_nan_row[:, 0, 0] = float("nan")
+    inputs = [_nan_rows((3, 6, 7), d, g) for d in (0, 1, 2)] + [all_nan_row, torch.full((3, 6, 7), float("nan")),
+                                                                 torch.randn(3, 6, 7, generator=g)]
+    _matches_at(NAN_MEAN_CASES[name], torch.randn(3, 6, 7, generator=g), inputs)
+
+
+def test_nanmean_and_aminmax_keep_dynamic_dims():
+    from torch2trt.testing import assert_converts_dynamic
+
+    def fn(x):
+        x = torch.where(x > 1, float("nan"), x)
+        return (x.nanmean(1), torch.nanmean(x), torch.nanmean(x, (0, 2), keepdim=True), *torch.aminmax(x, dim=1),
+                *x.aminmax())
+
+    assert_converts_dynamic(fn, [f32(2, 3, 4)], [(1, 1, 4)], [(4, 6, 4)], [[(3, 2, 4)]])
 
 
 @pytest.mark.parametrize("fn", [lambda x: torch.diff(x, dim=1), lambda x: x.diff(n=2, dim=0),

@@ -1,6 +1,6 @@
 """Diagonals, products and distances over small fixed axes: diagonal, diag, diag_embed, trace, cross/linalg.cross,
-meshgrid, cosine_similarity, pairwise_distance. The axes a diagonal runs over (and cross's size-3 axis) must be
-static (their positions are constants); the other axes may be dynamic."""
+meshgrid, cartesian_prod, kron, block_diag, vander, cosine_similarity, pairwise_distance, dist. The axes a diagonal
+runs over (and cross's size-3 axis) must be static (their positions are constants); the other axes may be dynamic."""
 
 from __future__ import annotations
 
@@ -8,22 +8,29 @@ import torch
 import torch.nn.functional as F
 
 from ..backend import trt
-from ..tracing.registry import tensorrt_converter
+from ..tracing.context import get_trt, trt_dims
+from ..tracing.registry import spellings, tensorrt_converter
 from ..tracing.shapes import DynDim
 from .layers import (
     ARITHMETIC_DTYPES,
     E,
     U,
     broadcast_to,
+    compute_dtype,
+    concat,
     elementwise,
+    filled,
     input_dims,
     reduce,
     reduce_axis,
+    require_tensorrt_dtype,
     reshape,
+    sample_dims,
     select,
     transpose,
     unary,
 )
+from .reduce import vector_norm, vector_norm_p
 
 R = trt.ReduceOperation
 
@@ -176,6 +183,105 @@ def convert_meshgrid(ctx):
         ctx.set_output(out, broadcast_to(ctx, reshape(ctx, f, shape), grid))
 
 
+@tensorrt_converter([torch.cartesian_prod])
+def convert_cartesian_prod(ctx):
+    """Rows of every combination of the 1-d inputs' elements (meshgrid 'ij', flattened, side by side); a single
+    input is returned as it is (PyTorch returns the input itself)."""
+    tensors, out = list(ctx.method_args), ctx.method_return
+    if any(t.dim() != 1 for t in tensors):
+        raise ctx.unsupported(f"{ctx.method_name}: only 1-d inputs")
+    flat = [ctx.trt(t, out.dtype) for t in tensors]
+    if len(flat) == 1:
+        ctx.set_output(out, flat[0])
+        return
+    n, sizes = len(flat), [input_dims(ctx, f)[0] for f in flat]
+    columns = []
+    for k, f in enumerate(flat):
+        shape = [1] * n
+        shape[k] = -1
+        columns.append(reshape(ctx, broadcast_to(ctx, reshape(ctx, f, shape), sizes), [-1, 1]))
+    ctx.set_output(out, concat(ctx, columns, 1))
+
+
+def _product(ctx, a, b, dtype):
+    return elementwise(ctx, a, b, E.AND if dtype == torch.bool else E.PROD, dtype)
+
+
+@tensorrt_converter(spellings("kron"))
+def convert_kron(ctx):
+    """out[i * b.shape + j] = a[i] * b[j] on every axis: a as (a0, 1, a1, 1, ...) times b as (1, b0, 1, b1, ...),
+    reshaped to (a0 * b0, a1 * b1, ...); the operand of lower rank gets leading size-1 axes (PyTorch's rule)."""
+    a, b, out = ctx.get_arg("input", 0), ctx.get_arg("other", 1), ctx.method_return
+    _check_dtype(ctx, out.dtype)
+    rank = out.dim()
+    at, bt = (ctx.trt(t, out.dtype, rank) for t in (a, b))
+    if rank == 0:
+        ctx.set_output(out, _product(ctx, at, bt, out.dtype))
+        return
+    da = sample_dims(ctx, at, (1,) * (rank - a.dim()) + tuple(a.shape))
+    db = sample_dims(ctx, bt, (1,) * (rank - b.dim()) + tuple(b.shape))
+    wide_a = reshape(ctx, at, [d for n in da for d in (n, 1)])
+    wide_b = reshape(ctx, bt, [d for n in db for d in (1, n)])
+    ctx.set_output(out, reshape(ctx, _product(ctx, wide_a, wide_b, out.dtype), [m * n for m, n in zip(da, db)]))
+
+
+@tensorrt_converter([torch.block_diag])
+def convert_block_diag(ctx):
+    """Each block (a 0-d tensor is 1 x 1, a 1-d one a row) padded with zeros to the full width, the rows stacked;
+    in the promoted dtype. Static shapes only: the zero padding around a block is a constant of its shape."""
+    tensors, out = list(ctx.method_args), ctx.method_return
+    for t in tensors:
+        shape = trt_dims(get_trt(t)) if get_trt(t) is not None else ()
+        if -1 in shape:
+            raise ctx.unsupported(f"{ctx.method_name} with dynamic shapes (input shape {shape}): the zero blocks "
+                                  "around each input have sizes fixed at conversion")
+    require_tensorrt_dtype(ctx, out.dtype)
+    if out.numel() == 0:
+        raise ctx.unsupported(f"{ctx.method_name}: an empty result {tuple(out.shape)}")
+    width, left, rows = out.shape[1], 0, []
+    for t in tensors:
+        shape = (1, 1) if t.dim() == 0 else (1, t.shape[0]) if t.dim() == 1 else tuple(t.shape)
+        r, c = shape
+        if r:
+            right = width - left - c
+            pieces = ([ctx.trt(torch.zeros(r, left, dtype=out.dtype))] if left else []) \
+                + ([reshape(ctx, ctx.trt(t, out.dtype), shape)] if c else []) \
+                + ([ctx.trt(torch.zeros(r, right, dtype=out.dtype))] if right else [])
+            rows.append(concat(ctx, pieces, 1))
+        left += c
+    ctx.set_output(out, concat(ctx, rows, 0))
+
+
+@tensorrt_converter([torch.vander, torch.linalg.vander])
+def convert_vander(ctx):
+    """Columns 1, x, x * x, (x * x) * x, ... (PyTorch's cumprod, one product after the other), highest power first
+    unless increasing; integer inputs give int64. float16/bfloat16 are multiplied in float32 and each power rounded
+    once, bit for bit PyTorch's; float32 powers from x^3 on may differ by an ulp per product (PyTorch's CPU cumprod
+    accumulates float32 in float64, which TensorRT does not have)."""
+    x, out = ctx.get_arg("x", 0), ctx.method_return
+    linalg = ctx.method is torch.linalg.vander
+    n = ctx.method_kwargs.get("N", ctx.method_args[1] if len(ctx.method_args) > 1 else None)
+    increasing = True if linalg else bool(ctx.get_arg("increasing", 2, False))
+    if x.dim() != 1:
+        raise ctx.unsupported(f"{ctx.method_name} of a {x.dim()}-d tensor: only 1-d")
+    _check_dtype(ctx, out.dtype)
+    xt = ctx.trt(x, out.dtype)
+    if n is None:
+        if trt_dims(xt)[0] < 0:
+            raise ctx.unsupported(f"{ctx.method_name} of a dynamic length without N: the number of columns (the "
+                                  "length) would be dynamic; pass N")
+        n = int(x.shape[0])
+    n = _int_arg(ctx, "N", n)
+    if n == 0:
+        raise ctx.unsupported(f"{ctx.method_name}(N=0): an empty result")
+    acc = compute_dtype(out.dtype)
+    x_col = reshape(ctx, ctx.cast(xt, acc), [-1, 1])
+    columns = [filled(ctx, 1, acc, [input_dims(ctx, x_col)[0], 1])]
+    for _ in range(1, n):
+        columns.append(x_col if len(columns) == 1 else _product(ctx, columns[-1], x_col, acc))
+    ctx.set_output(out, ctx.cast(concat(ctx, columns if increasing else columns[::-1], 1), out.dtype))
+
+
 # ---- distances -----------------------------------------------------------------------------------------------------
 def _float_out(ctx):
     out = ctx.method_return
@@ -237,6 +343,18 @@ def convert_pairwise_distance(ctx):
     if out.dim() != len(r.shape):
         r = reshape(ctx, r, [1] * out.dim() if out.dim() else [])
     ctx.set_output(out, ctx.cast(r, out.dtype))
+
+
+@tensorrt_converter(spellings("dist"))
+def convert_dist(ctx):
+    """||a - b||_p over every element of the broadcast difference (rounded to the result dtype first, as PyTorch's
+    a - b), for the p the norm converter computes (reduce.vector_norm)."""
+    a, b, out = ctx.get_arg("input", 0), ctx.get_arg("other", 1), _float_out(ctx)
+    p = vector_norm_p(ctx, ctx.get_arg("p", 2, 2))
+    acc = compute_dtype(out.dtype)
+    d = ctx.cast(ctx.cast(elementwise(ctx, ctx.trt(a, acc), ctx.trt(b, acc), E.SUB, acc), out.dtype), acc)
+    y = vector_norm(ctx, d, p, list(range(len(d.shape))), False, acc)
+    ctx.set_output(out, ctx.cast(y, out.dtype))
 
 
 # ---- matrix norms --------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Linear algebra converters: linear, bilinear, matmul (batch broadcasting, 1-d operands), mm, bmm, mv, dot,
-inner, outer, addmm, addmv, addr, baddbmm, addbmm (beta/alpha), einsum (ellipsis, implicit output).
+inner, outer, tensordot, addmm, addmv, addr, baddbmm, addbmm (beta/alpha), einsum (ellipsis, implicit output).
 
 TensorRT multiplies floating-point matrices only: integer products are refused (a float product is exact only
 for small values). Must not own reductions or elementwise arithmetic beyond what these ops add.
@@ -14,9 +14,9 @@ import torch.nn.functional as F
 
 from ..backend import trt
 from ..quantization.qdq import quantized_input, quantized_weights
-from ..tracing.context import trt_dims
+from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import spellings, tensorrt_converter
-from .layers import elementwise, input_dims, reshape
+from .layers import elementwise, input_dims, reshape, transpose
 
 M = trt.MatrixOperation
 E = trt.ElementWiseOperation
@@ -88,6 +88,50 @@ def convert_outer(ctx):
     ta = ctx.trt(a, out.dtype)
     ta = reshape(ctx, ta, [*input_dims(ctx, ta), 1])
     ctx.set_output(out, elementwise(ctx, ta, ctx.trt(b, out.dtype, 2), E.PROD, out.dtype))
+
+
+def _tensordot_dims(ctx, a, b, dims) -> tuple[list[int], list[int]]:
+    """The contracted axes of a and of b (non-negative) from dims = n (a's last n with b's first n), (axes of a,
+    axes of b) or [[...], [...]], or a constant tensor of either form (a traced one is refused: its values decide
+    the shape)."""
+    if isinstance(dims, torch.Tensor):
+        if get_trt(dims) is not None:
+            raise ctx.unsupported(f"{ctx.method_name}(dims=<traced tensor>): the contracted axes must be constants")
+        dims = dims.tolist()
+    if isinstance(dims, int) and not isinstance(dims, bool):
+        da, db = list(range(a.dim() - dims, a.dim())), list(range(dims))
+    else:
+        da, db = (list(d) for d in dims)
+    return [ctx.normalize_dim(d, a.dim()) for d in da], [ctx.normalize_dim(d, b.dim()) for d in db]
+
+
+@tensorrt_converter([torch.tensordot])
+def convert_tensordot(ctx):
+    """a's free axes then its contracted ones, flattened to (-1, K), times b's contracted then free axes as (K, -1),
+    reshaped to a's free sizes then b's. The contracted sizes must be static (K is a constant); free axes may be
+    dynamic (the final reshape reads their sizes from the network)."""
+    a, b, out = ctx.get_arg("a", 0), ctx.get_arg("b", 1), ctx.method_return
+    if ctx.method_kwargs.get("out") is not None:
+        raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
+    da, db = _tensordot_dims(ctx, a, b, ctx.get_arg("dims", 2, 2))
+    _require_float(ctx, out.dtype)
+    at, bt = ctx.trt(a, out.dtype), ctx.trt(b, out.dtype)
+    free_a = [i for i in range(a.dim()) if i not in da]
+    free_b = [i for i in range(b.dim()) if i not in db]
+    if any(trt_dims(at)[i] < 0 for i in da) or any(trt_dims(bt)[i] < 0 for i in db):
+        raise ctx.unsupported(f"{ctx.method_name} over a dynamic contracted axis: the matrix product's inner size "
+                              "is fixed at conversion")
+    k = 1
+    for i in da:
+        k *= int(a.shape[i])
+    if k == 0:
+        raise ctx.unsupported(f"{ctx.method_name} over an empty contracted axis (a result of zeros)")
+    sizes = [input_dims(ctx, at)[i] for i in free_a] + [input_dims(ctx, bt)[i] for i in free_b]
+    left = reshape(ctx, transpose(ctx, at, free_a + da), [-1, k])
+    right = reshape(ctx, transpose(ctx, bt, db + free_b), [k, -1])
+    layer = ctx.network.add_matrix_multiply(left, M.NONE, right, M.NONE)
+    ctx.name_layer(layer, "tensordot")
+    ctx.set_output(out, reshape(ctx, layer.get_output(0), sizes))
 
 
 # name of the two multiplied operands per op (positions 1 and 2)

@@ -1,7 +1,7 @@
-"""Reduction converters: sum/mean/prod/amax/amin/max/min (values and indices), argmax/argmin, std/var,
-logsumexp, norm, any/all, cumsum/cumprod and their inverse diff. Axes come from the call; with no dim every axis is
-reduced (the original torch2trt reduced only axes 1..n). Reduced-precision floats accumulate in float32,
-as PyTorch's."""
+"""Reduction converters: sum/mean/prod/nansum/nanmean/amax/amin/aminmax/max/min (values and indices),
+argmax/argmin, std/var, logsumexp, norm, any/all, cumsum/cumprod and their inverse diff. Axes come from the call;
+with no dim every axis is reduced (the original torch2trt reduced only axes 1..n). Reduced-precision floats
+accumulate in float32, as PyTorch's."""
 
 from __future__ import annotations
 
@@ -65,6 +65,12 @@ def _count(ctx, x: torch.Tensor, xt, axes: list[int]):
 
 
 # ---- sum, mean, prod, nansum -----------------------------------------------------------------------------
+def _not_nan(ctx, xt, acc, rank: int):
+    """xt with its NaNs replaced by 0 (as nansum counts them), and the 0/1 flags of the other elements, in `acc`."""
+    nan = unary(ctx, xt, U.ISNAN)
+    return select(ctx, nan, ctx.trt(0.0, acc, rank), xt), ctx.cast(unary(ctx, nan, U.NOT), acc)
+
+
 def _convert_accumulate(op, empty_means_all=True):
     def convert(ctx):
         x = ctx.get_arg("input", 0)
@@ -76,9 +82,8 @@ def _convert_accumulate(op, empty_means_all=True):
         if op == R.AVG and not acc.is_floating_point:
             raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
         xt = ctx.trt(x, acc)
-        if ctx.method_name.endswith("nansum"):
-            if acc.is_floating_point:
-                xt = select(ctx, unary(ctx, xt, U.ISNAN), ctx.trt(0.0, acc, x.dim()), xt)
+        if ctx.method_name.endswith("nansum") and acc.is_floating_point:
+            xt, _ = _not_nan(ctx, xt, acc, x.dim())
         ctx.set_output(out, ctx.cast(reduce(ctx, xt, op, axes, keepdim), out.dtype))
 
     return convert
@@ -88,6 +93,21 @@ tensorrt_converter(spellings("sum"))(_convert_accumulate(R.SUM))
 tensorrt_converter(spellings("nansum"))(_convert_accumulate(R.SUM))
 tensorrt_converter(spellings("mean"))(_convert_accumulate(R.AVG))
 tensorrt_converter(spellings("prod"))(_convert_accumulate(R.PROD))
+
+
+@tensorrt_converter(spellings("nanmean"))
+def convert_nanmean(ctx):
+    """PyTorch's nansum(x, dim, keepdim, dtype) / (number of non-NaN elements): the sum rounded to the result dtype,
+    then divided (an all-NaN slice is 0 / 0 = NaN)."""
+    x, out = ctx.get_arg("input", 0), ctx.method_return
+    axes = reduce_axes(ctx, x, ctx.get_arg("dim", 1, None), True)
+    keepdim = _keepdim(ctx, 2)
+    require_tensorrt_dtype(ctx, out.dtype)
+    acc = compute_dtype(out.dtype)
+    values, flags = _not_nan(ctx, ctx.cast(ctx.trt(x, out.dtype), acc), acc, x.dim())
+    total = ctx.cast(ctx.cast(reduce(ctx, values, R.SUM, axes, keepdim, "nansum"), out.dtype), acc)
+    count = reduce(ctx, flags, R.SUM, axes, keepdim, "count")
+    ctx.set_output(out, ctx.cast(elementwise(ctx, total, count, E.DIV, acc), out.dtype))
 
 
 # ---- amax, amin, max, min, argmax, argmin -----------------------------------------------------------------
@@ -161,6 +181,17 @@ def _convert_amax(op):
 
 tensorrt_converter(spellings("amax"))(_convert_amax(R.MAX))
 tensorrt_converter(spellings("amin"))(_convert_amax(R.MIN))
+
+
+@tensorrt_converter(spellings("aminmax"))
+def convert_aminmax(ctx):
+    """(amin, amax) over all elements (dim=None) or one int dim, as amin/amax compute them (NaN propagates)."""
+    x, (lo, hi) = ctx.get_arg("input", 0), ctx.method_return
+    dim, keepdim = ctx.method_kwargs.get("dim"), bool(ctx.method_kwargs.get("keepdim", False))
+    axes = reduce_axes(ctx, x, dim, True)
+    xt = ctx.trt(x)
+    ctx.set_output(lo, _extremum(ctx, xt, x.dtype, R.MIN, axes, keepdim))
+    ctx.set_output(hi, _extremum(ctx, xt, x.dtype, R.MAX, axes, keepdim))
 
 
 def _convert_max(op, elementwise_op):
@@ -334,21 +365,30 @@ def _norm_call(ctx):
     return x, p, ctx.get_arg("dim", 2, None), _keepdim(ctx, 3)
 
 
-@tensorrt_converter([torch.norm, torch.Tensor.norm, torch.linalg.vector_norm])
-def convert_norm(ctx):
-    x, p, dim, keepdim = _norm_call(ctx)
-    out = ctx.method_return
+def vector_norm_p(ctx, p) -> float:
+    """The p of a vector norm vector_norm computes: 'fro' / None are 2; strings (matrix norms), tensors and negative
+    p other than -inf are refused."""
     if p == "fro" or p is None:
         p = 2
     if isinstance(p, str):
         raise ctx.unsupported(f"{ctx.method_name}(p={p!r}): only vector norms (numbers, inf, 'fro')")
+    if not isinstance(p, (int, float)) or isinstance(p, DynDim):
+        raise ctx.unsupported(f"{ctx.method_name}(p={p!r}): only a constant number")
     if p < 0 and p != -math.inf:
         raise ctx.unsupported(f"{ctx.method_name}(p={p}): negative p other than -inf")
+    return float(p)
+
+
+@tensorrt_converter([torch.norm, torch.Tensor.norm, torch.linalg.vector_norm])
+def convert_norm(ctx):
+    x, p, dim, keepdim = _norm_call(ctx)
+    out = ctx.method_return
+    p = vector_norm_p(ctx, p)
     if not out.dtype.is_floating_point:
         raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
     acc = compute_dtype(out.dtype)
     axes = reduce_axes(ctx, x, dim, True)
-    ctx.set_output(out, ctx.cast(vector_norm(ctx, ctx.trt(x, acc), float(p), axes, keepdim, acc), out.dtype))
+    ctx.set_output(out, ctx.cast(vector_norm(ctx, ctx.trt(x, acc), p, axes, keepdim, acc), out.dtype))
 
 
 # ---- any, all, count_nonzero ------------------------------------------------------------------------------
