@@ -288,3 +288,15 @@ def test_every_layer_is_named_after_its_module_and_op():
     assert not [n for n in names if n.startswith("(Unnamed")], names
     assert any(n.startswith("attn/") for n in names) and any(n.startswith("norm/") for n in names)
     assert len(set(names)) == len(names)
+
+
+def test_a_build_that_fails_at_the_workspace_limit_names_max_workspace_size():
+    # the original torch2trt's test harness passed max_workspace_size=1 << 20; TensorRT-RTX's builder finds no
+    # convolution tactics within 1 MB, and the error must say which argument set the limit
+    from torch2trt import EngineBuildError
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()).eval()
+    with pytest.raises(EngineBuildError, match=r"max_workspace_size=1048576 \(1 MiB\) as the workspace limit; "
+                                               r"leave it out \(no limit\) or raise it"):
+        torch2trt(model, [torch.randn(1, 3, 16, 16)], max_workspace_size=1 << 20)
+    torch2trt(model, [torch.randn(1, 3, 16, 16)], max_workspace_size=1 << 25)      # 32 MiB builds

@@ -65,8 +65,13 @@ def build_engine(builder, network, logger: CapturingLogger, *,
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         msgs = logger.errors[first_error:] or ["(TensorRT logged no error message)"]
+        hint = ""
+        if max_workspace_size is not None and any("workspace" in m or "OutOfMemory" in m for m in msgs):
+            hint = (f"\nThe build ran with max_workspace_size={max_workspace_size} "
+                    f"({max_workspace_size / 2**20:g} MiB) as the workspace limit; leave it out (no limit) or "
+                    "raise it.")
         raise EngineBuildError(f"TensorRT ({backend.NAME} {backend.VERSION}) could not build the engine:\n  "
-                               + "\n  ".join(msgs))
+                               + "\n  ".join(msgs) + hint)
     return bytes(memoryview(serialized))
 
 
