@@ -54,7 +54,8 @@ def _by_scalar(ctx, a, b, op) -> bool:
     original_scalar_value): when the second operand is a Python number or a 0-dim tensor, it keeps float32
     precision, the operation is computed in float32 and rounded once. Sets the output and returns True then."""
     out = ctx.method_return
-    if out.dtype not in layers.REDUCED_FLOATS or not _is_cpu_scalar(b) or not isinstance(a, torch.Tensor):
+    if out.dtype not in layers.REDUCED_FLOATS or not _is_cpu_scalar(b) \
+            or not isinstance(a, (torch.Tensor, trt.ITensor)):
         return False
     fa = ctx.cast(ctx.trt(a, out.dtype), torch.float32)
     fb = float(b) if _is_number(b) else ctx.trt(b, torch.float32, len(fa.shape))
@@ -116,10 +117,6 @@ def convert_mul(ctx):
     ctx.set_output(out, elementwise(ctx, a, b, op, out.dtype))
 
 
-def _trunc(ctx, x, dtype):
-    return select(ctx, layers.elementwise(ctx, x, 0.0, E.LESS, dtype), unary(ctx, x, U.CEIL), unary(ctx, x, U.FLOOR))
-
-
 def _power_of_two(value) -> bool:
     """A constant (number or untraced tensor) whose every element is +-2**k: dividing by it is exact."""
     if isinstance(value, bool) or get_trt(value) is not None:
@@ -158,10 +155,8 @@ def convert_div(ctx):
     if mode is None and ctx.method_name.endswith(("__rtruediv__", "__rdiv__")):
         # `c / x` is Tensor.__rdiv__: x.reciprocal() * c (rounded twice)
         r = unary(ctx, ctx.trt(b, out.dtype), U.RECIP)
-        if not (out.dtype in layers.REDUCED_FLOATS and _is_number(a)):
+        if not _by_scalar(ctx, r, a, E.PROD):
             ctx.set_output(out, elementwise(ctx, r, a, E.PROD, out.dtype))
-            return
-        set_output_in_result_dtype(ctx, elementwise(ctx, ctx.cast(r, torch.float32), float(a), E.PROD, torch.float32))
     elif mode is None and _by_scalar(ctx, a, b, E.DIV):
         return
     elif mode is None:  # true division: integers are promoted to float by PyTorch (out.dtype)
@@ -179,9 +174,9 @@ def convert_div(ctx):
         # PyTorch's scalar path (measured on the CPU): the quotient by a Python number is computed in float32
         # with the number in float32, truncated there and rounded once to the output dtype
         q = elementwise(ctx, ctx.cast(ctx.trt(a, out.dtype), torch.float32), float(b), E.DIV, torch.float32)
-        ctx.set_output(out, ctx.cast(_trunc(ctx, q, torch.float32), out.dtype))
+        ctx.set_output(out, ctx.cast(layers.trunc(ctx, q, torch.float32), out.dtype))
     else:  # PyTorch: trunc(a / b) of the quotient rounded to the output dtype (also float16/bfloat16)
-        ctx.set_output(out, _trunc(ctx, elementwise(ctx, a, b, E.DIV, out.dtype), out.dtype))
+        ctx.set_output(out, layers.trunc(ctx, elementwise(ctx, a, b, E.DIV, out.dtype), out.dtype))
 
 
 def _is_number(v) -> bool:
@@ -220,7 +215,7 @@ def _fmod_float(ctx, a, b, dt, pow2: bool):
 
     if not pow2:
         return _float_mod.fmod(ctx, *ctx.operands(a, b, dtype=torch.float32))
-    q = _trunc(ctx, elementwise(ctx, a, b, E.DIV, dt), dt)
+    q = layers.trunc(ctx, elementwise(ctx, a, b, E.DIV, dt), dt)
     return elementwise(ctx, a, elementwise(ctx, q, b, E.PROD, dt), E.SUB, dt)
 
 

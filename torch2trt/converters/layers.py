@@ -105,6 +105,11 @@ def select(ctx, cond, a, b):
     return layer.get_output(0)
 
 
+def trunc(ctx, x, dtype: torch.dtype):
+    """x < 0 ? ceil(x) : floor(x) (TensorRT has no TRUNC; keeps -0.0 and NaN as PyTorch does)."""
+    return select(ctx, elementwise(ctx, x, 0.0, E.LESS, dtype), unary(ctx, x, U.CEIL), unary(ctx, x, U.FLOOR))
+
+
 def log1p(ctx, x, dtype: torch.dtype):
     """log1p(x) = x                      where u = 1 + x rounds to 1 (and at x = inf),
                   log(u) * (x / (u - 1))  elsewhere (Goldberg: the ratio cancels the rounding of 1 + x, so

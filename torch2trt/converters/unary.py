@@ -19,6 +19,7 @@ from .layers import (
     require_arithmetic_dtype,
     select,
     set_output_in_result_dtype,
+    trunc,
     unary,
 )
 
@@ -139,9 +140,7 @@ def convert_trunc(ctx):
     if not out.dtype.is_floating_point:
         ctx.set_output(out, x)
         return
-    # x < 0 ? ceil(x) : floor(x)  (keeps -0.0 and NaN as PyTorch does)
-    ctx.set_output(out, select(ctx, elementwise(ctx, x, 0.0, E.LESS, out.dtype), unary(ctx, x, U.CEIL),
-                               unary(ctx, x, U.FLOOR)))
+    ctx.set_output(out, trunc(ctx, x, out.dtype))
 
 
 @tensorrt_converter(spellings("round") + [torch.special.round])
@@ -232,8 +231,7 @@ def convert_frac(ctx):
     out = ctx.method_return
     x = ctx.trt(ctx.get_arg("input", 0), out.dtype)
     require_arithmetic_dtype(ctx, out.dtype)
-    trunc = select(ctx, elementwise(ctx, x, 0.0, E.LESS, out.dtype), unary(ctx, x, U.CEIL), unary(ctx, x, U.FLOOR))
-    ctx.set_output(out, elementwise(ctx, x, trunc, E.SUB, out.dtype))
+    ctx.set_output(out, elementwise(ctx, x, trunc(ctx, x, out.dtype), E.SUB, out.dtype))
 
 
 def _angle(factor: float):
