@@ -12,6 +12,7 @@ the shapes of the item with the median number of elements (the original's rules)
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any, Iterator
 
 import torch
@@ -71,15 +72,14 @@ def profile_from(dataset: Dataset, min_shapes: Any, opt_shapes: Any, max_shapes:
     flat0, schema = structure.flatten(items[0])
     shapes = []
     for i, item in enumerate(items):
-        flat, s = structure.flatten(item)
-        if len(flat) != len(flat0) or structure.num_tensors(s) != structure.num_tensors(schema) \
-                or any(a.dim() != b.dim() or a.dtype != b.dtype for a, b in zip(flat, flat0)):
+        flat, _ = structure.flatten(item)
+        if len(flat) != len(flat0) or any(a.dim() != b.dim() or a.dtype != b.dtype for a, b in zip(flat, flat0)):
             raise ValueError(f"torch2trt(model, dataset): item {i} is not structured like item 0 (the same "
                              "tensors, ranks and dtypes in the same places)")
         shapes.append([tuple(t.shape) for t in flat])
     lows = [tuple(min(d) for d in zip(*col)) for col in zip(*shapes)]
     highs = [tuple(max(d) for d in zip(*col)) for col in zip(*shapes)]
-    numels = [sum(t.numel() for t in structure.flatten(item)[0]) for item in items]
+    numels = [sum(math.prod(shape) for shape in item_shapes) for item_shapes in shapes]
     median = sorted(range(len(items)), key=lambda i: numels[i])[len(items) // 2]
     if verify_inputs is None:
         n, steps = len(items), min(len(items), VERIFY_ITEMS)

@@ -244,9 +244,9 @@ def convert_block_diag(ctx):
         r, c = shape
         if r:
             right = width - left - c
-            pieces = ([ctx.trt(torch.zeros(r, left, dtype=out.dtype))] if left else []) \
+            pieces = ([filled(ctx, 0, out.dtype, [r, left])] if left else []) \
                 + ([reshape(ctx, ctx.trt(t, out.dtype), shape)] if c else []) \
-                + ([ctx.trt(torch.zeros(r, right, dtype=out.dtype))] if right else [])
+                + ([filled(ctx, 0, out.dtype, [r, right])] if right else [])
             rows.append(concat(ctx, pieces, 1))
         left += c
     ctx.set_output(out, concat(ctx, rows, 0))
