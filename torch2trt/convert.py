@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
@@ -76,11 +76,15 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     which includes the model's own parameters) on the module as `.network`; by default it is let go after the
     build, and `.network` replays the records into a new one when first asked for.
 
-    `verify=True` (the default) compares the built network with PyTorch on fresh inputs — drawn like the
-    sample, at the profile's min, opt and max shapes when it is dynamic — or on `verify_inputs` (a list of
-    argument lists), with the engine where it runs, else the CPU reference executor; a mismatch beyond
-    `verify_rtol` (default by precision: float32 1e-4, float16 1e-2, bfloat16 5e-2) raises a ConversionError
-    naming the first diverging call. The results are on the returned module as `.verification`.
+    `verify=True` (the default) compares the built network with PyTorch on the user's data where there is any
+    (`verify_inputs`, a list of argument lists; a dataset's items; `int8_calib_dataset`'s items), else on fresh
+    inputs drawn like the sample (its sortedness, sign, 0/1 values kept; constant masks get padding patterns), at
+    the profile's min, opt and max shapes when it is dynamic, with the engine where it runs, else the CPU
+    reference executor. An output beyond `verify_rtol` (default by precision: float32 1e-4, float16 1e-2, bfloat16
+    5e-2) is right if it is no worse than PyTorch itself: indices that select tied values, detections in another
+    order of tied scores, or an error against the model run in float64 within 4x PyTorch's own error at the
+    converted precision (torch2trt/verify.py); otherwise a ConversionError names the likely cause. The results are
+    on the returned module as `.verification`.
 
     `fold_batchnorm=False` keeps batch norms after convolutions as SCALE layers for TensorRT to fuse, instead of
     folding them into new convolution weights: the engine is the same, the network has more layers, and the
@@ -91,11 +95,14 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     TRTModules, the rest runs in PyTorch; `min_block_size` (parameters), `torch_executed_modules` (paths, class
     names or classes) and `data_dependent_max` select the parts; `hybrid.fallback_report()` says what runs where.
     """
+    verify_source = "verify_inputs"
     if isinstance(inputs, Dataset):   # the original's torch2trt(model, dataset): profile and checks from its items
         if max_batch_size is not None:
             raise ValueError("max_batch_size with a dataset: the dataset's items give the profile; pass one of them")
         inputs, min_shapes, opt_shapes, max_shapes, items = dataset_profile(inputs, min_shapes, opt_shapes,
                                                                             max_shapes, verify_inputs)
+        if verify_inputs is None:
+            verify_source = "dataset"
         verify_inputs = items if verify else verify_inputs
     if fallback:
         from .fallback import convert_fallback
@@ -112,6 +119,9 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
                          "fallback=True or leave them out")
     if verify_inputs is not None and not verify:
         raise ValueError("verify_inputs were given with verify=False")
+    calibration = kwargs.get("int8_calib_dataset")
+    if calibration is not None and not isinstance(calibration, torch.Tensor) and _one_shot(calibration):
+        kwargs["int8_calib_dataset"] = calibration = list(calibration)   # read by calibration and verification
     traced = _trace(module, inputs, input_names=input_names, output_names=output_names, log_level=log_level,
                     fp16_mode=fp16_mode, dtype=dtype, min_shapes=min_shapes, opt_shapes=opt_shapes,
                     max_shapes=max_shapes, max_batch_size=max_batch_size, **kwargs)
@@ -138,6 +148,7 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
         t0 = time.perf_counter()
         trt_module.verification = verify_conversion(
             module, trt_module, traced, inputs, verify_inputs=verify_inputs, rtol=verify_rtol, trace=_trace,
+            verify_source=verify_source, real_items=calibration,
             convert_kwargs=dict(input_names=input_names, output_names=output_names, fp16_mode=fp16_mode,
                                 dtype=dtype, min_shapes=min_shapes, opt_shapes=opt_shapes, max_shapes=max_shapes,
                                 max_batch_size=max_batch_size, **kwargs))
@@ -146,6 +157,14 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     if not keep_network:
         trt_module.drop_network()
     return trt_module
+
+
+def _one_shot(items: Any) -> bool:
+    """An iterator (read once) rather than a sequence or a re-iterable loader."""
+    try:
+        return iter(items) is items
+    except TypeError:
+        return False
 
 
 @dataclass
@@ -164,6 +183,8 @@ class Traced:
     profile: dict[str, tuple[tuple, tuple, tuple]]
     dtype: torch.dtype | None
     seconds: float
+    # index outputs: output name -> (network tensor of the values it selects from, axis or None, keepdim)
+    selections: dict = field(default_factory=dict)
 
 
 def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_names=None, log_level=None,
@@ -230,6 +251,9 @@ def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_nam
             names_out = _input_names(len(flat_out), output_names, "output")
             out_dtypes = out_dtypes or [t.dtype for t in flat_out]
             _mark_outputs(ctx, flat_out, names_out, set(map(id, clones)), out_dtypes)
+            selections = {name: (entry[1].name, entry[2], entry[3]) for name, t in zip(names_out, flat_out)
+                          if (entry := ctx.selections.get(id(t))) is not None and entry[0] is t}
+            ctx.selections.clear()
             written = snapshot.written()
     finally:
         snapshot.restore()
@@ -240,7 +264,7 @@ def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_nam
                       "values they had at conversion (it keeps no state between calls), and the model was "
                       "restored", stacklevel=3)
     return Traced(network, builder, logger, ctx, flat_in, in_schema, names_in, names_out, out_schema, out_dtypes,
-                  profile, dtype, time.perf_counter() - t_start)
+                  profile, dtype, time.perf_counter() - t_start, selections)
 
 
 def _check_outputs(tracer, flat_out: list[torch.Tensor], out_schema: dict) -> None:

@@ -19,7 +19,6 @@ from typing import Any, Callable, Sequence
 import torch
 
 from . import structure
-from .compare import compare
 from .errors import ConversionError, InputError, StateError
 from .profiles import _batch_profile, _check_model, _profile
 from .runtime.module import TRTModule
@@ -360,7 +359,7 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, convert: Callable[.
     calls outside their engine's profile; `keep_torch_modules=True` does so for every part, also for calls with
     another structure (a None where the sample had a tensor); else such a call is an InputError naming the part.
     Other arguments (dtype, workspace, ...) apply to every part."""
-    from .verify import default_rtol, diverges, fresh_inputs
+    from .verify import Judge, VerificationRun, default_rtol, describe, fresh_inputs, lowest_float
 
     torch2trt = convert   # the whole-model conversion (convert.torch2trt, passed in: it dispatches to us)
 
@@ -500,6 +499,7 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, convert: Callable[.
         t0 = time.perf_counter()
         dtype = torch.float16 if convert_kwargs.get("fp16_mode") else convert_kwargs.get("dtype")
         rtol = verify_rtol if verify_rtol is not None else default_rtol(model, flat_in, dtype)
+        judge = Judge(model, rtol, precision=dtype, lowest=lowest_float(model, flat_in, dtype))
         checks = [list(a) for a in verify_inputs] if verify_inputs is not None else \
             fresh_inputs(inputs, profile, names)
         hybrid.verification = []
@@ -512,15 +512,15 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, convert: Callable[.
                 raise ConversionError(f"torch2trt fallback: the hybrid's outputs differ in structure from PyTorch's "
                                       f"on fresh inputs of shapes {shapes} (for example a different number of "
                                       "detections)")
-            errors = []
-            for i, (g, e) in enumerate(zip(got[0], expected[0])):
-                err = compare(g, e, f"output {i}")
-                errors.append(err)
-                if diverges(err, rtol, g, e):
-                    raise ConversionError(f"torch2trt fallback: the hybrid differs from PyTorch on fresh inputs of "
-                                          f"shapes {shapes}: output {i} relative error {err.rel:.3g} (max abs "
-                                          f"{err.max_abs:.3g}, tolerance {rtol:g}; shapes {err.shape} vs "
-                                          f"{err.expected_shape})")
+            run = VerificationRun(list(args))
+            failing = judge.judge(args, got[0], expected[0], [f"output {i}" for i in range(len(got[0]))], run)
+            errors = run.outputs
+            if failing:
+                i = failing[0]
+                err = errors[i]
+                raise ConversionError(f"torch2trt fallback: the hybrid differs from PyTorch on fresh inputs of "
+                                      f"shapes {shapes}: output {i} {describe(err, rtol)} (shapes {err.shape} vs "
+                                      f"{err.expected_shape})")
             hybrid.verification.append(errors)
         hybrid.timings["verify"] = time.perf_counter() - t0
     return hybrid

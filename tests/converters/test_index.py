@@ -470,3 +470,10 @@ def test_index_put_accumulate_with_computed_indices():
                     [torch.randn(3, 5), torch.tensor([0, 0])])
     assert_refuses(lambda x, i: torch.index_put(x, (i, i), x[0, :2], accumulate=True),
                    [torch.randn(3, 5), torch.tensor([0, 0])], r"accumulate=True\) with indices computed in the model")
+
+
+@pytest.mark.parametrize("fn", [lambda x: x.topk(3), lambda x: x.sort(descending=True), lambda x: x.argsort(),
+                                lambda x: x.sort(stable=True)], ids=["topk", "sort", "argsort", "stable_sort"])
+def test_sort_and_topk_of_a_1d_tensor(fn):
+    """TensorRT's TopK needs 2 dimensions or more: a 1-d input is sorted as one row."""
+    assert_converts(fn, [torch.randn(16)])

@@ -591,9 +591,11 @@ def convert_topk(ctx):
         raise ctx.unsupported("topk(sorted=False): the order PyTorch returns is unspecified")
     if isinstance(k, DynDim) or not isinstance(k, int):
         raise ctx.unsupported(f"topk(k={k!r}): only a constant k")
-    v, i = _topk(ctx, ctx.trt(x), largest, k, ctx.normalize_dim(dim, x.dim()), "topk")
+    xt, axis = ctx.trt(x), ctx.normalize_dim(dim, x.dim())
+    v, i = _topk(ctx, xt, largest, k, axis, "topk")
     ctx.set_output(values, v)
     ctx.set_output(indices, ctx.cast(i, torch.int64))
+    ctx.mark_selection(indices, xt, axis)
 
 
 MAX_TOPK_K = 3840  # TensorRT: "Valid range of TopK K is [0, 3841)"
@@ -605,11 +607,17 @@ def _topk(ctx, xt, largest: bool, k: int, axis: int, name: str):
         raise ctx.unsupported(f"{ctx.method_name}: {int(k)} elements along axis {axis}; TensorRT's TopK takes at "
                               f"most {MAX_TOPK_K}")
     op = trt.TopKOperation.MAX if largest else trt.TopKOperation.MIN
+    one_d = len(xt.shape) == 1   # TensorRT's TopK needs 2 dimensions or more: a 1-d input is one row
+    if one_d:
+        xt, axis = reshape(ctx, xt, [1] + input_dims(ctx, xt)), 1
     layer = ctx.network.add_topk(xt, op, int(k) if is_static(k) else 1, 1 << axis)
     if not is_static(k):  # k from the network: a 0-d int32 shape tensor
         layer.set_input(1, reshape(ctx, ctx.cast(k._trt, torch.int32), ()))
     ctx.name_layer(layer, name)
-    return layer.get_output(0), layer.get_output(1)
+    values, indices = layer.get_output(0), layer.get_output(1)
+    if one_d:
+        values, indices = (reshape(ctx, t, input_dims(ctx, t)[1:]) for t in (values, indices))
+    return values, indices
 
 
 def stable_sort_indices(ctx, xt, n, axis: int, descending: bool):
@@ -674,6 +682,7 @@ def _sorted(ctx, values_out, indices_out):
         if values_out is not None:
             ctx.set_output(values_out, values)
     ctx.set_output(indices_out, ctx.cast(order, torch.int64))
+    ctx.mark_selection(indices_out, xt, axis)
 
 
 @tensorrt_converter([torch.sort, torch.Tensor.sort])

@@ -78,6 +78,8 @@ def _kth(ctx, xt, x_rank: int, k_of_n, dim, keepdim: bool, nan_wins: bool, value
     ctx.set_output(values, finish(v))
     if indices is not None:
         ctx.set_output(indices, finish(ctx.cast(idx, torch.int64)))
+        if x_rank:
+            ctx.mark_selection(indices, xt, axis, keepdim)
 
 
 @tensorrt_converter([torch.kthvalue, torch.Tensor.kthvalue])

@@ -220,6 +220,7 @@ def _convert_max(op, elementwise_op):
         axis = ctx.normalize_dim(dim, x.dim())
         ctx.set_output(values, _extremum_along(ctx, x, xt, op, axis, keepdim))
         ctx.set_output(indices, _first_index(ctx, x, xt, op, axis, keepdim))
+        ctx.mark_selection(indices, xt, axis, keepdim)
 
     return convert
 
@@ -242,8 +243,10 @@ def _convert_argmax(op):
             flat = torch.empty(x.numel(), dtype=x.dtype, device="meta")
             y = _first_index(ctx, flat, reshape(ctx, xt, (-1,)), op, 0, False)
             ctx.set_output(out, reshape(ctx, y, tuple(out.shape)) if keepdim else y)
+            ctx.mark_selection(out, xt, None)
             return
         ctx.set_output(out, _first_index(ctx, x, xt, op, ctx.normalize_dim(dim, x.dim()), keepdim))
+        ctx.mark_selection(out, xt, ctx.normalize_dim(dim, x.dim()), keepdim)
 
     return convert
 

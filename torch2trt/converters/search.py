@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..backend import trt
-from ..tracing.context import trt_dims
+from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from .layers import E, U, elementwise, input_dims, reshape, select, unary
 
@@ -15,6 +15,8 @@ from .layers import E, U, elementwise, input_dims, reshape, select, unary
 def _count_below(ctx, values, boundaries, right: bool, out_dtype, seq_nd: bool):
     """values (...,) against boundaries (m,) or (..., m) when seq_nd (then values is (..., k))."""
     dt = torch.promote_types(values.dtype, boundaries.dtype)
+    if get_trt(boundaries) is not None:
+        ctx.preconditions.append(f"{ctx.method_name}: the boundaries are sorted along their last axis")
     if dt not in (torch.float32, torch.float16, torch.bfloat16, torch.int32, torch.int64):
         raise ctx.unsupported(f"{ctx.method_name} on {dt}")
     vt, bt = ctx.trt(values, dt), ctx.trt(boundaries, dt)

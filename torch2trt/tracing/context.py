@@ -90,6 +90,12 @@ class ConversionContext:
         self._names_used: dict[str, int] = {}
         self._foldable: dict[int, _Foldable] = {}
         self.allow_folding = True
+        # what converters assume of traced inputs (e.g. sorted boundaries), named in a verification error
+        self.preconditions: list[str] = []
+        # index outputs of selections (argmax, topk, sort, ...): id(index tensor) -> (index tensor, network tensor of
+        # the values it selects from, axis or None for the flattened tensor, keepdim); verification judges an index
+        # by the values it selects
+        self.selections: dict[int, tuple] = {}
 
     # ---- arguments -------------------------------------------------------------------------------
     def get_arg(self, name: str, pos: int | None = None, default: Any = _REQUIRED) -> Any:
@@ -102,6 +108,11 @@ class ConversionContext:
         if default is _REQUIRED:
             raise UnsupportedArgument(f"{self.method_name}: missing argument {name!r}")
         return default
+
+    def mark_selection(self, index: torch.Tensor, values: Any, axis: int | None, keepdim: bool = True) -> None:
+        """`index` (a PyTorch result) selects from the network tensor `values` along `axis` (None: the flattened
+        tensor; keepdim=False: the axis is gone from `index`)."""
+        self.selections[id(index)] = (index, values, axis, keepdim)
 
     def unsupported(self, message: str) -> UnsupportedArgument:
         """`raise ctx.unsupported("...")`: refuse this call; it is reported with all other problems."""
