@@ -113,3 +113,31 @@ def test_a_rebuild_keeps_the_dynamic_profile_and_follows_at_other_sizes():
     assert runs[0].trt_module is engine              # not rebuilt yet: the call could not be its sample
     assert close(fast, model, torch.randn(5, 6))[0]  # rebuilt at the next call inside the profile
     assert runs[0].trt_module is not engine and len(runs) == 1
+
+
+def test_a_rebuild_that_fails_runs_in_pytorch_until_the_weights_change_again(monkeypatch):
+    # fault injection: the graph module's trace refuses, as a converter would for weights it cannot express
+    from torch2trt import ConversionError
+
+    torch.manual_seed(0)
+    model = net()
+    fast, runs = compiled_with(model)
+    x = torch.randn(4, 6)
+    assert close(fast, model, x)[0]
+
+    def refuse(self, *data):
+        raise ConversionError("these weights do not convert (injected)")
+
+    monkeypatch.setattr(t2t_dynamo._GraphModule, "forward", refuse)
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    with pytest.warns(UserWarning, match=r"does not rebuild from the new values(.|\n)*injected") as record, \
+            torch.no_grad():
+        got = fast(x)
+        again = fast(torch.randn(4, 6))
+    assert sum("does not rebuild" in str(w.message) for w in record) == 1
+    assert torch.allclose(got, model(x)) and again.shape == (4, 3) and runs[0].trt_module is None
+    monkeypatch.undo()
+    with torch.no_grad():
+        model[0].weight.sub_(0.5)
+    assert close(fast, model, x)[0] and runs[0].trt_module is not None

@@ -17,7 +17,8 @@ Options (`options={...}`): `dtype`/`fp16_mode`, `max_workspace_size`, `verify`, 
 Weights are followed: a graph's parameters and buffers are network constants, and every call checks that they are
 the tensors the engine was built from, unchanged (the same objects, memory and version counters). A change made
 through them (in place under `torch.no_grad()`, `load_state_dict`, an optimizer step, a new Parameter) rebuilds the
-engine from the current weights at that call; a stale engine is never run. Writes that bypass the version counter
+engine from the current weights at that call (where that does not convert, the graph runs in PyTorch until
+they change again); a stale engine is never run. Writes that bypass the version counter
 (`.data`, memory shared outside PyTorch) are not seen.
 
 `convert(model, inputs, **torch2trt_kwargs)` is the one-engine form: the whole model captured as ONE graph
