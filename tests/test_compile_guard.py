@@ -141,3 +141,28 @@ def test_a_rebuild_that_fails_runs_in_pytorch_until_the_weights_change_again(mon
     with torch.no_grad():
         model[0].weight.sub_(0.5)
     assert close(fast, model, x)[0] and runs[0].trt_module is not None
+
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(6, 3)
+        self.scale = 2.0
+
+    def forward(self, x):
+        return self.lin(x) * self.scale
+
+
+def test_a_float_attribute_passed_as_a_fresh_tensor_is_compared_by_value():
+    # with dynamic=True dynamo passes a Python float attribute as a new 0-d tensor at every call: the same value
+    # keeps the engine, another value rebuilds it
+    model = Scaled().eval()
+    fast, runs = compiled_with(model, dynamic=True)
+    assert close(fast, model, torch.randn(3, 6))[0]
+    engine = runs[0].trt_module
+    for batch in (5, 7):
+        assert close(fast, model, torch.randn(batch, 6))[0]
+    assert runs[0].trt_module is engine
+    model.scale = -0.5
+    assert close(fast, model, torch.randn(4, 6))[0]
+    assert runs[0].trt_module is not engine and len(runs) == 1

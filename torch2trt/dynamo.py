@@ -142,16 +142,30 @@ def _profile(data: list[torch.Tensor], sym_dims: list[list], options: dict):
     return lo, hi
 
 
-def _stamp(tensors: list[torch.Tensor]) -> list[tuple]:
+def _stamp(tensors: list[torch.Tensor], by_value: list[bool]) -> list[tuple]:
     """What says that a weight is the one an engine was built with: the tensor object, its memory and its version
     counter (bumped by every in-place change made through it or a view of it: `add_`, `copy_`, load_state_dict,
-    optimizer steps)."""
-    return [(weakref.ref(t), t.data_ptr(), t._version) for t in tensors]
+    optimizer steps). Python numbers dynamo passes as a new 0-d tensor at every call (`by_value`): their value."""
+    return [("value", t.dtype, t.item()) if value else (weakref.ref(t), t.data_ptr(), t._version)
+            for t, value in zip(tensors, by_value)]
 
 
 def _same(stamp: list[tuple], tensors: list[torch.Tensor]) -> bool:
-    return len(stamp) == len(tensors) and all(
-        ref() is t and ptr == t.data_ptr() and version == t._version for (ref, ptr, version), t in zip(stamp, tensors))
+    if len(stamp) != len(tensors):
+        return False
+    for (a, b, c), t in zip(stamp, tensors):
+        if a == "value":
+            value = t.item()
+            if b != t.dtype or not (value == c or (value != value and c != c)):
+                return False
+        elif a() is not t or b != t.data_ptr() or c != t._version:
+            return False
+    return True
+
+
+def _passed_as_tensor(node) -> bool:
+    """A graph input dynamo makes from a Python number at every call (an unspecialized float attribute or global)."""
+    return bool(getattr(node.meta.get("grapharg"), "pass_arg_as_tensor", False))
 
 
 def _within(data: list[torch.Tensor], lo: list | None, hi: list | None) -> bool:
@@ -164,7 +178,8 @@ def compile_graph(gm: torch.fx.GraphModule, example_inputs: list, options: dict 
 
     The weights (the graph inputs that are parameters, buffers or other lifted state) become network constants, so
     the callable checks at every call that they are the tensors the engine was built with, unchanged: the same
-    objects, memory and version counters (`_stamp`). Any change made through the tensors — in place under
+    objects, memory and version counters (`_stamp`; Python numbers that dynamo passes as a new 0-d tensor at every
+    call, such as float attributes under dynamic=True, by value). Any change made through the tensors — in place under
     `torch.no_grad()`, `load_state_dict` (also with `assign=True`), an optimizer step, a new Parameter assigned to
     the module — rebuilds the engine from the current weights at that call (a full conversion with verification;
     the profile stays the same). Writes that bypass the version counter (through `.data`, or through memory shared
@@ -193,7 +208,9 @@ def compile_graph(gm: torch.fx.GraphModule, example_inputs: list, options: dict 
         return gm.forward
     data_positions = [i for i, (kind, _) in enumerate(slots) if kind == "data"]
     const_positions = [i for i, (kind, _) in enumerate(slots) if kind == "const"]
-    state = {"stamp": _stamp([example_inputs[i] for i in const_positions])}  # after the build: it restores them
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    by_value = [_passed_as_tensor(placeholders[i]) for i in const_positions]
+    state = {"stamp": _stamp([example_inputs[i] for i in const_positions], by_value)}  # after the build: it restores
     warned = []
 
     def warn_once(message: str) -> None:
@@ -216,7 +233,7 @@ def compile_graph(gm: torch.fx.GraphModule, example_inputs: list, options: dict 
             run.trt_module = None
             warnings.warn("torch2trt backend: the graph's weights changed and its engine does not rebuild from "
                           f"the new values; it runs in PyTorch until they change again:\n{e}", stacklevel=3)
-        state["stamp"] = _stamp(consts)
+        state["stamp"] = _stamp(consts, by_value)
         return run.trt_module is not None
 
     def run(*args):
