@@ -14,6 +14,13 @@ tensor dimension it names. A call outside the profile runs the graph in PyTorch 
 Options (`options={...}`): `dtype`/`fp16_mode`, `max_workspace_size`, `verify`, `verify_rtol`, `min_size`,
 `max_size`, `max_scale`; the profile of every graph's inputs comes from these.
 
+Weights are followed: a graph's parameters and buffers are network constants, and every call checks that they are
+the tensors the engine was built from, unchanged (the same objects, memory and version counters). A change made
+through them (in place under `torch.no_grad()`, `load_state_dict`, an optimizer step, a new Parameter) rebuilds the
+engine from the current weights at that call (where that does not convert, the graph runs in PyTorch until
+they change again); a stale engine is never run. Writes that bypass the version counter
+(`.data`, memory shared outside PyTorch) are not seen.
+
 `convert(model, inputs, **torch2trt_kwargs)` is the one-engine form: the whole model captured as ONE graph
 (fullgraph; a graph break, such as Python control flow on tensor data, is refused), converted by `torch2trt()` with
 the caller's profile; the TRTModule takes the inputs in the order given and returns the model's output structure.
@@ -22,6 +29,7 @@ the caller's profile; the TRTModule takes the inputs in the order given and retu
 from __future__ import annotations
 
 import warnings
+import weakref
 from typing import Any, Callable
 
 import torch
@@ -134,39 +142,110 @@ def _profile(data: list[torch.Tensor], sym_dims: list[list], options: dict):
     return lo, hi
 
 
+def _stamp(tensors: list[torch.Tensor], by_value: list[bool]) -> list[tuple]:
+    """What says that a weight is the one an engine was built with: the tensor object, its memory and its version
+    counter (bumped by every in-place change made through it or a view of it: `add_`, `copy_`, load_state_dict,
+    optimizer steps). Python numbers dynamo passes as a new 0-d tensor at every call (`by_value`): their value."""
+    return [("value", t.dtype, t.item()) if value else (weakref.ref(t), t.data_ptr(), t._version)
+            for t, value in zip(tensors, by_value)]
+
+
+def _same(stamp: list[tuple], tensors: list[torch.Tensor]) -> bool:
+    if len(stamp) != len(tensors):
+        return False
+    for (a, b, c), t in zip(stamp, tensors):
+        if a == "value":
+            value = t.item()
+            if b != t.dtype or not (value == c or (value != value and c != c)):
+                return False
+        elif a() is not t or b != t.data_ptr() or c != t._version:
+            return False
+    return True
+
+
+def _passed_as_tensor(node) -> bool:
+    """A graph input dynamo makes from a Python number at every call (an unspecialized float attribute or global)."""
+    return bool(getattr(node.meta.get("grapharg"), "pass_arg_as_tensor", False))
+
+
+def _within(data: list[torch.Tensor], lo: list | None, hi: list | None) -> bool:
+    return lo is None or all(t.dim() == len(a) and all(x <= s <= y for x, s, y in zip(a, t.shape, b))
+                             for t, a, b in zip(data, lo, hi))
+
+
 def compile_graph(gm: torch.fx.GraphModule, example_inputs: list, options: dict | None = None) -> Callable:
-    """The dynamo backend: a callable taking the graph's inputs and returning its outputs."""
+    """The dynamo backend: a callable taking the graph's inputs and returning its outputs.
+
+    The weights (the graph inputs that are parameters, buffers or other lifted state) become network constants, so
+    the callable checks at every call that they are the tensors the engine was built with, unchanged: the same
+    objects, memory and version counters (`_stamp`; Python numbers that dynamo passes as a new 0-d tensor at every
+    call, such as float attributes under dynamic=True, by value). Any change made through the tensors — in place under
+    `torch.no_grad()`, `load_state_dict` (also with `assign=True`), an optimizer step, a new Parameter assigned to
+    the module — rebuilds the engine from the current weights at that call (a full conversion with verification;
+    the profile stays the same). Writes that bypass the version counter (through `.data`, or through memory shared
+    outside PyTorch such as `.numpy()`) are not seen: change weights through the tensors themselves."""
     from .convert import torch2trt
 
     options = dict(options or {})
     unknown = [k for k in options if k not in _PASSED + _OWN]
     if unknown:
         raise TypeError(f"torch2trt backend: unknown option(s) {unknown}; known: {list(_PASSED + _OWN)}")
+    kwargs = {k: options[k] for k in _PASSED if k in options}
     try:
         slots, data, sym_dims = _plan(gm, example_inputs)
-        module = _GraphModule(gm, slots).eval()
         lo, hi = _profile(data, sym_dims, options)
-        kwargs = {k: options[k] for k in _PASSED if k in options}
-        with torch.no_grad():
-            trt_module = torch2trt(module, list(data), min_shapes=lo, max_shapes=hi, **kwargs)
+        opt = None if lo is None else [tuple(t.shape) for t in data]
+
+        def build(slots: list, data: list[torch.Tensor]):
+            with torch.no_grad():
+                return torch2trt(_GraphModule(gm, slots).eval(), list(data), min_shapes=lo, opt_shapes=opt,
+                                 max_shapes=hi, **kwargs)
+
+        trt_module = build(slots, data)
     except (ConversionError, TypeError, ValueError) as e:
         warnings.warn(f"torch2trt backend: this graph runs in PyTorch, it does not convert exactly:\n{e}",
                       stacklevel=2)
         return gm.forward
     data_positions = [i for i, (kind, _) in enumerate(slots) if kind == "data"]
+    const_positions = [i for i, (kind, _) in enumerate(slots) if kind == "const"]
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    by_value = [_passed_as_tensor(placeholders[i]) for i in const_positions]
+    state = {"stamp": _stamp([example_inputs[i] for i in const_positions], by_value)}  # after the build: it restores
     warned = []
 
-    def run(*args):
+    def warn_once(message: str) -> None:
+        if not warned:
+            warnings.warn(message, stacklevel=3)
+            warned.append(True)
+
+    def rebuild(args: tuple) -> bool:
+        """A new engine from the call's weights (its data as the sample); False where the call runs in PyTorch."""
         tensors = [args[i] for i in data_positions]
+        if not _within(tensors, lo, hi):   # this call runs in PyTorch; the rebuild waits for one inside
+            warn_once(f"torch2trt backend: a call outside the engine's profile runs in PyTorch (shapes "
+                      f"{[tuple(t.shape) for t in tensors]}; profile {lo} to {hi})")
+            return False
+        consts = [args[i] for i in const_positions]
         try:
-            out = trt_module(*tensors)
-        except InputError as e:
-            if not warned:
-                warnings.warn(f"torch2trt backend: a call outside the engine's profile runs in PyTorch ({e})",
-                              stacklevel=2)
-                warned.append(True)
+            run.trt_module = build([(kind, args[i]) if kind == "const" else (kind, v)
+                                    for i, (kind, v) in enumerate(slots)], tensors)
+        except (ConversionError, TypeError, ValueError) as e:
+            run.trt_module = None
+            warnings.warn("torch2trt backend: the graph's weights changed and its engine does not rebuild from "
+                          f"the new values; it runs in PyTorch until they change again:\n{e}", stacklevel=3)
+        state["stamp"] = _stamp(consts, by_value)
+        return run.trt_module is not None
+
+    def run(*args):
+        if not _same(state["stamp"], [args[i] for i in const_positions]) and not rebuild(args):
             return gm(*args)
-        return out
+        if run.trt_module is None:
+            return gm(*args)
+        try:
+            return run.trt_module(*[args[i] for i in data_positions])
+        except InputError as e:
+            warn_once(f"torch2trt backend: a call outside the engine's profile runs in PyTorch ({e})")
+            return gm(*args)
 
     run.trt_module = trt_module
     return run

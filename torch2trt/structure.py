@@ -98,11 +98,13 @@ def _same_plain(a: Any, b: Any) -> bool:
     return a == b or (isinstance(a, float) and a != a and b != b)
 
 
-def bind(schema: dict, args: list) -> list:
+def bind(schema: dict, args: list, like: str | None = None) -> list:
     """The tensors of `args` (a call's positional arguments) in the order of `schema` (the converted call's
     structure): dicts are bound by key; any other difference (a list for a dict, a missing or unknown key, a
-    different count, a non-tensor value other than the converted one) raises StructureError naming it."""
+    different count, a non-tensor value other than the converted one) raises StructureError naming it.
+    `like`: what the schema is, where it is not the converted call (e.g. "item 0" of a dataset)."""
     out: list = [None] * num_tensors(schema)
+    ref = f"as {like}" if like else "as converted"
 
     def walk(s: dict, v: Any, path: str) -> None:
         kind = s["kind"]
@@ -118,7 +120,7 @@ def bind(schema: dict, args: list) -> list:
                                      f"{type(v).__name__}")
             if len(v) != len(s["items"]):
                 what = "arguments" if root else "items"
-                raise StructureError(f"{path or 'the call'}: expected {len(s['items'])} {what} (as converted), "
+                raise StructureError(f"{path or 'the call'}: expected {len(s['items'])} {what} ({ref}), "
                                      f"got {len(v)}")
             for i, (sub, x) in enumerate(zip(s["items"], v)):
                 walk(sub, x, f"argument {i}" if root else f"{path}[{i}]")
@@ -128,13 +130,18 @@ def bind(schema: dict, args: list) -> list:
             missing = [k for k in s["keys"] if k not in v]
             unknown = [k for k in v if k not in s["keys"]]
             if missing or unknown:
-                raise StructureError(f"{path}: expected a dict with keys {s['keys']} (as converted); "
+                raise StructureError(f"{path}: expected a dict with keys {s['keys']} ({ref}); "
                                      + "; ".join(([f"missing key(s) {missing}"] if missing else [])
                                                  + ([f"unknown key(s) {unknown}"] if unknown else [])))
             for k, sub in zip(s["keys"], s["items"]):
                 walk(sub, v[k], f"{path}[{k!r}]")
         elif kind == "const":
             if not _same_plain(s["value"], v):
+                if like:
+                    raise StructureError(
+                        f"{path}: {like} has {s['value']!r} ({type(s['value']).__name__}) here, this item {v!r} "
+                        f"({type(v).__name__}); non-tensor arguments are fixed in the engine, so every item must "
+                        "pass the same ones (or pass a tensor)")
                 raise StructureError(
                     f"{path}: the model was converted with {s['value']!r} ({type(s['value']).__name__}) here; this "
                     f"call passes {v!r} ({type(v).__name__}). Non-tensor arguments are fixed in the engine: convert "
@@ -143,6 +150,24 @@ def bind(schema: dict, args: list) -> list:
             raise StructureError(f"{path}: unknown structure kind {kind!r}")
 
     walk(schema, list(args) if isinstance(args, tuple) else args, "")
+    return out
+
+
+def paths(schema: dict) -> list[str]:
+    """Where each tensor of `schema` is, in bind's notation ("argument 0['a'][1]"), by tensor index."""
+    out: list[str] = [""] * num_tensors(schema)
+
+    def walk(s: dict, path: str) -> None:
+        if s["kind"] == "tensor":
+            out[s["index"]] = path
+        elif s["kind"] in ("list", "tuple"):
+            for i, sub in enumerate(s["items"]):
+                walk(sub, f"argument {i}" if path == "" else f"{path}[{i}]")
+        elif s["kind"] == "dict":
+            for k, sub in zip(s["keys"], s["items"]):
+                walk(sub, f"{path}[{k!r}]")
+
+    walk(schema, "")
     return out
 
 
