@@ -1,6 +1,7 @@
 """Normalization converters: batch_norm (running statistics: one SCALE layer or folded into the convolution
-before it; batch statistics (no running statistics, or training=True): one NORMALIZATION layer), instance_norm, group_norm, layer_norm (NORMALIZATION
-layers: biased variance, eps inside the square root, as PyTorch), rms_norm, local_response_norm, F.normalize.
+before it; batch statistics — no running statistics, or training=True —: one NORMALIZATION layer), instance_norm,
+group_norm, layer_norm (NORMALIZATION layers: biased variance, eps inside the square root, as PyTorch), rms_norm,
+local_response_norm, F.normalize.
 
 Statistics of reduced-precision inputs are computed in float32 (PyTorch's kernels accumulate in float32 too).
 Must not touch the statistics buffers: the network only reads them.

@@ -198,7 +198,9 @@ def _unshared(outputs: dict[str, torch.Tensor], fed: list[torch.Tensor], ctx: Ct
     caller writing into what a run returned changes no input, no later run and no other output."""
     held = {_storage(t) for t in fed}
     if any(_storage(t) not in held for t in outputs.values()):      # only then can a weight be shared
-        held.update(_storage(t) for pair in ctx._weights.values() for t in pair)
+        for cached in ctx._weights.values():                          # (weight, its conversion) or a tensor
+            held.update(_storage(t) for t in (cached if isinstance(cached, tuple) else (cached,))
+                        if isinstance(t, torch.Tensor))
     fresh = {}
     for name, t in outputs.items():
         key = _storage(t)

@@ -230,6 +230,12 @@ class AtenWriteGuard(TorchDispatchMode):
         self.snapshot = snapshot
         self.on_write = on_write
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # torch wraps __torch_dispatch__ in torch._dynamo.disable otherwise: importing TorchDynamo (seconds) at the
+        # first op and a wrapper at every op, for a mode that only reads schemas and copies tensors
+        return False
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         written = aten_written(func, args, kwargs)
