@@ -282,3 +282,26 @@ def test_instance_norm_updating_running_statistics_leaves_the_model_as_it_was():
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
     x = torch.randn(2, 3, 6) * 3
     torch.testing.assert_close(m(x), F.instance_norm(x), rtol=1e-4, atol=1e-4)
+
+
+class AtenInplace(nn.Module):
+    """torch.ops.aten.relu_.default(buf): an in-place op whose torch-level name ("relu_.default") does not say so;
+    only ATen's schema (`Tensor(a!) self`) shows the write."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("buf", torch.randn(2, 3))
+
+    def forward(self, x):
+        torch.ops.aten.relu_.default(self.buf)
+        return self.buf * x
+
+
+def test_an_inplace_op_seen_only_inside_aten_leaves_the_model_and_converts_exactly():
+    model = AtenInplace().eval()
+    buf = model.buf.clone()
+    with pytest.warns(UserWarning, match=r"forward changes buf in place"):
+        m = torch2trt(model, [torch.randn(2, 3)])
+    assert torch.equal(model.buf, buf)
+    x = torch.randn(2, 3)
+    torch.testing.assert_close(m(x), torch.relu(buf) * x)

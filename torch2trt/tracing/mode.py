@@ -288,7 +288,7 @@ class Tracer:
         call, self._call = self._call, None
         return list(call[3].values()) if call is not None else []
 
-    def seen_below(self, name: str, args: tuple, kwargs: dict, below: list) -> tuple[tuple, dict]:
+    def seen_below(self, args: tuple, kwargs: dict, below: list) -> tuple[tuple, dict]:
         """The arguments the converter sees for a call that ATen wrote: the written ones as they were before the op
         (a traced one keeps its network value)."""
         copies = {}
@@ -301,17 +301,20 @@ class Tracer:
         return _substitute(args, copies), _substitute(kwargs, copies)
 
     def after_below(self, name: str, args: tuple, kwargs: dict, below: list) -> None:
-        """After the converter of a call that ATen wrote: the network does not compute what ATen wrote. A traced
-        argument it wrote is broken; an untraced one it wrote with values computed from the inputs is stale."""
+        """After the converter of a call that ATen wrote: unless the converter gave a written argument its new network
+        value (F.relu(x, True): the output is x), the network does not compute what ATen wrote. A traced argument it
+        wrote is broken; an untraced one it wrote with values computed from the inputs is stale."""
         traced = any(isinstance(v, DynDim) or (isinstance(v, torch.Tensor) and v.__dict__.get("_trt") is not None)
                      for v in _leaves((args, kwargs)))
         for a, copy in below:
-            copy.__dict__.pop("_trt", None)
+            mark = a.__dict__.get("_trt")
+            if mark is not copy.__dict__.pop("_trt", None):
+                continue      # the converter set it
             reason = (f"{name} changed its data in place inside ATen (below the torch-function level) at "
                       f"{_user_location()}, which the network does not compute; reading it after that call is not "
                       "supported")
-            if a.__dict__.get("_trt") is not None:
-                if not isinstance(a._trt, _Broken):
+            if mark is not None:
+                if not isinstance(mark, _Broken):
                     a._trt = _Broken(reason, root=True)
             elif traced:
                 self.tainted[_storage_ptr(a)] = (a, reason)
@@ -509,7 +512,7 @@ class _FunctionMode(TorchFunctionMode):
         name = converter.target if converter else registry.qualified_name(func)
         seen = (seen_args or args, kwargs)
         if below:  # ATen wrote arguments below the torch-function level: the converter sees them as before
-            seen = tracer.seen_below(name, *seen, below)
+            seen = tracer.seen_below(*seen, below)
         tracer.handle(func, name, *seen, out, converter)
         if below:
             tracer.after_below(name, args, kwargs, below)
