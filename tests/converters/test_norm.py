@@ -52,6 +52,9 @@ NORM = {
         torch.batch_norm(a, BN2.weight, BN2.bias, BN2.running_mean, BN2.running_var, False, 0.1, 1e-3, False)),
     "batch_norm_batch_statistics": lambda a: (BN_BATCH_STATS(a), BN1_BATCH_STATS(a[:, :, 0, 0]),
                                               BN1_BATCH_STATS(a[:, :, 0])),
+    "batch_norm_training_uses_batch_statistics": lambda a: (  # running statistics updated, not read
+        F.batch_norm(a, BN2.running_mean.clone(), BN2.running_var.clone(), BN2.weight, BN2.bias, training=True),
+        F.batch_norm(a[:, :, 0], BN1.running_mean.clone(), BN1.running_var.clone(), training=True, eps=0.1)),
     "batch_norm_folded_into_conv": lambda a: BN2(CONV(a)),
     "batch_norm_after_conv_whose_output_is_also_used": lambda a: (BN2(c := CONV(a)), c * 2, BN3(CONV3(a[:, :, None]))),
     "instance_norm": lambda a: (IN(a), IN1(a[:, :, 0]), IN3(a[:, :, None].expand(2, 6, 3, 5, 7)), F.instance_norm(a),
@@ -95,9 +98,12 @@ def test_normalization_keeps_a_dynamic_batch():
     _assert_dynamic_batch(lambda a: (BN2(a), IN(a), GN(a), LN(a), RMS(a), F.normalize(a)), X, torch.randn(3, 6, 5, 7))
 
 
+def test_batch_norm_training_keeps_a_dynamic_batch():
+    _assert_dynamic_batch(lambda a: F.batch_norm(a, BN2.running_mean.clone(), BN2.running_var.clone(), BN2.weight,
+                                                 BN2.bias, training=True), X, torch.randn(3, 6, 5, 7))
+
+
 @pytest.mark.parametrize("fn, match", [
-    (lambda a: F.batch_norm(a, BN2.running_mean.clone(), BN2.running_var.clone(), training=True),
-     r"batch_norm\(training=True\) with running statistics: the model is in training mode"),
     (lambda a: F.layer_norm(a, (7,), a[0, 0, 0]), r"layer_norm: weight computed inside the model"),
     (lambda a: F.batch_norm(a, a[0, :, 0, 0], BN2.running_var), r"batch_norm: running_mean computed inside the model"),
     (lambda a: F.normalize(a, p=-1.0), r"normalize\(p=-1.0\): negative p is not supported"),

@@ -1,6 +1,7 @@
 """Normalization converters: batch_norm (running statistics: one SCALE layer or folded into the convolution
-before it; batch statistics: one NORMALIZATION layer), instance_norm, group_norm, layer_norm (NORMALIZATION
-layers: biased variance, eps inside the square root, as PyTorch), rms_norm, local_response_norm, F.normalize.
+before it; batch statistics — no running statistics, or training=True —: one NORMALIZATION layer), instance_norm,
+group_norm, layer_norm (NORMALIZATION layers: biased variance, eps inside the square root, as PyTorch), rms_norm,
+local_response_norm, F.normalize.
 
 Statistics of reduced-precision inputs are computed in float32 (PyTorch's kernels accumulate in float32 too).
 Must not touch the statistics buffers: the network only reads them.
@@ -124,15 +125,14 @@ def convert_batch_norm(ctx):
     out = ctx.method_return
     _require_float(ctx, out)
     _constant_params(ctx, running_mean=mean, running_var=var, weight=weight, bias=bias)
-    if mean is None or var is None:
-        if mean is not None or var is not None:
-            raise ctx.unsupported(f"{ctx.method_name}: only one of running_mean/running_var given")
-        # no running statistics (track_running_stats=False): PyTorch uses the batch's statistics
+    if (mean is None) != (var is None):
+        raise ctx.unsupported(f"{ctx.method_name}: only one of running_mean/running_var given")
+    if mean is None or training:
+        # no running statistics (track_running_stats=False), or training=True: PyTorch normalizes with the batch's
+        # statistics. In training it also updates the running statistics inside ATen; the network does not (it
+        # keeps no state): the trace restores them and refuses later reads of the updated values (tracing/mode.py)
         ctx.set_output(out, _batch_statistics(ctx, x, weight, bias, eps, out))
         return
-    if training:
-        raise ctx.unsupported(f"{ctx.method_name}(training=True) with running statistics: the model is in "
-                              "training mode (batch statistics, buffers updated); call model.eval()")
     scale, shift = _running_affine(mean, var, weight, bias, eps)
     ctx.set_output(out, channel_affine(ctx, x, scale, shift, out))
 

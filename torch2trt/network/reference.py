@@ -185,10 +185,35 @@ def run(network_or_record: Any, inputs: dict[str, torch.Tensor], *, dtype: torch
             raise TypeError(f"input {name!r} is {t.dtype}, the network declares {declared_dtype}")
         env[name] = t.to(ctx.storage(declared_dtype))
 
+    fed = [t for t in inputs.values() if isinstance(t, torch.Tensor)] + [env[name] for name, _, _ in record.inputs]
     _execute(plan, env, ctx, intermediates)
     if intermediates:
         return dict(env)
-    return {name: env[name] for name in record.outputs}
+    return _unshared({name: env[name] for name in record.outputs}, fed, ctx)
+
+
+def _unshared(outputs: dict[str, torch.Tensor], fed: list[torch.Tensor], ctx: Ctx) -> dict[str, torch.Tensor]:
+    """The outputs, each on memory of its own: an output that shares storage with an input (an identity, a view),
+    with a weight (a constant: the record's or its cached conversion) or with another output is cloned, so that a
+    caller writing into what a run returned changes no input, no later run and no other output."""
+    held = {_storage(t) for t in fed}
+    if any(_storage(t) not in held for t in outputs.values()):      # only then can a weight be shared
+        for cached in ctx._weights.values():                          # (weight, its conversion) or a tensor
+            held.update(_storage(t) for t in (cached if isinstance(cached, tuple) else (cached,))
+                        if isinstance(t, torch.Tensor))
+    fresh = {}
+    for name, t in outputs.items():
+        key = _storage(t)
+        if key in held:
+            t = t.clone()
+            key = _storage(t)
+        held.add(key)
+        fresh[name] = t
+    return fresh
+
+
+def _storage(t: torch.Tensor) -> int:
+    return t.untyped_storage().data_ptr()
 
 
 def _run_loop(layer: LayerRecord, ins: list, ctx: Ctx) -> list:

@@ -23,7 +23,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import registry
 from .context import ConversionContext, ConversionError, Deferred, UnsupportedArgument, get_trt, torch_dtype_from_trt
-from .preserve import ModelSnapshot, written_tensors
+from .preserve import AtenWriteGuard, ModelSnapshot, written_tensors
 from .preserve import storage_key as _storage_ptr
 from .shapes import DynDim, dims_of
 
@@ -123,6 +123,9 @@ class Tracer:
     # on them (a base or another view) holds data the network does not compute. Values keep the storage alive.
     tainted: dict[int, tuple[torch.Tensor, str]] = field(default_factory=dict)
     _refs: list[weakref.ref] = field(default_factory=list)
+    # the torch-level call running now: (args, kwargs, storages its in-place op writes, {id: (arg, pre-op copy)} of
+    # the arguments ATen writes below the torch-function level); None outside a call and while converters run
+    _call: tuple | None = None
 
     # ---- bookkeeping -----------------------------------------------------------------------------
     def track(self, tensor: torch.Tensor) -> None:
@@ -253,6 +256,7 @@ class Tracer:
         return the arguments the converter must see instead — that tensor's value from before the op."""
         written = self.snapshot.before_op(func, args, kwargs) if self.snapshot is not None else \
             written_tensors(func, args, kwargs)
+        self._call = (args, kwargs, {_storage_ptr(t) for t in written}, {})
         if not written:
             return None
         target = args[0] if args and args[0] is written[0] else None
@@ -263,6 +267,57 @@ class Tracer:
                    for v in rest):
             return None
         return (target.detach().clone(), *args[1:])
+
+    def below_write(self, t: torch.Tensor) -> None:
+        """AtenWriteGuard: an ATen op of the running call is about to write `t`. Arguments of the call on its storage
+        that the call's own in-place op does not write (those `before_call` handles) are copied, once: the
+        converter sees them as they were before the op (F.batch_norm(training=True)'s running statistics)."""
+        call = self._call
+        if call is None:
+            return
+        args, kwargs, inplace, below = call
+        key = _storage_ptr(t)
+        if key in inplace:
+            return
+        for a in _leaves((args, kwargs)):
+            if isinstance(a, torch.Tensor) and id(a) not in below and _storage_ptr(a) == key:
+                below[id(a)] = (a, a.detach().clone())
+
+    def end_call(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The (argument, pre-op copy) pairs ATen wrote during the call that just ran."""
+        call, self._call = self._call, None
+        return list(call[3].values()) if call is not None else []
+
+    def seen_below(self, args: tuple, kwargs: dict, below: list) -> tuple[tuple, dict]:
+        """The arguments the converter sees for a call that ATen wrote: the written ones as they were before the op
+        (a traced one keeps its network value)."""
+        copies = {}
+        for a, copy in below:
+            mark = a.__dict__.get("_trt")
+            if mark is not None:
+                copy._trt = mark
+                self.track(copy)
+            copies[id(a)] = copy
+        return _substitute(args, copies), _substitute(kwargs, copies)
+
+    def after_below(self, name: str, args: tuple, kwargs: dict, below: list) -> None:
+        """After the converter of a call that ATen wrote: unless the converter gave a written argument its new network
+        value (F.relu(x, True): the output is x), the network does not compute what ATen wrote. A traced argument it
+        wrote is broken; an untraced one it wrote with values computed from the inputs is stale."""
+        traced = any(isinstance(v, DynDim) or (isinstance(v, torch.Tensor) and v.__dict__.get("_trt") is not None)
+                     for v in _leaves((args, kwargs)))
+        for a, copy in below:
+            mark = a.__dict__.get("_trt")
+            if mark is not copy.__dict__.pop("_trt", None):
+                continue      # the converter set it
+            reason = (f"{name} changed its data in place inside ATen (below the torch-function level) at "
+                      f"{_user_location()}, which the network does not compute; reading it after that call is not "
+                      "supported")
+            if mark is not None:
+                if not isinstance(mark, _Broken):
+                    a._trt = _Broken(reason, root=True)
+            elif traced:
+                self.tainted[_storage_ptr(a)] = (a, reason)
 
     def after_inplace(self, name: str, target: torch.Tensor, substitute: torch.Tensor) -> None:
         """The converter of an in-place op saw `substitute` (the pre-op copy) for `target`: its network value
@@ -347,6 +402,18 @@ def _name_new_layers(ctx: ConversionContext, first: int) -> None:
         layer = net.get_layer(i)
         if layer.name.startswith("(Unnamed Layer"):
             ctx.name_layer(layer)
+
+
+def _substitute(obj: Any, copies: dict[int, torch.Tensor]) -> Any:
+    """`obj` (nested lists/tuples/dicts) with the tensors whose id is in `copies` replaced by their copies."""
+    if isinstance(obj, torch.Tensor):
+        return copies.get(id(obj), obj)
+    if isinstance(obj, (list, tuple)) and not isinstance(obj, torch.Size):
+        items = [_substitute(v, copies) for v in obj]
+        return type(obj)(items) if not hasattr(obj, "_fields") else type(obj)(*items)
+    if isinstance(obj, dict):
+        return {k: _substitute(v, copies) for k, v in obj.items()}
+    return obj
 
 
 def _leaves(obj: Any) -> list:
@@ -435,12 +502,20 @@ class _FunctionMode(TorchFunctionMode):
                 tracer.snapshot.before_op(func, args, kwargs)
             return func(*args, **kwargs)
         seen_args = tracer.before_call(func, args, kwargs)
-        out = func(*args, **kwargs)  # the real op first; inside it, this mode is off
+        try:
+            out = func(*args, **kwargs)  # the real op first; inside it, this mode is off
+        finally:
+            below = tracer.end_call()
         if func in _SHAPE_QUERIES:
             return _shape_query(tracer.ctx, func, args, kwargs, out)
         converter = registry.lookup_function(func)
         name = converter.target if converter else registry.qualified_name(func)
-        tracer.handle(func, name, seen_args or args, kwargs, out, converter)
+        seen = (seen_args or args, kwargs)
+        if below:  # ATen wrote arguments below the torch-function level: the converter sees them as before
+            seen = tracer.seen_below(*seen, below)
+        tracer.handle(func, name, *seen, out, converter)
+        if below:
+            tracer.after_below(name, args, kwargs, below)
         if seen_args is not None:
             tracer.after_inplace(name, args[0], seen_args[0])
         return out
@@ -486,7 +561,7 @@ def tracing(ctx: ConversionContext, model: torch.nn.Module, snapshot: ModelSnaps
     mode = _FunctionMode(tracer)
     _LOCAL.tracer = tracer
     try:
-        with mode:
+        with mode, AtenWriteGuard(snapshot, tracer.below_write):
             yield tracer
     finally:
         _LOCAL.tracer = None

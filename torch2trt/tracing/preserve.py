@@ -3,8 +3,10 @@
 Owns: which state of a model a conversion may change (parameters, buffers — persistent or not —, tensors held as
 plain attributes, any attribute re-assigned or added in forward, the contents of list/dict attributes) and putting
 it back. Tensor *data* is copied lazily: only a tensor about to be written in place (seen by the function mode before
-the op runs, `before_write`) is copied, so a forward that mutates nothing costs no copy of the weights. A tensor
-whose data changed without passing through `before_write` (an op below the torch-function level) is reported.
+the op runs, `before_write`) is copied, so a forward that mutates nothing costs no copy of the weights. Writes below
+the torch-function level (F.batch_norm(training=True) updates its running statistics inside ATen) are seen by
+`AtenWriteGuard`, a dispatch mode that reads every ATen op's schema (`Tensor(a!)` arguments, and the batch norms
+whose schema does not declare their update). A tensor whose data changed without passing through either is reported.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 # Python operators that write their first operand (torch 2.x: `x += y` arrives as Tensor.add_, `x[i] = v` as
 # Tensor.__setitem__); every other in-place op is named with a trailing underscore.
@@ -36,6 +39,51 @@ def written_tensors(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
     elif isinstance(out, (list, tuple)):
         written.extend(t for t in out if isinstance(t, torch.Tensor))
     return written
+
+
+# ATen ops whose schema does not declare that they update the running statistics they are given (their
+# `_native_batch_norm_legit` / `_batch_norm_with_update` counterparts do): schema name -> (positions of the
+# written arguments, position of `training` (they write only when it is true) or None).
+_UNDECLARED_WRITES = {"aten::native_batch_norm": ((3, 4), 5), "aten::cudnn_batch_norm": ((3, 4), 5),
+                      "aten::miopen_batch_norm": ((3, 4), 5), "aten::batch_norm_update_stats": ((1, 2), None),
+                      "aten::batch_norm_gather_stats": ((3, 4), None),
+                      "aten::batch_norm_gather_stats_with_counts": ((3, 4), None)}
+_ATEN_WRITES: dict[Any, tuple] = {}   # ATen op -> ((position, name) of each written argument, training position)
+
+
+def _aten_write_spec(func: Any) -> tuple:
+    schema = getattr(func, "_schema", None)
+    if schema is None:
+        return ()
+    arguments = schema.arguments
+    written = [(i, a.name) for i, a in enumerate(arguments) if a.alias_info is not None and a.alias_info.is_write]
+    training = None
+    undeclared = _UNDECLARED_WRITES.get(schema.name)
+    if undeclared is not None and not written:
+        positions, training = undeclared
+        written = [(i, arguments[i].name) for i in positions]
+    return (tuple(written), training) if written else ()
+
+
+def aten_written(func: Any, args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    """Tensors an ATen op call writes: the arguments its schema marks `Tensor(a!)` (lists of them too), and the
+    running statistics of the batch norms in training whose schema does not say so."""
+    spec = _ATEN_WRITES.get(func)
+    if spec is None:
+        spec = _ATEN_WRITES[func] = _aten_write_spec(func)
+    if not spec:
+        return []
+    written, training = spec
+    if training is not None and not (args[training] if training < len(args) else kwargs.get("training")):
+        return []
+    tensors = []
+    for i, name in written:
+        value = args[i] if i < len(args) else kwargs.get(name)
+        if isinstance(value, torch.Tensor):
+            tensors.append(value)
+        elif isinstance(value, (list, tuple)):
+            tensors.extend(v for v in value if isinstance(v, torch.Tensor))
+    return tensors
 
 
 def version_of(t: torch.Tensor) -> int | None:
@@ -172,11 +220,40 @@ class WriteGuard(torch.overrides.TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+class AtenWriteGuard(TorchDispatchMode):
+    """A dispatch mode (below the function mode) for every run of the model during a conversion: before an ATen op
+    writes a tensor (`aten_written`), copies the model tensors on its storage (`snapshot`, may be None) and tells
+    `on_write(tensor)` (the tracer: the converter must see the operand as it was before the op)."""
+
+    def __init__(self, snapshot: ModelSnapshot | None, on_write: Any = None):
+        super().__init__()
+        self.snapshot = snapshot
+        self.on_write = on_write
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # torch wraps __torch_dispatch__ in torch._dynamo.disable otherwise: importing TorchDynamo (seconds) at the
+        # first op and a wrapper at every op, for a mode that only reads schemas and copies tensors
+        return False
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        written = aten_written(func, args, kwargs)
+        if written:
+            with torch._C.DisableTorchFunction():   # the copies are not the model's computation
+                for t in written:
+                    if self.snapshot is not None:
+                        self.snapshot.before_write(t)
+                    if self.on_write is not None:
+                        self.on_write(t)
+        return func(*args, **kwargs)
+
+
 def run_preserved(model: torch.nn.Module, *args: Any) -> Any:
     """model(*args) under no_grad, with everything the forward changes in the model put back afterwards."""
     snapshot = ModelSnapshot(model)
     try:
-        with torch.no_grad(), WriteGuard(snapshot):
+        with torch.no_grad(), WriteGuard(snapshot), AtenWriteGuard(snapshot):
             return model(*args)
     finally:
         snapshot.restore()
