@@ -439,10 +439,11 @@ def compare_runs(model: torch.nn.Module, trt_module, arg_lists: Sequence[Sequenc
         run = VerificationRun(list(args), source=sources[k] if sources else "drawn")
         runs.append(run)
         try:
-            expected = structure.flatten(run_preserved(model, *_clone_args(args)))[0]
+            returned = run_preserved(model, *_clone_args(args))
         except Exception as e:  # noqa: BLE001  (the model itself rejects these inputs: nothing to compare)
             run.skipped = f"PyTorch raised {type(e).__name__}: {e}"
             continue
+        expected = _outputs_as_converted(returned, getattr(trt_module, "output_schema", None))
         try:
             got, run.executor = run_converted(trt_module, args)
         except Exception as e:  # noqa: BLE001
@@ -463,6 +464,18 @@ def compare_runs(model: torch.nn.Module, trt_module, arg_lists: Sequence[Sequenc
         for i in judge.judge(args, got, expected, names_out, run):
             failures.append((len(runs) - 1, run.outputs[i]))
     return runs, failures
+
+
+def _outputs_as_converted(returned: Any, schema: dict | None) -> list[torch.Tensor]:
+    """PyTorch's output tensors in the converted module's order (dicts by key); another structure, or a non-tensor
+    output of another value than at the sample, is a ConversionError (the engine returns the sample's)."""
+    if schema is None:
+        return structure.flatten(returned)[0]
+    try:
+        return structure.bind({"kind": "list", "items": [schema]}, [returned])
+    except structure.StructureError as e:
+        raise ConversionError(f"torch2trt: PyTorch's outputs at these inputs are not structured as at the sample, "
+                              f"which the engine returns: {e}") from None
 
 
 def _intermediates(trt_module, args) -> Callable[[], dict] | None:
