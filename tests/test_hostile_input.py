@@ -79,7 +79,9 @@ def _hybrid_model(seed: int = 0) -> nn.Module:
 @pytest.fixture(scope="module")
 def hybrid_state():
     x = torch.randn(2, 4)
-    hybrid = torch2trt(_hybrid_model(), [x], fallback=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="TRTModule: running the network with the CPU reference")
+        hybrid = torch2trt(_hybrid_model(), [x], fallback=True)
     kinds = {p.path: p.kind for p in hybrid.fallback_report()}
     assert kinds == {"": "PyTorch", "a": "TensorRT", "b": "TensorRT"}
     return _roundtrip(hybrid.state_dict())
@@ -374,6 +376,8 @@ ODD_TENSORS = {
     "quantized": (lambda x: torch.quantize_per_tensor(x, 0.1, 0, torch.qint8), r"is a quantized tensor "
                                                                                 r"\(dtype torch.qint8\)"),
     "nested": (lambda x: torch.nested.nested_tensor([x[0], x[1, :3]]), r"is a nested tensor"),
+    "nested_jagged": (lambda x: torch.nested.nested_tensor([x[:1], x[:2]], layout=torch.jagged),
+                      r"is a nested tensor"),
 }
 
 

@@ -21,7 +21,7 @@ import torch
 from . import structure
 from .compare import compare
 from .errors import ConversionError, InputError, StateError
-from .profiles import _batch_profile, _check_model, _profile
+from .profiles import _batch_profile, _check_model, _check_sample_tensors, _profile
 from .runtime.module import TRTModule
 from .tracing.preserve import run_preserved
 
@@ -383,6 +383,7 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, convert: Callable[.
     inputs = list(inputs)
     flat_in, in_schema = structure.flatten(inputs)
     names = [f"input_{i}" for i in range(len(flat_in))]
+    _check_sample_tensors(flat_in, in_schema, names)
     if max_batch_size is not None:
         min_shapes, opt_shapes, max_shapes = _batch_profile(flat_in, in_schema, max_batch_size, min_shapes,
                                                             opt_shapes, max_shapes)
