@@ -124,6 +124,10 @@ META_TAMPERS = {
     "path twice": (_set("b", "path", "a"), r"parts\[2\]\.path 'a' is listed twice"),
     "trt part inside a trt part": (lambda meta: meta["parts"].append(dict(_part(meta, "a"), path="a.lin")),
                                    r"parts\[3\]: TensorRT part 'a.lin' lies inside TensorRT part 'a'"),
+    "PyTorch part inside a trt part": (lambda meta: meta["parts"].append(dict(_part(meta, ""), path="b.lin")),
+                                       r"parts\[3\]: PyTorch part 'b.lin' lies inside TensorRT part 'b'"),
+    "format_version a bool": (lambda meta: meta.__setitem__("format_version", True),
+                              r"fallback_meta: unknown format True"),
     "kw_keys not a list": (_set("b", "kw_keys", "scale"), r"parts\[2\]\.kw_keys must be None or a list of distinct "
                                                           r"str, got 'scale'"),
     "kw_keys not the engine's": (_set("b", "kw_keys", ["shift"]),

@@ -607,10 +607,10 @@ def _read_meta(meta: dict, model_class: str, modules: dict) -> FallbackReport:
                              f"TensorRT parts; this one is a {p['kind']} part")
         report.append(Part(**p))
     trt_paths = [p.path for p in report if p.kind == "TensorRT"]
-    for i, p in enumerate(report):
+    for i, p in enumerate(report):   # a converted module's children are never parts of their own
         outer = next((q for q in trt_paths if q != p.path and (q == "" or p.path.startswith(q + "."))), None)
-        if p.kind == "TensorRT" and outer is not None:
-            raise StateError(f"{where}: parts[{i}]: TensorRT part {p.path!r} lies inside TensorRT part {outer!r}")
+        if outer is not None:
+            raise StateError(f"{where}: parts[{i}]: {p.kind} part {p.path!r} lies inside TensorRT part {outer!r}")
     return report
 
 
@@ -648,7 +648,8 @@ def load_fallback(model: torch.nn.Module, state_dict: dict | str | os.PathLike) 
         raise StateError(f"not the state of a fallback hybrid (no {_META_KEY!r} entry); TRTModule states load with "
                          "TRTModule.load_state_dict")
     meta = state_dict[_META_KEY]
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+    if not isinstance(meta, dict) or type(meta.get("format_version")) is not int \
+            or meta["format_version"] != FORMAT_VERSION:
         version = meta.get("format_version") if isinstance(meta, dict) else meta
         raise StateError(f"{_META_KEY}: unknown format {version!r}")
     hybrid_model = copy.deepcopy(model).eval()
