@@ -311,19 +311,33 @@ CALIB_CASES = {
 }
 
 
+class Reiterable:
+    """A dataset that is iterated afresh each pass and has no len() (like a DataLoader): items checked one by one."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def __iter__(self):
+        return iter(self.items)
+
+
 @pytest.mark.parametrize("case", sorted(CALIB_CASES))
 def test_a_calibration_item_unlike_the_sample_is_refused_before_it_runs(case):
     bad, match = CALIB_CASES[case]
     torch.manual_seed(0)
     model = Counted().eval()
     x = torch.randn(2, 4)
-    with pytest.raises(InputError, match=match):
-        torch2trt(model, [x], int8_mode=True, int8_calib_dataset=[[x], bad], int8_calib_algorithm="max",
-                  quantize_target="tensorrt")
-    assert model.calls == 1             # item 0 only: item 1 never ran
+    for data, runs in (([[x], bad], 0),                        # a list: every item is checked before any runs
+                       ((item for item in [[x], bad]), 0),     # a one-shot iterator is read into a list
+                       (Reiterable([[x], bad]), 1)):           # item by item: item 0 ran, item 1 never did
+        model.calls = 0
+        with pytest.raises(InputError, match=match):
+            torch2trt(model, [x], int8_mode=True, int8_calib_dataset=data, int8_calib_algorithm="max",
+                      quantize_target="tensorrt")
+        assert model.calls == runs
     model.calls = 0
     with pytest.raises(InputError, match=match.replace("item 1", "item 0")):
-        torch2trt(model, [x], int8_mode=True, int8_calib_dataset=[bad], quantize_target="tensorrt")
+        torch2trt(model, [x], int8_mode=True, int8_calib_dataset=Reiterable([bad]), quantize_target="tensorrt")
     assert model.calls == 0
 
 

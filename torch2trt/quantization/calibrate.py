@@ -421,7 +421,8 @@ def calibrate(model: torch.nn.Module, dataset: Iterable, algorithm: Any = DEFAUL
     `progress=None` shows a progress bar only when stderr is a terminal. Float inputs are cast to `dtype` if given
     (the precision the model is converted in). The model must be in eval mode; it is not changed. With `sample`
     (the conversion's inputs), each item must have its structure, dtypes and sizes but on `free_axes` (per input
-    tensor, default: axis 0): an item that does not is an InputError naming it, raised before it runs."""
+    tensor, default: axis 0): an item that does not is an InputError naming it, raised before any item runs (a list,
+    or a one-shot iterator, which is read into one) or before that item runs (another iterable, a DataLoader)."""
     algorithm = normalize_algorithm(algorithm)
     if algorithm == "percentile" and not 0 < percentile <= 100:
         raise ValueError(f"percentile must be in (0, 100], got {percentile}")
@@ -430,6 +431,10 @@ def calibrate(model: torch.nn.Module, dataset: Iterable, algorithm: Any = DEFAUL
              if isinstance(v, torch.Tensor)}
     try:
         check = _item_check(sample, free_axes) if sample is not None else None
+        if check is not None and isinstance(items, (list, tuple)):   # all of them before any runs
+            for k, item in enumerate(items):
+                check(k, item)
+            check = None
         return _calibrate(model, items, algorithm, percentile, dtype, progress, check)
     finally:                                 # a forward that updates buffers in place must leave no trace
         with torch.no_grad():
