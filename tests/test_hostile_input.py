@@ -112,12 +112,12 @@ META_TAMPERS = {
     "parameters negative": (_set("a", "parameters", -1), r"parts\[1\]\.parameters must be an int >= 0, got -1"),
     "share out of range": (_set("a", "share", 2.5), r"parts\[1\]\.share must be a number in \[0, 1\], got 2.5"),
     "reason not a str": (_set("", "reason", None), r"parts\[0\]\.reason must be a str, got None"),
-    "unknown part key": (_set("a", "engine_path", "/tmp/x"), r"parts\[1\] has unknown key\(s\) \['engine_path'\]"),
+    "unknown part key": (_set("a", "engine_path", "/tmp/x"), r"parts\[1\] has unknown key\(s\) 'engine_path'; "),
     "missing path": (lambda meta: _part(meta, "a").pop("path"), r"parts\[1\] has no 'path'"),
     "part not a dict": (lambda meta: meta["parts"].__setitem__(1, "a"), r"parts\[1\] must be a dict, got str"),
     "parts not a list": (lambda meta: meta.__setitem__("parts", {"a": 1}), r"fallback_meta: parts must be a list"),
     "unknown meta key": (lambda meta: meta.__setitem__("engine", b"x"), r"fallback_meta has unknown key\(s\) "
-                                                                         r"\['engine'\]"),
+                                                                         r"'engine'; it holds"),
     "model_class not a str": (lambda meta: meta.__setitem__("model_class", 3), r"model_class must be a str, got 3"),
     "path not in the model": (_set("", "path", "head"), r"parts\[0\]\.path 'head' is not a module of the model"),
     "trt path not in the model": (_set("a", "path", "a.lin.x"), r"parts\[1\]\.path 'a.lin.x' is not a module"),
@@ -150,6 +150,16 @@ def test_tampered_fallback_meta_fails_at_load_naming_the_field(hybrid_state, cas
     tamper, match = META_TAMPERS[case]
     with pytest.raises(StateError, match=match):
         load_fallback(_hybrid_model(1), _meta_tampered(hybrid_state, tamper))
+
+
+def test_a_deeply_nested_meta_value_is_named_without_recursing(hybrid_state):
+    deep = "why"
+    for _ in range(20_000):
+        deep = [deep]
+    state = copy.deepcopy(hybrid_state)
+    _part(state["fallback_meta"], "")["reason"] = deep
+    with pytest.raises(StateError, match=r"parts\[0\]\.reason must be a str, got \[+\.\.\.\]+$"):
+        load_fallback(_hybrid_model(1), state)
 
 
 def test_the_untampered_hybrid_state_loads_and_runs(hybrid_state):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import reprlib
 import time
 import warnings
 from collections import OrderedDict
@@ -534,6 +535,11 @@ _PART_FIELDS = tuple(Part.__dataclass_fields__)      # the others have defaults 
 _TRT_ONLY = ("keeps_torch", "ordered", "kw_keys", "profile")
 
 
+def _short(value: Any) -> str:
+    """A bounded repr of a saved value (any size or nesting depth)."""
+    return reprlib.repr(value)
+
+
 def _is_int(v: Any, lowest: int = 0) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= lowest
 
@@ -569,11 +575,11 @@ def _read_meta(meta: dict, model_class: str, modules: dict) -> FallbackReport:
     that are modules of the model (each listed once, no TensorRT part inside another), flags only on TensorRT parts.
     A StateError names the first wrong field."""
     where = _META_KEY
-    unknown = sorted(map(str, set(meta) - set(_META_FIELDS)))
+    unknown = sorted(map(_short, set(meta) - set(_META_FIELDS)))
     if unknown:
-        raise StateError(f"{where} has unknown key(s) {unknown}; it holds {list(_META_FIELDS)}")
+        raise StateError(f"{where} has unknown key(s) {', '.join(unknown)}; it holds {list(_META_FIELDS)}")
     if not isinstance(meta.get("model_class"), str):
-        raise StateError(f"{where}: model_class must be a str, got {meta.get('model_class')!r}")
+        raise StateError(f"{where}: model_class must be a str, got {_short(meta.get('model_class'))}")
     if meta["model_class"] != model_class:
         raise StateError(f"the state was saved from a {meta['model_class']}; load_fallback was given a "
                          f"{model_class}")
@@ -586,16 +592,16 @@ def _read_meta(meta: dict, model_class: str, modules: dict) -> FallbackReport:
         what = f"{where}: parts[{i}]"
         if not isinstance(p, dict):
             raise StateError(f"{what} must be a dict, got {type(p).__name__}")
-        unknown = sorted(map(str, set(p) - set(_PART_FIELDS)))
+        unknown = sorted(map(_short, set(p) - set(_PART_FIELDS)))
         if unknown:
-            raise StateError(f"{what} has unknown key(s) {unknown}; a part holds {list(_PART_FIELDS)}")
+            raise StateError(f"{what} has unknown key(s) {', '.join(unknown)}; a part holds {list(_PART_FIELDS)}")
         for key in _PART_REQUIRED:
             if key not in p:
                 raise StateError(f"{what} has no {key!r}")
         for key, value in p.items():
             check, must = _PART_CHECKS[key]
             if not check(value):
-                raise StateError(f"{what}.{key} must be {must}, got {value!r}"[:300])
+                raise StateError(f"{what}.{key} must be {must}, got {_short(value)}")
         path = p["path"]
         if path not in modules:
             raise StateError(f"{what}.path {path!r} is not a module of the model")
