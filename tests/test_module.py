@@ -113,7 +113,7 @@ def _roundtrip(state):
 
 def test_state_dict_loads_with_weights_only_and_restores_the_module(model_trt):
     state = _roundtrip(model_trt.state_dict())
-    assert state["engine"].dtype == torch.uint8 and state["format_version"] == 1
+    assert state["engine"].dtype == torch.uint8 and state["format_version"] == 2
     loaded = TRTModule()
     loaded.load_state_dict(state)
     assert loaded.engine_bytes == model_trt.engine_bytes

@@ -30,6 +30,8 @@ class _Model(torch.nn.Module):
 FORMAT_1_KEYS = ["format_version", "backend", "backend_version", "engine", "input_names", "output_names",
                  "input_schema", "output_schema", "input_specs", "output_specs", "build_settings", "network",
                  "state_sha256"]
+# format 2 adds the digest that pairs the engine with the network records saved with it
+FORMAT_2_KEYS = FORMAT_1_KEYS[:-1] + ["engine_network_sha256", "state_sha256"]
 
 
 def _loaded() -> TRTModule:
@@ -90,11 +92,11 @@ def test_check_refuses_conversion_arguments_with_a_converted_module():
                         dtype=torch.float16)
 
 
-def test_state_dict_keeps_the_format_1_keys_and_plain_values():
+def test_state_dict_keeps_the_format_2_keys_and_plain_values():
     x, d = torch.randn(2, 4), {"scale": torch.tensor(1.5)}
     m = torch2trt.torch2trt(_Model().eval(), [x, d], max_shapes=[(3, 4), None], min_shapes=[(1, 4), None])
     state = m.state_dict()
-    assert list(state) == FORMAT_1_KEYS and state["format_version"] == 1
+    assert list(state) == FORMAT_2_KEYS and state["format_version"] == 2
     assert state["input_specs"] == [
         {"name": "input_0", "dtype": "float32", "min": [1, 4], "opt": [2, 4], "max": [3, 4]},
         {"name": "input_1", "dtype": "float32", "min": [], "opt": [], "max": []}]

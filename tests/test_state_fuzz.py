@@ -158,7 +158,7 @@ class _TwoOutputs(nn.Module):
 def test_mutated_plain_values_give_a_state_error_or_a_module_whose_calls_fail_clearly():
     from torch2trt import InputError, StateError, TRTModule, TRTModuleError
     from torch2trt.network.reference import ReferenceError
-    from torch2trt.runtime.saved import state_digest
+    from torch2trt.runtime.saved import pairing_digest, state_digest
 
     torch.manual_seed(0)
     modules = [(torch2trt(nn.Sequential(nn.Linear(8, 4), nn.ReLU()).eval(), [torch.randn(2, 8)]), (2, 8)),
@@ -176,6 +176,8 @@ def test_mutated_plain_values_give_a_state_error_or_a_module_whose_calls_fail_cl
                                                                                                torch.Tensor)]
         path = rng.choice(paths)
         _put(state, path, _mutation(_get(state, path), [_get(state, p) for p in paths], rng))
+        if path[0] != "engine_network_sha256":   # a mutated record must reach the checks before the pairing's
+            state["engine_network_sha256"] = pairing_digest(state["engine"], state["network"])
         state["state_sha256"] = state_digest(state)
         loaded = TRTModule()
         try:

@@ -1,7 +1,7 @@
 """Loading a saved TRTModule state that is hostile or inconsistent: every such file must end in a StateError at
 load that names what is wrong, never a RecursionError, a KeyError/IndexError/TypeError at call time or a
-multi-gigabyte allocation. Tampered states get their digest rewritten (state_digest) so the checks behind it
-are reached."""
+multi-gigabyte allocation. Tampered states get their digests rewritten (state_digest, and pairing_digest where the
+state pairs an engine with its records) so the checks behind them are reached."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 import torch2trt as t2t
 from torch2trt import StateError, TRTModule, torch2trt
 from torch2trt.network.reference import ReferenceError
-from torch2trt.runtime.saved import state_digest
+from torch2trt.runtime.saved import pairing_digest, state_digest
 
 DEEP = 20_000
 
@@ -63,6 +63,8 @@ def _roundtrip(state: dict) -> dict:
 def _tampered(module: TRTModule, tamper) -> dict:
     state = _roundtrip(module.state_dict())
     tamper(state)
+    if "engine_network_sha256" in state and "network" in state:
+        state["engine_network_sha256"] = pairing_digest(state["engine"], state["network"])
     state["state_sha256"] = state_digest(state)
     return state
 

@@ -18,7 +18,7 @@ from .dataset import profile_from as dataset_profile
 from .dtypes import name as dtype_name
 from .errors import ConversionError
 from .network.inspect import read_network
-from .profiles import _batch_profile, _check_model, _profile
+from .profiles import _batch_profile, _check_model, _check_sample_tensors, _profile
 from .runtime.build import build_engine, new_builder
 from .runtime.module import TRTModule
 from .runtime.saved import InputSpec, OutputSpec
@@ -217,6 +217,7 @@ def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_nam
         raise TypeError(f"inputs must be a list or tuple of the model's arguments, got {type(inputs).__name__}")
     flat_in, in_schema = structure.flatten(list(inputs))
     names_in = _input_names(len(flat_in), input_names, "input")
+    _check_sample_tensors(flat_in, in_schema, names_in)
     for name, t in zip(names_in, flat_in):
         if t.dtype == torch.float64:
             raise TypeError(f"input {name!r} is float64, which TensorRT does not support; pass float32")
@@ -231,7 +232,9 @@ def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_nam
     ctx = ConversionContext(network, builder)
     ctx.fold_batchnorm = fold_batchnorm
     model, out_dtypes = _in_precision(module, inputs, dtype)
-    ctx.quantization = quantization.prepare(model, inputs, dtype, **quant_args)   # calibrates; None when not quantizing
+    # calibrates (items like the sample but on axis 0 and the profile's dynamic axes); None when not quantizing
+    free_axes = [{0} | {a for a, (lo, hi) in enumerate(zip(p[0], p[2])) if lo != hi} for p in profile.values()]
+    ctx.quantization = quantization.prepare(model, inputs, dtype, free_axes=free_axes, **quant_args)
     # in-place ops in forward must not touch the caller's tensors: trace with copies
     clones = [t.detach().to(dtype if dtype and t.is_floating_point() else t.dtype, copy=True) for t in flat_in]
     snapshot = ctx.snapshot = ModelSnapshot(model)

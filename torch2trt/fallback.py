@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import reprlib
 import time
 import warnings
 from collections import OrderedDict
@@ -20,7 +21,7 @@ import torch
 
 from . import structure
 from .errors import ConversionError, InputError, StateError
-from .profiles import _batch_profile, _check_model, _profile
+from .profiles import _batch_profile, _check_model, _check_sample_tensors, _profile
 from .runtime.module import TRTModule
 from .tracing.preserve import run_preserved
 
@@ -382,6 +383,7 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, convert: Callable[.
     inputs = list(inputs)
     flat_in, in_schema = structure.flatten(inputs)
     names = [f"input_{i}" for i in range(len(flat_in))]
+    _check_sample_tensors(flat_in, in_schema, names)
     if max_batch_size is not None:
         min_shapes, opt_shapes, max_shapes = _batch_profile(flat_in, in_schema, max_batch_size, min_shapes,
                                                             opt_shapes, max_shapes)
@@ -526,6 +528,123 @@ def convert_fallback(model: torch.nn.Module, inputs: Any, *, convert: Callable[.
     return hybrid
 
 
+# ---- the saved meta: every field checked at load ------------------------------------------------------------------
+_META_FIELDS = ("format_version", "model_class", "parts")
+_PART_REQUIRED = ("path", "kind", "parameters", "share")
+_PART_FIELDS = tuple(Part.__dataclass_fields__)      # the others have defaults (fields added over time)
+_TRT_ONLY = ("keeps_torch", "ordered", "kw_keys", "profile")
+
+
+def _short(value: Any) -> str:
+    """A bounded repr of a saved value (any size or nesting depth)."""
+    return reprlib.repr(value)
+
+
+def _is_int(v: Any, lowest: int = 0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lowest
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_profile(v: Any) -> bool:
+    return isinstance(v, list) and all(
+        isinstance(p, (list, tuple)) and len(p) == 3 and all(
+            isinstance(s, (list, tuple)) and all(_is_int(d) for d in s) for s in p) for p in v)
+
+
+# field -> (check, what it must be)
+_PART_CHECKS = {
+    "path": (lambda v: isinstance(v, str), "a str"),
+    "kind": (lambda v: v in ("TensorRT", "PyTorch"), "'TensorRT' or 'PyTorch'"),
+    "parameters": (_is_int, "an int >= 0"),
+    "share": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "reason": (lambda v: isinstance(v, str), "a str"),
+    "seconds": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "kw_keys": (lambda v: v is None or (isinstance(v, list) and all(isinstance(k, str) for k in v)
+                                        and len(set(v)) == len(v)), "None or a list of distinct str"),
+    "keeps_torch": (lambda v: isinstance(v, bool), "a bool"),
+    "ordered": (lambda v: isinstance(v, bool), "a bool"),
+    "profile": (lambda v: v is None or _is_profile(v), "None or a list of [min, opt, max] shapes (lists of ints)"),
+}
+
+
+def _read_meta(meta: dict, model_class: str, modules: dict) -> FallbackReport:
+    """The report saved in `meta` (format_version already checked), every field checked: types, known keys, paths
+    that are modules of the model (each listed once, no TensorRT part inside another), flags only on TensorRT parts.
+    A StateError names the first wrong field."""
+    where = _META_KEY
+    unknown = sorted(map(_short, set(meta) - set(_META_FIELDS)))
+    if unknown:
+        raise StateError(f"{where} has unknown key(s) {', '.join(unknown)}; it holds {list(_META_FIELDS)}")
+    if not isinstance(meta.get("model_class"), str):
+        raise StateError(f"{where}: model_class must be a str, got {_short(meta.get('model_class'))}")
+    if meta["model_class"] != model_class:
+        raise StateError(f"the state was saved from a {meta['model_class']}; load_fallback was given a "
+                         f"{model_class}")
+    parts = meta.get("parts")
+    if not isinstance(parts, list):
+        raise StateError(f"{where}: parts must be a list of dicts (one per part), got {type(parts).__name__}")
+    report = FallbackReport()
+    seen: dict[str, int] = {}
+    for i, p in enumerate(parts):
+        what = f"{where}: parts[{i}]"
+        if not isinstance(p, dict):
+            raise StateError(f"{what} must be a dict, got {type(p).__name__}")
+        unknown = sorted(map(_short, set(p) - set(_PART_FIELDS)))
+        if unknown:
+            raise StateError(f"{what} has unknown key(s) {', '.join(unknown)}; a part holds {list(_PART_FIELDS)}")
+        for key in _PART_REQUIRED:
+            if key not in p:
+                raise StateError(f"{what} has no {key!r}")
+        for key, value in p.items():
+            check, must = _PART_CHECKS[key]
+            if not check(value):
+                raise StateError(f"{what}.{key} must be {must}, got {_short(value)}")
+        path = p["path"]
+        if path not in modules:
+            raise StateError(f"{what}.path {path!r} is not a module of the model")
+        if path in seen:
+            raise StateError(f"{what}.path {path!r} is listed twice (also parts[{seen[path]}])")
+        seen[path] = i
+        if p["kind"] != "TensorRT" and any(p.get(k) not in (None, False) for k in _TRT_ONLY):
+            raise StateError(f"{what} ({path!r}): {', '.join(_TRT_ONLY[:-1])} and {_TRT_ONLY[-1]} belong to "
+                             f"TensorRT parts; this one is a {p['kind']} part")
+        report.append(Part(**p))
+    trt_paths = [p.path for p in report if p.kind == "TensorRT"]
+    for i, p in enumerate(report):   # a converted module's children are never parts of their own
+        outer = next((q for q in trt_paths if q != p.path and (q == "" or p.path.startswith(q + "."))), None)
+        if outer is not None:
+            raise StateError(f"{where}: parts[{i}]: {p.kind} part {p.path!r} lies inside TensorRT part {outer!r}")
+    return report
+
+
+def _check_parts_against_engines(hybrid: FallbackModule, report: FallbackReport) -> None:
+    """What a TensorRT part's meta says about its call must be what its loaded engine takes and returns."""
+    parts = {m.path: m for m in hybrid.modules() if isinstance(m, TRTPart)}
+    for i, p in enumerate(report):
+        if p.kind != "TensorRT":
+            continue
+        what = f"{_META_KEY}: parts[{i}] ({p.path!r})"
+        trt = parts[p.path].trt
+        out_kind = trt.output_schema.get("kind")
+        if p.ordered and out_kind != "dict":
+            raise StateError(f"{what}: ordered=True but its engine returns a {out_kind}, not a dict")
+        if p.kw_keys is not None:
+            items = trt.input_schema.get("items") or [{}]
+            last = items[-1]
+            if last.get("kind") != "dict":
+                raise StateError(f"{what}: kw_keys {p.kw_keys} but its engine takes no keyword arguments (its last "
+                                 f"argument is a {last.get('kind')}, not a dict)")
+            if sorted(map(str, last["keys"])) != sorted(p.kw_keys):
+                raise StateError(f"{what}: kw_keys {p.kw_keys} but its engine takes the keyword argument(s) "
+                                 f"{sorted(map(str, last['keys']))}")
+        if p.profile is not None and len(p.profile) != len(trt.input_specs):
+            raise StateError(f"{what}: profile has {len(p.profile)} entries but its engine has "
+                             f"{len(trt.input_specs)} input tensor(s)")
+
+
 def load_fallback(model: torch.nn.Module, state_dict: dict | str | os.PathLike) -> FallbackModule:
     """The hybrid saved as `hybrid.state_dict()`, rebuilt on `model` (a fresh model of the same class and
     configuration; it is not changed). A path is read with torch.load(weights_only=True)."""
@@ -535,23 +654,16 @@ def load_fallback(model: torch.nn.Module, state_dict: dict | str | os.PathLike) 
         raise StateError(f"not the state of a fallback hybrid (no {_META_KEY!r} entry); TRTModule states load with "
                          "TRTModule.load_state_dict")
     meta = state_dict[_META_KEY]
-    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+    if not isinstance(meta, dict) or type(meta.get("format_version")) is not int \
+            or meta["format_version"] != FORMAT_VERSION:
         version = meta.get("format_version") if isinstance(meta, dict) else meta
         raise StateError(f"{_META_KEY}: unknown format {version!r}")
-    if meta.get("model_class") != _class_name(model):
-        raise StateError(f"the state was saved from a {meta.get('model_class')}; load_fallback was given a "
-                         f"{_class_name(model)}")
     hybrid_model = copy.deepcopy(model).eval()
-    modules = dict(hybrid_model.named_modules())
-    try:
-        report = FallbackReport(Part(**p) for p in meta["parts"])
-    except (TypeError, KeyError) as e:
-        raise StateError(f"{_META_KEY}: malformed part list ({e})") from None
+    modules = dict(hybrid_model.named_modules(remove_duplicate=False))
+    report = _read_meta(meta, _class_name(model), modules)
     for p in report:
         if p.kind != "TensorRT":
             continue
-        if p.path not in modules:
-            raise StateError(f"the state has a TensorRT part {p.path!r}; the model has no such module")
         module = modules[p.path]
         part = TRTPart(TRTModule(), p.path, p.kw_keys, copy.deepcopy(module) if p.keeps_torch else None,
                        ordered=p.ordered)
@@ -566,6 +678,7 @@ def load_fallback(model: torch.nn.Module, state_dict: dict | str | os.PathLike) 
         if isinstance(e, StateError):
             raise
         raise StateError(f"the state does not fit this model: {e}") from None
+    _check_parts_against_engines(hybrid, report)
     return hybrid
 
 

@@ -1,5 +1,6 @@
 """Checks and optimization profiles shared by a whole conversion (convert.py) and a partial one (fallback.py):
-the model in eval mode, and (min, opt, max) shapes per input from the min/opt/max arguments or max_batch_size."""
+the model in eval mode with data in its parameters and buffers, sample tensors an engine can take, and (min, opt,
+max) shapes per input from the min/opt/max arguments or max_batch_size."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import torch
 
 from . import structure
+from .errors import ConversionError, InputError
 
 
 def _check_model(module: torch.nn.Module) -> None:
@@ -17,6 +19,22 @@ def _check_model(module: torch.nn.Module) -> None:
     if training:
         raise ValueError(f"the model is in training mode ({training[0]} and {len(training) - 1} more): dropout "
                          "and batch norm would differ from inference. Call model.eval() before torch2trt().")
+    meta = [(kind, name) for kind, named in (("parameter", module.named_parameters()),
+                                             ("buffer", module.named_buffers()))
+            for name, t in named if t.device.type == "meta"]
+    if meta:
+        kind, name = meta[0]
+        raise ConversionError(f"the model's {kind} {name!r} is on the meta device (it holds no values)"
+                              f"{f' (and {len(meta) - 1} more)' if len(meta) > 1 else ''}: load its weights (for "
+                              "example model.to_empty(device='cpu') and load_state_dict) before converting")
+
+
+def _check_sample_tensors(flat_in: list[torch.Tensor], schema: dict, names: list[str]) -> None:
+    """Every sample tensor can be an engine input: dense, with data (not meta, sparse, quantized or nested)."""
+    for name, path, t in zip(names, structure.tensor_paths(schema), flat_in):
+        problem = structure.tensor_problem(t)
+        if problem:
+            raise InputError(f"input {name!r} ({path}) {problem}")
 
 
 def _batch_profile(flat_in: list[torch.Tensor], schema: dict, max_batch_size: int, min_shapes, opt_shapes,

@@ -171,6 +171,37 @@ def paths(schema: dict) -> list[str]:
     return out
 
 
+def tensor_problem(t: torch.Tensor) -> str | None:
+    """Why `t` cannot be an engine input (the rest of a sentence about it), or None for a dense tensor with data."""
+    if t.is_nested:
+        return "is a nested tensor; pass a dense tensor per call (or pad to one shape)"
+    if t.layout != torch.strided:
+        return f"is a sparse tensor (layout {t.layout}); pass it dense (.to_dense())"
+    if t.is_quantized:
+        return f"is a quantized tensor (dtype {t.dtype}); pass it dequantized (.dequantize())"
+    if t.device.type == "meta":
+        return "is on the meta device (it holds no values); pass a tensor with data"
+    return None
+
+
+def tensor_paths(schema: dict, root: str = "inputs") -> list[str]:
+    """Where each tensor of `schema` sits, in flattening order: 'inputs[0]', "inputs[1]['mask']", ..."""
+    paths: list[str] = []
+
+    def walk(s: dict, path: str) -> None:
+        if s["kind"] == "tensor":
+            paths.append(path)
+        elif s["kind"] == "dict":
+            for k, sub in zip(s["keys"], s["items"]):
+                walk(sub, f"{path}[{k!r}]")
+        elif s["kind"] in ("list", "tuple"):
+            for i, sub in enumerate(s["items"]):
+                walk(sub, f"{path}[{i}]")
+
+    walk(schema, root)
+    return paths
+
+
 def num_tensors(schema: dict) -> int:
     kind = schema["kind"]
     if kind == "tensor":

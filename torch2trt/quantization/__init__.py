@@ -43,8 +43,9 @@ def prepare(model: torch.nn.Module, inputs: list, dtype: torch.dtype | None = No
             int8_calib_dataset: Any = None, int8_calib_algorithm: Any = None,
             int8_calib_percentile: float = DEFAULT_PERCENTILE, int8_weight_only: bool = False,
             quantize: str | None = None, quantize_target: str | None = None,
-            progress: bool | None = None) -> QuantizationPlan | None:
-    """The quantization plan for one conversion (None when nothing is quantized); runs calibration."""
+            progress: bool | None = None, free_axes: list | None = None) -> QuantizationPlan | None:
+    """The quantization plan for one conversion (None when nothing is quantized); runs calibration on items checked
+    against the sample `inputs` (sizes may differ on `free_axes`, per input tensor: see calibrate)."""
     if modelopt.tensor_quantizers(model):
         return _modelopt_plan(model, int8_mode, quantize, quantize_target)
     mode = quantize.lower() if isinstance(quantize, str) else quantize
@@ -85,7 +86,7 @@ def prepare(model: torch.nn.Module, inputs: list, dtype: torch.dtype | None = No
     if mode == "fp8" and int8_calib_algorithm is None:
         int8_calib_algorithm = "max"        # entropy's 128 levels model INT8; FP8 calibrates with abs-max
     calibration = calibrate(model, int8_calib_dataset, int8_calib_algorithm, percentile=int8_calib_percentile,
-                            dtype=dtype, progress=progress)
+                            dtype=dtype, progress=progress, sample=list(inputs), free_axes=free_axes)
     return QuantizationPlan(mode, calibration)
 
 

@@ -39,6 +39,9 @@ import torch.nn.functional as F
 from torch.nn.modules import module as nn_module
 from torch.overrides import TorchFunctionMode
 
+from .. import structure
+from ..errors import InputError
+
 # symmetric ranges: scale = amax / QMAX (INT8 [-128, 127] uses +-127; FP8 e4m3's largest finite value is 448)
 QMAX = {"int8": 127.0, "fp8": 448.0}
 
@@ -360,13 +363,44 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _run(model, items, observer, what: str, progress: bool | None, dtype, device) -> int:
+def _item_check(sample: list, free_axes: list | None):
+    """check(k, item): an InputError unless calibration item k has the sample's structure (and non-tensor values),
+    its dtypes, ranks and sizes, except on the axes in `free_axes` (per input tensor; default: axis 0, the batch)."""
+    flat, schema = structure.flatten(list(sample))
+    free = free_axes if free_axes is not None else [{0}] * len(flat)
+
+    def check(k: int, item: Any) -> None:
+        what = f"int8_calib_dataset item {k}"
+        try:
+            got = structure.bind(schema, list(item) if isinstance(item, (list, tuple)) else [item])
+        except (structure.StructureError, TypeError) as e:
+            raise InputError(f"{what} does not have the sample's structure: {e}") from None
+        for i, (t, want) in enumerate(zip(got, flat)):
+            problem = structure.tensor_problem(t)
+            if problem:
+                raise InputError(f"{what}: input {i} {problem}")
+            if t.dtype != want.dtype:
+                raise InputError(f"{what}: input {i} has dtype {t.dtype}; expected the sample's {want.dtype}")
+            shape, expected = tuple(t.shape), tuple(want.shape)
+            if len(shape) != len(expected):
+                raise InputError(f"{what}: input {i} has shape {shape}; expected the sample's {expected} "
+                                 f"(rank {len(expected)})")
+            axis = next((a for a, (n, m) in enumerate(zip(shape, expected)) if n != m and a not in free[i]), None)
+            if axis is not None:
+                raise InputError(f"{what}: input {i} has shape {shape}; expected the sample's {expected} (axis "
+                                 f"{axis} must be {expected[axis]})")
+    return check
+
+
+def _run(model, items, observer, what: str, progress: bool | None, dtype, device, check=None) -> int:
     total = len(items) if hasattr(items, "__len__") else None
     bar = _Progress(what, total, progress)
     n = 0
     try:
         with torch.no_grad(), _Hooks(observer), observer:
             for item in items:
+                if check is not None:     # before any work on it
+                    check(n, item)
                 observer.counts.clear()
                 args = _as_args(item, dtype, device)
                 observer.mark(args)
@@ -380,11 +414,15 @@ def _run(model, items, observer, what: str, progress: bool | None, dtype, device
 
 def calibrate(model: torch.nn.Module, dataset: Iterable, algorithm: Any = DEFAULT_ALGORITHM, *,
               percentile: float = DEFAULT_PERCENTILE, dtype: torch.dtype | None = None,
-              progress: bool | None = None) -> Calibration:
+              progress: bool | None = None, sample: list | None = None,
+              free_axes: list | None = None) -> Calibration:
     """Activation ranges of `model` over `dataset` (items: the model's positional inputs, batch included).
 
     `progress=None` shows a progress bar only when stderr is a terminal. Float inputs are cast to `dtype` if given
-    (the precision the model is converted in). The model must be in eval mode; it is not changed."""
+    (the precision the model is converted in). The model must be in eval mode; it is not changed. With `sample`
+    (the conversion's inputs), each item must have its structure, dtypes and sizes but on `free_axes` (per input
+    tensor, default: axis 0): an item that does not is an InputError naming it, raised before any item runs (a list,
+    or a one-shot iterator, which is read into one) or before that item runs (another iterable, a DataLoader)."""
     algorithm = normalize_algorithm(algorithm)
     if algorithm == "percentile" and not 0 < percentile <= 100:
         raise ValueError(f"percentile must be in (0, 100], got {percentile}")
@@ -392,7 +430,12 @@ def calibrate(model: torch.nn.Module, dataset: Iterable, algorithm: Any = DEFAUL
     saved = {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items()
              if isinstance(v, torch.Tensor)}
     try:
-        return _calibrate(model, items, algorithm, percentile, dtype, progress)
+        check = _item_check(sample, free_axes) if sample is not None else None
+        if check is not None and isinstance(items, (list, tuple)):   # all of them before any runs
+            for k, item in enumerate(items):
+                check(k, item)
+            check = None
+        return _calibrate(model, items, algorithm, percentile, dtype, progress, check)
     finally:                                 # a forward that updates buffers in place must leave no trace
         with torch.no_grad():
             for k, v in model.state_dict(keep_vars=True).items():
@@ -400,7 +443,7 @@ def calibrate(model: torch.nn.Module, dataset: Iterable, algorithm: Any = DEFAUL
                     v.copy_(saved[k])
 
 
-def _calibrate(model, items, algorithm: str, percentile: float, dtype, progress) -> Calibration:
+def _calibrate(model, items, algorithm: str, percentile: float, dtype, progress, check=None) -> Calibration:
     param = next(iter(model.parameters()), None)
     device = param.device if param is not None else None
     result = Calibration(algorithm, percentile=percentile if algorithm == "percentile" else None)
@@ -418,7 +461,8 @@ def _calibrate(model, items, algorithm: str, percentile: float, dtype, progress)
         amax[key] = max(amax.get(key, 0.0), m)
 
     result.batches = _run(model, items, _Observer(model, collect_max),
-                          "calibrating (ranges)" if algorithm != "max" else "calibrating", progress, dtype, device)
+                          "calibrating (ranges)" if algorithm != "max" else "calibrating", progress, dtype, device,
+                          check)
     if result.batches == 0:
         raise ValueError("int8_calib_dataset is empty: calibration needs at least one batch")
     if algorithm == "max":
@@ -436,7 +480,7 @@ def _calibrate(model, items, algorithm: str, percentile: float, dtype, progress)
             h = torch.histc(x.abs().float().reshape(-1), bins=HISTOGRAM_BINS, min=0.0, max=top).double()
             hists[key] = hists[key] + h if key in hists else h
 
-    _run(model, items, _Observer(model, collect_hist), "calibrating (histograms)", progress, dtype, device)
+    _run(model, items, _Observer(model, collect_hist), "calibrating (histograms)", progress, dtype, device, check)
     for key, top in amax.items():
         if key in result.unquantized:
             continue

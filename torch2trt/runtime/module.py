@@ -151,8 +151,12 @@ class TRTModule(torch.nn.Module):
         return flat
 
     def _check_inputs(self, flat: list[torch.Tensor], runnable: bool) -> None:
-        """Dtypes and shapes as the specs say; on CUDA (and the loaded device) when the engine runs."""
+        """Dense tensors with data (not meta, sparse, quantized or nested), dtypes and shapes as the specs say; on
+        CUDA (and the loaded device) when the engine runs."""
         for t, name, spec in zip(flat, self.input_names, self.input_specs):
+            problem = structure.tensor_problem(t)
+            if problem:
+                raise InputError(f"input {name!r} {problem}")
             want = spec.dtype
             if t.dtype != want:
                 raise InputError(f"input {name!r} has dtype {t.dtype}; the engine expects {want}")

@@ -3,11 +3,17 @@ writing a state (`write`) and reading one back with every check (`read`, `read_f
 calls `write` and `read`; nothing else builds or parses a state.
 
 A state is a flat dict (the keys of KEYS; "network" only when the network records are kept) of tensors and plain
-Python values, so that `torch.load(weights_only=True)` reads it. Format 1 (the only one so far):
+Python values, so that `torch.load(weights_only=True)` reads it. Format 2 (format 1 is read too; it lacks the pairing
+digest):
 - format_version (int), backend / backend_version (str), engine (1-d uint8 tensor; empty when none),
 - input_names / output_names (lists of str), input_schema / output_schema (torch2trt/structure.py),
 - input_specs: [{"name", "dtype", "min", "opt", "max"}], output_specs: [{"name", "dtype", "shape"}] (dtype names:
-  torch2trt/dtypes.py), build_settings (dict), network (NetworkRecord.to_state()), state_sha256 (`state_digest`).
+  torch2trt/dtypes.py), build_settings (dict), network (NetworkRecord.to_state()),
+- engine_network_sha256 (str, `pairing_digest`): format 2, whenever the state holds both an engine and a network: the
+  engine and the records it was saved with, digested together. state_sha256 covers the whole state, so a state put
+  together from two saves and re-digested (state_digest is public) still passes it; this one does not, unless it is
+  recomputed as well: it catches mixed-up files, it is no signature against a deliberate forger,
+- state_sha256 (`state_digest`).
 
 A state is refused (StateError) unless, in this order:
 - every entry is tensors and plain values (None, bool, int, float, str, torch.dtype) in dicts with str/int keys,
@@ -16,7 +22,8 @@ A state is refused (StateError) unless, in this order:
 - its parts agree: specs named like input_names/output_names, schemas whose tensor indices cover the names
   exactly once (inputs in flattening order), specs with the network's input/output names, dtypes, ranks and
   static dimensions, an engine that holds every I/O name (TensorRT-RTX engines store them in plain text);
-- no size is declared beyond what the file carries: see `check_sizes`.
+- no size is declared beyond what the file carries: see `check_sizes`;
+- (last) format 2: the engine and the network are those saved together (engine_network_sha256).
 """
 
 from __future__ import annotations
@@ -32,11 +39,13 @@ from .. import backend, dtypes, structure
 from ..errors import StateError
 from ..network.inspect import NetworkRecord, element_bound
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: engine_network_sha256 (format 1 files load, paired by their engine's I/O names only)
 _BACKEND_NAME, _BACKEND_VERSION = backend.NAME, backend.VERSION  # defaults of Saved, whose field `backend` is a str
 # the entries of a state, in the order they are written ("network" only when the module keeps the records)
 KEYS = ("format_version", "backend", "backend_version", "engine", "input_names", "output_names", "input_schema",
-        "output_schema", "input_specs", "output_specs", "build_settings", "network", "state_sha256")
+        "output_schema", "input_specs", "output_specs", "build_settings", "network", "engine_network_sha256",
+        "state_sha256")
+_PAIRING_KEY = "engine_network_sha256"
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -119,8 +128,15 @@ def write(saved: Saved) -> dict:
     }
     if saved.network is not None:
         state["network"] = saved.network.to_state()
+        if saved.engine:
+            state[_PAIRING_KEY] = pairing_digest(state["engine"], state["network"])
     state["state_sha256"] = state_digest(state)
     return state
+
+
+def pairing_digest(engine: torch.Tensor, network: Any) -> str:
+    """sha256 of an engine (its state tensor) and the network records saved with it (their state), together."""
+    return state_digest({"engine": engine, "network": network})
 
 
 MAX_DEPTH = 100
@@ -281,6 +297,7 @@ def read(state: dict, where: str = "TRTModule") -> Saved:
     if out["network"] is not None:
         _check_against_network(out, out["network"], where)
     _check_engine_names(out, where)
+    _check_pairing(state, version, where)    # last: a record or engine that is wrong in itself is named above
     return Saved(
         engine=out["engine"], backend=out["backend"], backend_version=out["backend_version"],
         input_names=out["input_names"], output_names=out["output_names"], input_schema=out["input_schema"],
@@ -292,6 +309,28 @@ def read(state: dict, where: str = "TRTModule") -> Saved:
 
 
 # ---- the parts of a state must agree ------------------------------------------------------------------------
+
+def _check_pairing(state: dict, version: int, where: str) -> None:
+    """The engine and the network records are those saved together: engine_network_sha256 matches them. Format 2
+    writes it whenever both are present; a format 1 file has none (its engine is paired by I/O names only)."""
+    has_engine, has_network = state["engine"].numel() > 0, "network" in state
+    if _PAIRING_KEY not in state:
+        if version >= 2 and has_engine and has_network:
+            raise StateError(f"{where}: a format {version} state with an engine and a network has no "
+                             f"{_PAIRING_KEY!r} entry (it pairs them); the file was edited")
+        return
+    pairing = _require(state, _PAIRING_KEY, str, where)
+    if not has_network:
+        raise StateError(f"{where}: the state has {_PAIRING_KEY!r} but no 'network' (it pairs the engine with "
+                         "the network records saved with it)")
+    if not has_engine:
+        raise StateError(f"{where}: the state has {_PAIRING_KEY!r} but no engine (it pairs the engine with the "
+                         "network records saved with it)")
+    if pairing != pairing_digest(state["engine"], state["network"]):
+        raise StateError(f"{where}: 'engine' and 'network' come from different conversions (their {_PAIRING_KEY} "
+                         "does not match): an engine built from one model cannot run with the records of another "
+                         "(or one of them was edited)")
+
 
 def _schema_tensors(schema: dict, key: str, where: str) -> list[int]:
     """Tensor indices of a (validated, depth-bounded) schema in flattening order; dict keys must be str or int."""
@@ -466,4 +505,4 @@ def read_file(f: Any, map_location: Any = "cpu") -> dict:
 
 
 __all__ = ["FORMAT_VERSION", "KEYS", "InputSpec", "OutputSpec", "Saved", "write", "read", "read_file",
-           "state_digest", "check_sizes", "profile_of"]
+           "state_digest", "pairing_digest", "check_sizes", "profile_of"]

@@ -136,6 +136,7 @@ class ConversionContext:
             arr = np.ascontiguousarray(value)
             self._keepalive.append(arr)
             return trt.Weights(arr)
+        self._check_dense(value)
         t = value.detach()
         if dtype is not None and t.dtype != dtype:
             t = t.to(dtype)
@@ -168,9 +169,22 @@ class ConversionContext:
             raise RuntimeError(f"torch2trt: {len(moved)} model tensor(s) handed to TensorRT without a copy changed "
                                "storage while the model was restored; please report this model")
 
+    def _check_dense(self, t: torch.Tensor) -> None:
+        """Only a dense tensor with data becomes weights (a parameter or buffer may be sparse: a forward that makes
+        it dense, `w.to_dense()`, converts; one that uses it as it is does not)."""
+        kind = ("a nested tensor" if t.is_nested else
+                f"a sparse tensor (layout {t.layout}, shape {tuple(t.shape)})" if t.layout != torch.strided else
+                f"a quantized tensor (dtype {t.dtype})" if t.is_quantized else
+                "a meta tensor (no values)" if t.device.type == "meta" else None)
+        if kind is not None:
+            raise UnsupportedArgument(f"{self.method_name}: {kind} cannot become a TensorRT constant; make it dense "
+                                      "in the model (a sparse parameter: use w.to_dense() in forward)")
+
     def constant(self, value: Any, dtype: torch.dtype | None = None, rank: int | None = None):
         """A network constant for a torch tensor, numpy array or Python number (cached per tensor).
         With `rank`, size-1 axes are prepended (as broadcasting would) without adding a layer."""
+        if isinstance(value, torch.Tensor):
+            self._check_dense(value)
         t = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(value)
         if dtype is not None:
             t = t.to(dtype)
