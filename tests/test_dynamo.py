@@ -112,3 +112,19 @@ def test_options_reach_the_conversion():
     with pytest.raises(Exception, match="unknown option"):
         torch._dynamo.reset()
         _quiet(torch.compile(model, backend="torch2trt", options={"no_such": 1}), x)
+
+
+def test_dynamo_convert_leaves_buffers_the_forward_writes_as_they_were():
+    """The capture runs the forward for real: batch norm in training mode updates its running statistics there
+    (inside ATen), which dynamo.convert puts back; the engine normalizes with the batch's statistics."""
+    from tests.test_aliasing import TrainingBatchNorm
+
+    torch.manual_seed(0)
+    model = TrainingBatchNorm().eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    m = t2t_dynamo.convert(model, [torch.randn(4, 3, 5)], min_shapes=[(2, 3, 5)], max_shapes=[(8, 3, 5)])
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    x = torch.randn(6, 3, 5)
+    expected = torch.nn.functional.batch_norm(x, before["rm"].clone(), before["rv"].clone(), before["weight"],
+                                              before["bias"], training=True, momentum=0.3, eps=1e-3)
+    torch.testing.assert_close(m(x), expected, rtol=1e-5, atol=1e-5)

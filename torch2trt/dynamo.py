@@ -310,6 +310,9 @@ def capture(model: torch.nn.Module, inputs: Any, dynamic_dims: dict[int, list[in
         return run
 
     compiled = torch.compile(model, backend=backend_, fullgraph=True, dynamic=False)
+    # the capture runs the forward for real: buffers it writes (batch norm's running statistics in training mode,
+    # caches) are put back afterwards, as the eager trace does
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
     try:
         with torch.no_grad():
             result = compiled(**dict(zip(names, values))) if names is not None else compiled(*values)
@@ -318,6 +321,10 @@ def capture(model: torch.nn.Module, inputs: Any, dynamic_dims: dict[int, list[in
                               f"{str(e).splitlines()[0]}") from e
     finally:
         torch._dynamo.reset()
+        with torch.no_grad():
+            for b, before in buffers:
+                if not torch.equal(b, before):
+                    b.copy_(before)
     if len(graphs) != 1 or "outputs" not in graphs[0]:
         raise ConversionError(f"torch2trt.dynamo.convert: TorchDynamo captured {len(graphs)} graphs, not one")
     gm, examples, outs = graphs[0]["gm"], graphs[0]["examples"], graphs[0]["outputs"]
