@@ -28,8 +28,10 @@ given; within the tolerance (by precision, `DEFAULT_RTOL`) it is right. An outpu
 - otherwise the model is run in float64 (a copy; the reference) and at the converted precision (as given, or
   in the conversion's `dtype`): the output is accepted when its error against the float64 reference is within
   the tolerance or within `OWN_ERROR_MULTIPLE` times PyTorch's own error at the converted precision against the
-  same reference (at most `OWN_ERROR_CAP`: a float64 run that takes another path must not excuse anything; at
-  most `TRUSTED_CAP` in a reduced precision where the model as given agrees with float64 within float32's cap).
+  same reference (at most `OWN_ERROR_CAP`: a float64 run that takes another path must not excuse anything). In a
+  reduced precision where the model as given (float32) agrees with float64 within float32's cap, the reference is
+  on the model's path and there is no cap; an output PyTorch itself gets wrong by `UNVERIFIABLE` or more at that
+  precision is accepted as not verifiable at it, with a warning naming it.
 Both figures are on `model_trt.verification` (`OutputError.ref_rel`, `.torch_rel`, `.allowed`, `.verdict`) and
 in the error. Quantized networks (INT8/FP8) are judged against `QUANTIZED_RTOL` only.
 """
@@ -58,9 +60,11 @@ DEFAULT_RTOL = {torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 5e-2}
 # PyTorch's own error at the converted precision (against the same reference), and at most the cap.
 OWN_ERROR_MULTIPLE = 4.0
 OWN_ERROR_CAP = {torch.float32: 1e-3, torch.float16: 0.1, torch.bfloat16: 0.3}
-# ... raised to this where the model as given (float32) is within OWN_ERROR_CAP[float32] of the float64 reference (so
-# that the reference takes the model's path) and the conversion computes in a lower precision
-TRUSTED_CAP = 0.5
+# No cap where the conversion computes in a reduced precision and the model as given (float32) is within
+# OWN_ERROR_CAP[float32] of the float64 reference (so the reference takes the model's path); there an output whose
+# PyTorch error at the reduced precision is this large carries no information at it (values that underflow, a
+# difference that cancels): it is accepted and named in a warning
+UNVERIFIABLE = 0.5
 # INT8/FP8 networks (int8_mode, quantize=...) are approximate on purpose: the check only catches gross errors (a value
 # frozen from the sample is order 1); their accuracy is measured with torch2trt.check on the user's data.
 QUANTIZED_RTOL = 0.25
@@ -338,6 +342,7 @@ class Judge:
     lowest: torch.dtype = torch.float32         # the lowest float precision computed in
     quantized: bool = False
     selections: dict = field(default_factory=dict)   # index outputs (convert.Traced.selections)
+    unverifiable: list = field(default_factory=list)  # outputs accepted as not verifiable at the precision
     intermediates: Callable[[], dict] | None = None
 
     def judge(self, args: Sequence[Any], got: list[torch.Tensor], expected: list[torch.Tensor], names: list[str],
@@ -412,18 +417,24 @@ class Judge:
                 left.append(i)
                 continue
             o = own[i] if own is not None and len(own) == len(got) else None
-            cap = base_cap
             if err.dtype.is_floating_point or err.expected_dtype.is_floating_point:
                 err.ref_rel = compare(g, r).rel
                 err.torch_rel = compare(o, r).rel if o is not None and o.shape == r.shape else None
-                if self.precision is not None and self.precision != torch.float32 and expected[i].dtype in (
-                        torch.float32, torch.float64) and expected[i].shape == r.shape \
-                        and compare(expected[i], r).rel <= OWN_ERROR_CAP[torch.float32]:
-                    # the model as given (float32) agrees with float64: the reference takes the same path, and a
-                    # reduced precision that is ill-conditioned here is PyTorch's own error, up to TRUSTED_CAP
-                    cap = max(cap, TRUSTED_CAP)
-                allowed = self.rtol if err.torch_rel is None else max(
-                    self.rtol, min(OWN_ERROR_MULTIPLE * err.torch_rel, cap))
+                trusted = self.precision is not None and self.precision != torch.float32 and expected[i].dtype in (
+                    torch.float32, torch.float64) and expected[i].shape == r.shape \
+                    and compare(expected[i], r).rel <= OWN_ERROR_CAP[torch.float32]
+                if err.torch_rel is None:
+                    allowed = self.rtol
+                elif trusted:
+                    # the model as given (float32) agrees with float64, so the reference takes the model's path:
+                    # a reduced precision ill-conditioned here is PyTorch's own error, however large
+                    allowed = max(self.rtol, OWN_ERROR_MULTIPLE * err.torch_rel)
+                    if err.torch_rel >= UNVERIFIABLE and err.ref_rel <= allowed:
+                        err.allowed, err.verdict = allowed, "not verifiable at this precision"
+                        self.unverifiable.append(err.name)
+                        continue
+                else:
+                    allowed = max(self.rtol, min(OWN_ERROR_MULTIPLE * err.torch_rel, base_cap))
             else:
                 err.ref_rel = mismatch(g, r)
                 err.torch_rel = mismatch(o, r) if o is not None and o.shape == r.shape else None
@@ -537,6 +548,12 @@ def verify_conversion(model: torch.nn.Module, trt_module, traced, inputs: Sequen
     runs, failures = compare_runs(model, trt_module, arg_lists, traced.names_out, rtol, sample_args=list(inputs),
                                   judge=judge, sources=sources)
     result = Verification(runs, rtol)
+    if judge.unverifiable and not failures:
+        names = sorted(set(judge.unverifiable))
+        warnings.warn(f"torch2trt: output(s) {', '.join(names)} could not be verified in {traced.dtype or lowest}: "
+                      "PyTorch's own error at that precision is of order 1 at these inputs (values that underflow, "
+                      "or a difference that cancels), and the engine's is no larger. Check them on your own data.",
+                      stacklevel=3)
     if not result.compared:
         warnings.warn("torch2trt: the conversion could not be verified on fresh inputs: "
                       + "; ".join(r.skipped for r in runs) + ". Pass verify_inputs=[[...]] the model accepts.",
@@ -643,4 +660,4 @@ def _mismatch_message(model, inputs, runs, failures, rtol, trace, convert_kwargs
 
 
 __all__ = ["Verification", "VerificationRun", "verify_conversion", "fresh_inputs", "real_inputs", "default_rtol",
-           "DEFAULT_RTOL", "OWN_ERROR_MULTIPLE", "OWN_ERROR_CAP", "QUANTIZED_RTOL"]
+           "DEFAULT_RTOL", "OWN_ERROR_MULTIPLE", "OWN_ERROR_CAP", "UNVERIFIABLE", "QUANTIZED_RTOL"]
