@@ -9,6 +9,7 @@ import warnings
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from torch2trt import torch2trt
 from torch2trt.check import run_reference
@@ -229,6 +230,39 @@ def test_a_0d_integer_input_used_as_a_tensor_converts_and_is_exact_at_another_va
     for value in (0, 5):
         n = torch.tensor(value)
         torch.testing.assert_close(run_reference(trt_model, [x, n]), model(x, n), rtol=0, atol=0)
+
+
+# a 0-d float input as a Scalar argument: converters that read only its sample value are refused ...
+SCALAR_FROZEN = [
+    ("torch.nn.functional.leaky_relu", "'negative_slope'", lambda x, s: F.leaky_relu(x, s)),
+    ("torch.nn.functional.hardtanh", "'max_val'", lambda x, s: F.hardtanh(x, -1.0, s)),
+    ("torch.nn.functional.elu", "'alpha'", lambda x, s: F.elu(x, alpha=s)),
+    ("torch.nn.functional.softplus", "'beta'", lambda x, s: F.softplus(x, beta=s)),
+    ("torch.nn.functional.hardshrink", "'lambd'", lambda x, s: F.hardshrink(x, s)),
+]
+
+
+@pytest.mark.parametrize("name, where, fn", SCALAR_FROZEN, ids=[n for n, _, _ in SCALAR_FROZEN])
+def test_a_scalar_argument_a_converter_reads_at_the_sample_is_refused(name, where, fn):
+    msg = assert_refuses(WithCount(fn), [torch.randn(6, 4), torch.tensor(0.5)], re.escape(f"- {name}: "),
+                         input_names=["x", "slope"])
+    assert "network input 'slope' (0.5 in the sample) as argument " + where in msg and "frozen" in msg, msg
+
+
+# ... and those that take its network value convert, exact at another value
+SCALAR_EXACT = [lambda x, s: torch.add(x, x, alpha=s), lambda x, s: torch.full_like(x, s),
+                lambda x, s: torch.threshold(x, s, 0.0), lambda x, s: torch.addcmul(x, x, x, value=s),
+                lambda x, s: x.clone().fill_(s), lambda x, s: torch.clamp(x, s)]
+
+
+@pytest.mark.parametrize("fn", SCALAR_EXACT, ids=["add_alpha", "full_like", "threshold", "addcmul", "fill_", "clamp"])
+def test_a_scalar_argument_a_converter_takes_from_the_network_is_exact_at_another_value(fn):
+    model = WithCount(fn).eval()
+    x = torch.randn(6, 4)
+    trt_model = torch2trt(model, [x, torch.tensor(0.5)])
+    for value in (0.25, -1.5):
+        s = torch.tensor(value)
+        torch.testing.assert_close(run_reference(trt_model, [x, s]), model(x, s), rtol=1e-6, atol=1e-6)
 
 
 def test_a_python_int_size_still_converts():

@@ -207,9 +207,9 @@ class Tracer:
             self.report(name, stale[0])
             self._mark(outputs, f"depends on stale data ({name})", root=False)
             return
-        numbers = _read_as_numbers(func, args, kwargs)
-        if numbers:  # torch reads these traced tensors as Python ints: the converter sees only the sample's value
-            self.report(name, _as_number_reason(numbers))
+        ints, numbers = _read_as_numbers(func, args, kwargs)
+        if ints:  # torch reads these traced tensors as Python ints: the converter sees only the sample's value
+            self.report(name, _as_number_reason(ints, "int"))
             self._mark(outputs, f"output of {name} with a size read from tensor data", root=False)
             return
         ctx = self.ctx
@@ -222,6 +222,10 @@ class Tracer:
         for d in dyn:
             d._touched = False
         before = {id(t): get_trt(t) for t in inputs + outputs}
+        # a traced tensor torch reads as a number is right only if the converter takes its network value: watched
+        watched = {id(t): (t, t.__dict__["_trt"], Deferred(lambda v=t.__dict__["_trt"]: v)) for _, t in numbers}
+        for t, _, watch in watched.values():
+            t._trt = watch
         first_layer = ctx.network.num_layers
         try:
             self.suppress += 1
@@ -240,6 +244,14 @@ class Tracer:
             self.suppress -= 1
             ctx._converting = False
             ctx.method_args, ctx.method_kwargs, ctx.method_return = (), {}, None
+            unread = [(w, t) for w, t in numbers if t.__dict__.get("_trt") is watched[id(t)][2]]
+            for t, itensor, _ in watched.values():
+                if isinstance(t.__dict__.get("_trt"), Deferred):
+                    t._trt = itensor
+        if unread:
+            self.report(name, _as_number_reason(unread, "number"))
+            self._mark(outputs, f"output of {name} with a number read from tensor data", root=False)
+            return
         frozen = [int(d) for d in dyn if not d._touched]
         if frozen:  # the converter used the sample's value of a dynamic dimension: wrong at other shapes
             self.report(name, f"dynamic dimension argument(s) {frozen} would be frozen at the sample's value; "
@@ -426,9 +438,11 @@ def _python_value_reason(name: str) -> str:
     return DATA_DEPENDENT_ADVICE
 
 
-# schema argument types that torch fills from a tensor by reading its value (SymInt, int, int[], ...)
+# schema argument types that torch fills from a tensor by reading its value: ints (SymInt, int[], ...) are sizes,
+# lengths, dims and indices, which no converter takes as a network value; numbers (Scalar, float, bool) some take
 _INT_TYPES = {"int"}
-_TENSOR_LIKE = {"Tensor", "int", "number", "float", "bool", "t"}
+_NUMBER_TYPES = {"int", "number", "float", "bool", "complex"}
+_TENSOR_LIKE = _NUMBER_TYPES | {"Tensor", "t"}   # what a tensor argument can bind to (picks the overloads)
 _SCHEMAS: dict[str, list] = {}
 
 
@@ -440,6 +454,7 @@ def _base_type(type_str: str) -> str:
 
 
 def _schemas(func: Any) -> list:
+    """The ATen schemas of the operator of `func`'s name (none for dunder methods and Python-only functions)."""
     name = getattr(func, "__name__", None)
     if not isinstance(name, str) or name.startswith("__"):
         return []
@@ -468,44 +483,51 @@ def _traced(v: Any) -> bool:
     return isinstance(v, torch.Tensor) and v.__dict__.get("_trt") is not None
 
 
-def _read_as_numbers(func: Any, args: tuple, kwargs: dict) -> list[tuple[str, torch.Tensor]]:
-    """(argument, tensor) for each traced tensor that torch reads as a Python number: a slice bound in an index
-    (x[:n]), or an argument the op's schema types as int (a size, a length, a dim: torch.zeros(n), x.view(n, -1),
-    x.narrow(0, 0, n)) in every overload that could take the call. Tensor and Scalar arguments are the converters'."""
-    found: list[tuple[str, torch.Tensor]] = []
+Found = list[tuple[str, torch.Tensor]]
+
+
+def _read_as_numbers(func: Any, args: tuple, kwargs: dict) -> tuple[Found, Found]:
+    """The traced tensors that torch reads as Python numbers, as (argument, tensor): first those read as ints (a slice
+    bound in an index, x[:n]; an argument typed int in every ATen overload that could take the call: a size, length,
+    dim: torch.zeros(n), x.view(n, -1), x.narrow(0, 0, n)), then those read as other numbers (Scalar, float, bool:
+    F.leaky_relu(x, t), torch.full(size, t)). Arguments that some overload takes as a Tensor are neither."""
+    ints: Found = []
+    numbers: Found = []
     if getattr(func, "__name__", None) in ("__getitem__", "__setitem__") and len(args) > 1:
         index = args[1] if isinstance(args[1], tuple) else (args[1],)
         for part in index:
             if isinstance(part, slice):
-                found += [("a slice bound", v) for v in (part.start, part.stop, part.step) if _traced(v)]
-        return found
+                ints += [("a slice bound", v) for v in (part.start, part.stop, part.step) if _traced(v)]
+        return ints, numbers
     slots = [(i, None, a) for i, a in enumerate(args)] + [(None, k, a) for k, a in kwargs.items()]
     candidates = [(i, k, a) for i, k, a in slots if any(_traced(v) for v in _leaves(a))]
-    if not candidates:
-        return found
-    schemas = _schemas(func)
+    schemas = _schemas(func) if candidates else []
     for i, k, a in candidates:
-        params = []
-        for schema in schemas:
-            p = _param_at(schema, i, k)
-            if p is not None and _base_type(str(p.type)) in _TENSOR_LIKE:
-                params.append(p)
-        if params and all(_base_type(str(p.type)) in _INT_TYPES for p in params):
-            found += [(f"argument {params[0].name!r}", v) for v in _leaves(a) if _traced(v)]
-    return found
+        params = [p for p in (_param_at(s, i, k) for s in schemas)
+                  if p is not None and _base_type(str(p.type)) in _TENSOR_LIKE]
+        types = {_base_type(str(p.type)) for p in params}
+        if not types or not types <= _NUMBER_TYPES:
+            continue
+        found = [(f"argument {params[0].name!r}", v) for v in _leaves(a) if _traced(v)]
+        (ints if types <= _INT_TYPES else numbers).extend(found)
+    return ints, numbers
 
 
-def _as_number_reason(numbers: list[tuple[str, torch.Tensor]]) -> str:
+def _as_number_reason(found: Found, kind: str) -> str:
     parts = []
-    for where, t in numbers:
+    for where, t in found:
         itensor = get_trt(t)
         what = (f"network input {itensor.name!r}" if getattr(itensor, "is_network_input", False)
                 else "a tensor computed from the inputs")
         sample = f"{t.item()} in the sample" if t.numel() == 1 else "a tensor"
         parts.append(f"{what} ({sample}) as {where}")
-    return ("it reads " + ", ".join(parts) + " as a Python int (a size, length, index or dim), which would keep the "
-            "sample's value for every input; pass the number as a Python int computed outside the model, or derive "
-            "it from a shape (x.size(0)), which stays dynamic")
+    if kind == "int":
+        return ("it reads " + ", ".join(parts) + " as a Python int (a size, length, index or dim), which would keep "
+                "the sample's value for every input; pass the number as a Python int computed outside the model, or "
+                "derive it from a shape (x.size(0)), which stays dynamic")
+    return ("it reads " + ", ".join(parts) + " as a Python number, and its converter takes only the sample's value "
+            "(not the network's), which would be frozen into the engine; pass a Python number, or compute with the "
+            "tensor (e.g. torch.where instead of the op's scalar argument)")
 
 
 def _storage_ptr(t: torch.Tensor) -> int:
