@@ -249,6 +249,13 @@ def test_a_scalar_argument_a_converter_reads_at_the_sample_is_refused(name, wher
     assert "network input 'slope' (0.5 in the sample) as argument " + where in msg and "frozen" in msg, msg
 
 
+def test_a_scalar_argument_that_is_also_a_tensor_operand_is_refused():
+    """The converter takes the operand's network value; whether it took the alpha's too cannot be told."""
+    msg = assert_refuses(WithCount(lambda x, s: x + torch.add(s, s, alpha=s)), [torch.randn(6, 4), torch.tensor(0.5)],
+                         re.escape("- torch.add: "), input_names=["x", "s"])
+    assert "argument 'alpha'" in msg and "also another argument" in msg, msg
+
+
 # ... and those that take its network value convert, exact at another value
 SCALAR_EXACT = [lambda x, s: torch.add(x, x, alpha=s), lambda x, s: torch.full_like(x, s),
                 lambda x, s: torch.threshold(x, s, 0.0), lambda x, s: torch.addcmul(x, x, x, value=s),

@@ -244,7 +244,9 @@ class Tracer:
             self.suppress -= 1
             ctx._converting = False
             ctx.method_args, ctx.method_kwargs, ctx.method_return = (), {}, None
-            unread = [(w, t) for w, t in numbers if t.__dict__.get("_trt") is watched[id(t)][2]]
+            # also passed as another argument: which use took the network value cannot be told
+            twice = {id(t) for _, t in numbers if sum(v is t for v in leaves) > 1}
+            unread = [(w, t) for w, t in numbers if t.__dict__.get("_trt") is watched[id(t)][2] or id(t) in twice]
             for t, itensor, _ in watched.values():
                 if isinstance(t.__dict__.get("_trt"), Deferred):
                     t._trt = itensor
@@ -526,8 +528,9 @@ def _as_number_reason(found: Found, kind: str) -> str:
                 "the sample's value for every input; pass the number as a Python int computed outside the model, or "
                 "derive it from a shape (x.size(0)), which stays dynamic")
     return ("it reads " + ", ".join(parts) + " as a Python number, and its converter takes only the sample's value "
-            "(not the network's), which would be frozen into the engine; pass a Python number, or compute with the "
-            "tensor (e.g. torch.where instead of the op's scalar argument)")
+            "(not the network's), or the same tensor is also another argument, so that the sample's value may be "
+            "frozen into the engine; pass a Python number, or compute with the tensor (e.g. torch.where instead of "
+            "the op's scalar argument)")
 
 
 def _storage_ptr(t: torch.Tensor) -> int:
