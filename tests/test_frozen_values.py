@@ -134,6 +134,19 @@ def test_the_equal_branch_is_exact_through_torch_compile():
         torch._dynamo.reset()
 
 
+def test_dynamo_convert_refuses_the_equal_branch_instead_of_freezing_it():
+    from torch2trt.dynamo import convert
+    from torch2trt.errors import ConversionError
+
+    torch._dynamo.reset()
+    try:
+        with warnings.catch_warnings(), pytest.raises(ConversionError, match="cannot capture the model as one graph"):
+            warnings.simplefilter("ignore")
+            convert(EqualBranch().eval(), [torch.randn(2, 4), torch.ones(2, 4)])
+    finally:
+        torch._dynamo.reset()
+
+
 class Part(nn.Module):
     def __init__(self):
         super().__init__()
@@ -198,7 +211,14 @@ AS_SIZES = [
     ("torch.Tensor.topk", "'k'", lambda x, n: x.topk(n, 0)[0]),
     ("torch.Tensor.roll", "'shifts'", lambda x, n: x.roll(n, 0)),
     ("torch.Tensor.new_zeros", "'size'", lambda x, n: x.new_zeros(n) + 1),
+    ("torch.Tensor.__setitem__", "a slice bound", lambda x, n: _zero_rows(x, n)),
 ]
+
+
+def _zero_rows(x, n):
+    y = x.clone()
+    y[:n] = 0
+    return y
 
 
 @pytest.mark.parametrize("name, where, fn", AS_SIZES, ids=[f"{i}-{n}" for i, (n, _, _) in enumerate(AS_SIZES)])
