@@ -3,7 +3,8 @@ call that touches a traced tensor to its converter, after the real op has run.
 
 Owns: dispatch, module paths for layer names, collection of unsupported calls, the per-call checks of a
 converter's result (shape/dtype), stale in-place views, and removing every `_trt` afterwards. It does
-not know any particular op.
+not know any particular op; it knows which calls are metadata queries (an allow-list: every other call that turns
+traced data into a Python value is refused) and, from the ATen schemas, which arguments torch reads as numbers.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import registry
 from .context import ConversionContext, ConversionError, Deferred, UnsupportedArgument, get_trt, torch_dtype_from_trt
-from .preserve import ModelSnapshot, written_tensors
-from .preserve import storage_key
+from .preserve import ModelSnapshot, storage_key, written_tensors
 from .shapes import DynDim, dims_of
 
 # trailing separators: site-packages/torchvision must not count as torch (it is model code)
@@ -456,13 +456,20 @@ def _base_type(type_str: str) -> str:
 
 
 def _schemas(func: Any) -> list:
-    """The ATen schemas of the operator of `func`'s name (none for dunder methods and Python-only functions)."""
-    name = getattr(func, "__name__", None)
-    if not isinstance(name, str) or name.startswith("__"):
-        return []
+    """The schemas of `func` (an op overload's own; else the ATen operator's of its name; none for dunder methods and
+    Python-only functions)."""
+    if isinstance(func, torch._ops.OpOverload):
+        return [func._schema]
+    if isinstance(func, torch._ops.OpOverloadPacket):
+        name = func._qualified_op_name
+    else:
+        name = getattr(func, "__name__", None)
+        if not isinstance(name, str) or name.startswith("__"):
+            return []
+        name = f"aten::{name}"
     if name not in _SCHEMAS:
         try:
-            _SCHEMAS[name] = list(torch._C._jit_get_schemas_for_operator(f"aten::{name}"))
+            _SCHEMAS[name] = list(torch._C._jit_get_schemas_for_operator(name))
         except Exception:  # noqa: BLE001  (no ATen operator of that name)
             _SCHEMAS[name] = []
     return _SCHEMAS[name]
