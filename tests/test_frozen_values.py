@@ -212,6 +212,8 @@ AS_SIZES = [
     ("torch.Tensor.roll", "'shifts'", lambda x, n: x.roll(n, 0)),
     ("torch.Tensor.new_zeros", "'size'", lambda x, n: x.new_zeros(n) + 1),
     ("torch.Tensor.__setitem__", "a slice bound", lambda x, n: _zero_rows(x, n)),
+    ("torch.Tensor.sum", "'dim'", lambda x, n: x[None].sum(n)),
+    ("torch.Tensor.permute", "'dims'", lambda x, n: x[None].permute(n, 0, 1)),
 ]
 
 

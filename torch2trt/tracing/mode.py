@@ -488,6 +488,21 @@ def _param_at(schema, index: int | None, keyword: str | None):
     return None
 
 
+def _takes_tensors(schema, slots: list) -> bool:
+    """Whether the overload can take the call's tensor arguments where they are (other arguments are not checked:
+    Python signatures such as F.hardtanh's add some): a tensor binds to a Tensor, or to a number if it has one element;
+    a list holding traced tensors binds to a list parameter."""
+    for i, k, a in slots:
+        if isinstance(a, torch.Tensor) or (isinstance(a, (list, tuple)) and any(_traced(v) for v in _leaves(a))):
+            p = _param_at(schema, i, k)
+            base = _base_type(str(p.type)) if p is not None else None
+            if base not in _TENSOR_LIKE:
+                return False
+            if isinstance(a, torch.Tensor) and a.numel() != 1 and base not in ("Tensor", "t"):
+                return False
+    return True
+
+
 def _traced(v: Any) -> bool:
     return isinstance(v, torch.Tensor) and v.__dict__.get("_trt") is not None
 
@@ -510,10 +525,9 @@ def _read_as_numbers(func: Any, args: tuple, kwargs: dict) -> tuple[Found, Found
         return ints, numbers
     slots = [(i, None, a) for i, a in enumerate(args)] + [(None, k, a) for k, a in kwargs.items()]
     candidates = [(i, k, a) for i, k, a in slots if any(_traced(v) for v in _leaves(a))]
-    schemas = _schemas(func) if candidates else []
+    schemas = [s for s in _schemas(func) if _takes_tensors(s, slots)] if candidates else []
     for i, k, a in candidates:
-        params = [p for p in (_param_at(s, i, k) for s in schemas)
-                  if p is not None and _base_type(str(p.type)) in _TENSOR_LIKE]
+        params = [p for p in (_param_at(s, i, k) for s in schemas) if p is not None]
         types = {_base_type(str(p.type)) for p in params}
         if not types or not types <= _NUMBER_TYPES:
             continue
