@@ -17,7 +17,7 @@ from torch2trt.testing import assert_converts, assert_refuses
 
 
 def _line(marker: str) -> str:
-    """file:line of the line of this file that holds `marker` in code (not in this helper's callers)."""
+    """file:line of the line of this file that holds `marker` (lines that look it up with _line are skipped)."""
     for i, text in enumerate(open(__file__).read().splitlines(), 1):
         if marker in text and "_line(" not in text:
             return f"{__file__}:{i}"
