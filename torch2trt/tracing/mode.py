@@ -3,7 +3,8 @@ call that touches a traced tensor to its converter, after the real op has run.
 
 Owns: dispatch, module paths for layer names, collection of unsupported calls, the per-call checks of a
 converter's result (shape/dtype), stale in-place views, and removing every `_trt` afterwards. It does
-not know any particular op.
+not know any particular op; it knows which calls are metadata queries (an allow-list: every other call that turns
+traced data into a Python value is refused) and, from the ATen schemas, which arguments torch reads as numbers.
 """
 
 from __future__ import annotations
@@ -23,19 +24,30 @@ from torch.overrides import TorchFunctionMode
 
 from . import registry
 from .context import ConversionContext, ConversionError, Deferred, UnsupportedArgument, get_trt, torch_dtype_from_trt
-from .preserve import AtenWriteGuard, ModelSnapshot, written_tensors
-from .preserve import storage_key as _storage_ptr
+from .preserve import AtenWriteGuard, ModelSnapshot, storage_key, written_tensors
 from .shapes import DynDim, dims_of
 
 # trailing separators: site-packages/torchvision must not count as torch (it is model code)
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
-# Calls that return Python values computed from tensor *data*: the value would be frozen into the
-# engine, which is silently wrong for any other input. (Metadata queries like size()/dim() are fine.)
+# Calls that turn tensor *data* into Python values (or into objects outside the network): the value would be frozen
+# into the engine, which is silently wrong for any other input. Refused whatever they return (None included).
 _DATA_DEPENDENT = {"item", "tolist", "__bool__", "__int__", "__float__", "__index__", "numpy", "__array__",
                    "__iter__", "__contains__", "__setitem__"}
 
+# Metadata queries: Python values that depend on a tensor's shape, dtype, device, layout or memory, never on its data.
+# An allow-list: any other call without a converter whose result holds no tensor is refused (see Tracer.handle).
+# size()/shape/numel()/len() are answered before (they give DynDims where dims are dynamic).
+_METADATA = {f"torch.Tensor.{n}" for n in (
+    "dtype", "device", "ndim", "layout", "requires_grad", "grad_fn", "grad", "is_leaf", "itemsize", "nbytes",
+    "_version", "output_nr", "name", "names", "is_cuda", "is_cpu", "is_meta", "is_mkldnn", "is_mps", "is_xpu",
+    "is_nested", "is_quantized", "is_sparse", "is_sparse_csr", "dim", "stride", "storage_offset", "is_contiguous",
+    "is_floating_point", "is_complex", "is_signed", "element_size", "get_device", "data_ptr", "type",
+    "is_same_size", "__dlpack_device__", "is_inference", "is_pinned", "is_shared", "is_conj", "is_neg", "dim_order",
+    "is_set_to", "_is_view", "__hash__", "__len__")} | {f"torch.{n}" for n in (
+    "numel", "is_floating_point", "is_complex", "is_signed", "is_same_size", "is_inference", "is_conj", "is_neg",
+    "result_type")}
 
 DATA_DEPENDENT_ADVICE = (
     "its result is a Python value computed from tensor data (e.g. an `if` on a tensor), which would be frozen into "
@@ -43,6 +55,9 @@ DATA_DEPENDENT_ADVICE = (
     "engine or in the graph: torch2trt.dynamo.convert(model, inputs) for one engine, or "
     "torch.compile(model, backend=\"torch2trt\"); or pass what the branch reads as a Python argument (computed "
     "outside the model) so that it is no tensor data")
+
+# result types that cannot hold tensor data (a call returning only these is metadata whatever its name)
+_NO_DATA = (type(None), torch.dtype, torch.device, torch.layout, torch.memory_format, type)
 
 
 class _Broken:
@@ -178,9 +193,9 @@ class Tracer:
         outputs = [t for t in _leaves(out) if isinstance(t, torch.Tensor)]
         broken = [m for m in marks if isinstance(m, _Broken)]
         if converter is None:
-            if not outputs and _short(name) not in _DATA_DEPENDENT:
+            if not outputs and _is_metadata(name, out):
                 return  # a metadata query (size, dim, dtype, ...): nothing to convert
-            reason = (DATA_DEPENDENT_ADVICE if not outputs else registry.refusal(name) or "no converter")
+            reason = (_python_value_reason(name) if not outputs else registry.refusal(name) or "no converter")
             self.report(name, reason)
             self._mark(outputs, f"output of unconverted {name}", root=False)
             return
@@ -195,6 +210,11 @@ class Tracer:
             self.report(name, stale[0])
             self._mark(outputs, f"depends on stale data ({name})", root=False)
             return
+        ints, numbers = _read_as_numbers(func, args, kwargs)
+        if ints:  # torch reads these traced tensors as Python ints: the converter sees only the sample's value
+            self.report(name, _as_number_reason(ints, "int"))
+            self._mark(outputs, f"output of {name} with a size read from tensor data", root=False)
+            return
         ctx = self.ctx
         ctx.method, ctx.method_name = func, name
         ctx.method_args, ctx.method_kwargs, ctx.method_return = args, kwargs, out
@@ -205,6 +225,10 @@ class Tracer:
         for d in dyn:
             d._touched = False
         before = {id(t): get_trt(t) for t in inputs + outputs}
+        # a traced tensor torch reads as a number is right only if the converter takes its network value: watched
+        watched = {id(t): (t, t.__dict__["_trt"], Deferred(lambda v=t.__dict__["_trt"]: v)) for _, t in numbers}
+        for t, _, watch in watched.values():
+            t._trt = watch
         first_layer = ctx.network.num_layers
         try:
             self.suppress += 1
@@ -223,6 +247,16 @@ class Tracer:
             self.suppress -= 1
             ctx._converting = False
             ctx.method_args, ctx.method_kwargs, ctx.method_return = (), {}, None
+            # also passed as another argument: which use took the network value cannot be told
+            twice = {id(t) for _, t in numbers if sum(v is t for v in leaves) > 1}
+            unread = [(w, t) for w, t in numbers if t.__dict__.get("_trt") is watched[id(t)][2] or id(t) in twice]
+            for t, itensor, _ in watched.values():
+                if isinstance(t.__dict__.get("_trt"), Deferred):
+                    t._trt = itensor
+        if unread:
+            self.report(name, _as_number_reason(unread, "number"))
+            self._mark(outputs, f"output of {name} with a number read from tensor data", root=False)
+            return
         frozen = [int(d) for d in dyn if not d._touched]
         if frozen:  # the converter used the sample's value of a dynamic dimension: wrong at other shapes
             self.report(name, f"dynamic dimension argument(s) {frozen} would be frozen at the sample's value; "
@@ -447,6 +481,151 @@ def _shape_query(ctx: ConversionContext, func: Any, args: tuple, kwargs: dict, o
         dim = args[1] if len(args) > 1 else kwargs.get("dim")
         return dims if dim is None else dims[dim]
     return dims
+
+
+def _is_metadata(name: str, out: Any) -> bool:
+    """A call (without a converter, returning no tensor) whose result cannot depend on tensor data."""
+    if _short(name) in _DATA_DEPENDENT:
+        return False
+    return name in _METADATA or all(isinstance(v, _NO_DATA) for v in _leaves(out))
+
+
+_MEMORY_ACCESS = {"storage", "untyped_storage", "_typed_storage", "__dlpack__"}
+_TEXT = {"__repr__", "__str__", "__format__"}
+
+
+def _python_value_reason(name: str) -> str:
+    short = _short(name)
+    if short in _MEMORY_ACCESS:
+        return ("it hands out the tensor's memory outside the network (a storage, or a DLPack capsule as "
+                "torch.from_dlpack reads): what is read through it is the sample's data, which would be frozen into "
+                "the engine; compute with the tensor itself")
+    if short in _TEXT:
+        return ("it makes a string of the tensor's values (print, str, repr, format, an f-string), which would be "
+                "frozen into the engine at the sample's value; print outside the model, or print only metadata "
+                "(x.shape, x.dtype)")
+    return DATA_DEPENDENT_ADVICE
+
+
+# schema argument types that torch fills from a tensor by reading its value: ints (SymInt, int[], ...) are sizes,
+# lengths, dims and indices, which no converter takes as a network value; numbers (Scalar, float, bool) some take
+_INT_TYPES = {"int"}
+_NUMBER_TYPES = {"int", "number", "float", "bool", "complex"}
+_TENSOR_LIKE = _NUMBER_TYPES | {"Tensor", "t"}   # what a tensor argument can bind to (picks the overloads)
+_SCHEMAS: dict[str, list] = {}
+
+
+def _base_type(type_str: str) -> str:
+    """'Optional[List[int]]' -> 'int'."""
+    while type_str.startswith(("Optional[", "List[")) and type_str.endswith("]"):
+        type_str = type_str[type_str.index("[") + 1:-1]
+    return type_str.split("[", 1)[0]
+
+
+def _schemas(func: Any) -> list:
+    """The schemas of `func` (an op overload's own; else the ATen operator's of its name; none for dunder methods and
+    Python-only functions)."""
+    if isinstance(func, torch._ops.OpOverload):
+        return [func._schema]
+    if isinstance(func, torch._ops.OpOverloadPacket):
+        name = func._qualified_op_name
+    else:
+        name = getattr(func, "__name__", None)
+        if not isinstance(name, str) or name.startswith("__"):
+            return []
+        name = f"aten::{name}"
+    if name not in _SCHEMAS:
+        try:
+            _SCHEMAS[name] = list(torch._C._jit_get_schemas_for_operator(name))
+        except Exception:  # noqa: BLE001  (no ATen operator of that name)
+            _SCHEMAS[name] = []
+    return _SCHEMAS[name]
+
+
+def _param_at(schema, index: int | None, keyword: str | None):
+    """The schema argument a positional (index) or keyword argument binds to; a trailing int list also takes the
+    extra positional ints (x.view(n, -1), torch.zeros(n, 3))."""
+    if keyword is not None:
+        return next((a for a in schema.arguments if a.name == keyword), None)
+    positional = [a for a in schema.arguments if not a.kwarg_only]
+    if index < len(positional):
+        return positional[index]
+    if positional and str(positional[-1].type).startswith("List["):
+        return positional[-1]
+    return None
+
+
+def _takes_tensors(schema, slots: list) -> bool:
+    """Whether the overload can take the call's tensor arguments where they are (other arguments are not checked:
+    Python signatures such as F.hardtanh's add some): a tensor binds to a Tensor, or to a number if it has one element;
+    a list holding traced tensors binds to a list parameter."""
+    for i, k, a in slots:
+        if isinstance(a, torch.Tensor) or (isinstance(a, (list, tuple)) and any(_traced(v) for v in _leaves(a))):
+            p = _param_at(schema, i, k)
+            base = _base_type(str(p.type)) if p is not None else None
+            if base not in _TENSOR_LIKE:
+                return False
+            if isinstance(a, torch.Tensor) and a.numel() != 1 and base not in ("Tensor", "t"):
+                return False
+    return True
+
+
+def _traced(v: Any) -> bool:
+    return isinstance(v, torch.Tensor) and v.__dict__.get("_trt") is not None
+
+
+Found = list[tuple[str, torch.Tensor]]
+
+
+def _read_as_numbers(func: Any, args: tuple, kwargs: dict) -> tuple[Found, Found]:
+    """The traced tensors that torch reads as Python numbers, as (argument, tensor): first those read as ints (a slice
+    bound in an index, x[:n]; an argument typed int in every ATen overload that could take the call: a size, length,
+    dim: torch.zeros(n), x.view(n, -1), x.narrow(0, 0, n)), then those read as other numbers (Scalar, float, bool:
+    F.leaky_relu(x, t), torch.full(size, t)). Arguments that some overload takes as a Tensor are neither."""
+    ints: Found = []
+    numbers: Found = []
+    if getattr(func, "__name__", None) in ("__getitem__", "__setitem__") and len(args) > 1:
+        index = args[1] if isinstance(args[1], tuple) else (args[1],)
+        for part in index:
+            if isinstance(part, slice):
+                ints += [("a slice bound", v) for v in (part.start, part.stop, part.step) if _traced(v)]
+        return ints, numbers
+    slots = [(i, None, a) for i, a in enumerate(args)] + [(None, k, a) for k, a in kwargs.items()]
+    candidates = [(i, k, a) for i, k, a in slots if any(_traced(v) for v in _leaves(a))]
+    schemas = [s for s in _schemas(func) if _takes_tensors(s, slots)] if candidates else []
+    for i, k, a in candidates:
+        params = [p for p in (_param_at(s, i, k) for s in schemas) if p is not None]
+        types = {_base_type(str(p.type)) for p in params}
+        if not types or not types <= _NUMBER_TYPES:
+            continue
+        found = [(f"argument {params[0].name!r}", v) for v in _leaves(a) if _traced(v)]
+        (ints if types <= _INT_TYPES else numbers).extend(found)
+    return ints, numbers
+
+
+def _as_number_reason(found: Found, kind: str) -> str:
+    parts = []
+    for where, t in found:
+        itensor = get_trt(t)
+        what = (f"network input {itensor.name!r}" if getattr(itensor, "is_network_input", False)
+                else "a tensor computed from the inputs")
+        sample = f"{t.item()} in the sample" if t.numel() == 1 else "a tensor"
+        parts.append(f"{what} ({sample}) as {where}")
+    if kind == "int":
+        return ("it reads " + ", ".join(parts) + " as a Python int (a size, length, index or dim), which would keep "
+                "the sample's value for every input; pass the number as a Python int computed outside the model, or "
+                "derive it from a shape (x.size(0)), which stays dynamic")
+    return ("it reads " + ", ".join(parts) + " as a Python number, and its converter takes only the sample's value "
+            "(not the network's), or the same tensor is also another argument, so that the sample's value may be "
+            "frozen into the engine; pass a Python number, or compute with the tensor (e.g. torch.where instead of "
+            "the op's scalar argument)")
+
+
+def _storage_ptr(t: torch.Tensor) -> int:
+    """preserve.storage_key, unseen by the function mode (it is torch2trt's own query, also made from convert.py
+    while the mode is on, and untyped_storage() of a traced tensor is otherwise refused)."""
+    with torch._C.DisableTorchFunction():
+        return storage_key(t)
 
 
 def _short(name: str) -> str:
