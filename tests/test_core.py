@@ -300,3 +300,21 @@ def test_a_build_that_fails_at_the_workspace_limit_names_max_workspace_size():
                                                r"leave it out \(no limit\) or raise it"):
         torch2trt(model, [torch.randn(1, 3, 16, 16)], max_workspace_size=1 << 20)
     torch2trt(model, [torch.randn(1, 3, 16, 16)], max_workspace_size=1 << 25)      # 32 MiB builds
+
+
+def test_torch2trt_names_every_argument_and_suggests_a_misspelled_one():
+    import inspect
+
+    params = inspect.signature(torch2trt).parameters
+    for name in ("int8_mode", "int8_calib_dataset", "int8_calib_algorithm", "int8_calib_percentile",
+                 "int8_weight_only", "quantize", "quantize_target", "fold_batchnorm", "data_dependent_max",
+                 "keep_torch_modules", "strict_type_constraints", "use_onnx", "dla_core", "gpu_fallback",
+                 "device_types", "default_device_type", "onnx_opset", "avg_timing_iterations"):
+        assert name in params and params[name].kind == inspect.Parameter.KEYWORD_ONLY, name
+    model = torch.nn.ReLU().eval()
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'fp16mode'; did you mean 'fp16_mode'\?"):
+        torch2trt(model, [torch.randn(2)], fp16mode=True)
+    with pytest.raises(TypeError, match=r"'int8_calib_algo'; did you mean 'int8_calib_algorithm'\?"):
+        torch2trt(model, [torch.randn(2)], int8_calib_algo="max")
+    with pytest.raises(ValueError, match="select the parts of fallback=True"):
+        torch2trt(model, [torch.randn(2)], data_dependent_max=8)

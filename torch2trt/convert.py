@@ -19,6 +19,7 @@ from .dtypes import name as dtype_name
 from .errors import ConversionError
 from .network.inspect import read_network
 from .profiles import _batch_profile, _check_model, _check_sample_tensors, _profile
+from .quantization.calibrate import DEFAULT_PERCENTILE
 from .runtime.build import build_engine, new_builder
 from .runtime.module import TRTModule
 from .runtime.saved import InputSpec, OutputSpec
@@ -53,7 +54,15 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
               max_shapes: Any = None, portable: bool = True, max_batch_size: int | None = None,
               verify: bool = True, verify_inputs: Sequence[Sequence[Any]] | None = None,
               verify_rtol: float | None = None, fallback: bool = False, min_block_size: int | None = None,
-              torch_executed_modules: Sequence | None = None, **kwargs: Any) -> TRTModule:
+              torch_executed_modules: Sequence | None = None, *,
+              int8_mode: bool = False, int8_calib_dataset: Any = None, int8_calib_algorithm: Any = None,
+              int8_calib_percentile: float = DEFAULT_PERCENTILE, int8_weight_only: bool = False,
+              quantize: str | None = None, quantize_target: str | None = None, fold_batchnorm: bool = True,
+              data_dependent_max: int | dict | None = None, keep_torch_modules: bool = False,
+              strict_type_constraints: bool = False, use_onnx: bool = False, dla_core: int = 0,
+              gpu_fallback: bool = True, device_types: Any = None, default_device_type: Any = None,
+              onnx_opset: int | None = None, avg_timing_iterations: int | None = None,
+              **unknown: Any) -> TRTModule:
     """Convert `module` into a TensorRT engine traced with the sample `inputs`.
 
     `inputs` is a list/tuple of the model's positional arguments (tensors or nested lists/tuples/dicts
@@ -95,6 +104,16 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     TRTModules, the rest runs in PyTorch; `min_block_size` (parameters), `torch_executed_modules` (paths, class
     names or classes) and `data_dependent_max` select the parts; `hybrid.fallback_report()` says what runs where.
     """
+    if unknown:
+        raise _unknown_argument(next(iter(unknown)))
+    # the keyword arguments that reach the trace (quantization, folding, the original's) and, with fallback=True,
+    # the parts' selection
+    kwargs: dict[str, Any] = dict(
+        int8_mode=int8_mode, int8_calib_dataset=int8_calib_dataset, int8_calib_algorithm=int8_calib_algorithm,
+        int8_calib_percentile=int8_calib_percentile, int8_weight_only=int8_weight_only, quantize=quantize,
+        quantize_target=quantize_target, fold_batchnorm=fold_batchnorm, strict_type_constraints=strict_type_constraints,
+        use_onnx=use_onnx, dla_core=dla_core, gpu_fallback=gpu_fallback, device_types=device_types,
+        default_device_type=default_device_type, onnx_opset=onnx_opset, avg_timing_iterations=avg_timing_iterations)
     verify_source = "verify_inputs"
     if isinstance(inputs, Dataset):   # the original's torch2trt(model, dataset): profile and checks from its items
         if max_batch_size is not None:
@@ -113,10 +132,12 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
                                 max_shapes=max_shapes, portable=portable, max_batch_size=max_batch_size,
                                 verify=verify, verify_inputs=verify_inputs, verify_rtol=verify_rtol,
                                 min_block_size=1 if min_block_size is None else min_block_size,
-                                torch_executed_modules=torch_executed_modules or (), **kwargs)
-    if min_block_size is not None or torch_executed_modules is not None:
-        raise ValueError("min_block_size and torch_executed_modules select the parts of fallback=True; pass "
-                         "fallback=True or leave them out")
+                                torch_executed_modules=torch_executed_modules or (),
+                                data_dependent_max=data_dependent_max, keep_torch_modules=keep_torch_modules, **kwargs)
+    if min_block_size is not None or torch_executed_modules is not None or data_dependent_max is not None \
+            or keep_torch_modules:
+        raise ValueError("min_block_size, torch_executed_modules, data_dependent_max and keep_torch_modules select "
+                         "the parts of fallback=True; pass fallback=True or leave them out")
     if verify_inputs is not None and not verify:
         raise ValueError("verify_inputs were given with verify=False")
     calibration = kwargs.get("int8_calib_dataset")
@@ -157,6 +178,17 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     if not keep_network:
         trt_module.drop_network()
     return trt_module
+
+
+def _unknown_argument(name: str) -> TypeError:
+    """torch2trt() got a keyword it does not take: say which known one it is likely a misspelling of."""
+    import difflib
+    import inspect
+
+    known = [p for p, v in inspect.signature(torch2trt).parameters.items() if v.kind != v.VAR_KEYWORD]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; it takes {', '.join(known[2:])}"
+    return TypeError(f"torch2trt() got an unexpected keyword argument {name!r}{hint}")
 
 
 def _one_shot(items: Any) -> bool:
