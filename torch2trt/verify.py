@@ -465,7 +465,6 @@ def compare_runs(model: torch.nn.Module, trt_module, arg_lists: Sequence[Sequenc
         except Exception as e:  # noqa: BLE001  (the model itself rejects these inputs: nothing to compare)
             run.skipped = f"PyTorch raised {type(e).__name__}: {e}"
             continue
-        expected = _outputs_as_converted(returned, getattr(trt_module, "output_schema", None))
         try:
             got, run.executor = run_converted(trt_module, args)
         except Exception as e:  # noqa: BLE001
@@ -479,6 +478,7 @@ def compare_runs(model: torch.nn.Module, trt_module, arg_lists: Sequence[Sequenc
                 "A converter took a shape from the sample run that differs at these inputs (for example a size "
                 "frozen where PyTorch's is dynamic). Report it with this message, or convert with static shapes."
             ) from None
+        expected = _outputs_as_converted(returned, getattr(trt_module, "output_schema", None))
         if len(got) != len(expected):
             raise ConversionError(f"the converted network returns {len(got)} tensors on fresh inputs, PyTorch "
                                   f"{len(expected)}")
