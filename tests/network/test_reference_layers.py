@@ -488,6 +488,12 @@ def test_topk(net, op):
     ("VECTOR", "NONE", (B, 3), (B, 3, 4), lambda a, b: torch.einsum("bk,bkn->bn", a, b)),
     ("NONE", "VECTOR", (B, 2, 3), (B, 3), lambda a, b: torch.einsum("bmk,bk->bm", a, b)),
     ("VECTOR", "VECTOR", (B, 3), (B, 3), lambda a, b: (a * b).sum(-1)),
+    # a constant operand broadcast over the other's batch (a linear layer) runs as one 2-D product: same values
+    ("NONE", "NONE", (B, 2, 1, 3), (1, 1, 3, 4), lambda a, b: torch.einsum("ijmk,kn->ijmn", a, b[0, 0])),
+    ("TRANSPOSE", "TRANSPOSE", (B, 2, 3, 5), (1, 1, 4, 3), lambda a, b: torch.einsum("ijkm,nk->ijmn", a, b[0, 0])),
+    ("VECTOR", "NONE", (B, 3), (1, 3, 4), lambda a, b: torch.einsum("bk,kn->bn", a, b[0])),
+    ("NONE", "NONE", (2, 3), (3, 4), lambda a, b: a @ b),
+    ("NONE", "NONE", (1, 2, 3), (B, 3, 4), lambda a, b: torch.einsum("mk,bkn->bmn", a[0], b)),
 ])
 def test_matrix_multiply(net, op0, op1, sa, sb, expected):
     a, b = torch.randn(sa), torch.randn(sb)
