@@ -13,6 +13,7 @@ network several times: reading an INetworkDefinition copies all of its weights e
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -185,13 +186,17 @@ class _Folding:
         read = {t for step in dynamic for t in list(step.inputs) + [c for c, _ in step.guards] if t is not None}
         self.kept = (read | set(record.outputs)) & static     # the static tensors a run starts from
         self.dynamic = _with_releases(dynamic, set(record.outputs))
-        self.weights = [(layer, key, w, _version(w)) for step in marked if step.static
-                        for layer in (step.layer,) for key, w in layer.weights.items()]
+        where = [(step.layer.weights, key) for step in marked if step.static for key in step.layer.weights]
+        self._where = where
+        self._tensors = [weights[key] for weights, key in where]
+        self._versioned = [w for w in self._tensors if _version(w) >= 0]
+        self._versions = [w._version for w in self._versioned]
         self.values: dict[tuple, tuple[dict, int]] = {}   # (dtype, override) -> (kept tensors, largest numel)
 
     def current(self) -> bool:
         """The static layers' weights are the ones (and the contents) the kept values were computed from."""
-        return all(layer.weights.get(key) is w and _version(w) == version for layer, key, w, version in self.weights)
+        return (all(map(operator.is_, [weights.get(key) for weights, key in self._where], self._tensors))
+                and [w._version for w in self._versioned] == self._versions)
 
 
 def _version(t: torch.Tensor) -> int:
