@@ -682,11 +682,13 @@ def test_scale(net, mode, channel_axis):
     assert_same(got, expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("case", ["layer", "instance", "group"])
+@pytest.mark.parametrize("case", ["layer", "layer_broadcast_scale", "instance", "group"])
 def test_normalization(net, case):
     x = torch.randn(B, 6, 4, 5) * 3 + 1
-    if case == "layer":
+    if case == "layer":                       # one scale per normalized element (the fused kernel's affine part)
         axes, groups, sshape = 0b1100, 1, (1, 1, 4, 5)
+    elif case == "layer_broadcast_scale":     # a scale broadcast over a normalized axis: applied after
+        axes, groups, sshape = 0b1100, 1, (1, 1, 1, 5)
     elif case == "instance":
         axes, groups, sshape = 0b1100, 1, (1, 6, 1, 1)
     else:                                     # documented: [1, G, 1, 1], one scale/bias per group
@@ -695,8 +697,8 @@ def test_normalization(net, case):
     layer = net.network.add_normalization(net.input("x", torch.float32, x.shape), net.const(s), net.const(b), axes)
     layer.num_groups, layer.epsilon = groups, 1e-3
     (got,) = run(net.build(layer.get_output(0)), {"x": x})
-    if case == "layer":
-        expected = F.layer_norm(x, (4, 5), eps=1e-3) * s.reshape(4, 5) + b.reshape(4, 5)
+    if case.startswith("layer"):
+        expected = F.layer_norm(x, (4, 5), eps=1e-3) * s.reshape(sshape[2:]) + b.reshape(sshape[2:])
     elif case == "instance":
         expected = F.instance_norm(x, eps=1e-3) * s + b
     else:

@@ -14,7 +14,7 @@ network several times: reading an INetworkDefinition copies all of its weights e
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -149,7 +149,8 @@ def _with_releases(steps: list[_Step], outputs: set) -> list[_Step]:
     for t, pos in last_use.items():
         if t not in outputs:
             release.setdefault(pos, []).append(t)
-    return [replace(step, release=tuple(release.get(pos, ()))) for pos, step in enumerate(steps)]
+    return [_Step(step.layer, step.fn, step.inputs, step.guards, tuple(release.get(pos, ())), step.static)
+            for pos, step in enumerate(steps)]
 
 
 # layers never folded: control flow, side effects and draws (their outputs are not a function of constants)
@@ -180,7 +181,7 @@ class _Folding:
                       and all(t is None or t in static for t in step.inputs))
             if ok:
                 static.update(layer.outputs)
-            marked.append(replace(step, static=ok))
+            marked.append(_Step(step.layer, step.fn, step.inputs, step.guards, step.release, ok))
         self.steps = marked                       # every step, the static ones marked
         dynamic = [step for step in marked if not step.static]
         read = {t for step in dynamic for t in list(step.inputs) + [c for c, _ in step.guards] if t is not None}
