@@ -63,9 +63,35 @@ def test_a_replaced_or_changed_weight_is_used_by_the_next_run(net):
     reference.run(record, {"x": x})
     layer = next(layer for layer in record.layers if layer.type == "CONSTANT" and layer.output_shapes[0] == (1, 6))
     layer.weights["weights"] = torch.ones(1, 6)                       # replaced
-    assert_same(reference.run(record, {"x": x})["out0"], x + 3, rtol=0, atol=0)
+    for _ in range(2):                                                 # recomputed, then kept again
+        assert_same(reference.run(record, {"x": x})["out0"], x + 3, rtol=0, atol=0)
+    assert _folding(record).values
     layer.weights["weights"].mul_(2)                                   # changed in place
-    assert_same(reference.run(record, {"x": x})["out0"], x + 6, rtol=0, atol=0)
+    for _ in range(2):
+        assert_same(reference.run(record, {"x": x})["out0"], x + 6, rtol=0, atol=0)
+    got = reference.run(record, {"x": x.double()}, dtype=torch.float64)["out0"]
+    assert_same(got, x.double() + 6, rtol=0, atol=0)
+
+
+def test_a_layer_in_an_if_branch_is_computed_when_its_branch_is_taken(net):
+    """A SHAPE (of a statically shaped tensor) under a branch not taken at the first run is computed at a later run
+    that takes it."""
+    x_t = net.input("x", torch.float32, (2, 3))
+    flag_t = net.input("flag", torch.bool, ())
+    cond = net.network.add_if_conditional()
+    cond.set_condition(flag_t)
+    inp = cond.add_input(x_t).get_output(0)
+    shp = net.network.add_cast(net.network.add_shape(inp).get_output(0), trt.float32).get_output(0)     # [2., 3.]
+    total = net.network.add_reduce(shp, trt.ReduceOperation.SUM, 1, True).get_output(0)                # [5.]
+    col = net.network.add_shuffle(total)
+    col.reshape_dims = (1, 1)
+    then = net.network.add_elementwise(inp, col.get_output(0), trt.ElementWiseOperation.SUM).get_output(0)
+    out = cond.add_output(then, inp).get_output(0)
+    record = net.build(out)
+    x = torch.randn(2, 3)
+    for flag, expected in ((False, x), (True, x + 5), (True, x + 5), (False, x)):
+        got = reference.run(record, {"x": x, "flag": torch.tensor(flag)})["out0"]
+        assert_same(got, expected, rtol=0, atol=0)
 
 
 def test_a_static_output_changed_by_the_caller_does_not_change_the_next_run(net):

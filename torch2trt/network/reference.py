@@ -8,7 +8,9 @@ itself (its records), with the semantics of TensorRT's operator documentation. I
 Loops (ILoop) run iteration by iteration (network/_ref_loop.py); if-conditionals run only the taken branch.
 Reduced-precision layers (float16/bfloat16) are computed in float32 and rounded to their declared dtype at the
 layer's output, as TensorRT rounds at layer boundaries. Pass a `NetworkRecord` (inspect.read_network) to run a
-network several times: reading an INetworkDefinition copies all of its weights each call.
+network several times: reading an INetworkDefinition copies all of its weights each call, while a record keeps its
+execution plan, prepared weights and the tensors that are the same at every run (constants, shapes of statically
+shaped tensors and what is computed from them only: `_Folding`) between runs; later runs compute only the rest.
 """
 
 from __future__ import annotations
@@ -173,12 +175,13 @@ class _Folding:
         marked = []
         for step in steps:
             layer = step.layer
-            if layer.type == "SHAPE":
+            if step.guards or layer.type in _NEVER_FOLDED or (
+                    layer.type == "FILL" and str(layer.attrs.get("operation", "")).startswith("RANDOM")):
+                ok = False
+            elif layer.type == "SHAPE":
                 ok = all(d >= 0 for d in declared.get(layer.inputs[0], (-1,)))
             else:
-                ok = (not step.guards and layer.type not in _NEVER_FOLDED
-                      and not (layer.type == "FILL" and str(layer.attrs.get("operation", "")).startswith("RANDOM"))
-                      and all(t is None or t in static for t in step.inputs))
+                ok = all(t is None or t in static for t in step.inputs)
             if ok:
                 static.update(layer.outputs)
             marked.append(_Step(step.layer, step.fn, step.inputs, step.guards, step.release, ok))
@@ -187,12 +190,16 @@ class _Folding:
         read = {t for step in dynamic for t in list(step.inputs) + [c for c, _ in step.guards] if t is not None}
         self.kept = (read | set(record.outputs)) & static     # the static tensors a run starts from
         self.dynamic = _with_releases(dynamic, set(record.outputs))
-        where = [(step.layer.weights, key) for step in marked if step.static for key in step.layer.weights]
-        self._where = where
-        self._tensors = [weights[key] for weights, key in where]
+        self._layers = [step.layer for step in marked if step.static and step.layer.weights]
+        self.values: dict[tuple, tuple[dict, int]] = {}   # (dtype, override) -> (kept tensors, largest numel)
+        self.snapshot()
+
+    def snapshot(self) -> None:
+        """Note the static layers' weights (and their in-place change counters) the kept values come from."""
+        self._where = [(layer.weights, key) for layer in self._layers for key in layer.weights]
+        self._tensors = [weights[key] for weights, key in self._where]
         self._versioned = [w for w in self._tensors if _version(w) >= 0]
         self._versions = [w._version for w in self._versioned]
-        self.values: dict[tuple, tuple[dict, int]] = {}   # (dtype, override) -> (kept tensors, largest numel)
 
     def current(self) -> bool:
         """The static layers' weights are the ones (and the contents) the kept values were computed from."""
@@ -271,9 +278,12 @@ def _run_loop(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
 
 def _run_folded(folding: _Folding, env: dict, ctx: Ctx) -> None:
     """Run a top-level plan on `env`, from the kept static tensors of an earlier run where they still hold."""
+    if not folding.current():                 # weights replaced or changed since: nothing kept holds
+        folding.values.clear()
+        folding.snapshot()
     key = (ctx.float_dtype, ctx.override)
     hit = folding.values.get(key)
-    if hit is not None and folding.current() and (ctx.max_elements is None or hit[1] <= ctx.max_elements):
+    if hit is not None and (ctx.max_elements is None or hit[1] <= ctx.max_elements):
         env.update(hit[0])
         _execute(folding.dynamic, env, ctx, False)
         return
