@@ -44,6 +44,11 @@ def measure(name: str, batch: int = 1) -> dict:
     x = torch.randn(batch, 3, 224, 224)
     with torch.no_grad():
         model(x)  # warm up PyTorch
+        eager = []
+        for _ in range(3):
+            start = time.process_time()
+            model(x)
+            eager.append(time.process_time() - start)
     cpu: dict = {}
     originals = {attr: getattr(convert, attr) for attr in _STAGES.values()}
     for stage, attr in _STAGES.items():      # CPU time of each stage (the stages themselves are unchanged)
@@ -55,7 +60,7 @@ def measure(name: str, batch: int = 1) -> dict:
     finally:
         for attr, fn in originals.items():
             setattr(convert, attr, fn)
-    return {"model": name, **cpu, "total": total, "wall": m.timings, "max_rel": m.verification.max_rel,
+    return {"model": name, **cpu, "total": total, "eager": min(eager), "wall": m.timings, "max_rel": m.verification.max_rel,
             "runs": len(m.verification.runs)}
 
 
@@ -71,15 +76,15 @@ def main(argv=None) -> int:
     for n in args.models:
         runs = [measure(n) for _ in range(max(1, args.repeat))]
         best = dict(min(runs, key=lambda r: r["total"]))
-        best.update({k: min(r[k] for r in runs) for k in (*_STAGES, "total")})
+        best.update({k: min(r[k] for r in runs) for k in (*_STAGES, "total", "eager")})
         rows.append(best)
-    lines = ["| model | trace s | build s | verify s | total s | verify share | fresh runs | verified rel. error | "
-             "wall s: trace / build / verify |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | trace s | build s | verify s | total s | verify share | fresh runs | one eager forward s | "
+             "verified rel. error | wall s: trace / build / verify |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         w = r["wall"]
         lines.append(f"| {r['model']} | {r['trace']:.2f} | {r['build']:.2f} | {r['verify']:.2f} | {r['total']:.2f} | "
-                     f"{r['verify'] / r['total']:.0%} | {r['runs']} | {r['max_rel']:.2g} | "
+                     f"{r['verify'] / r['total']:.0%} | {r['runs']} | {r['eager']:.2f} | {r['max_rel']:.2g} | "
                      f"{w['trace']:.2f} / {w['build']:.2f} / {w['verify']:.2f} |")
     text = "\n".join(lines)
     print(text)
@@ -92,7 +97,9 @@ def main(argv=None) -> int:
             "batch 1, 224x224, float32). Seconds are CPU seconds of the process (`time.process_time`, all its "
             "threads: TensorRT's builder included), so other work on the shared machine does not count; best of "
             f"{args.repeat} conversions per column; the share is verify / total CPU seconds of the `torch2trt()` "
-            "call. The last column is wall-clock (`model_trt.timings`).\n\n" + text + "\n")
+            "call. The last column is wall-clock (`model_trt.timings`). A verification on fresh inputs is one "
+            "PyTorch forward and one run of the reference executor (about as fast as eager PyTorch on these "
+            "networks: reference_speed.md) per input set, so it costs about two eager forwards.\n\n" + text + "\n")
     return 0
 
 
