@@ -60,8 +60,8 @@ def measure(name: str, batch: int = 1) -> dict:
     finally:
         for attr, fn in originals.items():
             setattr(convert, attr, fn)
-    return {"model": name, **cpu, "total": total, "eager": min(eager), "wall": m.timings, "max_rel": m.verification.max_rel,
-            "runs": len(m.verification.runs)}
+    return {"model": name, **cpu, "total": total, "eager": min(eager), "wall": m.timings,
+            "max_rel": m.verification.max_rel, "runs": len(m.verification.runs)}
 
 
 def main(argv=None) -> int:
