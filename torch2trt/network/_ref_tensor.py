@@ -477,7 +477,7 @@ def matrix_multiply(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
         a = a.unsqueeze(-2)
     if op1 == "VECTOR":
         b = b.unsqueeze(-1)
-    if a.dim() > 2 and all(d == 1 for d in b.shape[:-2]):
+    if a.dim() > 2 and b.dim() >= 2 and all(d == 1 for d in b.shape[:-2]):
         # b is one matrix broadcast over a's batch (a linear layer's weights): one 2-D product of a's rows, as
         # torch.matmul does for a 2-D b; a batched product would broadcast b to every batch item (matrix-vector
         # products when M is 1, several times slower)
