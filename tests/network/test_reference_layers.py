@@ -503,6 +503,18 @@ def test_matrix_multiply(net, op0, op1, sa, sb, expected):
     assert_same(got, expected(a.double(), b.double()).float(), rtol=1e-5)
 
 
+def test_matrix_multiply_in_bfloat16_rounds_the_batched_float32_product(net):
+    """A bfloat16 layer computes in float32 and rounds its output; against a broadcast matrix the float32 product
+    is the batched one (its rounded outputs as before the 2-D product was used for float32 layers)."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(B, 197, 1, 768, generator=g).bfloat16()          # sizes where the two orders round differently
+    b = (torch.randn(1, 1, 768, 768, generator=g) * 0.03).bfloat16()
+    layer = net.network.add_matrix_multiply(net.input("a", torch.bfloat16, a.shape), trt.MatrixOperation.NONE,
+                                            net.input("b", torch.bfloat16, b.shape), trt.MatrixOperation.NONE)
+    (got,) = run(net.build(layer.get_output(0)), {"a": a, "b": b})
+    assert_same(got, torch.matmul(a.float(), b.float()).bfloat16(), rtol=0, atol=0)
+
+
 def test_einsum(net):
     a, b = torch.randn(B, 2, 3), torch.randn(B, 3, 4)
     layer = net.network.add_einsum([net.input("a", torch.float32, a.shape), net.input("b", torch.float32, b.shape)],
