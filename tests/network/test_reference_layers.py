@@ -488,6 +488,12 @@ def test_topk(net, op):
     ("VECTOR", "NONE", (B, 3), (B, 3, 4), lambda a, b: torch.einsum("bk,bkn->bn", a, b)),
     ("NONE", "VECTOR", (B, 2, 3), (B, 3), lambda a, b: torch.einsum("bmk,bk->bm", a, b)),
     ("VECTOR", "VECTOR", (B, 3), (B, 3), lambda a, b: (a * b).sum(-1)),
+    # a constant operand broadcast over the other's batch (a linear layer) runs as one 2-D product: same values
+    ("NONE", "NONE", (B, 2, 1, 3), (1, 1, 3, 4), lambda a, b: torch.einsum("ijmk,kn->ijmn", a, b[0, 0])),
+    ("TRANSPOSE", "TRANSPOSE", (B, 2, 3, 5), (1, 1, 4, 3), lambda a, b: torch.einsum("ijkm,nk->ijmn", a, b[0, 0])),
+    ("VECTOR", "NONE", (B, 3), (1, 3, 4), lambda a, b: torch.einsum("bk,kn->bn", a, b[0])),
+    ("NONE", "NONE", (2, 3), (3, 4), lambda a, b: a @ b),
+    ("NONE", "NONE", (1, 2, 3), (B, 3, 4), lambda a, b: torch.einsum("mk,bkn->bmn", a[0], b)),
 ])
 def test_matrix_multiply(net, op0, op1, sa, sb, expected):
     a, b = torch.randn(sa), torch.randn(sb)
@@ -495,6 +501,18 @@ def test_matrix_multiply(net, op0, op1, sa, sb, expected):
                                             net.input("b", torch.float32, sb), getattr(trt.MatrixOperation, op1))
     (got,) = run(net.build(layer.get_output(0)), {"a": a, "b": b})
     assert_same(got, expected(a.double(), b.double()).float(), rtol=1e-5)
+
+
+def test_matrix_multiply_in_bfloat16_rounds_the_batched_float32_product(net):
+    """A bfloat16 layer computes in float32 and rounds its output; against a broadcast matrix the float32 product
+    is the batched one (its rounded outputs as before the 2-D product was used for float32 layers)."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(B, 197, 1, 768, generator=g).bfloat16()          # sizes where the two orders round differently
+    b = (torch.randn(1, 1, 768, 768, generator=g) * 0.03).bfloat16()
+    layer = net.network.add_matrix_multiply(net.input("a", torch.bfloat16, a.shape), trt.MatrixOperation.NONE,
+                                            net.input("b", torch.bfloat16, b.shape), trt.MatrixOperation.NONE)
+    (got,) = run(net.build(layer.get_output(0)), {"a": a, "b": b})
+    assert_same(got, torch.matmul(a.float(), b.float()).bfloat16(), rtol=0, atol=0)
 
 
 def test_einsum(net):
@@ -676,11 +694,13 @@ def test_scale(net, mode, channel_axis):
     assert_same(got, expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("case", ["layer", "instance", "group"])
+@pytest.mark.parametrize("case", ["layer", "layer_broadcast_scale", "instance", "group"])
 def test_normalization(net, case):
     x = torch.randn(B, 6, 4, 5) * 3 + 1
-    if case == "layer":
+    if case == "layer":                       # one scale per normalized element (the fused kernel's affine part)
         axes, groups, sshape = 0b1100, 1, (1, 1, 4, 5)
+    elif case == "layer_broadcast_scale":     # a scale broadcast over a normalized axis: applied after
+        axes, groups, sshape = 0b1100, 1, (1, 1, 1, 5)
     elif case == "instance":
         axes, groups, sshape = 0b1100, 1, (1, 6, 1, 1)
     else:                                     # documented: [1, G, 1, 1], one scale/bias per group
@@ -689,8 +709,8 @@ def test_normalization(net, case):
     layer = net.network.add_normalization(net.input("x", torch.float32, x.shape), net.const(s), net.const(b), axes)
     layer.num_groups, layer.epsilon = groups, 1e-3
     (got,) = run(net.build(layer.get_output(0)), {"x": x})
-    if case == "layer":
-        expected = F.layer_norm(x, (4, 5), eps=1e-3) * s.reshape(4, 5) + b.reshape(4, 5)
+    if case.startswith("layer"):
+        expected = F.layer_norm(x, (4, 5), eps=1e-3) * s.reshape(sshape[2:]) + b.reshape(sshape[2:])
     elif case == "instance":
         expected = F.instance_norm(x, eps=1e-3) * s + b
     else:

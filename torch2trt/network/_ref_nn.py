@@ -307,7 +307,12 @@ def normalization(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
             return [(y * sc.reshape(view) + bias.reshape(view)).reshape(x.shape)]
         y = y.reshape(x.shape)
     elif axes and axes == list(range(x.dim() - len(axes), x.dim())):
-        y = F.layer_norm(x, x.shape[-len(axes):], eps=eps)          # same statistics, one fused kernel
+        shape = x.shape[-len(axes):]
+        if all(t.dtype == x.dtype and t.dim() <= x.dim() and t.shape[t.dim() - len(shape):] == shape and
+               all(d == 1 for d in t.shape[:t.dim() - len(shape)]) for t in (sc, bias)):
+            # one scale and bias per normalized element: the affine part in the same kernel
+            return [F.layer_norm(x, shape, sc.reshape(shape), bias.reshape(shape), eps=eps)]
+        y = F.layer_norm(x, shape, eps=eps)          # same statistics, one fused kernel
     else:
         mean = x.mean(axes, keepdim=True)
         var = (x - mean).square().mean(axes, keepdim=True)

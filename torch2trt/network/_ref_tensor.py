@@ -477,7 +477,18 @@ def matrix_multiply(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
         a = a.unsqueeze(-2)
     if op1 == "VECTOR":
         b = b.unsqueeze(-1)
-    y = torch.matmul(a, b)
+    reduced = layer.output_dtypes[0] in (torch.float16, torch.bfloat16) and not ctx.override
+    if a.dim() > 2 and b.dim() >= 2 and all(d == 1 for d in b.shape[:-2]) and not reduced:
+        # b is one matrix broadcast over a's batch (a linear layer's weights): one 2-D product of a's rows, as
+        # torch.matmul does for a 2-D b; a batched product would broadcast b to every batch item (matrix-vector
+        # products when M is 1, several times slower). Its float32 sums are rounded in another order; layers
+        # declared float16/bfloat16 keep the batched product, so their rounded outputs stay as they were (the
+        # accuracy of reduced-precision models is tested against PyTorch's own error, which some sit close to)
+        batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        rows = a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+        y = torch.mm(rows, b.reshape(b.shape[-2], b.shape[-1])).reshape(*batch, a.shape[-2], b.shape[-1])
+    else:
+        y = torch.matmul(a, b)
     if op1 == "VECTOR":
         y = y.squeeze(-1)
     if op0 == "VECTOR":

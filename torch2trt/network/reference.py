@@ -8,11 +8,14 @@ itself (its records), with the semantics of TensorRT's operator documentation. I
 Loops (ILoop) run iteration by iteration (network/_ref_loop.py); if-conditionals run only the taken branch.
 Reduced-precision layers (float16/bfloat16) are computed in float32 and rounded to their declared dtype at the
 layer's output, as TensorRT rounds at layer boundaries. Pass a `NetworkRecord` (inspect.read_network) to run a
-network several times: reading an INetworkDefinition copies all of its weights each call.
+network several times: reading an INetworkDefinition copies all of its weights each call, while a record keeps its
+execution plan, prepared weights and the tensors that are the same at every run (constants, shapes of statically
+shaped tensors and what is computed from them only: `_Folding`) between runs; later runs compute only the rest.
 """
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +41,7 @@ class _Step:
     inputs: list            # tensor ids (None for absent optional inputs)
     guards: tuple           # ((condition tensor id, required value), ...): run only when all hold
     release: tuple          # tensor ids no longer needed after this step
+    static: bool = False    # its outputs are the same at every run (see _Folding)
 
 
 class _Plan:
@@ -111,22 +115,17 @@ class _Plan:
             raise ReferenceError("the reference executor has no semantics for layer type(s) " + ", ".join(
                 f"{t} (e.g. layer {names[t]!r})" for t in missing) + "; supported: " + ", ".join(sorted(HANDLERS)))
 
-        # lifetimes: drop a tensor after its last reader (outputs are kept)
-        last_use: dict[str, int] = {}
-        for pos, i in enumerate(order):
-            for t in inputs_of[i] + [c for c, _ in guards[i]]:
-                if t is not None:
-                    last_use[t] = pos
-            for t in layers[i].outputs:
-                last_use.setdefault(t, pos)
-        release: dict[int, list] = {}
-        for t, pos in last_use.items():
-            if t not in outputs:
-                release.setdefault(pos, []).append(t)
+        steps = [_Step(layers[i], _run_loop if layers[i].type == _ref_loop.LOOP else HANDLERS[layers[i].type],
+                       inputs_of[i], tuple(sorted(guards[i])), ()) for i in order]
+        self.steps = _with_releases(steps, outputs)
+        self.record = record
+        self._folding: _Folding | None = None
 
-        self.steps = [_Step(layers[i], _run_loop if layers[i].type == _ref_loop.LOOP else HANDLERS[layers[i].type],
-                            inputs_of[i], tuple(sorted(guards[i])),
-                            tuple(release.get(pos, ()))) for pos, i in enumerate(order)]
+    def folding(self) -> _Folding:
+        """The split of a top-level plan into the steps whose outputs never change and the rest (made once)."""
+        if self._folding is None:
+            self._folding = _Folding(self.record, self.steps)
+        return self._folding
 
     @staticmethod
     def _toposort(nodes: list[int], inputs_of: list, producer: dict, layers: list) -> list[int]:
@@ -137,6 +136,84 @@ class _Plan:
             names = [layers[i].name for i in stuck][:5]
             raise ReferenceError(f"the network has a cycle outside a loop's recurrence; layers involved: {names}")
         return order
+
+
+def _with_releases(steps: list[_Step], outputs: set) -> list[_Step]:
+    """`steps` with their lifetimes: each drops the tensors it reads last (outputs are kept)."""
+    last_use: dict[str, int] = {}
+    for pos, step in enumerate(steps):
+        for t in list(step.inputs) + [c for c, _ in step.guards]:
+            if t is not None:
+                last_use[t] = pos
+        for t in step.layer.outputs:
+            last_use.setdefault(t, pos)
+    release: dict[int, list] = {}
+    for t, pos in last_use.items():
+        if t not in outputs:
+            release.setdefault(pos, []).append(t)
+    return [_Step(step.layer, step.fn, step.inputs, step.guards, tuple(release.get(pos, ())), step.static)
+            for pos, step in enumerate(steps)]
+
+
+# layers never folded: control flow, side effects and draws (their outputs are not a function of constants)
+_NEVER_FOLDED = {_ref_loop.LOOP, "ASSERTION", "CONDITION", "CONDITIONAL_INPUT", "CONDITIONAL_OUTPUT"}
+
+
+class _Folding:
+    """Constant folding across runs. A step is static when its outputs are the same at every run: a CONSTANT, a
+    SHAPE of a tensor whose declared shape has no -1 (the executor checks every tensor against its declared
+    shape), or a deterministic unguarded layer whose inputs are all static. ONNX-exported networks compute their
+    shapes this way in thousands of small layers. The first run of a configuration (compute dtype) runs every step
+    and keeps the static tensors the other steps read (`values`); later runs start from them and run only
+    `dynamic` steps. Kept values are dropped when a static layer's weights were replaced or changed in place."""
+
+    def __init__(self, record: NetworkRecord, steps: list[_Step]):
+        declared = {name: shape for name, _, shape in record.inputs}
+        for step in steps:
+            declared.update(zip(step.layer.outputs, step.layer.output_shapes))
+        static: set[str] = set()
+        marked = []
+        for step in steps:
+            layer = step.layer
+            if step.guards or layer.type in _NEVER_FOLDED or (
+                    layer.type == "FILL" and str(layer.attrs.get("operation", "")).startswith("RANDOM")):
+                ok = False
+            elif layer.type == "SHAPE":
+                ok = all(d >= 0 for d in declared.get(layer.inputs[0], (-1,)))
+            else:
+                ok = all(t is None or t in static for t in step.inputs)
+            if ok:
+                static.update(layer.outputs)
+            marked.append(_Step(step.layer, step.fn, step.inputs, step.guards, step.release, ok))
+        self.steps = marked                       # every step, the static ones marked
+        dynamic = [step for step in marked if not step.static]
+        read = {t for step in dynamic for t in list(step.inputs) + [c for c, _ in step.guards] if t is not None}
+        self.kept = (read | set(record.outputs)) & static     # the static tensors a run starts from
+        self.dynamic = _with_releases(dynamic, set(record.outputs))
+        self._layers = [step.layer for step in marked if step.static and step.layer.weights]
+        self.values: dict[tuple, tuple[dict, int]] = {}   # (dtype, override) -> (kept tensors, largest numel)
+        self.snapshot()
+
+    def snapshot(self) -> None:
+        """Note the static layers' weights (and their in-place change counters) the kept values come from."""
+        self._where = [(layer.weights, key) for layer in self._layers for key in layer.weights]
+        self._tensors = [weights[key] for weights, key in self._where]
+        self._versioned = [w for w in self._tensors if _version(w) >= 0]
+        self._versions = [w._version for w in self._versioned]
+
+    def current(self) -> bool:
+        """The static layers' weights are the ones (and the contents) the kept values were computed from."""
+        return (all(map(operator.is_, [weights.get(key) for weights, key in self._where], self._tensors))
+                and [w._version for w in self._versioned] == self._versions)
+
+
+def _version(t: torch.Tensor) -> int:
+    """The tensor's in-place change counter (-1 for inference tensors, which have none and are never changed
+    outside inference mode)."""
+    try:
+        return t._version
+    except RuntimeError:
+        return -1
 
 
 def _plan(record: NetworkRecord) -> _Plan:
@@ -186,10 +263,14 @@ def run(network_or_record: Any, inputs: dict[str, torch.Tensor], *, dtype: torch
         env[name] = t.to(ctx.storage(declared_dtype))
 
     fed = [t for t in inputs.values() if isinstance(t, torch.Tensor)] + [env[name] for name, _, _ in record.inputs]
-    _execute(plan, env, ctx, intermediates)
     if intermediates:
+        _execute(plan.steps, env, ctx, True)
         return dict(env)
-    return _unshared({name: env[name] for name in record.outputs}, fed, ctx)
+    folding = plan.folding()
+    _run_folded(folding, env, ctx)
+    # the caller may change what it gets: not the values kept for later runs, nor inputs, weights or other outputs
+    outputs = {name: env[name].clone() if name in folding.kept else env[name] for name in record.outputs}
+    return _unshared(outputs, fed, ctx)
 
 
 def _unshared(outputs: dict[str, torch.Tensor], fed: list[torch.Tensor], ctx: Ctx) -> dict[str, torch.Tensor]:
@@ -217,14 +298,33 @@ def _storage(t: torch.Tensor) -> int:
 
 
 def _run_loop(layer: LayerRecord, ins: list, ctx: Ctx) -> list:
-    return _ref_loop.run(layer, ins, ctx, lambda plan, env, c: _execute(plan, env, c, False))
+    return _ref_loop.run(layer, ins, ctx, lambda plan, env, c: _execute(plan.steps, env, c, False))
 
 
-def _execute(plan: _Plan, env: dict, ctx: Ctx, intermediates: bool) -> dict:
-    """Run `plan`'s steps on `env` (tensor id -> tensor, updated in place and returned)."""
+def _run_folded(folding: _Folding, env: dict, ctx: Ctx) -> None:
+    """Run a top-level plan on `env`, from the kept static tensors of an earlier run where they still hold."""
+    if not folding.current():                 # weights replaced or changed since: nothing kept holds
+        folding.values.clear()
+        folding.snapshot()
+    key = (ctx.float_dtype, ctx.override)
+    hit = folding.values.get(key)
+    if hit is not None and (ctx.max_elements is None or hit[1] <= ctx.max_elements):
+        env.update(hit[0])
+        _execute(folding.dynamic, env, ctx, False)
+        return
+    # a run of every step (as without folding: the same checks and errors), keeping the static tensors
+    kept: dict = {}
+    largest = [0]
+    _execute(folding.steps, env, ctx, False, (folding.kept, kept, largest))
+    folding.values[key] = (kept, largest[0])
+
+
+def _execute(steps: list[_Step], env: dict, ctx: Ctx, intermediates: bool, keep: tuple | None = None) -> dict:
+    """Run `steps` on `env` (tensor id -> tensor, updated in place and returned). `keep`: (names, dict, [numel]):
+    put the static tensors named in `names` into the dict and the largest static tensor's numel in the list."""
     compute = ctx.compute
     storage = ctx.storage
-    for step in plan.steps:
+    for step in steps:
         if step.guards and not all(bool(env[c]) == want for c, want in step.guards):
             continue
         layer = step.layer
@@ -251,6 +351,10 @@ def _execute(plan: _Plan, env: dict, ctx: Ctx, intermediates: bool) -> dict:
             if out.numel() > ctx.max_elements:       # shapes no handler checks (broadcasts): stop before they grow
                 ctx.check_size(layer, out.shape)
             env[name] = out
+            if keep is not None and step.static:
+                keep[2][0] = max(keep[2][0], out.numel())
+                if name in keep[0]:
+                    keep[1][name] = out
         if not intermediates:
             for t in step.release:
                 env.pop(t, None)
