@@ -117,3 +117,39 @@ def test_runtime_does_not_import_the_tracer():
     bad = {m: sorted(t for t in targets if t.startswith("torch2trt.tracing"))
            for m, targets in graph.items() if m.startswith("torch2trt.runtime")}
     assert {m: t for m, t in bad.items() if t} == {}
+
+
+# ---- converters build layers only through converters/layers.py ----------------------------------------------------
+CONVERTERS = PACKAGE / "converters"
+# converter modules allowed to call network.add_* themselves, and why
+RAW_LAYERS_ALLOWED: dict[str, str] = {}
+
+
+def raw_layer_calls(path: Path) -> list[str]:
+    """`<line>: <call>` for every `network.add_*(...)` / `ctx.network.add_*(...)` call in the file."""
+    calls = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr.startswith("add_"):
+            owner = node.func.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", None)
+            if name == "network":
+                calls.append(f"{node.lineno}: {ast.unparse(node.func)}")
+    return calls
+
+
+def test_raw_layer_calls_are_found():
+    """The check sees the calls it forbids: layers.py, which builds the layers, has many."""
+    assert len(raw_layer_calls(CONVERTERS / "layers.py")) > 20
+
+
+def test_converters_build_layers_through_layers_py():
+    found = {path.name: calls for path in sorted(CONVERTERS.glob("*.py"))
+             if path.name != "layers.py" and path.name not in RAW_LAYERS_ALLOWED and (calls := raw_layer_calls(path))}
+    assert not found, ("converter modules build layers themselves; add a helper to converters/layers.py instead:\n"
+                       + "\n".join(f"{name}:{call}" for name, calls in found.items() for call in calls))
+
+
+def test_layer_allow_list_is_current():
+    """Every exception still needs its exception (a module that no longer builds layers itself leaves the list)."""
+    for name, reason in RAW_LAYERS_ALLOWED.items():
+        assert reason and raw_layer_calls(CONVERTERS / name), name
