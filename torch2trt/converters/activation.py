@@ -12,8 +12,21 @@ import torch.nn.functional as F
 
 from ..backend import trt
 from ..tracing.registry import spellings, tensorrt_converter
-from .layers import (U, activation, clamp, elementwise, float_input, parametric_relu, reduce_axis,
-                     require_arithmetic_dtype, reshape, select, slice_layer, softmax_layer, unary)
+from .layers import (
+    U,
+    activation,
+    clamp,
+    elementwise,
+    float_input,
+    parametric_relu,
+    reduce_axis,
+    require_arithmetic_dtype,
+    reshape,
+    select,
+    slice_layer,
+    softmax_layer,
+    unary,
+)
 
 A = trt.ActivationType
 E = trt.ElementWiseOperation

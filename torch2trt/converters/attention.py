@@ -17,8 +17,18 @@ from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from .activation import softmax
-from .layers import (concat, elementwise, input_dims, matrix_multiply, reduce_axis, reshape, select, slice_layer,
-                     transpose, unary)
+from .layers import (
+    concat,
+    elementwise,
+    input_dims,
+    matrix_multiply,
+    reduce_axis,
+    reshape,
+    select,
+    slice_layer,
+    transpose,
+    unary,
+)
 from .linear import matmul
 
 E = trt.ElementWiseOperation

@@ -17,8 +17,25 @@ from ..backend import trt
 from ..quantization.qdq import quantized_input
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .layers import (E, U, as_tuple, broadcast_to, compute_dtype, dtype_of, elementwise, gather, input_dims,
-                     matrix_multiply, pooling, reduce, reduce_axis, reshape, slice_layer, transpose, unary)
+from .layers import (
+    E,
+    U,
+    as_tuple,
+    broadcast_to,
+    compute_dtype,
+    dtype_of,
+    elementwise,
+    gather,
+    input_dims,
+    matrix_multiply,
+    pooling,
+    reduce,
+    reduce_axis,
+    reshape,
+    slice_layer,
+    transpose,
+    unary,
+)
 
 R = trt.ReduceOperation
 
