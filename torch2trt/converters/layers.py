@@ -211,7 +211,7 @@ def matrix_multiply(ctx, a, b, op_a=M.NONE, op_b=M.NONE, name: str | None = "mat
     return layer.get_output(0)
 
 
-def einsum(ctx, itensors, equation: str, name: str | None = "einsum"):
+def einsum_layer(ctx, itensors, equation: str, name: str | None = "einsum"):
     """One EINSUM layer; an equation TensorRT rejects is a refusal naming it."""
     layer = ctx.network.add_einsum(list(itensors), equation)
     if layer is None:

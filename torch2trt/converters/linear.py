@@ -16,7 +16,16 @@ from ..backend import trt
 from ..quantization.qdq import quantized_input, quantized_weights
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import spellings, tensorrt_converter
-from .layers import elementwise, input_dims, reshape, transpose
+from .layers import (
+    einsum_layer,
+    elementwise,
+    input_dims,
+    matrix_multiply,
+    reduce_axis,
+    require_float_dtype,
+    reshape,
+    transpose,
+)
 
 M = trt.MatrixOperation
 E = trt.ElementWiseOperation
@@ -27,8 +36,7 @@ def _rank(v) -> int:
 
 
 def _require_float(ctx, dtype: torch.dtype) -> None:
-    if not dtype.is_floating_point:
-        raise ctx.unsupported(f"{ctx.method_name} on {dtype}: TensorRT multiplies floating-point matrices only")
+    require_float_dtype(ctx, dtype, "TensorRT multiplies floating-point matrices only")
 
 
 def matmul(ctx, a, b, dtype):
@@ -44,9 +52,7 @@ def matmul(ctx, a, b, dtype):
         ta = ctx.unsqueeze_to_rank(ta, rank - 1)
     if rb == 1 and ra > 2:
         tb = ctx.unsqueeze_to_rank(tb, rank - 1)
-    layer = ctx.network.add_matrix_multiply(ta, op_a, tb, op_b)
-    ctx.name_layer(layer, "matmul")
-    return layer.get_output(0)
+    return matrix_multiply(ctx, ta, tb, op_a, op_b)
 
 
 def _to_shape(ctx, y, out):
@@ -129,9 +135,7 @@ def convert_tensordot(ctx):
     sizes = [input_dims(ctx, at)[i] for i in free_a] + [input_dims(ctx, bt)[i] for i in free_b]
     left = reshape(ctx, transpose(ctx, at, free_a + da), [-1, k])
     right = reshape(ctx, transpose(ctx, bt, db + free_b), [k, -1])
-    layer = ctx.network.add_matrix_multiply(left, M.NONE, right, M.NONE)
-    ctx.name_layer(layer, "tensordot")
-    ctx.set_output(out, reshape(ctx, layer.get_output(0), sizes))
+    ctx.set_output(out, reshape(ctx, matrix_multiply(ctx, left, right, name="tensordot"), sizes))
 
 
 # name of the two multiplied operands per op (positions 1 and 2)
@@ -156,9 +160,7 @@ def convert_add_product(ctx):
     else:
         y = matmul(ctx, a, b, out.dtype)
     if op == "addbmm":  # the batch of products is summed
-        layer = ctx.network.add_reduce(y, trt.ReduceOperation.SUM, 1, False)
-        ctx.name_layer(layer, "batch_sum")
-        y = layer.get_output(0)
+        y = reduce_axis(ctx, y, trt.ReduceOperation.SUM, 0, False, "batch_sum")
     if alpha != 1:
         y = elementwise(ctx, y, float(alpha), E.PROD, out.dtype)
     if beta != 0:
@@ -182,9 +184,7 @@ def convert_linear(ctx):
         w = quantized_weights(ctx, weight, 0, out.dtype, rank)
         w = ctx.trt(weight, out.dtype, rank) if w is None else w
         op_x = M.VECTOR if x.dim() == 1 else M.NONE
-        layer = ctx.network.add_matrix_multiply(xt, op_x, w, M.TRANSPOSE)
-        ctx.name_layer(layer, "linear")
-        y = layer.get_output(0)
+        y = matrix_multiply(ctx, xt, w, op_x, M.TRANSPOSE, "linear")
     if bias is not None:
         y = elementwise(ctx, y, ctx.trt(bias, out.dtype, max(out.dim(), bias.dim())), E.SUM, out.dtype)
     ctx.set_output(out, _to_shape(ctx, y, out))
@@ -201,9 +201,7 @@ def convert_bilinear(ctx):
     if x1.dim() != 2:
         t1 = reshape(ctx, t1, (-1, x1.shape[-1]))
         t2 = reshape(ctx, t2, (-1, x2.shape[-1]))
-    layer = ctx.network.add_einsum([t1, ctx.trt(weight, out.dtype), t2], "bi,kij,bj->bk")
-    ctx.name_layer(layer, "bilinear")
-    y = layer.get_output(0)
+    y = einsum_layer(ctx, [t1, ctx.trt(weight, out.dtype), t2], "bi,kij,bj->bk", "bilinear")
     if bias is not None:
         y = elementwise(ctx, y, ctx.trt(bias, out.dtype, 2), E.SUM, out.dtype)
     ctx.set_output(out, _to_shape(ctx, y, out))
@@ -250,11 +248,7 @@ def _explicit_equation(ctx, equation: str, ranks: list[int]) -> str:
 
 
 def einsum(ctx, equation: str, operands: list, dtype):
-    layer = ctx.network.add_einsum([ctx.trt(t, dtype) for t in operands], equation)
-    if layer is None:
-        raise ctx.unsupported(f"{ctx.method_name}({equation!r}): TensorRT rejects this equation")
-    ctx.name_layer(layer, "einsum")
-    return layer.get_output(0)
+    return einsum_layer(ctx, [ctx.trt(t, dtype) for t in operands], equation)
 
 
 @tensorrt_converter([torch.einsum])
