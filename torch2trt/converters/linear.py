@@ -35,8 +35,7 @@ def _rank(v) -> int:
     return v.dim() if isinstance(v, torch.Tensor) else len(v.shape)
 
 
-def _require_float(ctx, dtype: torch.dtype) -> None:
-    require_float_dtype(ctx, dtype, "TensorRT multiplies floating-point matrices only")
+_FLOAT_ONLY = "TensorRT multiplies floating-point matrices only"
 
 
 def matmul(ctx, a, b, dtype):
@@ -71,7 +70,7 @@ def convert_matmul(ctx):
         raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
     if ctx.method_name.endswith("__rmatmul__"):
         a, b = b, a
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     ctx.set_output(out, _to_shape(ctx, matmul(ctx, a, b, out.dtype), out))
 
 
@@ -79,7 +78,7 @@ def convert_matmul(ctx):
 def convert_inner(ctx):
     """inner(a, b): sum over the last axes; a's leading dims then b's (a scalar operand multiplies)."""
     a, b, out = ctx.method_args[0], ctx.get_arg("other", 1), ctx.method_return
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.dim() == 0 or b.dim() == 0:
         ctx.set_output(out, elementwise(ctx, a, b, E.PROD, out.dtype))
         return
@@ -90,7 +89,7 @@ def convert_inner(ctx):
 @tensorrt_converter(spellings("outer") + spellings("ger"))
 def convert_outer(ctx):
     a, b, out = ctx.method_args[0], ctx.method_args[1], ctx.method_return
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     ta = ctx.trt(a, out.dtype)
     ta = reshape(ctx, ta, [*input_dims(ctx, ta), 1])
     ctx.set_output(out, elementwise(ctx, ta, ctx.trt(b, out.dtype, 2), E.PROD, out.dtype))
@@ -120,7 +119,7 @@ def convert_tensordot(ctx):
     if ctx.method_kwargs.get("out") is not None:
         raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
     da, db = _tensordot_dims(ctx, a, b, ctx.get_arg("dims", 2, 2))
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     at, bt = ctx.trt(a, out.dtype), ctx.trt(b, out.dtype)
     free_a = [i for i in range(a.dim()) if i not in da]
     free_b = [i for i in range(b.dim()) if i not in db]
@@ -152,7 +151,7 @@ def convert_add_product(ctx):
     beta, alpha = ctx.method_kwargs.get("beta", 1), ctx.method_kwargs.get("alpha", 1)
     if ctx.method_kwargs.get("out") is not None:
         raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     if op == "addr":
         ta = ctx.trt(a, out.dtype)
         y = elementwise(ctx, reshape(ctx, ta, [*input_dims(ctx, ta), 1]), ctx.trt(b, out.dtype, 2), E.PROD,
@@ -174,7 +173,7 @@ def convert_linear(ctx):
     x, weight = ctx.get_arg("input", 0), ctx.get_arg("weight", 1)
     bias = ctx.get_arg("bias", 2, None)
     out = ctx.method_return
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     if weight.dim() == 1:  # y = x @ w (+ b): a dot product over the last axis
         y = matmul(ctx, x, weight, out.dtype)
     else:
@@ -195,7 +194,7 @@ def convert_bilinear(ctx):
     """y_k = x1 W_k x2^T + b_k as one einsum over (N, in1), (out, in1, in2), (N, in2): leading dims flattened."""
     x1, x2, weight = ctx.get_arg("input1", 0), ctx.get_arg("input2", 1), ctx.get_arg("weight", 2)
     bias, out = ctx.get_arg("bias", 3, None), ctx.method_return
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     ctx.require_static(x1, x2)
     t1, t2 = ctx.trt(x1, out.dtype), ctx.trt(x2, out.dtype)
     if x1.dim() != 2:
@@ -259,7 +258,7 @@ def convert_einsum(ctx):
         operands = list(operands[0])
     if not isinstance(eq, str):
         raise ctx.unsupported(f"{ctx.method_name}: sublist format; use an equation string")
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     equation = _explicit_equation(ctx, eq, [t.dim() for t in operands])  # size-1 dims broadcast (TensorRT too)
     y = einsum(ctx, equation, operands, out.dtype)
     ctx.set_output(out, _to_shape(ctx, y, out))
@@ -272,7 +271,7 @@ def convert_multi_dot(ctx):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tensors[0]
     tensors = list(tensors) or list(ctx.method_kwargs.get("tensors", ctx.method_kwargs.get("matrices", [])))
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     y = tensors[0]
     for t in tensors[1:]:
         y = matmul(ctx, y, t, out.dtype)
