@@ -495,7 +495,7 @@ def lrn(ctx, itensor, size: int, alpha: float, beta: float, k: float, name: str 
     return layer.get_output(0)
 
 
-def resize(ctx, itensor, shape=None, scales=None, name: str | None = None, **attributes):
+def resize_layer(ctx, itensor, shape=None, scales=None, name: str | None = None, **attributes):
     """One RESIZE layer to `shape` (ints, or a 1-d int64 ITensor) or by `scales` (floats); `attributes` are set
     on it (resize_mode=..., coordinate_transformation=...)."""
     layer = ctx.network.add_resize(itensor)
