@@ -8,7 +8,19 @@ import torch
 from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .layers import E, U, broadcast_to, concat, elementwise, input_dims, reduce_axis, reshape, unary
+from .layers import (
+    E,
+    U,
+    broadcast_to,
+    concat,
+    elementwise,
+    gather,
+    input_dims,
+    matrix_multiply,
+    reduce_axis,
+    reshape,
+    unary,
+)
 
 R = trt.ReduceOperation
 F32 = torch.float32
@@ -42,13 +54,6 @@ def _ones_like(ctx, itensor):
     return broadcast_to(ctx, ctx.trt(torch.ones(()), rank=len(itensor.shape)), input_dims(ctx, itensor))
 
 
-def _matmul(ctx, a, b, transpose_b: bool):
-    op = trt.MatrixOperation
-    layer = ctx.network.add_matrix_multiply(a, op.NONE, b, op.TRANSPOSE if transpose_b else op.NONE)
-    ctx.name_layer(layer, "cdist_mm")
-    return layer.get_output(0)
-
-
 @tensorrt_converter([torch.cdist])
 def convert_cdist(ctx):
     x1, x2, out = ctx.get_arg("x1", 0), ctx.get_arg("x2", 1), ctx.method_return
@@ -74,7 +79,8 @@ def convert_cdist(ctx):
             ones1, ones2 = (_ones_like(ctx, n) for n in (n1, n2))
             left = concat(ctx, [elementwise(ctx, a, -2.0, E.PROD, F32), n1, ones1], rank - 1)
             right = concat(ctx, [b, ones2, n2], rank - 1)
-            r = elementwise(ctx, _matmul(ctx, left, right, True), 0.0, E.MAX, F32)
+            product = matrix_multiply(ctx, left, right, op_b=trt.MatrixOperation.TRANSPOSE, name="cdist_mm")
+            r = elementwise(ctx, product, 0.0, E.MAX, F32)
             ctx.set_output(out, unary(ctx, r, U.SQRT))
             return
     a4 = reshape(ctx, a, input_dims(ctx, a)[:-1] + [1] + input_dims(ctx, a)[-1:])  # (..., P, 1, M)
@@ -98,8 +104,6 @@ def convert_pdist(ctx):
     i, j = torch.triu_indices(n, n, 1)
 
     def rows(idx):
-        layer = ctx.network.add_gather(xt, ctx.trt(idx.to(torch.int32)), 0)
-        ctx.name_layer(layer, "pdist_rows")
-        return layer.get_output(0)
+        return gather(ctx, xt, ctx.trt(idx.to(torch.int32)), 0, "pdist_rows")
 
     ctx.set_output(out, p_norm(ctx, elementwise(ctx, rows(i), rows(j), E.SUB, F32), p, 1))

@@ -20,6 +20,7 @@ from .layers import (
     concat,
     elementwise,
     filled,
+    gather,
     input_dims,
     reduce,
     reduce_axis,
@@ -66,9 +67,7 @@ def diagonal(ctx, xt, offset: int, a1: int, a2: int):
         raise ctx.unsupported(f"{ctx.method_name}: empty diagonal (offset {offset})")
     flat = reshape(ctx, moved, input_dims(ctx, moved)[:-2] + [n1 * n2])
     positions = torch.tensor([i * n2 + i + offset for i in rows], dtype=torch.int32)
-    layer = ctx.network.add_gather(flat, ctx.trt(positions), rank - 2)
-    ctx.name_layer(layer, "diagonal")
-    return layer.get_output(0)
+    return gather(ctx, flat, ctx.trt(positions), rank - 2, "diagonal")
 
 
 @tensorrt_converter([torch.diagonal, torch.Tensor.diagonal])
@@ -87,10 +86,9 @@ def _embed(ctx, vt, length: int, offset: int, dtype):
     on = (j - i) == offset
     k = (i if offset >= 0 else j).expand(n, n).clamp(0, length - 1).to(torch.int32)
     rank = len(vt.shape)
-    layer = ctx.network.add_gather(vt, ctx.trt(k), rank - 1)
-    ctx.name_layer(layer, "diag_embed")
+    spread = gather(ctx, vt, ctx.trt(k), rank - 1, "diag_embed")
     zero = ctx.trt(torch.zeros((), dtype=dtype), rank=rank + 1)
-    return select(ctx, ctx.trt(on, rank=rank + 1), layer.get_output(0), zero)
+    return select(ctx, ctx.trt(on, rank=rank + 1), spread, zero)
 
 
 @tensorrt_converter([torch.diag, torch.Tensor.diag])
@@ -151,9 +149,7 @@ def convert_cross(ctx):
         raise ctx.unsupported(f"{ctx.method_name} along a dynamic axis")
 
     def rolled(t, order):
-        layer = ctx.network.add_gather(t, ctx.trt(torch.tensor(order, dtype=torch.int32)), axis)
-        ctx.name_layer(layer, "cross")
-        return layer.get_output(0)
+        return gather(ctx, t, ctx.trt(torch.tensor(order, dtype=torch.int32)), axis, "cross")
 
     left = elementwise(ctx, rolled(at, [1, 2, 0]), rolled(bt, [2, 0, 1]), E.PROD, out.dtype)
     right = elementwise(ctx, rolled(at, [2, 0, 1]), rolled(bt, [1, 2, 0]), E.PROD, out.dtype)

@@ -12,7 +12,7 @@ from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .layers import E, U, elementwise, input_dims, reduce_axis, reshape, select, transpose, unary
+from .layers import E, U, elementwise, gather, input_dims, reduce_axis, reshape, select, transpose, unary
 
 R = trt.ReduceOperation
 
@@ -61,10 +61,7 @@ def _kth(ctx, xt, x_rank: int, k_of_n, dim, keepdim: bool, nan_wins: bool, value
         first_nan = reduce_axis(ctx, select(ctx, nan, i, ctx.trt(torch.tensor(n, dtype=torch.int32), rank=rank)), R.MIN,
                             rank - 1, True)
         idx = select(ctx, elementwise(ctx, first_nan, n, E.LESS, torch.int32), first_nan, idx)
-    layer = ctx.network.add_gather_v2(moved, idx, trt.GatherMode.ELEMENT)
-    layer.axis = rank - 1
-    ctx.name_layer(layer, "kth")
-    v, idx = layer.get_output(0), idx                                # (..., 1)
+    v = gather(ctx, moved, idx, rank - 1, "kth", trt.GatherMode.ELEMENT)  # (..., 1)
     inv = [0] * rank
     for a, p in enumerate(perm):
         inv[p] = a
