@@ -10,9 +10,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import torch2trt  # noqa: F401  (registers the built-in converters)
-from torch2trt.converters.refused import REFUSED
-from torch2trt.tracing.registry import registered_targets
+# the checkout this script belongs to, not whichever torch2trt is installed (an editable install of another tree)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch2trt  # noqa: E402, F401  (registers the built-in converters)
+from torch2trt.converters.refused import REFUSED  # noqa: E402
+from torch2trt.tracing.registry import registered_targets  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "converters.md"
 

@@ -117,3 +117,52 @@ def test_runtime_does_not_import_the_tracer():
     bad = {m: sorted(t for t in targets if t.startswith("torch2trt.tracing"))
            for m, targets in graph.items() if m.startswith("torch2trt.runtime")}
     assert {m: t for m, t in bad.items() if t} == {}
+
+
+# ---- converters build layers only through converters/layers.py ----------------------------------------------------
+# the modules that may call network.add_* themselves (paths inside torch2trt/), and why; every converter module
+# builds its layers through converters/layers.py
+RAW_LAYERS_ALLOWED = {
+    "converters/layers.py": "the one place converters build layers",
+    "tracing/context.py": "the context's own primitives (constants, casts, reshapes, shape tensors) that layers.py "
+                          "builds on; tracing/ lies below converters/ and cannot import it",
+    "tracing/shapes.py": "DynDim arithmetic, built lazily when a dynamic size is used (below converters/)",
+    "tracing/mode.py": "the tracer writes an in-place result back into its base view (below converters/)",
+    "quantization/qdq.py": "Q/DQ pairs; conv.py and linear.py import quantization/, so it cannot import "
+                           "converters/layers.py without an import cycle",
+    "backend.py": "the attention layer, whose signature differs between tensorrt and tensorrt_rtx (the one place "
+                  "that knows their differences)",
+    "convert.py": "the network's inputs and identity outputs, before and after the converters run",
+}
+
+
+def raw_layer_calls(path: Path) -> list[str]:
+    """`<line>: <call>` for every `network.add_*(...)` / `ctx.network.add_*(...)` call in the file."""
+    calls = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr.startswith("add_"):
+            owner = node.func.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", None)
+            if name == "network":
+                calls.append(f"{node.lineno}: {ast.unparse(node.func)}")
+    return calls
+
+
+def test_raw_layer_calls_are_found():
+    """The check sees the calls it forbids (layers.py has many; a local `network` counts as well as ctx.network)."""
+    assert len(raw_layer_calls(PACKAGE / "converters" / "layers.py")) > 20
+    assert raw_layer_calls(PACKAGE / "convert.py")
+
+
+def test_converters_build_layers_only_through_layers_py():
+    found = {rel: calls for path in sorted(PACKAGE.rglob("*.py"))
+             if (rel := path.relative_to(PACKAGE).as_posix()) not in RAW_LAYERS_ALLOWED
+             and (calls := raw_layer_calls(path))}
+    assert not found, ("modules build layers themselves; add a helper to converters/layers.py instead:\n"
+                       + "\n".join(f"torch2trt/{rel}:{call}" for rel, calls in found.items() for call in calls))
+
+
+def test_every_allowed_module_still_builds_layers():
+    """An exception that no longer calls network.add_* leaves the list (so that the list stays the truth)."""
+    for rel, reason in RAW_LAYERS_ALLOWED.items():
+        assert reason and raw_layer_calls(PACKAGE / rel), rel

@@ -115,3 +115,8 @@ NN_CONV = {
 @pytest.mark.parametrize("name", list(NN_CONV))
 def test_convolution_modules_match_pytorch(name):
     assert_converts(NN_CONV[name], [NN_X])
+
+
+def test_output_padding_past_the_result_keeps_a_dynamic_batch():
+    """output_padding > padding: the extra outputs are a FILL slice whose size is read from the network."""
+    _assert_dynamic_batch(T2_OUTPAD_GT_PAD, X, torch.randn(3, 4, 9, 8))

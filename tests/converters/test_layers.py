@@ -99,3 +99,69 @@ def test_the_two_dtype_checks_check_different_things():
         layers.require_tensorrt_dtype(ctx, torch.int16)
     with pytest.raises(UnsupportedArgument, match="float64"):
         layers.require_arithmetic_dtype(ctx, torch.float64)
+
+
+# ---- the helpers that replaced converters' private copies ---------------------------------------------------------
+def test_iota_counts_to_a_size_read_from_the_network():
+    net = _Net()
+    xt = net.input((-1, 2), (1, 2), (6, 2))
+    y = layers.iota(net.ctx, layers.input_dims(net.ctx, xt)[0], torch.int64)
+    column = net.ctx.cast(layers.reshape(net.ctx, y, [-1, 1]), torch.float32)
+    y = layers.elementwise(net.ctx, layers.slice_axis(net.ctx, xt, 1, 0, 1), column, trt.ElementWiseOperation.SUM)
+    feeds = [torch.randn(1, 2), torch.randn(6, 2)]
+    for x, got in zip(feeds, net.run(y, *feeds)):
+        assert torch.equal(got, x[:, :1] + torch.arange(x.shape[0], dtype=torch.float32)[:, None])
+
+
+def test_iota_of_a_static_size_is_a_constant():
+    net = _Net()
+    before = net.network.num_layers
+    layers.iota(net.ctx, 4)
+    assert net.network.num_layers == before + 1
+    assert net.network.get_layer(before).type == trt.LayerType.CONSTANT
+
+
+def test_linspace_with_one_delta_per_axis_over_a_dynamic_shape():
+    """col - row over (rows, 3) with rows read from the network (creation.diagonal_offsets' fill)."""
+    net = _Net()
+    xt = net.input((-1, 3), (1, 3), (5, 3))
+    rows = layers.input_dims(net.ctx, xt)[0]
+    y = layers.linspace(net.ctx, [rows, 3], torch.float32, torch.tensor(0.0), torch.tensor([-1.0, 1.0]), "offsets")
+    y = layers.elementwise(net.ctx, xt, y, trt.ElementWiseOperation.SUM)
+    feeds = [torch.randn(1, 3), torch.randn(5, 3)]
+    for x, got in zip(feeds, net.run(y, *feeds)):
+        assert torch.equal(got, x + (torch.arange(3)[None, :] - torch.arange(x.shape[0])[:, None]).float())
+
+
+def test_slice_layer_takes_a_size_tensor_computed_by_the_caller():
+    """x shifted one place along a dynamic axis, the first element repeated (CLAMP), size = shape(x)."""
+    net = _Net()
+    xt = net.input((-1,), (1,), (7,))
+    y = layers.slice_layer(net.ctx, xt, [-1], net.ctx.shape_of(xt), [1], "shift", mode=trt.SampleMode.CLAMP)
+    feeds = [torch.randn(1), torch.randn(7)]
+    for x, got in zip(feeds, net.run(y, *feeds)):
+        assert torch.equal(got, torch.cat([x[:1], x[:-1]]))
+
+
+@pytest.mark.parametrize("value, n, expected", [(3, 2, (3, 3)), ((2, 1), 2, (2, 1)), ([1], 3, (1, 1, 1)),
+                                                (torch.Size([4, 5, 6]), 3, (4, 5, 6))])
+def test_as_tuple_spreads_an_int_or_a_one_element_sequence(value, n, expected):
+    assert layers.as_tuple(value, n) == expected
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.bool, torch.float64])
+def test_require_float_dtype_refuses_all_but_tensorrt_floats(dtype):
+    ctx = _Net().ctx
+    for ok in (torch.float32, torch.float16, torch.bfloat16):
+        layers.require_float_dtype(ctx, ok)
+    with pytest.raises(UnsupportedArgument, match=rf"^test on {dtype}$"):
+        layers.require_float_dtype(ctx, dtype)
+    with pytest.raises(UnsupportedArgument, match=rf"^test on {dtype}: floating-point only$"):
+        layers.require_float_dtype(ctx, dtype, "floating-point only")
+
+
+def test_einsum_layer_names_the_equation_it_cannot_build():
+    net = _Net()
+    xt = net.input((2, 3))
+    with pytest.raises(UnsupportedArgument, match=r"test\('ij,jk->ik'\): TensorRT rejects this equation"):
+        layers.einsum_layer(net.ctx, [xt], "ij,jk->ik")

@@ -12,20 +12,24 @@ import torch.nn.functional as F
 
 from ..backend import trt
 from ..tracing.registry import spellings, tensorrt_converter
-from .layers import U, clamp, elementwise, float_input, require_arithmetic_dtype, reshape, select, unary
+from .layers import (
+    U,
+    activation,
+    clamp,
+    elementwise,
+    float_input,
+    parametric_relu,
+    reduce_axis,
+    require_arithmetic_dtype,
+    reshape,
+    select,
+    slice_layer,
+    softmax_layer,
+    unary,
+)
 
 A = trt.ActivationType
 E = trt.ElementWiseOperation
-
-
-def activation(ctx, itensor, kind, alpha: float | None = None, beta: float | None = None):
-    layer = ctx.network.add_activation(itensor, kind)
-    if alpha is not None:
-        layer.alpha = alpha
-    if beta is not None:
-        layer.beta = beta
-    ctx.name_layer(layer)
-    return layer.get_output(0)
 
 
 def _x(ctx):
@@ -215,9 +219,7 @@ def convert_prelu(ctx):
     slope = ctx.trt(weight.reshape(shape) if not hasattr(weight, "_trt") else weight, out.dtype, out.dim())
     if len(slope.shape) != out.dim():
         raise ctx.unsupported("prelu with a computed weight of another rank")
-    layer = ctx.network.add_parametric_relu(ctx.trt(x, out.dtype), slope)
-    ctx.name_layer(layer, "prelu")
-    ctx.set_output(out, layer.get_output(0))
+    ctx.set_output(out, parametric_relu(ctx, ctx.trt(x, out.dtype), slope))
 
 
 @tensorrt_converter([F.glu])
@@ -230,13 +232,11 @@ def convert_glu(ctx):
     xt = ctx.trt(x)
     start = [0] * x.dim()
     size = list(out.shape)
-    a = ctx.network.add_slice(xt, start, size, [1] * x.dim())
+    a = slice_layer(ctx, xt, list(start), size, [1] * x.dim(), "glu_a")
     start[dim] = half
-    b = ctx.network.add_slice(xt, start, size, [1] * x.dim())
-    ctx.name_layer(a, "glu_a")
-    ctx.name_layer(b, "glu_b")
-    gate = activation(ctx, b.get_output(0), A.SIGMOID)
-    ctx.set_output(out, elementwise(ctx, a.get_output(0), gate, E.PROD, out.dtype))
+    b = slice_layer(ctx, xt, start, size, [1] * x.dim(), "glu_b")
+    gate = activation(ctx, b, A.SIGMOID)
+    ctx.set_output(out, elementwise(ctx, a, gate, E.PROD, out.dtype))
 
 
 # ---- softmax family --------------------------------------------------------------------------------
@@ -267,10 +267,7 @@ def _as_matrix(ctx, xt, dim: int):
 
 def softmax(ctx, xt, dim: int):
     xt, axis, undo = _as_matrix(ctx, xt, dim)
-    layer = ctx.network.add_softmax(xt)
-    layer.axes = 1 << axis
-    ctx.name_layer(layer, "softmax")
-    return undo(layer.get_output(0))
+    return undo(softmax_layer(ctx, xt, axis))
 
 
 @tensorrt_converter([F.softmax, torch.softmax, torch.Tensor.softmax, torch.special.softmax])
@@ -288,12 +285,10 @@ def convert_softmin(ctx):
 def log_softmax(ctx, xt, dim: int, dtype):
     """x - max - log(sum(exp(x - max))), stable like PyTorch's."""
     xt, dim, undo = _as_matrix(ctx, xt, dim)
-    mx = ctx.network.add_reduce(xt, trt.ReduceOperation.MAX, 1 << dim, True)
-    ctx.name_layer(mx, "max")
-    shifted = elementwise(ctx, xt, mx.get_output(0), E.SUB, dtype)
-    s = ctx.network.add_reduce(unary(ctx, shifted, U.EXP), trt.ReduceOperation.SUM, 1 << dim, True)
-    ctx.name_layer(s, "sum")
-    return undo(elementwise(ctx, shifted, unary(ctx, s.get_output(0), U.LOG), E.SUB, dtype))
+    mx = reduce_axis(ctx, xt, trt.ReduceOperation.MAX, dim, True, "max")
+    shifted = elementwise(ctx, xt, mx, E.SUB, dtype)
+    s = reduce_axis(ctx, unary(ctx, shifted, U.EXP), trt.ReduceOperation.SUM, dim, True, "sum")
+    return undo(elementwise(ctx, shifted, unary(ctx, s, U.LOG), E.SUB, dtype))
 
 
 @tensorrt_converter([F.log_softmax, torch.log_softmax, torch.Tensor.log_softmax, torch.special.log_softmax])

@@ -17,17 +17,22 @@ from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from .activation import softmax
-from .layers import elementwise, input_dims, reshape, select, transpose, unary
+from .layers import (
+    concat,
+    elementwise,
+    input_dims,
+    matrix_multiply,
+    reduce_axis,
+    reshape,
+    select,
+    slice_layer,
+    transpose,
+    unary,
+)
 from .linear import matmul
 
 E = trt.ElementWiseOperation
 M = trt.MatrixOperation
-
-
-def _mm(ctx, a, b, op_b=M.NONE):
-    layer = ctx.network.add_matrix_multiply(a, M.NONE, b, op_b)
-    ctx.name_layer(layer, "matmul")
-    return layer.get_output(0)
 
 
 def _compute(dtype: torch.dtype) -> torch.dtype:
@@ -39,7 +44,7 @@ def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, 
     `mask`: None, a bool tensor (True = attend) or an additive float mask (torch tensor or traced/ITensor).
     `safe`: rows the mask hides entirely give 0, as scaled_dot_product_attention's `_safe_softmax` (PyTorch >= 2.5;
     a plain softmax gives NaN there)."""
-    scores = _mm(ctx, q, k, M.TRANSPOSE)
+    scores = matrix_multiply(ctx, q, k, op_b=M.TRANSPOSE)
     compute = _compute(dtype)
     scores = ctx.cast(scores, compute)
     scores = elementwise(ctx, scores, scale, E.PROD, compute)
@@ -62,12 +67,11 @@ def attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype, L: int, 
             scores = elementwise(ctx, scores, ctx.trt(mask, compute, rank), E.SUM, compute)
     probs = softmax(ctx, scores, rank - 1)
     if safe and mask is not None:
-        top = ctx.network.add_reduce(scores, trt.ReduceOperation.MAX, 1 << (rank - 1), True)
-        ctx.name_layer(top, "row_max")
-        hidden = elementwise(ctx, top.get_output(0), neg_inf, E.EQUAL, compute)
+        top = reduce_axis(ctx, scores, trt.ReduceOperation.MAX, rank - 1, True, "row_max")
+        hidden = elementwise(ctx, top, neg_inf, E.EQUAL, compute)
         probs = select(ctx, hidden, ctx.trt(torch.tensor(0.0, dtype=compute), rank=rank), probs)
     probs = ctx.cast(probs, dtype)
-    return _mm(ctx, probs, v), probs
+    return matrix_multiply(ctx, probs, v), probs
 
 
 # float32 only: in float16 / bfloat16 the matrix-product form keeps the softmax in float32 (the project's rule for
@@ -135,11 +139,10 @@ def fused_attention(ctx, q, k, v, scale: float, mask, is_causal: bool, dtype):
         if bool(visible.all()):
             return y
     seen = ctx.cast(mt, torch.float32) if is_bool else ctx.cast(mt, _compute(dtype))
-    top = ctx.network.add_reduce(seen, trt.ReduceOperation.MAX, 1 << (rank - 1), True)
-    ctx.name_layer(top, "row_max")
+    top = reduce_axis(ctx, seen, trt.ReduceOperation.MAX, rank - 1, True, "row_max")
     none = 0.0 if is_bool else -math.inf
-    hidden = elementwise(ctx, top.get_output(0), ctx.trt(torch.tensor(none, dtype=torch.float32 if is_bool else
-                                                                      _compute(dtype)), rank=rank),
+    hidden = elementwise(ctx, top, ctx.trt(torch.tensor(none, dtype=torch.float32 if is_bool else
+                                                         _compute(dtype)), rank=rank),
                          E.EQUAL, torch.float32 if is_bool else _compute(dtype))
     return select(ctx, hidden, ctx.trt(torch.tensor(0.0, dtype=dtype), rank=rank), y)
 
@@ -151,10 +154,9 @@ def _repeat_heads(ctx, t, x: torch.Tensor, groups: int):
     five = shape[:-2] + [1] + shape[-2:]
     t = reshape(ctx, t, five)
     big = shape[:-2] + [groups] + shape[-2:]
-    layer = ctx.network.add_slice(t, [0] * len(five), big, [0 if a == len(shape) - 2 else 1
-                                                              for a in range(len(five))])
-    ctx.name_layer(layer, "repeat_heads")
-    return reshape(ctx, layer.get_output(0), shape[:-3] + [shape[-3] * groups] + shape[-2:])
+    repeated = slice_layer(ctx, t, [0] * len(five), big, [0 if a == len(shape) - 2 else 1 for a in range(len(five))],
+                           "repeat_heads")
+    return reshape(ctx, repeated, shape[:-3] + [shape[-3] * groups] + shape[-2:])
 
 
 @tensorrt_converter([F.scaled_dot_product_attention])
@@ -205,10 +207,7 @@ def _pad_key(ctx, m, dtype):
     if isinstance(m, torch.Tensor):
         return F.pad(m, (0, 1))
     shape = trt_dims(m)[:-1] + (1,)
-    layer = ctx.network.add_concatenation([m, ctx.trt(torch.zeros(shape, dtype=dtype))])
-    layer.axis = len(shape) - 1
-    ctx.name_layer(layer, "pad_mask")
-    return layer.get_output(0)
+    return concat(ctx, [m, ctx.trt(torch.zeros(shape, dtype=dtype))], len(shape) - 1, "pad_mask")
 
 
 def _add(ctx, a, b, dtype):
@@ -322,16 +321,11 @@ def convert_multi_head_attention_forward(ctx):
     if weights_out is not None:
         w = probs
         if average:
-            r = ctx.network.add_reduce(ctx.cast(probs, _compute(dtype)), trt.ReduceOperation.AVG, 1 << 1, False)
-            ctx.name_layer(r, "attn_weights")
-            w = r.get_output(0)
+            w = reduce_axis(ctx, ctx.cast(probs, _compute(dtype)), trt.ReduceOperation.AVG, 1, False, "attn_weights")
         if trt_dims(w) != tuple(weights_out.shape) and -1 not in trt_dims(w):
             w = reshape(ctx, w, list(weights_out.shape))
         ctx.set_output(weights_out, ctx.cast(w, weights_out.dtype))
 
 
 def _append_key(ctx, t, extra: torch.Tensor, dtype):
-    layer = ctx.network.add_concatenation([t, ctx.trt(extra.contiguous(), dtype)])
-    layer.axis = 2
-    ctx.name_layer(layer, "append_key")
-    return layer.get_output(0)
+    return concat(ctx, [t, ctx.trt(extra.contiguous(), dtype)], 2, "append_key")

@@ -13,13 +13,7 @@ from ..backend import trt
 from ..quantization.qdq import quantized_input, quantized_weights
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
-from .layers import E, elementwise, input_dims, reshape
-
-
-def _tuple(value, n: int) -> tuple[int, ...]:
-    if isinstance(value, (list, tuple, torch.Size)):
-        return tuple(int(v) for v in value) if len(value) == n else tuple(int(value[0]) for _ in range(n))
-    return (int(value),) * n
+from .layers import E, as_tuple, convolution, elementwise, input_dims, reshape, slice_layer
 
 
 def _check_constants(ctx, weight, bias) -> None:
@@ -54,13 +48,12 @@ def _set_output_in_input_layout(ctx, y, out, changed_shape: bool):
     ctx.set_output(out, y)
 
 
-def _configure(ctx, layer, kernel_q, stride, dilation, groups, pre, post) -> None:
-    """The window of a (de)convolution layer, its Q/DQ kernel input in int8 mode, and its name."""
+def _configure(layer, kernel_q, stride, dilation, groups, pre, post) -> None:
+    """The window of a (de)convolution layer and its Q/DQ kernel input in int8 mode."""
     if kernel_q is not None:
         layer.set_input(1, kernel_q)
     layer.stride_nd, layer.dilation_nd, layer.num_groups = stride, dilation, groups
     layer.pre_padding, layer.post_padding = pre, post
-    ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
 
 
 @tensorrt_converter([torch.conv1d, torch.conv2d, torch.conv3d])
@@ -74,7 +67,7 @@ def convert_conv(ctx):
     if not out.dtype.is_floating_point:
         raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: TensorRT convolves floating-point tensors only")
     nd = weight.dim() - 2
-    stride, dilation = _tuple(stride, nd), _tuple(dilation, nd)
+    stride, dilation = as_tuple(stride, nd), as_tuple(dilation, nd)
     kernel = tuple(weight.shape[2:])
     if padding == "valid":
         pre = post = (0,) * nd
@@ -84,7 +77,7 @@ def convert_conv(ctx):
         pre = tuple(t // 2 for t in total)
         post = tuple(t - t // 2 for t in total)
     else:
-        pre = post = _tuple(padding, nd)
+        pre = post = as_tuple(padding, nd)
     reshaped = nd == 1 or x.dim() == weight.dim() - 1
     xt = quantized_input(ctx, x, _to_2d(ctx, _batched_input(ctx, x, weight, out), nd))   # Q/DQ in int8 mode
     if nd == 1:
@@ -95,10 +88,10 @@ def convert_conv(ctx):
     out_dtype = out.dtype  # not `out` in the closure below: the fold offer would keep the activation alive
 
     def add_conv(kernel_w, bias_w):
-        layer = ctx.network.add_convolution_nd(
-            xt, weight.shape[0], kernel, ctx.weights(kernel_w, out_dtype) if kernel_q is None else empty,
-            ctx.weights(bias_w, out_dtype) if bias_w is not None else empty)
-        _configure(ctx, layer, kernel_q, stride, dilation, groups, pre, post)
+        layer = convolution(ctx, xt, weight.shape[0], kernel,
+                            ctx.weights(kernel_w, out_dtype) if kernel_q is None else empty,
+                            ctx.weights(bias_w, out_dtype) if bias_w is not None else empty)
+        _configure(layer, kernel_q, stride, dilation, groups, pre, post)
         return layer
 
     layer = add_conv(weight, bias)
@@ -132,8 +125,8 @@ def convert_conv_transpose(ctx):
     if isinstance(padding, str):
         raise ctx.unsupported(f"{ctx.method_name}(padding={padding!r}): PyTorch itself accepts only numbers here")
     nd = weight.dim() - 2
-    stride, dilation = _tuple(stride, nd), _tuple(dilation, nd)
-    padding, output_padding = _tuple(padding, nd), _tuple(output_padding, nd)
+    stride, dilation = as_tuple(stride, nd), as_tuple(dilation, nd)
+    padding, output_padding = as_tuple(padding, nd), as_tuple(output_padding, nd)
     kernel = tuple(weight.shape[2:])
     out_maps = weight.shape[1] * groups            # weight is (C_in, C_out / groups, *kernel)
     pre = padding
@@ -152,23 +145,19 @@ def convert_conv_transpose(ctx):
     fused_bias = bias if not any(extra) else None
     kernel_q = quantized_weights(ctx, weight, 1, out.dtype)   # output channels are axis 1 of (C_in, C_out / g, *k)
     empty = trt.Weights(ctx.trt_dtype(out.dtype))
-    layer = ctx.network.add_deconvolution_nd(
-        xt, out_maps, kernel, ctx.weights(weight, out.dtype) if kernel_q is None else empty,
-        ctx.weights(fused_bias, out.dtype) if fused_bias is not None else empty)
-    _configure(ctx, layer, kernel_q, stride, dilation, groups, pre, post)
+    layer = convolution(ctx, xt, out_maps, kernel, ctx.weights(weight, out.dtype) if kernel_q is None else empty,
+                        ctx.weights(fused_bias, out.dtype) if fused_bias is not None else empty, transposed=True)
+    _configure(layer, kernel_q, stride, dilation, groups, pre, post)
     y = layer.get_output(0)
     if any(extra):
         dims = tuple(int(d) for d in y.shape)
         growth = (0,) * (len(dims) - len(extra)) + extra
-        pad = ctx.network.add_slice(y, (0,) * len(dims), tuple(d + g for d, g in zip(dims, growth)),
-                                    (1,) * len(dims))
+        size = tuple(d + g for d, g in zip(dims, growth))
         if -1 in dims:  # size = shape(y) + growth, read from the network
-            size = ctx.network.add_elementwise(ctx.shape_of(y), ctx.constant(torch.tensor(growth)), E.SUM)
-            ctx.name_layer(size, "output_padding_size")
-            pad.set_input(2, size.get_output(0))
-        pad.mode = trt.SampleMode.FILL                # reads past the end give 0
-        ctx.name_layer(pad, "output_padding")
-        y = pad.get_output(0)
+            size = elementwise(ctx, ctx.shape_of(y), ctx.constant(torch.tensor(growth)), E.SUM,
+                               name="output_padding_size")
+        # reads past the end give 0
+        y = slice_layer(ctx, y, (0,) * len(dims), size, (1,) * len(dims), "output_padding", mode=trt.SampleMode.FILL)
         if bias is not None:
             b = ctx.trt(bias.detach().reshape((-1,) + (1,) * (len(dims) - 2)), out.dtype, len(dims))
             y = elementwise(ctx, y, b, E.SUM, name="bias")

@@ -11,11 +11,22 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..backend import trt
 from ..tracing.context import get_trt
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .layers import E, U, elementwise, filled, input_dims, require_tensorrt_dtype, reshape, sample_dims, select, unary
+from .layers import (
+    E,
+    U,
+    elementwise,
+    filled,
+    input_dims,
+    linspace,
+    require_tensorrt_dtype,
+    reshape,
+    sample_dims,
+    select,
+    unary,
+)
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
@@ -176,12 +187,8 @@ def diagonal_offsets(ctx, rows, cols):
     """int32 (rows, cols) tensor of col - row (a LINSPACE fill; rows/cols may be dynamic)."""
     if not isinstance(rows, DynDim) and not isinstance(cols, DynDim):
         return ctx.trt(torch.arange(int(cols), dtype=torch.int32) - torch.arange(int(rows), dtype=torch.int32)[:, None])
-    layer = ctx.network.add_fill((1, 1), trt.FillOperation.LINSPACE, trt.int32)
-    layer.set_input(0, ctx.shape_tensor([rows, cols]))
-    layer.set_input(1, ctx.trt(torch.tensor(0, dtype=torch.int32)))
-    layer.set_input(2, ctx.trt(torch.tensor([-1, 1], dtype=torch.int32)))
-    ctx.name_layer(layer, "diagonal_offsets")
-    return layer.get_output(0)
+    return linspace(ctx, [rows, cols], torch.int32, torch.tensor(0, dtype=torch.int32),
+                    torch.tensor([-1, 1], dtype=torch.int32), "diagonal_offsets")
 
 
 def _convert_triangle(lower: bool):
@@ -240,18 +247,9 @@ def convert_arange(ctx):
         raise ctx.unsupported(f"torch.arange({start}, {end}, {step}) with dynamic bounds: only integer bounds")
     require_tensorrt_dtype(ctx, out.dtype)
     length = (end - start + step - 1) // step if step > 0 else (start - end - step - 1) // (-step)
-    layer = ctx.network.add_fill((int(out.shape[0]),), trt.FillOperation.LINSPACE, ctx.trt_dtype(out.dtype))
-    shape = ctx.shape_tensor([length])
-    if shape is not None:
-        layer.set_input(0, shape)
-    if isinstance(start, DynDim):
-        alpha = reshape(ctx, ctx.cast(start._trt, out.dtype), [])
-    else:
-        alpha = ctx.trt(torch.tensor(start, dtype=out.dtype))
-    layer.set_input(1, alpha)
-    layer.set_input(2, ctx.trt(torch.tensor([step], dtype=out.dtype)))
-    ctx.name_layer(layer, "arange")
-    ctx.set_output(out, layer.get_output(0))
+    alpha = reshape(ctx, ctx.cast(start._trt, out.dtype), []) if isinstance(start, DynDim) else \
+        torch.tensor(start, dtype=out.dtype)
+    ctx.set_output(out, linspace(ctx, [length], out.dtype, alpha, torch.tensor([step], dtype=out.dtype), "arange"))
 
 
 @tensorrt_converter([torch.linspace])

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .layers import E, U, elementwise, filled, input_dims, reduce_axis, reshape, select, slice_layer, unary
+from .layers import E, U, elementwise, filled, gather, input_dims, reduce_axis, reshape, select, slice_layer, unary
 
 R = trt.ReduceOperation
 
@@ -37,9 +37,7 @@ def convert_embedding_bag(ctx):
         raise ctx.unsupported("embedding_bag of 1-d indices and offsets with a dynamic number of indices: the bag "
                               "membership matrix is built at conversion")
     dims = input_dims(ctx, it)   # (B, L): either may be dynamic in the 2-d form
-    layer = ctx.network.add_gather(wt, it, 0)
-    ctx.name_layer(layer, "embedding_bag_rows")
-    rows = layer.get_output(0)  # (B, L, D) or (N, D)
+    rows = gather(ctx, wt, it, 0, "embedding_bag_rows")  # (B, L, D) or (N, D)
     if psw is not None:
         rows = elementwise(ctx, rows, reshape(ctx, ctx.trt(psw, dt), dims + [1]), E.PROD, dt)
     keep = None if padding_idx is None else elementwise(ctx, it, int(padding_idx) % weight.shape[0], E.EQUAL,

@@ -1,6 +1,7 @@
 """Indexing converters: `x[...]` (ints, slices with steps, negative indices, None, Ellipsis, integer index tensors
 (constants or computed in the model, any number, broadcast together) and constant boolean masks), `x[...] = v`,
-index_put, gather, index_select, embedding, scatter, sort/topk.
+index_put, gather, index_select, embedding, scatter, one_hot, pixel_shuffle, repeat_interleave (topk and sort are
+in order.py).
 
 Basic indexing is one SLICE plus (when axes are dropped or inserted) one reshape; index tensors add one GATHER
 on their axes, transposed and flattened to where PyTorch puts the broadcast index shape (advanced_index)."""
@@ -11,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..backend import trt
-from ..tracing.context import get_trt, torch_dtype_from_trt, trt_dims
+from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
 from .layers import (
@@ -20,10 +21,14 @@ from .layers import (
     broadcast_to,
     dim_max,
     elementwise,
+    gather,
     input_dims,
+    iota,
     is_static,
+    one_hot,
     reshape,
     sample_dims,
+    scatter,
     select,
     slice_bounds,
     slice_layer,
@@ -198,9 +203,7 @@ def advanced_index(ctx, y, entries, sizes: list):
                             torch.int64)
         lin = i if lin is None else elementwise(ctx, lin, i, E.SUM, torch.int64)
         stride = stride * n
-    layer = ctx.network.add_gather(t, lin, len(pre))
-    ctx.name_layer(layer, "gather")
-    g = layer.get_output(0)
+    g = gather(ctx, t, lin, len(pre), "gather")
     nb = len(g.shape) - len(pre) - len(post)
     where_g = {a: k for k, a in enumerate(pre)}
     where_g.update({a: len(pre) + nb + k for k, a in enumerate(post)})
@@ -231,19 +234,15 @@ def convert_gather(ctx):
             raise ctx.unsupported("take_along_dim without dim")
     if tuple(index.shape) != tuple(out.shape) or index.dim() != x.dim():
         raise ctx.unsupported(f"{ctx.method_name}: index shape {tuple(index.shape)} must match the output")
-    layer = ctx.network.add_gather(ctx.trt(x), ctx.trt(index, torch.int64), dim % x.dim())
-    layer.mode = trt.GatherMode.ELEMENT
-    ctx.name_layer(layer, "gather")
-    ctx.set_output(out, layer.get_output(0))
+    ctx.set_output(out, gather(ctx, ctx.trt(x), ctx.trt(index, torch.int64), dim % x.dim(), "gather",
+                               trt.GatherMode.ELEMENT))
 
 
 @tensorrt_converter([torch.index_select, torch.Tensor.index_select])
 def convert_index_select(ctx):
     x, out = ctx.get_arg("input", 0), ctx.method_return
     dim, index = ctx.get_arg("dim", 1) % max(x.dim(), 1), ctx.get_arg("index", 2)
-    layer = ctx.network.add_gather(ctx.trt(x), ctx.trt(index, torch.int64), dim)
-    ctx.name_layer(layer, "index_select")
-    y = layer.get_output(0)
+    y = gather(ctx, ctx.trt(x), ctx.trt(index, torch.int64), dim, "index_select")
     if trt_dims(y) != tuple(out.shape):  # a 0-d index keeps the dimension in index_select
         y = reshape(ctx, y, list(out.shape))
     ctx.set_output(out, y)
@@ -254,9 +253,7 @@ def convert_embedding(ctx):
     index, weight, out = ctx.get_arg("input", 0), ctx.get_arg("weight", 1), ctx.method_return
     if ctx.get_arg("max_norm", 3, None) is not None:
         raise ctx.unsupported("embedding(max_norm=...): renormalizes the weight in place")
-    layer = ctx.network.add_gather(ctx.trt(weight), ctx.trt(index, torch.int64), 0)
-    ctx.name_layer(layer, "embedding")
-    ctx.set_output(out, layer.get_output(0))
+    ctx.set_output(out, gather(ctx, ctx.trt(weight), ctx.trt(index, torch.int64), 0, "embedding"))
 
 
 def _flat_positions(x: torch.Tensor, index) -> torch.Tensor:
@@ -274,10 +271,8 @@ def _scatter_into(ctx, x, positions: torch.Tensor, values):
     if vshape != tuple(positions.shape):
         v = broadcast_to(ctx, ctx.unsqueeze_to_rank(v, positions.dim()), tuple(positions.shape))
     v = reshape(ctx, v, [positions.numel()])
-    layer = ctx.network.add_scatter(flat, ctx.constant(positions.reshape(-1)), v, trt.ScatterMode.ELEMENT)
-    layer.axis = 0
-    ctx.name_layer(layer, "setitem")
-    return reshape(ctx, layer.get_output(0), list(x.shape))
+    placed = scatter(ctx, flat, ctx.constant(positions.reshape(-1)), v, trt.ScatterMode.ELEMENT, 0, "setitem")
+    return reshape(ctx, placed, list(x.shape))
 
 
 def _accumulate_into(ctx, x, positions: torch.Tensor, values):
@@ -301,15 +296,10 @@ def _accumulate_into(ctx, x, positions: torch.Tensor, values):
     for r in range(int(rounds.max()) + 1 if rounds.numel() else 0):
         sel = (rounds == r).nonzero().reshape(-1)
         where = ctx.constant(flat_pos[sel])
-        current = ctx.network.add_gather(flat, where, 0)
-        ctx.name_layer(current, "index_put_read")
-        add = ctx.network.add_gather(v, ctx.constant(sel), 0)
-        ctx.name_layer(add, "index_put_values")
-        total = elementwise(ctx, current.get_output(0), add.get_output(0), E.SUM, x.dtype)
-        layer = ctx.network.add_scatter(flat, where, total, trt.ScatterMode.ELEMENT)
-        layer.axis = 0
-        ctx.name_layer(layer, "index_put_accumulate")
-        flat = layer.get_output(0)
+        current = gather(ctx, flat, where, 0, "index_put_read")
+        add = gather(ctx, v, ctx.constant(sel), 0, "index_put_values")
+        total = elementwise(ctx, current, add, E.SUM, x.dtype)
+        flat = scatter(ctx, flat, where, total, trt.ScatterMode.ELEMENT, 0, "index_put_accumulate")
     return reshape(ctx, flat, list(x.shape))
 
 
@@ -327,18 +317,6 @@ def _has_dyndim(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return any(isinstance(p, DynDim) or (isinstance(p, slice) and any(isinstance(v, DynDim) for v in
                                                                       (p.start, p.stop, p.step))) for p in parts)
-
-
-def _iota(ctx, n):
-    """int32 0 .. n - 1 (n an int or a DynDim)."""
-    if is_static(n):
-        return ctx.trt(torch.arange(int(n), dtype=torch.int32))
-    layer = ctx.network.add_fill((1,), trt.FillOperation.LINSPACE, trt.int32)
-    layer.set_input(0, n._trt)
-    layer.set_input(1, ctx.trt(torch.tensor(0, dtype=torch.int32)))
-    layer.set_input(2, ctx.trt(torch.tensor([1], dtype=torch.int32)))
-    ctx.name_layer(layer, "iota")
-    return layer.get_output(0)
 
 
 def _setitem_basic(ctx, x, index, value):
@@ -374,7 +352,7 @@ def _setitem_basic(ctx, x, index, value):
         region_dims[a] = size
     mask = None
     for a, start, size, step in regions:
-        i = reshape(ctx, _iota(ctx, dims[a]), [-1 if k == a else 1 for k in range(rank)])
+        i = reshape(ctx, iota(ctx, dims[a]), [-1 if k == a else 1 for k in range(rank)])
         lo = ctx.trt(start, torch.int32, rank)
         inside = elementwise(ctx, unary(ctx, elementwise(ctx, i, lo, E.LESS, torch.int32), U.NOT),
                              elementwise(ctx, i, ctx.trt(start + size * step, torch.int32, rank), E.LESS, torch.int32),
@@ -402,14 +380,12 @@ def _setitem_basic(ctx, x, index, value):
                 shape[a] = vdims[k]
         placed = broadcast_to(ctx, reshape(ctx, vt, shape), region_dims)
         for a, start, size, step in regions:
-            src = elementwise(ctx, elementwise(ctx, _iota(ctx, dims[a]), ctx.trt(start, torch.int32, 1), E.SUB,
+            src = elementwise(ctx, elementwise(ctx, iota(ctx, dims[a]), ctx.trt(start, torch.int32, 1), E.SUB,
                                                torch.int32),
                               step, E.FLOOR_DIV, torch.int32)
             last = ctx.trt(dim_max(ctx, size - 1, 0), torch.int32, 1)
             src = elementwise(ctx, elementwise(ctx, src, 0, E.MAX, torch.int32), last, E.MIN, torch.int32)
-            layer = ctx.network.add_gather(placed, src, a)
-            ctx.name_layer(layer, "setitem_spread")
-            placed = layer.get_output(0)
+            placed = gather(ctx, placed, src, a, "setitem_spread")
     return select(ctx, mask, placed, xt)
 
 
@@ -512,10 +488,7 @@ def _put(ctx, x, entries, value):
     v = reshape(ctx, v, [dims[a] for a in pre] + [-1] + [dims[a] for a in post])
     idx = reshape(ctx, lin, [1] * len(pre) + [-1] + [1] * len(post))
     idx = broadcast_to(ctx, idx, input_dims(ctx, v))
-    layer = ctx.network.add_scatter(t, idx, v, trt.ScatterMode.ELEMENT)
-    layer.axis = len(pre)
-    ctx.name_layer(layer, "index_put")
-    y = reshape(ctx, layer.get_output(0), [dims[a] for a in perm])
+    y = reshape(ctx, scatter(ctx, t, idx, v, trt.ScatterMode.ELEMENT, len(pre), "index_put"), [dims[a] for a in perm])
     inverse = [perm.index(a) for a in range(x.dim())]
     return transpose(ctx, y, inverse)
 
@@ -578,133 +551,13 @@ def convert_index_put(ctx):
     ctx.set_output(out, y)
 
 
-@tensorrt_converter([torch.topk, torch.Tensor.topk])
-def convert_topk(ctx):
-    """TopK; among equal values the order (and which of them make the cut) is TensorRT's, which PyTorch does not
-    specify either: values are exact, indices point at them."""
-    x, k = ctx.get_arg("input", 0), ctx.get_arg("k", 1)
-    dim, largest = ctx.get_arg("dim", 2, -1), ctx.get_arg("largest", 3, True)
-    values, indices = ctx.method_return
-    if x.dim() == 0:
-        raise ctx.unsupported("topk of a 0-d tensor")
-    if not ctx.get_arg("sorted", 4, True):
-        raise ctx.unsupported("topk(sorted=False): the order PyTorch returns is unspecified")
-    if isinstance(k, DynDim) or not isinstance(k, int):
-        raise ctx.unsupported(f"topk(k={k!r}): only a constant k")
-    xt, axis = ctx.trt(x), ctx.normalize_dim(dim, x.dim())
-    v, i = _topk(ctx, xt, largest, k, axis, "topk")
-    ctx.set_output(values, v)
-    ctx.set_output(indices, ctx.cast(i, torch.int64))
-    ctx.mark_selection(indices, xt, axis)
-
-
-MAX_TOPK_K = 3840  # TensorRT: "Valid range of TopK K is [0, 3841)"
-
-
-def _topk(ctx, xt, largest: bool, k: int, axis: int, name: str):
-    """(values, int32 indices) of a TopK over `axis`. Among equal values TensorRT promises no order."""
-    if int(k) > MAX_TOPK_K:
-        raise ctx.unsupported(f"{ctx.method_name}: {int(k)} elements along axis {axis}; TensorRT's TopK takes at "
-                              f"most {MAX_TOPK_K}")
-    op = trt.TopKOperation.MAX if largest else trt.TopKOperation.MIN
-    one_d = len(xt.shape) == 1   # TensorRT's TopK needs 2 dimensions or more: a 1-d input is one row
-    if one_d:
-        xt, axis = reshape(ctx, xt, [1] + input_dims(ctx, xt)), 1
-    layer = ctx.network.add_topk(xt, op, int(k) if is_static(k) else 1, 1 << axis)
-    if not is_static(k):  # k from the network: a 0-d int32 shape tensor
-        layer.set_input(1, reshape(ctx, ctx.cast(k._trt, torch.int32), ()))
-    ctx.name_layer(layer, name)
-    values, indices = layer.get_output(0), layer.get_output(1)
-    if one_d:
-        values, indices = (reshape(ctx, t, input_dims(ctx, t)[1:]) for t in (values, indices))
-    return values, indices
-
-
-def stable_sort_indices(ctx, xt, n, axis: int, descending: bool):
-    """Indices that sort `xt` along `axis` keeping equal values in index order (torch.sort(stable=True)), exact for
-    every dtype: one TopK orders the values (its tie order does not matter), the sorted run of equal values gets a
-    group number g (0, 1, ...; NaNs form one group, -0.0 ties with 0.0), g goes back to each element's place, and a
-    second TopK sorts the distinct integer keys g * n + i. Keys are < n * (n + 1) < 2**31 (n <= MAX_TOPK_K): exact
-    int32, no collisions, and the order of distinct values is the first TopK's."""
-    from .reduce import axis_iota, cumulative_sum
-
-    rank = len(xt.shape)
-    dtype = torch_dtype_from_trt(xt.dtype)
-    values, order = _topk(ctx, xt, descending, n, axis, "sort_values")
-    starts = [0] * rank
-    starts[axis] = -1
-    prev = ctx.network.add_slice(values, starts, [0] * rank, [1] * rank)  # values shifted one place along axis
-    prev.set_input(2, ctx.shape_of(values))
-    prev.mode = trt.SampleMode.CLAMP  # place 0 sees itself; it starts a group anyway
-    ctx.name_layer(prev, "sort_previous")
-    prev = prev.get_output(0)
-    same = elementwise(ctx, values, prev, E.EQUAL, dtype)
-    if dtype.is_floating_point:
-        both_nan = elementwise(ctx, unary(ctx, values, U.ISNAN), unary(ctx, prev, U.ISNAN), E.AND, torch.bool)
-        same = elementwise(ctx, same, both_nan, E.OR, torch.bool)
-    iota = axis_iota(ctx, xt, axis)
-    first = elementwise(ctx, iota, 0, E.EQUAL, torch.int32)
-    new_group = ctx.cast(elementwise(ctx, unary(ctx, same, U.NOT), first, E.OR, torch.bool), torch.int32)
-    group = cumulative_sum(ctx, new_group, axis)  # 1, 1, 2, 2, 2, 3, ... along the sorted axis
-    back = ctx.network.add_scatter(order, order, group, trt.ScatterMode.ELEMENT)  # group of each element
-    back.axis = axis
-    ctx.name_layer(back, "sort_groups")
-    keys = elementwise(ctx, elementwise(ctx, back.get_output(0), n, E.PROD, torch.int32), iota, E.SUM, torch.int32)
-    return _topk(ctx, keys, False, n, axis, "sort_stable")[1]
-
-
-def _sort_args(ctx):
-    """(input, axis, descending, stable) of torch.sort / Tensor.sort / argsort in every calling form."""
-    x = ctx.get_arg("input", 0)
-    dim, descending = ctx.get_arg("dim", 1, -1), ctx.get_arg("descending", 2, False)
-    stable = ctx.method_kwargs.get("stable")
-    if not isinstance(dim, int) or not isinstance(descending, bool):
-        raise ctx.unsupported(f"{ctx.method_name}(dim={dim!r}, descending={descending!r}): named dimensions "
-                              "are not supported")
-    if x.dim() == 0:
-        raise ctx.unsupported(f"{ctx.method_name} of a 0-d tensor")
-    return x, ctx.normalize_dim(dim, x.dim()), descending, bool(stable)
-
-
-def _sorted(ctx, values_out, indices_out):
-    x, axis, descending, stable = _sort_args(ctx)
-    xt = ctx.trt(x)
-    n = sample_dims(ctx, xt, x.shape)[axis]  # a DynDim along a dynamic axis: TopK's k from the network
-    if stable:  # PyTorch's order among ties, exactly
-        order = stable_sort_indices(ctx, xt, n, axis, descending)
-        if values_out is not None:
-            layer = ctx.network.add_gather(xt, order, axis)
-            layer.mode = trt.GatherMode.ELEMENT
-            ctx.name_layer(layer, "sort_gather")
-            ctx.set_output(values_out, layer.get_output(0))
-    else:  # ties in TopK's order: PyTorch promises none; values sorted, indices consistent with them
-        values, order = _topk(ctx, xt, descending, n, axis, "sort")
-        if values_out is not None:
-            ctx.set_output(values_out, values)
-    ctx.set_output(indices_out, ctx.cast(order, torch.int64))
-    ctx.mark_selection(indices_out, xt, axis)
-
-
-@tensorrt_converter([torch.sort, torch.Tensor.sort])
-def convert_sort(ctx):
-    """sort as a TopK over the whole axis; stable=True breaks ties by index (see stable_sort_indices)."""
-    values, indices = ctx.method_return
-    _sorted(ctx, values, indices)
-
-
-@tensorrt_converter([torch.argsort, torch.Tensor.argsort])
-def convert_argsort(ctx):
-    _sorted(ctx, None, ctx.method_return)
-
-
 @tensorrt_converter([F.one_hot])
 def convert_one_hot(ctx):
     x, out = ctx.get_arg("input", 0), ctx.method_return
     depth = out.shape[-1]
     values = ctx.constant(torch.tensor([0, 1], dtype=torch.int64))
-    layer = ctx.network.add_one_hot(ctx.trt(x), values, ctx.constant(torch.tensor(depth, dtype=torch.int64)), -1)
-    ctx.name_layer(layer, "one_hot")
-    ctx.set_output(out, layer.get_output(0))
+    ctx.set_output(out, one_hot(ctx, ctx.trt(x), values, ctx.constant(torch.tensor(depth, dtype=torch.int64)), -1,
+                                "one_hot"))
 
 
 @tensorrt_converter([F.pixel_shuffle, F.pixel_unshuffle, torch.pixel_shuffle, torch.pixel_unshuffle])
@@ -747,13 +600,11 @@ def convert_repeat_interleave(ctx):
         src = ctx.constant(torch.arange(n).repeat_interleave(repeats))
     elif isinstance(repeats, int) and not isinstance(repeats, DynDim):
         length = sample_dims(ctx, xt, x.shape)[axis] * repeats
-        src = elementwise(ctx, _iota(ctx, length), repeats, E.FLOOR_DIV, torch.int32)
+        src = elementwise(ctx, iota(ctx, length), repeats, E.FLOOR_DIV, torch.int32)
     else:
         raise ctx.unsupported(f"repeat_interleave along dynamic axis {axis} with a tensor of repeats: its length "
                               "must be the axis size")
-    layer = ctx.network.add_gather(xt, src, axis)
-    ctx.name_layer(layer, "repeat_interleave")
-    ctx.set_output(out, layer.get_output(0))
+    ctx.set_output(out, gather(ctx, xt, src, axis, "repeat_interleave"))
 
 
 @tensorrt_converter([torch.scatter, torch.Tensor.scatter, torch.Tensor.scatter_])
@@ -776,8 +627,5 @@ def convert_scatter(ctx):
         src = src[tuple(slice(0, n) for n in index.shape)]
     if not isinstance(src, torch.Tensor):
         src = torch.full(tuple(index.shape), src, dtype=out.dtype)
-    layer = ctx.network.add_scatter(ctx.trt(x, out.dtype), ctx.trt(index, torch.int64), ctx.trt(src, out.dtype),
-                                    trt.ScatterMode.ELEMENT)
-    layer.axis = dim
-    ctx.name_layer(layer, "scatter")
-    ctx.set_output(out, layer.get_output(0))
+    ctx.set_output(out, scatter(ctx, ctx.trt(x, out.dtype), ctx.trt(index, torch.int64), ctx.trt(src, out.dtype),
+                                trt.ScatterMode.ELEMENT, dim, "scatter"))

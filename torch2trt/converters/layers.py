@@ -1,8 +1,11 @@
 """Layer-building helpers shared by every converter family (the one place for them): dtype rules, elementwise /
-unary / select layers, reductions, reshape / transpose / concat / broadcast / slice, and the dims of network tensors.
+unary / select layers, reductions, reshape / transpose / concat / broadcast / slice, gather / scatter, matrix
+products, fills, the layers of one kind each (activation, softmax, pooling, convolution, ...), and the dims of
+network tensors.
 
 Converter files say what maps to what (registration, argument checks); these functions build layers. They must
-not register converters nor read the traced call's arguments."""
+not register converters nor read the traced call's arguments. No converter module calls `network.add_*` itself
+(tests/test_layering.py enforces it, with its list of exceptions)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,15 @@ from ..tracing.shapes import DynDim
 
 U = trt.UnaryOperation
 E = trt.ElementWiseOperation
+M = trt.MatrixOperation
+
+
+def as_tuple(value, n: int) -> tuple[int, ...]:
+    """An int-or-sequence argument (kernel_size=3, stride=(2, 1), padding=[1]) as `n` ints; a sequence of another
+    length is its first element repeated, as PyTorch's one-element forms are."""
+    if isinstance(value, (list, tuple, torch.Size)):
+        return tuple(int(v) for v in value) if len(value) == n else tuple(int(value[0]) for _ in range(n))
+    return (int(value),) * n
 
 # ---- dtype rules ------------------------------------------------------------------------------------------------
 # dtypes TensorRT computes with plain arithmetic (int8 is a quantized type there; uint8/float64 have no arithmetic)
@@ -46,6 +58,13 @@ def require_tensorrt_dtype(ctx, dtype: torch.dtype) -> None:
     except TypeError:
         hint = "; keep float32 (TensorRT has no float64)" if dtype == torch.float64 else ""
         raise ctx.unsupported(f"{ctx.method_name} to {dtype}: TensorRT has no such type{hint}") from None
+
+
+def require_float_dtype(ctx, dtype: torch.dtype, reason: str | None = None) -> None:
+    """Refuse a floating-point-only op on any dtype but float32 / float16 / bfloat16 (integers, bool, and float64,
+    which TensorRT does not have); `reason` ends the message."""
+    if dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ctx.unsupported(f"{ctx.method_name} on {dtype}" + (f": {reason}" if reason else ""))
 
 
 def float_input(ctx, x, out_dtype: torch.dtype):
@@ -137,6 +156,91 @@ def reduce_axis(ctx, itensor, op, axis: int, keepdim: bool = False, name: str | 
     layer = ctx.network.add_reduce(itensor, op, 1 << axis, keepdim)
     ctx.name_layer(layer, name)
     return layer.get_output(0)
+
+
+def cumulative(ctx, itensor, axis: int, op=trt.CumulativeOperation.SUM, exclusive: bool = False,
+               reverse: bool = False, name: str | None = None):
+    """One CUMULATIVE layer along the (non-negative) `axis`."""
+    layer = ctx.network.add_cumulative(itensor, ctx.trt(torch.tensor(axis, dtype=torch.int32)), op, exclusive,
+                                       reverse)
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def topk(ctx, itensor, op, k, axis: int, name: str | None = None):
+    """(values, int32 indices) of one TOPK over `axis` (rank >= 2); k an int or a DynDim (then read from the
+    network as a 0-d int32 shape tensor)."""
+    layer = ctx.network.add_topk(itensor, op, int(k) if is_static(k) else 1, 1 << axis)
+    if not is_static(k):
+        layer.set_input(1, reshape(ctx, ctx.cast(k._trt, torch.int32), ()))
+    ctx.name_layer(layer, name)
+    return layer.get_output(0), layer.get_output(1)
+
+
+# ---- gather / scatter -------------------------------------------------------------------------------------------
+def gather(ctx, itensor, indices, axis: int, name: str | None = None, mode=None):
+    """One GATHER of `indices` (an ITensor) along `axis`; `mode` a trt.GatherMode (default: DEFAULT)."""
+    layer = ctx.network.add_gather(itensor, indices, axis)
+    if mode is not None:
+        layer.mode = mode
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def scatter(ctx, itensor, indices, updates, mode, axis: int | None = None, name: str | None = None):
+    """One SCATTER of `updates` at `indices` into `itensor` (a trt.ScatterMode; `axis` for ELEMENT mode)."""
+    layer = ctx.network.add_scatter(itensor, indices, updates, mode)
+    if axis is not None:
+        layer.axis = axis
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def one_hot(ctx, indices, values, depth, axis: int, name: str | None = None):
+    """One ONE_HOT layer: `values` is (off, on), `depth` a 0-d ITensor."""
+    layer = ctx.network.add_one_hot(indices, values, depth, axis)
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+# ---- matrix products --------------------------------------------------------------------------------------------
+def matrix_multiply(ctx, a, b, op_a=M.NONE, op_b=M.NONE, name: str | None = "matmul"):
+    """One MATRIX_MULTIPLY of ITensors a and b (op_a / op_b: trt.MatrixOperation NONE, TRANSPOSE or VECTOR)."""
+    layer = ctx.network.add_matrix_multiply(a, op_a, b, op_b)
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def einsum_layer(ctx, itensors, equation: str, name: str | None = "einsum"):
+    """One EINSUM layer; an equation TensorRT rejects is a refusal naming it."""
+    layer = ctx.network.add_einsum(list(itensors), equation)
+    if layer is None:
+        raise ctx.unsupported(f"{ctx.method_name}({equation!r}): TensorRT rejects this equation")
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+# ---- fills ------------------------------------------------------------------------------------------------------
+def linspace(ctx, sizes: Sequence, dtype: torch.dtype, start, delta, name: str | None = None):
+    """One LINSPACE FILL of `sizes` (ints, DynDims or lazily read dims): start + sum over axes i of index_i *
+    delta[i]. `start` (0-d) and `delta` (1-d, one per axis) are ITensors or tensors of `dtype` (then constants)."""
+    layer = ctx.network.add_fill(tuple(int(s) if is_static(s) else 1 for s in sizes), trt.FillOperation.LINSPACE,
+                                 ctx.trt_dtype(dtype))
+    shape = ctx.shape_tensor(list(sizes))
+    if shape is not None:
+        layer.set_input(0, shape)
+    layer.set_input(1, ctx.trt(start))
+    layer.set_input(2, ctx.trt(delta))
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def iota(ctx, n, dtype: torch.dtype = torch.int32, name: str = "iota"):
+    """0, 1, ..., n - 1 in `dtype` (n an int, a DynDim or a lazily read dim): a constant where n is static, else a
+    LINSPACE fill."""
+    if is_static(n):
+        return ctx.trt(torch.arange(int(n), dtype=dtype))
+    return linspace(ctx, [n], dtype, torch.tensor(0, dtype=dtype), torch.tensor([1], dtype=dtype), name)
 
 
 # ---- dims of network tensors --------------------------------------------------------------------------------------
@@ -241,13 +345,13 @@ def transpose(ctx, itensor, perm: Sequence[int]):
     return layer.get_output(0)
 
 
-def concat(ctx, itensors, axis: int):
+def concat(ctx, itensors, axis: int, name: str = "cat"):
     """One CONCATENATION along `axis` (no layer for a single tensor)."""
     if len(itensors) == 1:
         return itensors[0]
     layer = ctx.network.add_concatenation(list(itensors))
     layer.axis = axis
-    ctx.name_layer(layer, "cat")
+    ctx.name_layer(layer, name)
     return layer.get_output(0)
 
 
@@ -276,14 +380,16 @@ def broadcast_to(ctx, itensor, sizes: Sequence, name: str | None = "expand"):
 
 
 def slice_layer(ctx, itensor, starts, sizes, strides, name: str, mode=None, fill=None):
-    """One SLICE; each of starts / sizes / strides may hold DynDims or lazily read dims (then a shape tensor)."""
-    rank = len(sizes)
-    dyn = [not all(is_static(v) for v in values) for values in (starts, sizes, strides)]
+    """One SLICE; each of starts / sizes / strides may hold DynDims or lazily read dims (then a shape tensor), or
+    be a 1-d int64 ITensor itself (a shape tensor computed by the caller)."""
+    rank = len(trt_dims(itensor))
+    given = [isinstance(values, trt.ITensor) for values in (starts, sizes, strides)]
+    dyn = [g or not all(is_static(v) for v in values) for values, g in zip((starts, sizes, strides), given)]
     layer = ctx.network.add_slice(itensor, *[[int(v) for v in values] if not d else [0] * rank
                                              for values, d in zip((starts, sizes, strides), dyn)])
-    for i, (values, d) in enumerate(zip((starts, sizes, strides), dyn)):
+    for i, (values, d, g) in enumerate(zip((starts, sizes, strides), dyn, given)):
         if d:
-            layer.set_input(i + 1, ctx.shape_tensor(values))
+            layer.set_input(i + 1, values if g else ctx.shape_tensor(values))
     if mode is not None:
         layer.mode = mode
     if fill is not None:
@@ -313,3 +419,95 @@ def filled(ctx, value, dtype: torch.dtype, sizes):
     if all(is_static(s) and s == 1 for s in sizes):  # also rank 0
         return v
     return broadcast_to(ctx, v, sizes, name="fill")
+
+
+# ---- layers of one kind each ------------------------------------------------------------------------------------
+def _configured(ctx, layer, name: str | None, attributes: dict):
+    for key, value in attributes.items():
+        setattr(layer, key, value)
+    ctx.name_layer(layer, name)
+    return layer
+
+
+def activation(ctx, itensor, kind, alpha: float | None = None, beta: float | None = None, name: str | None = None):
+    """One ACTIVATION layer of trt.ActivationType `kind` (alpha / beta where it takes them)."""
+    layer = ctx.network.add_activation(itensor, kind)
+    if alpha is not None:
+        layer.alpha = alpha
+    if beta is not None:
+        layer.beta = beta
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def parametric_relu(ctx, itensor, slope, name: str | None = "prelu"):
+    """One PARAMETRIC_RELU layer (slope an ITensor broadcastable to itensor)."""
+    layer = ctx.network.add_parametric_relu(itensor, slope)
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def softmax_layer(ctx, itensor, axis: int, name: str | None = "softmax"):
+    """One SOFTMAX layer over the single (non-negative) `axis` (TensorRT needs rank >= 2)."""
+    layer = ctx.network.add_softmax(itensor)
+    layer.axes = 1 << axis
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def pooling(ctx, itensor, kind, window, name: str | None = None, **attributes):
+    """One POOLING layer of trt.PoolingType `kind` and `window`; `attributes` are set on it (stride_nd=...)."""
+    return _configured(ctx, ctx.network.add_pooling_nd(itensor, kind, tuple(window)), name, attributes).get_output(0)
+
+
+def convolution(ctx, itensor, maps: int, kernel, kernel_weights, bias_weights, transposed: bool = False,
+                name: str | None = None):
+    """One CONVOLUTION (DECONVOLUTION when `transposed`) layer with `maps` output maps; returns the layer, whose
+    window (stride_nd, padding, groups, a Q/DQ kernel input) the caller sets."""
+    add = ctx.network.add_deconvolution_nd if transposed else ctx.network.add_convolution_nd
+    layer = add(itensor, maps, kernel, kernel_weights, bias_weights)
+    ctx.name_layer(layer, name)
+    return layer
+
+
+def scale_channel(ctx, itensor, shift, scale, power, name: str | None = None):
+    """One SCALE layer in CHANNEL mode on axis 1: (x * scale + shift) ** power, the three trt.Weights."""
+    layer = ctx.network.add_scale_nd(itensor, trt.ScaleMode.CHANNEL, shift, scale, power, 1)
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def normalization(ctx, itensor, axes: list[int], scale, bias, eps: float, num_groups: int = 1,
+                  name: str | None = None):
+    """One NORMALIZATION layer: (x - mean) / sqrt(var + eps) * scale + bias over `axes` (biased var)."""
+    layer = ctx.network.add_normalization(itensor, scale, bias, sum(1 << a for a in axes))
+    layer.epsilon = float(eps)
+    if num_groups > 1:
+        layer.num_groups = num_groups
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def lrn(ctx, itensor, size: int, alpha: float, beta: float, k: float, name: str | None = None):
+    """One LRN layer (cross-channel local response normalization over `size` channels)."""
+    layer = ctx.network.add_lrn(itensor, size, alpha, beta, k)
+    ctx.name_layer(layer, name)
+    return layer.get_output(0)
+
+
+def resize_layer(ctx, itensor, shape=None, scales=None, name: str | None = None, **attributes):
+    """One RESIZE layer to `shape` (ints, or a 1-d int64 ITensor) or by `scales` (floats); `attributes` are set
+    on it (resize_mode=..., coordinate_transformation=...)."""
+    layer = ctx.network.add_resize(itensor)
+    if scales is not None:
+        layer.scales = [float(s) for s in scales]
+    elif isinstance(shape, trt.ITensor):
+        layer.set_input(1, shape)
+    else:
+        layer.shape = tuple(int(s) for s in shape)
+    return _configured(ctx, layer, name, attributes).get_output(0)
+
+
+def grid_sample(ctx, itensor, grid, name: str | None = None, **attributes):
+    """One GRID_SAMPLE layer; `attributes` are set on it (interpolation_mode=..., align_corners=...)."""
+    return _configured(ctx, ctx.network.add_grid_sample(itensor, grid), name, attributes).get_output(0)

@@ -1,11 +1,10 @@
-"""Diagonals, products and distances over small fixed axes: diagonal, diag, diag_embed, trace, cross/linalg.cross,
-meshgrid, cartesian_prod, kron, block_diag, vander, cosine_similarity, pairwise_distance, dist. The axes a diagonal
+"""Diagonals and products over small fixed axes: diagonal, diag, diag_embed, trace, cross/linalg.cross, meshgrid,
+cartesian_prod, kron, block_diag, vander, and matrix norms (distances are in distance.py). The axes a diagonal
 runs over (and cross's size-3 axis) must be static (their positions are constants); the other axes may be dynamic."""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
@@ -20,6 +19,7 @@ from .layers import (
     concat,
     elementwise,
     filled,
+    gather,
     input_dims,
     reduce,
     reduce_axis,
@@ -30,7 +30,7 @@ from .layers import (
     transpose,
     unary,
 )
-from .reduce import vector_norm, vector_norm_p
+from .reduce import vector_norm
 
 R = trt.ReduceOperation
 
@@ -66,9 +66,7 @@ def diagonal(ctx, xt, offset: int, a1: int, a2: int):
         raise ctx.unsupported(f"{ctx.method_name}: empty diagonal (offset {offset})")
     flat = reshape(ctx, moved, input_dims(ctx, moved)[:-2] + [n1 * n2])
     positions = torch.tensor([i * n2 + i + offset for i in rows], dtype=torch.int32)
-    layer = ctx.network.add_gather(flat, ctx.trt(positions), rank - 2)
-    ctx.name_layer(layer, "diagonal")
-    return layer.get_output(0)
+    return gather(ctx, flat, ctx.trt(positions), rank - 2, "diagonal")
 
 
 @tensorrt_converter([torch.diagonal, torch.Tensor.diagonal])
@@ -87,10 +85,9 @@ def _embed(ctx, vt, length: int, offset: int, dtype):
     on = (j - i) == offset
     k = (i if offset >= 0 else j).expand(n, n).clamp(0, length - 1).to(torch.int32)
     rank = len(vt.shape)
-    layer = ctx.network.add_gather(vt, ctx.trt(k), rank - 1)
-    ctx.name_layer(layer, "diag_embed")
+    spread = gather(ctx, vt, ctx.trt(k), rank - 1, "diag_embed")
     zero = ctx.trt(torch.zeros((), dtype=dtype), rank=rank + 1)
-    return select(ctx, ctx.trt(on, rank=rank + 1), layer.get_output(0), zero)
+    return select(ctx, ctx.trt(on, rank=rank + 1), spread, zero)
 
 
 @tensorrt_converter([torch.diag, torch.Tensor.diag])
@@ -151,9 +148,7 @@ def convert_cross(ctx):
         raise ctx.unsupported(f"{ctx.method_name} along a dynamic axis")
 
     def rolled(t, order):
-        layer = ctx.network.add_gather(t, ctx.trt(torch.tensor(order, dtype=torch.int32)), axis)
-        ctx.name_layer(layer, "cross")
-        return layer.get_output(0)
+        return gather(ctx, t, ctx.trt(torch.tensor(order, dtype=torch.int32)), axis, "cross")
 
     left = elementwise(ctx, rolled(at, [1, 2, 0]), rolled(bt, [2, 0, 1]), E.PROD, out.dtype)
     right = elementwise(ctx, rolled(at, [2, 0, 1]), rolled(bt, [1, 2, 0]), E.PROD, out.dtype)
@@ -282,86 +277,10 @@ def convert_vander(ctx):
     ctx.set_output(out, ctx.cast(concat(ctx, columns if increasing else columns[::-1], 1), out.dtype))
 
 
-# ---- distances -----------------------------------------------------------------------------------------------------
-def _float_out(ctx):
-    out = ctx.method_return
-    if out.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}")
-    return out
-
-
-@tensorrt_converter([F.cosine_similarity, torch.cosine_similarity])
-def convert_cosine_similarity(ctx):
-    """PyTorch's: (x1 / max(||x1||, eps)) * (x2 / max(||x2||, eps)), summed over dim."""
-    x1, x2, out = ctx.get_arg("x1", 0), ctx.get_arg("x2", 1), _float_out(ctx)
-    dim, eps = ctx.get_arg("dim", 2, 1), ctx.get_arg("eps", 3, 1e-8)
-    if not isinstance(eps, (int, float)):
-        raise ctx.unsupported(f"{ctx.method_name}(eps={eps!r}): only a number")
-    dt = torch.float32
-    a, b = ctx.operands(x1, x2, dtype=dt)
-    rank = len(a.shape)
-    axis = ctx.normalize_dim(_int_arg(ctx, "dim", dim), rank)
-    # PyTorch broadcasts first: a norm over a broadcast axis counts the repeated elements
-    sizes = [db if da == 1 else da for da, db in zip(input_dims(ctx, a), input_dims(ctx, b))]
-    if tuple(a.shape) != tuple(b.shape):
-        a, b = broadcast_to(ctx, a, sizes), broadcast_to(ctx, b, sizes)
-
-    def normalized(t):
-        norm = unary(ctx, reduce_axis(ctx, elementwise(ctx, t, t, E.PROD, dt), R.SUM, axis, True), U.SQRT)
-        return elementwise(ctx, t, elementwise(ctx, norm, float(eps), E.MAX, dt), E.DIV, dt)
-
-    prod = elementwise(ctx, normalized(a), normalized(b), E.PROD, dt)
-    ctx.set_output(out, ctx.cast(reduce_axis(ctx, prod, R.SUM, axis), out.dtype))
-
-
-@tensorrt_converter([F.pairwise_distance, torch.pairwise_distance])
-def convert_pairwise_distance(ctx):
-    """||x1 - x2 + eps||_p over the last axis (p = 0, 1, 2, inf or any positive number)."""
-    x1, x2, out = ctx.get_arg("x1", 0), ctx.get_arg("x2", 1), _float_out(ctx)
-    p, eps, keepdim = ctx.get_arg("p", 2, 2.0), ctx.get_arg("eps", 3, 1e-6), ctx.get_arg("keepdim", 4, False)
-    if not isinstance(p, (int, float)) or not isinstance(eps, (int, float)) or p < 0:
-        raise ctx.unsupported(f"{ctx.method_name}(p={p!r}, eps={eps!r}): only constant numbers, p >= 0")
-    dt = torch.float32
-    a, b = ctx.operands(x1, x2, dtype=dt)
-    rank = len(a.shape)
-    if rank == 0:
-        raise ctx.unsupported(f"{ctx.method_name} of 0-d tensors")
-    d = unary(ctx, elementwise(ctx, elementwise(ctx, a, b, E.SUB, dt), float(eps), E.SUM, dt), U.ABS)
-    axis = rank - 1
-    keep = bool(keepdim) and out.dim() == rank
-    if p == float("inf"):
-        r = reduce_axis(ctx, d, R.MAX, axis, keep)
-    elif p == 0:
-        r = reduce_axis(ctx, ctx.cast(elementwise(ctx, d, 0.0, E.GREATER, dt), dt), R.SUM, axis, keep)
-    elif p == 1:
-        r = reduce_axis(ctx, d, R.SUM, axis, keep)
-    elif p == 2:
-        r = unary(ctx, reduce_axis(ctx, elementwise(ctx, d, d, E.PROD, dt), R.SUM, axis, keep), U.SQRT)
-    else:
-        r = elementwise(ctx, reduce_axis(ctx, elementwise(ctx, d, float(p), E.POW, dt), R.SUM, axis, keep), 1.0 / p,
-                        E.POW, dt)
-    if out.dim() != len(r.shape):
-        r = reshape(ctx, r, [1] * out.dim() if out.dim() else [])
-    ctx.set_output(out, ctx.cast(r, out.dtype))
-
-
-@tensorrt_converter(spellings("dist"))
-def convert_dist(ctx):
-    """||a - b||_p over every element of the broadcast difference (rounded to the result dtype first, as PyTorch's
-    a - b), for the p the norm converter computes (reduce.vector_norm)."""
-    a, b, out = ctx.get_arg("input", 0), ctx.get_arg("other", 1), _float_out(ctx)
-    p = vector_norm_p(ctx, ctx.get_arg("p", 2, 2))
-    acc = compute_dtype(out.dtype)
-    d = ctx.cast(ctx.cast(elementwise(ctx, ctx.trt(a, acc), ctx.trt(b, acc), E.SUB, acc), out.dtype), acc)
-    y = vector_norm(ctx, d, p, list(range(len(d.shape))), False, acc)
-    ctx.set_output(out, ctx.cast(y, out.dtype))
-
-
 # ---- matrix norms --------------------------------------------------------------------------------------------------
 def _matrix_norm(ctx, x, ord, dims, keepdim: bool):
     """'fro' and the induced 1 / inf norms (and their -1 / -inf minima); 2, -2 and 'nuc' need singular values."""
     from .layers import compute_dtype as accumulate_dtype
-    from .reduce import vector_norm
 
     out = ctx.method_return
     if not out.dtype.is_floating_point:
@@ -398,7 +317,7 @@ def convert_matrix_norm(ctx):
 def convert_linalg_norm(ctx):
     """A matrix norm for two dims (or a 2-d input with ord and no dim); otherwise a vector norm (reduce.py's)."""
     from .layers import compute_dtype as accumulate_dtype
-    from .reduce import reduce_axes, vector_norm
+    from .reduce import reduce_axes
 
     x, out = ctx.get_arg("input", 0), ctx.method_return
     ord, dim, keepdim = ctx.get_arg("ord", 1, None), ctx.get_arg("dim", 2, None), bool(ctx.get_arg("keepdim", 3, False))

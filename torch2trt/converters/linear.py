@@ -16,7 +16,16 @@ from ..backend import trt
 from ..quantization.qdq import quantized_input, quantized_weights
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import spellings, tensorrt_converter
-from .layers import elementwise, input_dims, reshape, transpose
+from .layers import (
+    einsum_layer,
+    elementwise,
+    input_dims,
+    matrix_multiply,
+    reduce_axis,
+    require_float_dtype,
+    reshape,
+    transpose,
+)
 
 M = trt.MatrixOperation
 E = trt.ElementWiseOperation
@@ -26,9 +35,7 @@ def _rank(v) -> int:
     return v.dim() if isinstance(v, torch.Tensor) else len(v.shape)
 
 
-def _require_float(ctx, dtype: torch.dtype) -> None:
-    if not dtype.is_floating_point:
-        raise ctx.unsupported(f"{ctx.method_name} on {dtype}: TensorRT multiplies floating-point matrices only")
+_FLOAT_ONLY = "TensorRT multiplies floating-point matrices only"
 
 
 def matmul(ctx, a, b, dtype):
@@ -44,9 +51,7 @@ def matmul(ctx, a, b, dtype):
         ta = ctx.unsqueeze_to_rank(ta, rank - 1)
     if rb == 1 and ra > 2:
         tb = ctx.unsqueeze_to_rank(tb, rank - 1)
-    layer = ctx.network.add_matrix_multiply(ta, op_a, tb, op_b)
-    ctx.name_layer(layer, "matmul")
-    return layer.get_output(0)
+    return matrix_multiply(ctx, ta, tb, op_a, op_b)
 
 
 def _to_shape(ctx, y, out):
@@ -65,7 +70,7 @@ def convert_matmul(ctx):
         raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
     if ctx.method_name.endswith("__rmatmul__"):
         a, b = b, a
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     ctx.set_output(out, _to_shape(ctx, matmul(ctx, a, b, out.dtype), out))
 
 
@@ -73,7 +78,7 @@ def convert_matmul(ctx):
 def convert_inner(ctx):
     """inner(a, b): sum over the last axes; a's leading dims then b's (a scalar operand multiplies)."""
     a, b, out = ctx.method_args[0], ctx.get_arg("other", 1), ctx.method_return
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor) or a.dim() == 0 or b.dim() == 0:
         ctx.set_output(out, elementwise(ctx, a, b, E.PROD, out.dtype))
         return
@@ -84,7 +89,7 @@ def convert_inner(ctx):
 @tensorrt_converter(spellings("outer") + spellings("ger"))
 def convert_outer(ctx):
     a, b, out = ctx.method_args[0], ctx.method_args[1], ctx.method_return
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     ta = ctx.trt(a, out.dtype)
     ta = reshape(ctx, ta, [*input_dims(ctx, ta), 1])
     ctx.set_output(out, elementwise(ctx, ta, ctx.trt(b, out.dtype, 2), E.PROD, out.dtype))
@@ -114,7 +119,7 @@ def convert_tensordot(ctx):
     if ctx.method_kwargs.get("out") is not None:
         raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
     da, db = _tensordot_dims(ctx, a, b, ctx.get_arg("dims", 2, 2))
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     at, bt = ctx.trt(a, out.dtype), ctx.trt(b, out.dtype)
     free_a = [i for i in range(a.dim()) if i not in da]
     free_b = [i for i in range(b.dim()) if i not in db]
@@ -129,9 +134,7 @@ def convert_tensordot(ctx):
     sizes = [input_dims(ctx, at)[i] for i in free_a] + [input_dims(ctx, bt)[i] for i in free_b]
     left = reshape(ctx, transpose(ctx, at, free_a + da), [-1, k])
     right = reshape(ctx, transpose(ctx, bt, db + free_b), [k, -1])
-    layer = ctx.network.add_matrix_multiply(left, M.NONE, right, M.NONE)
-    ctx.name_layer(layer, "tensordot")
-    ctx.set_output(out, reshape(ctx, layer.get_output(0), sizes))
+    ctx.set_output(out, reshape(ctx, matrix_multiply(ctx, left, right, name="tensordot"), sizes))
 
 
 # name of the two multiplied operands per op (positions 1 and 2)
@@ -148,7 +151,7 @@ def convert_add_product(ctx):
     beta, alpha = ctx.method_kwargs.get("beta", 1), ctx.method_kwargs.get("alpha", 1)
     if ctx.method_kwargs.get("out") is not None:
         raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     if op == "addr":
         ta = ctx.trt(a, out.dtype)
         y = elementwise(ctx, reshape(ctx, ta, [*input_dims(ctx, ta), 1]), ctx.trt(b, out.dtype, 2), E.PROD,
@@ -156,9 +159,7 @@ def convert_add_product(ctx):
     else:
         y = matmul(ctx, a, b, out.dtype)
     if op == "addbmm":  # the batch of products is summed
-        layer = ctx.network.add_reduce(y, trt.ReduceOperation.SUM, 1, False)
-        ctx.name_layer(layer, "batch_sum")
-        y = layer.get_output(0)
+        y = reduce_axis(ctx, y, trt.ReduceOperation.SUM, 0, False, "batch_sum")
     if alpha != 1:
         y = elementwise(ctx, y, float(alpha), E.PROD, out.dtype)
     if beta != 0:
@@ -172,7 +173,7 @@ def convert_linear(ctx):
     x, weight = ctx.get_arg("input", 0), ctx.get_arg("weight", 1)
     bias = ctx.get_arg("bias", 2, None)
     out = ctx.method_return
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     if weight.dim() == 1:  # y = x @ w (+ b): a dot product over the last axis
         y = matmul(ctx, x, weight, out.dtype)
     else:
@@ -182,9 +183,7 @@ def convert_linear(ctx):
         w = quantized_weights(ctx, weight, 0, out.dtype, rank)
         w = ctx.trt(weight, out.dtype, rank) if w is None else w
         op_x = M.VECTOR if x.dim() == 1 else M.NONE
-        layer = ctx.network.add_matrix_multiply(xt, op_x, w, M.TRANSPOSE)
-        ctx.name_layer(layer, "linear")
-        y = layer.get_output(0)
+        y = matrix_multiply(ctx, xt, w, op_x, M.TRANSPOSE, "linear")
     if bias is not None:
         y = elementwise(ctx, y, ctx.trt(bias, out.dtype, max(out.dim(), bias.dim())), E.SUM, out.dtype)
     ctx.set_output(out, _to_shape(ctx, y, out))
@@ -195,15 +194,13 @@ def convert_bilinear(ctx):
     """y_k = x1 W_k x2^T + b_k as one einsum over (N, in1), (out, in1, in2), (N, in2): leading dims flattened."""
     x1, x2, weight = ctx.get_arg("input1", 0), ctx.get_arg("input2", 1), ctx.get_arg("weight", 2)
     bias, out = ctx.get_arg("bias", 3, None), ctx.method_return
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     ctx.require_static(x1, x2)
     t1, t2 = ctx.trt(x1, out.dtype), ctx.trt(x2, out.dtype)
     if x1.dim() != 2:
         t1 = reshape(ctx, t1, (-1, x1.shape[-1]))
         t2 = reshape(ctx, t2, (-1, x2.shape[-1]))
-    layer = ctx.network.add_einsum([t1, ctx.trt(weight, out.dtype), t2], "bi,kij,bj->bk")
-    ctx.name_layer(layer, "bilinear")
-    y = layer.get_output(0)
+    y = einsum_layer(ctx, [t1, ctx.trt(weight, out.dtype), t2], "bi,kij,bj->bk", "bilinear")
     if bias is not None:
         y = elementwise(ctx, y, ctx.trt(bias, out.dtype, 2), E.SUM, out.dtype)
     ctx.set_output(out, _to_shape(ctx, y, out))
@@ -250,11 +247,7 @@ def _explicit_equation(ctx, equation: str, ranks: list[int]) -> str:
 
 
 def einsum(ctx, equation: str, operands: list, dtype):
-    layer = ctx.network.add_einsum([ctx.trt(t, dtype) for t in operands], equation)
-    if layer is None:
-        raise ctx.unsupported(f"{ctx.method_name}({equation!r}): TensorRT rejects this equation")
-    ctx.name_layer(layer, "einsum")
-    return layer.get_output(0)
+    return einsum_layer(ctx, [ctx.trt(t, dtype) for t in operands], equation)
 
 
 @tensorrt_converter([torch.einsum])
@@ -265,7 +258,7 @@ def convert_einsum(ctx):
         operands = list(operands[0])
     if not isinstance(eq, str):
         raise ctx.unsupported(f"{ctx.method_name}: sublist format; use an equation string")
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     equation = _explicit_equation(ctx, eq, [t.dim() for t in operands])  # size-1 dims broadcast (TensorRT too)
     y = einsum(ctx, equation, operands, out.dtype)
     ctx.set_output(out, _to_shape(ctx, y, out))
@@ -278,7 +271,7 @@ def convert_multi_dot(ctx):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tensors[0]
     tensors = list(tensors) or list(ctx.method_kwargs.get("tensors", ctx.method_kwargs.get("matrices", [])))
-    _require_float(ctx, out.dtype)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     y = tensors[0]
     for t in tensors[1:]:
         y = matmul(ctx, y, t, out.dtype)

@@ -17,15 +17,27 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
-from .layers import E, U, compute_dtype, elementwise, input_dims, reshape, unary
+from .layers import (
+    E,
+    U,
+    compute_dtype,
+    elementwise,
+    input_dims,
+    lrn,
+    normalization,
+    pooling,
+    reduce,
+    require_float_dtype,
+    reshape,
+    scale_channel,
+    unary,
+)
 from .reduce import reduce_axes, vector_norm
 
 R = trt.ReduceOperation
 
 
-def _require_float(ctx, out) -> None:
-    if not out.dtype.is_floating_point:
-        raise ctx.unsupported(f"{ctx.method_name} on {out.dtype}: floating-point inputs only")
+_FLOAT_ONLY = "floating-point inputs only"
 
 
 def _constant_params(ctx, **params) -> None:
@@ -51,10 +63,8 @@ def channel_affine(ctx, x, scale: torch.Tensor, shift: torch.Tensor, out):
     xt = ctx.trt(x, out.dtype)
     if x.dim() == 2:  # (N, C): SCALE needs spatial axes after the channel
         xt = reshape(ctx, xt, [*input_dims(ctx, xt), 1])
-    layer = ctx.network.add_scale_nd(xt, trt.ScaleMode.CHANNEL, ctx.weights(shift, out.dtype),
-                                     ctx.weights(scale, out.dtype), trt.Weights(ctx.trt_dtype(out.dtype)), 1)
-    ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
-    y = layer.get_output(0)
+    y = scale_channel(ctx, xt, ctx.weights(shift, out.dtype), ctx.weights(scale, out.dtype),
+                      trt.Weights(ctx.trt_dtype(out.dtype)))
     return reshape(ctx, y, input_dims(ctx, y)[:2]) if x.dim() == 2 else y
 
 
@@ -70,16 +80,6 @@ def _running_affine(mean, var, weight, bias, eps: float):
 
 
 # ---- NORMALIZATION layer ------------------------------------------------------------------------------------------
-def normalization(ctx, xt, axes: list[int], scale, bias, eps: float, num_groups: int = 1):
-    """One NORMALIZATION layer: (x - mean) / sqrt(var + eps) * scale + bias over `axes` (biased var)."""
-    layer = ctx.network.add_normalization(xt, scale, bias, sum(1 << a for a in axes))
-    layer.epsilon = float(eps)
-    if num_groups > 1:
-        layer.num_groups = num_groups
-    ctx.name_layer(layer, ctx.method_name.rsplit(".", 1)[-1])
-    return layer.get_output(0)
-
-
 def _param_const(ctx, value, shape, dtype, fill: float):
     t = torch.full(shape, fill, dtype=torch.float64) if value is None else value.detach().reshape(shape)
     return ctx.trt(t, dtype)
@@ -123,7 +123,7 @@ def _batch_norm_args(ctx):
 def convert_batch_norm(ctx):
     x, mean, var, weight, bias, training, eps = _batch_norm_args(ctx)
     out = ctx.method_return
-    _require_float(ctx, out)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     _constant_params(ctx, running_mean=mean, running_var=var, weight=weight, bias=bias)
     if (mean is None) != (var is None):
         raise ctx.unsupported(f"{ctx.method_name}: only one of running_mean/running_var given")
@@ -148,7 +148,7 @@ def convert_instance_norm(ctx):
         mean, var = ctx.get_arg("running_mean", 3, None), ctx.get_arg("running_var", 4, None)
     use_input_stats, eps = ctx.get_arg("use_input_stats", 5, True), ctx.get_arg("eps", 7, 1e-5)
     out = ctx.method_return
-    _require_float(ctx, out)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     _constant_params(ctx, running_mean=mean, running_var=var, weight=weight, bias=bias)
     if not use_input_stats:  # eval with track_running_stats=True: the running statistics, per channel
         if mean is None or var is None:
@@ -173,7 +173,7 @@ def convert_layer_norm(ctx):
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     weight, bias, eps = ctx.get_arg("weight", 2, None), ctx.get_arg("bias", 3, None), ctx.get_arg("eps", 4, 1e-5)
     out = ctx.method_return
-    _require_float(ctx, out)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     _constant_params(ctx, weight=weight, bias=bias)
     dtype = compute_dtype(out.dtype)
     k, rank = len(shape), x.dim()
@@ -189,7 +189,7 @@ def convert_group_norm(ctx):
     x, groups = ctx.get_arg("input", 0), int(ctx.get_arg("num_groups", 1))
     weight, bias, eps = ctx.get_arg("weight", 2, None), ctx.get_arg("bias", 3, None), ctx.get_arg("eps", 4, 1e-5)
     out = ctx.method_return
-    _require_float(ctx, out)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     _constant_params(ctx, weight=weight, bias=bias)
     dtype = compute_dtype(out.dtype)
     xt = _with_spatial_axis(ctx, ctx.trt(x, dtype), x)
@@ -230,16 +230,15 @@ def convert_rms_norm(ctx):
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     weight, eps = ctx.get_arg("weight", 2, None), ctx.get_arg("eps", 3, None)
     out = ctx.method_return
-    _require_float(ctx, out)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     dtype = compute_dtype(out.dtype)
     if eps is None:
         eps = torch.finfo(x.dtype).eps
     k, rank = len(shape), x.dim()
     xt = ctx.trt(x, dtype)
-    ms = ctx.network.add_reduce(elementwise(ctx, xt, xt, E.PROD, name="square"), R.AVG,
-                                sum(1 << a for a in range(rank - k, rank)), True)
-    ctx.name_layer(ms, "mean_square")
-    d = elementwise(ctx, ms.get_output(0), _scalar(ctx, eps, dtype, rank), E.SUM, name="eps")
+    ms = reduce(ctx, elementwise(ctx, xt, xt, E.PROD, name="square"), R.AVG, list(range(rank - k, rank)), True,
+                "mean_square")
+    d = elementwise(ctx, ms, _scalar(ctx, eps, dtype, rank), E.SUM, name="eps")
     r = unary(ctx, unary(ctx, d, U.SQRT, name="sqrt"), U.RECIP, name="rsqrt")
     y = elementwise(ctx, xt, r, E.PROD, name="rms_norm")
     if weight is not None:
@@ -255,7 +254,7 @@ def convert_normalize(ctx):
     if ctx.get_arg("out", 4, None) is not None:
         raise ctx.unsupported(f"{ctx.method_name}(out=...): write the result to a new tensor instead")
     out = ctx.method_return
-    _require_float(ctx, out)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     dtype = compute_dtype(out.dtype)
     p = float(p)
     if p < 0 and not math.isinf(p):
@@ -275,7 +274,7 @@ def convert_local_response_norm(ctx):
     alpha, beta, k = (float(ctx.get_arg("alpha", 2, 1e-4)), float(ctx.get_arg("beta", 3, 0.75)),
                       float(ctx.get_arg("k", 4, 1.0)))
     out = ctx.method_return
-    _require_float(ctx, out)
+    require_float_dtype(ctx, out.dtype, _FLOAT_ONLY)
     if x.dim() < 3:
         raise ctx.unsupported(f"{ctx.method_name} on a rank-{x.dim()} input: PyTorch needs (N, C, *spatial)")
     ctx.require_static(x)
@@ -283,9 +282,7 @@ def convert_local_response_norm(ctx):
     xt = ctx.trt(x, torch.float32)
     x4 = xt if x.dim() == 4 else reshape(ctx, xt, (x.shape[0], x.shape[1], -1, 1))
     if size % 2 == 1 and size <= 15 and 0.01 <= beta <= 1e5 and 1e-5 <= k <= 1e10 and abs(alpha) <= 1e20:
-        layer = ctx.network.add_lrn(x4, size, alpha, beta, k)
-        ctx.name_layer(layer, "local_response_norm")
-        y = layer.get_output(0)
+        y = lrn(ctx, x4, size, alpha, beta, k, "local_response_norm")
     else:
         y = _lrn_composed(ctx, x4, size, alpha, beta, k)
     if x.dim() != 4:
@@ -298,11 +295,9 @@ def _lrn_composed(ctx, x4, size: int, alpha: float, beta: float, k: float):
     dims = trt_dims(x4)
     n, c, m = dims[0], dims[1], math.prod(dims[2:])
     sq = reshape(ctx, elementwise(ctx, x4, x4, E.PROD, name="square"), (n, 1, c, m))
-    pool = ctx.network.add_pooling_nd(sq, trt.PoolingType.AVERAGE, (size, 1))
-    pool.pre_padding, pool.post_padding = (size // 2, 0), ((size - 1) // 2, 0)
-    pool.average_count_excludes_padding = False
-    ctx.name_layer(pool, "channel_window")
-    div = reshape(ctx, pool.get_output(0), dims)
+    pool = pooling(ctx, sq, trt.PoolingType.AVERAGE, (size, 1), "channel_window", pre_padding=(size // 2, 0),
+                   post_padding=((size - 1) // 2, 0), average_count_excludes_padding=False)
+    div = reshape(ctx, pool, dims)
     div = elementwise(ctx, div, _scalar(ctx, alpha, torch.float32, 4), E.PROD, name="alpha")
     div = elementwise(ctx, div, _scalar(ctx, k, torch.float32, 4), E.SUM, name="k")
     div = elementwise(ctx, div, _scalar(ctx, beta, torch.float32, 4), E.POW, name="beta")

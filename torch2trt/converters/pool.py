@@ -17,22 +17,34 @@ from ..backend import trt
 from ..quantization.qdq import quantized_input
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .layers import E, U, broadcast_to, compute_dtype, dtype_of, elementwise, input_dims, reshape, transpose, unary
+from .layers import (
+    E,
+    U,
+    as_tuple,
+    broadcast_to,
+    compute_dtype,
+    dtype_of,
+    elementwise,
+    gather,
+    input_dims,
+    matrix_multiply,
+    pooling,
+    reduce,
+    reduce_axis,
+    reshape,
+    slice_layer,
+    transpose,
+    unary,
+)
 
 R = trt.ReduceOperation
-
-
-def _tuple(value, n: int) -> tuple[int, ...]:
-    if isinstance(value, (list, tuple, torch.Size)):
-        return tuple(int(v) for v in value) if len(value) == n else tuple(int(value[0]) for _ in range(n))
-    return (int(value),) * n
 
 
 def _stride(value, kernel):
     """stride=None (F.*) or [] (torch.*) means the kernel size."""
     if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
         return kernel
-    return _tuple(value, len(kernel))
+    return as_tuple(value, len(kernel))
 
 
 # ---- layout: TensorRT pools (N, C, H, W) or (N, C, D, H, W) ------------------------------------------------------
@@ -69,14 +81,11 @@ def _slice_to(ctx, yt, shape):
     dims = trt_dims(yt)
     if dims == tuple(shape):
         return yt
-    layer = ctx.network.add_slice(yt, (0,) * len(dims), tuple(shape), (1,) * len(dims))
+    size = tuple(shape)
     if -1 in dims:
         delta = torch.tensor([0 if d == -1 else s - d for d, s in zip(dims, shape)], dtype=torch.int64)
-        size = ctx.network.add_elementwise(ctx.shape_of(yt), ctx.constant(delta), E.SUM)
-        ctx.name_layer(size, "window_count")
-        layer.set_input(2, size.get_output(0))
-    ctx.name_layer(layer, "drop_last_window")
-    return layer.get_output(0)
+        size = elementwise(ctx, ctx.shape_of(yt), ctx.constant(delta), E.SUM, name="window_count")
+    return slice_layer(ctx, yt, (0,) * len(dims), size, (1,) * len(dims), "drop_last_window")
 
 
 def _ceil_post(x, out, nd: int, kernel, stride, padding) -> tuple[int, ...]:
@@ -87,15 +96,12 @@ def _ceil_post(x, out, nd: int, kernel, stride, padding) -> tuple[int, ...]:
 
 def _pooling(ctx, xt, kind, nd: int, kernel, stride, pre, post, round_up: bool = False, exclude_pad=False):
     k, s, b, a = _pad_window(kernel, stride, pre, post, nd)
-    layer = ctx.network.add_pooling_nd(xt, kind, k)
-    layer.stride_nd = s
-    layer.pre_padding, layer.post_padding = b, a
+    attributes = {"stride_nd": s, "pre_padding": b, "post_padding": a}
     if round_up:
-        layer.padding_mode = trt.PaddingMode.EXPLICIT_ROUND_UP
+        attributes["padding_mode"] = trt.PaddingMode.EXPLICIT_ROUND_UP
     if kind == trt.PoolingType.AVERAGE:
-        layer.average_count_excludes_padding = exclude_pad
-    ctx.name_layer(layer)
-    return layer.get_output(0)
+        attributes["average_count_excludes_padding"] = exclude_pad
+    return pooling(ctx, xt, kind, k, **attributes)
 
 
 def _out_in_layout(out_shape, x_rank: int, nd: int):
@@ -117,17 +123,9 @@ def _windowed_max(ctx, xt, nd: int, kernel, stride, padding, dilation, out_layou
     y = None
     for tap in _taps(kernel):
         start = (0,) * lead + tuple(t * d - p for t, d, p in zip(tap, dilation, padding))
-        layer = ctx.network.add_slice(xt, start, tuple(out_layout), (1,) * lead + tuple(stride))
-        layer.mode = trt.SampleMode.FILL
-        layer.set_input(4, fill)
-        ctx.name_layer(layer, "window_tap")
-        t = layer.get_output(0)
-        if y is None:
-            y = t
-        else:
-            m = ctx.network.add_elementwise(y, t, E.MAX)
-            ctx.name_layer(m, "window_max")
-            y = m.get_output(0)
+        t = slice_layer(ctx, xt, start, tuple(out_layout), (1,) * lead + tuple(stride), "window_tap",
+                        mode=trt.SampleMode.FILL, fill=fill)
+        y = t if y is None else elementwise(ctx, y, t, E.MAX, name="window_max")
     return y
 
 
@@ -168,9 +166,9 @@ def _convert_max_pool(nd: int):
         if ctx.get_arg("return_indices", 6, False) or "with_indices" in ctx.method_name:
             raise ctx.unsupported(f"{ctx.method_name}(return_indices=True): TensorRT pooling gives no indices; "
                                   "use the values only")
-        kernel = _tuple(ctx.get_arg("kernel_size", 1), nd)
+        kernel = as_tuple(ctx.get_arg("kernel_size", 1), nd)
         stride = _stride(ctx.get_arg("stride", 2, None), kernel)
-        padding, dilation = _tuple(ctx.get_arg("padding", 3, 0), nd), _tuple(ctx.get_arg("dilation", 4, 1), nd)
+        padding, dilation = as_tuple(ctx.get_arg("padding", 3, 0), nd), as_tuple(ctx.get_arg("dilation", 4, 1), nd)
         ceil_mode = bool(ctx.get_arg("ceil_mode", 5, False))
         ctx.set_output(out, max_pool(ctx, x, nd, kernel, stride, padding, dilation, ceil_mode, out))
 
@@ -229,9 +227,7 @@ def avg_pool(ctx, x, nd: int, kernel, stride, padding, ceil_mode: bool, count_in
         if bool((factor == factor.reshape(-1)[0]).all()):
             factor = factor.reshape(-1)[0]
         c = ctx.trt(factor.to(compute), compute, len(want))
-        layer = ctx.network.add_elementwise(y, c, E.PROD)
-        ctx.name_layer(layer, "divisor_override")
-        y = layer.get_output(0)
+        y = elementwise(ctx, y, c, E.PROD, name="divisor_override")
     y = _from_pool_layout(ctx, y, x.dim(), nd, out.shape)
     return ctx.cast(y, out.dtype)
 
@@ -239,9 +235,9 @@ def avg_pool(ctx, x, nd: int, kernel, stride, padding, ceil_mode: bool, count_in
 def _convert_avg_pool(nd: int):
     def convert(ctx):
         x, out = ctx.get_arg("input", 0), ctx.method_return
-        kernel = _tuple(ctx.get_arg("kernel_size", 1), nd)
+        kernel = as_tuple(ctx.get_arg("kernel_size", 1), nd)
         stride = _stride(ctx.get_arg("stride", 2, None), kernel)
-        padding = _tuple(ctx.get_arg("padding", 3, 0), nd)
+        padding = as_tuple(ctx.get_arg("padding", 3, 0), nd)
         ceil_mode = bool(ctx.get_arg("ceil_mode", 4, False))
         count_include_pad = bool(ctx.get_arg("count_include_pad", 5, True))
         divisor = ctx.get_arg("divisor_override", 6, None) if nd > 1 else None
@@ -269,22 +265,20 @@ def _convert_lp_pool(nd: int):
     def convert(ctx):
         """(sum over the window of x^p)^(1/p), computed as PyTorch does: avg_pool(x^p) * prod(kernel)."""
         x, p, out = ctx.get_arg("input", 0), ctx.get_arg("norm_type", 1), ctx.method_return
-        kernel = _tuple(ctx.get_arg("kernel_size", 2), nd)
+        kernel = as_tuple(ctx.get_arg("kernel_size", 2), nd)
         stride = _stride(ctx.get_arg("stride", 3, None), kernel)
         ceil_mode = bool(ctx.get_arg("ceil_mode", 4, False))
         p = float(p)
         zero = (0,) * nd
         if math.isinf(p):  # PyTorch: max_pool(|x|), or -max_pool(-|x|) for -inf
-            a = ctx.network.add_unary(ctx.trt(x), U.ABS)
-            ctx.name_layer(a, "abs")
-            y = a.get_output(0)
+            y = unary(ctx, ctx.trt(x), U.ABS, name="abs")
             if p < 0:
-                y = ctx.network.add_unary(y, U.NEG).get_output(0)
+                y = unary(ctx, y, U.NEG, name="neg")
             y = _pooling(ctx, _to_pool_layout(ctx, y, nd), trt.PoolingType.MAX, nd, kernel, stride, zero,
                          _ceil_post(x, out, nd, kernel, stride, zero) if ceil_mode else zero)
             y = _from_pool_layout(ctx, y, x.dim(), nd, out.shape)
             if p < 0:
-                y = ctx.network.add_unary(y, U.NEG).get_output(0)
+                y = unary(ctx, y, U.NEG, name="neg")
             ctx.set_output(out, y)
             return
         compute = compute_dtype(out.dtype)
@@ -294,10 +288,9 @@ def _convert_lp_pool(nd: int):
         want = _out_in_layout(out.shape, x.dim(), nd)
         if ceil_mode and trt_dims(y) != want:
             y = _slice_to(ctx, y, want)
-        s = ctx.network.add_elementwise(y, ctx.trt(torch.tensor(float(math.prod(kernel))), compute, len(want)),
-                                        E.PROD)
-        ctx.name_layer(s, "window_sum")
-        y = _power(ctx, s.get_output(0), 1.0 / p, compute)
+        s = elementwise(ctx, y, ctx.trt(torch.tensor(float(math.prod(kernel))), compute, len(want)), E.PROD,
+                        name="window_sum")
+        y = _power(ctx, s, 1.0 / p, compute)
         ctx.set_output(out, ctx.cast(_from_pool_layout(ctx, y, x.dim(), nd, out.shape), out.dtype))
 
     return convert
@@ -334,9 +327,7 @@ def _spatial_axes(x, nd: int) -> list[int]:
 
 
 def _global(ctx, xt, op, axes: list[int], name: str):
-    layer = ctx.network.add_reduce(xt, op, sum(1 << a for a in axes), True)
-    ctx.name_layer(layer, name)
-    return layer.get_output(0)
+    return reduce(ctx, xt, op, axes, True, name)
 
 
 def _broadcast_single(ctx, x, out, nd: int, xt):
@@ -354,10 +345,7 @@ def _equal_windows(ctx, x, out, nd: int, kind, xt):
     if x.dim() != nd + 2 or nd == 1 or any(i % o for i, o in zip(in_sz, out_sz)):
         return None
     k = tuple(i // o for i, o in zip(in_sz, out_sz))
-    layer = ctx.network.add_pooling_nd(xt, kind, k)
-    layer.stride_nd = k
-    ctx.name_layer(layer)
-    return layer.get_output(0)
+    return pooling(ctx, xt, kind, k, stride_nd=k)
 
 
 def _convert_adaptive_avg_pool(nd: int):
@@ -395,20 +383,14 @@ def _convert_adaptive_avg_pool(nd: int):
 def _matmul_axis(ctx, y, m: torch.Tensor, axis: int, dtype):
     """Contract `axis` of y with m (n_out, n_in): result has n_out on that axis."""
     rank = len(y.shape)
-    M = trt.MatrixOperation
     if axis == rank - 1:      # (..., W) @ M^T
-        layer = ctx.network.add_matrix_multiply(y, M.NONE, ctx.trt(m.t().contiguous(), dtype, rank), M.NONE)
-    elif axis == rank - 2:    # M @ (..., H, W)
-        layer = ctx.network.add_matrix_multiply(ctx.trt(m, dtype, rank), M.NONE, y, M.NONE)
-    else:                     # move the axis last, multiply, move it back
-        perm = list(range(rank))
-        perm[axis], perm[-1] = perm[-1], perm[axis]
-        mm = ctx.network.add_matrix_multiply(transpose(ctx, y, perm), M.NONE,
-                                             ctx.trt(m.t().contiguous(), dtype, rank), M.NONE)
-        ctx.name_layer(mm)
-        return transpose(ctx, mm.get_output(0), perm)
-    ctx.name_layer(layer)
-    return layer.get_output(0)
+        return matrix_multiply(ctx, y, ctx.trt(m.t().contiguous(), dtype, rank), name=None)
+    if axis == rank - 2:      # M @ (..., H, W)
+        return matrix_multiply(ctx, ctx.trt(m, dtype, rank), y, name=None)
+    perm = list(range(rank))  # move the axis last, multiply, move it back
+    perm[axis], perm[-1] = perm[-1], perm[axis]
+    mm = matrix_multiply(ctx, transpose(ctx, y, perm), ctx.trt(m.t().contiguous(), dtype, rank), name=None)
+    return transpose(ctx, mm, perm)
 
 
 def _adaptive_max_axis(ctx, y, axis: int, n_in: int, n_out: int):
@@ -417,16 +399,12 @@ def _adaptive_max_axis(ctx, y, axis: int, n_in: int, n_out: int):
     windows = _adaptive_windows(n_in, n_out)
     width = max(e - s for s, e in windows)
     index = torch.tensor([min(s + j, e - 1) for s, e in windows for j in range(width)], dtype=torch.int32)
-    g = ctx.network.add_gather(y, ctx.trt(index), axis)
-    ctx.name_layer(g, "window_gather")
-    y = g.get_output(0)
+    y = gather(ctx, y, ctx.trt(index), axis, "window_gather")
     if width == 1:
         return y
     dims = input_dims(ctx, y)
     y = reshape(ctx, y, dims[:axis] + [n_out, width] + dims[axis + 1:])
-    layer = ctx.network.add_reduce(y, R.MAX, 1 << (axis + 1), False)
-    ctx.name_layer(layer, "window_max")
-    return layer.get_output(0)
+    return reduce_axis(ctx, y, R.MAX, axis + 1, False, "window_max")
 
 
 def _convert_adaptive_max_pool(nd: int):

@@ -18,9 +18,12 @@ from .layers import (
     U,
     compute_dtype,
     concat,
+    cumulative,
     dim_max,
     dim_min,
     elementwise,
+    input_dims,
+    iota,
     is_static,
     reduce,
     require_tensorrt_dtype,
@@ -28,6 +31,7 @@ from .layers import (
     sample_dims,
     select,
     slice_axis,
+    slice_layer,
     unary,
 )
 
@@ -141,16 +145,11 @@ def axis_iota(ctx, xt, axis: int):
     if n >= 0:
         shape[axis] = n
         return ctx.trt(torch.arange(n, dtype=torch.int32).reshape(shape))
-    length = ctx.dim_tensor(xt, axis)
-    layer = ctx.network.add_fill((1,), trt.FillOperation.LINSPACE, trt.int32)
-    layer.set_input(0, length)
-    layer.set_input(1, ctx.trt(torch.tensor(0, dtype=torch.int32)))
-    layer.set_input(2, ctx.trt(torch.tensor([1], dtype=torch.int32)))
-    ctx.name_layer(layer, "iota")
+    i = iota(ctx, input_dims(ctx, xt)[axis])
     if rank == 1:
-        return layer.get_output(0)
+        return i
     shape[axis] = -1
-    return reshape(ctx, layer.get_output(0), shape)
+    return reshape(ctx, i, shape)
 
 
 def _first_index(ctx, x, xt, op, axis: int, keepdim: bool):
@@ -422,10 +421,7 @@ def convert_count_nonzero(ctx):
 
 # ---- cumsum, cumprod -----------------------------------------------------------------------------------------
 def cumulative_sum(ctx, xt, axis: int):
-    layer = ctx.network.add_cumulative(xt, ctx.trt(torch.tensor(axis, dtype=torch.int32)), trt.CumulativeOperation.SUM,
-                                       False, False)
-    ctx.name_layer(layer, "cumsum")
-    return layer.get_output(0)
+    return cumulative(ctx, xt, axis, name="cumsum")
 
 
 def cumulative_prod(ctx, xt, axis: int, n: int, dtype):
@@ -437,13 +433,10 @@ def cumulative_prod(ctx, xt, axis: int, n: int, dtype):
     while s < n:
         start = [0] * rank
         start[axis] = -s
-        layer = ctx.network.add_slice(xt, start, tuple(max(int(d), 0) for d in xt.shape), [1] * rank)
-        if -1 in trt_dims(xt):  # dynamic axes other than `axis`: the size is xt's shape
-            layer.set_input(2, ctx.shape_of(xt))
-        layer.mode = trt.SampleMode.FILL
-        layer.set_input(4, one)
-        ctx.name_layer(layer, "cumprod_shift")
-        xt = elementwise(ctx, xt, layer.get_output(0), E.PROD, dtype)
+        # dynamic axes other than `axis`: the size is xt's shape
+        size = ctx.shape_of(xt) if -1 in trt_dims(xt) else tuple(int(d) for d in xt.shape)
+        shifted = slice_layer(ctx, xt, start, size, [1] * rank, "cumprod_shift", mode=trt.SampleMode.FILL, fill=one)
+        xt = elementwise(ctx, xt, shifted, E.PROD, dtype)
         s *= 2
     return xt
 

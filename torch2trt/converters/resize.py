@@ -19,7 +19,16 @@ import torch.nn.functional as F
 from ..backend import trt
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .layers import compute_dtype, input_dims, reshape, transpose
+from .layers import (
+    compute_dtype,
+    gather,
+    grid_sample,
+    input_dims,
+    matrix_multiply,
+    reshape,
+    resize_layer,
+    transpose,
+)
 
 C = trt.ResizeCoordinateTransformation
 I = trt.InterpolationMode  # noqa: E741
@@ -103,47 +112,32 @@ def _ratio_is_exact(n_in: int, n_out: int, axis: int, nd: int, size, scale, reco
 
 def along_axis(ctx, xt, matrix: torch.Tensor, axis: int, rank: int, dtype: torch.dtype):
     """y = matrix applied along `axis` of xt (matrix: (n_out, n_in)) as one matrix product."""
-    M = trt.MatrixOperation
     if axis == rank - 1:  # (..., n_in) @ (n_in, n_out)
         w = ctx.trt(matrix.t().contiguous(), dtype, rank)
-        layer = ctx.network.add_matrix_multiply(xt, M.NONE, w, M.NONE)
-    elif axis == rank - 2:  # (n_out, n_in) @ (..., n_in, W)
+        return matrix_multiply(ctx, xt, w, name="interpolate_matrix")
+    if axis == rank - 2:  # (n_out, n_in) @ (..., n_in, W)
         w = ctx.trt(matrix.contiguous(), dtype, rank)
-        layer = ctx.network.add_matrix_multiply(w, M.NONE, xt, M.NONE)
-    else:
-        perm = list(range(rank))
-        perm[axis], perm[-1] = perm[-1], perm[axis]
-        moved = along_axis(ctx, transpose(ctx, xt, perm), matrix, rank - 1, rank, dtype)
-        return transpose(ctx, moved, perm)
-    ctx.name_layer(layer, "interpolate_matrix")
-    return layer.get_output(0)
+        return matrix_multiply(ctx, w, xt, name="interpolate_matrix")
+    perm = list(range(rank))
+    perm[axis], perm[-1] = perm[-1], perm[axis]
+    moved = along_axis(ctx, transpose(ctx, xt, perm), matrix, rank - 1, rank, dtype)
+    return transpose(ctx, moved, perm)
 
 
 def _gather(ctx, xt, indices: list[int], axis: int):
-    layer = ctx.network.add_gather(xt, ctx.trt(torch.tensor(indices, dtype=torch.int32)), axis)
-    ctx.name_layer(layer, "interpolate_gather")
-    return layer.get_output(0)
+    return gather(ctx, xt, ctx.trt(torch.tensor(indices, dtype=torch.int32)), axis, "interpolate_gather")
 
 
 def _resize(ctx, xt, shape, mode: str, align: bool | None, scales: bool = False):
     interp, transform, rounding = _MODES[mode]
-    layer = ctx.network.add_resize(xt)
-    if scales:
-        layer.scales = [float(s) for s in shape]
-    elif isinstance(shape, trt.ITensor):
-        layer.set_input(1, shape)
-    else:
-        layer.shape = tuple(int(s) for s in shape)
-    layer.resize_mode = interp
-    layer.coordinate_transformation = C.ALIGN_CORNERS if align else transform
+    attributes = {"resize_mode": interp, "coordinate_transformation": C.ALIGN_CORNERS if align else transform}
     if interp == I.NEAREST:
-        layer.nearest_rounding = rounding
+        attributes["nearest_rounding"] = rounding
     if interp == I.CUBIC:
-        layer.cubic_coeff = -0.75  # PyTorch's bicubic coefficient
-        layer.exclude_outside = False
-    layer.selector_for_single_pixel = trt.ResizeSelector.FORMULA
-    ctx.name_layer(layer, f"interpolate_{mode}")
-    return layer.get_output(0)
+        attributes.update(cubic_coeff=-0.75, exclude_outside=False)  # PyTorch's bicubic coefficient
+    attributes["selector_for_single_pixel"] = trt.ResizeSelector.FORMULA
+    return resize_layer(ctx, xt, None if scales else shape, shape if scales else None, f"interpolate_{mode}",
+                        **attributes)
 
 
 @tensorrt_converter([F.interpolate, F.upsample, F.upsample_nearest, F.upsample_bilinear])
@@ -228,12 +222,9 @@ def convert_grid_sample(ctx):
         raise ctx.unsupported(f"grid_sample(mode={mode!r})")
     if padding not in _GRID_PADDING:
         raise ctx.unsupported(f"grid_sample(padding_mode={padding!r})")
-    layer = ctx.network.add_grid_sample(ctx.trt(x, out.dtype), ctx.trt(grid, out.dtype))
-    layer.interpolation_mode = _GRID_MODES[mode]
-    layer.sample_mode = _GRID_PADDING[padding]
-    layer.align_corners = bool(align)
-    ctx.name_layer(layer, "grid_sample")
-    ctx.set_output(out, layer.get_output(0))
+    ctx.set_output(out, grid_sample(ctx, ctx.trt(x, out.dtype), ctx.trt(grid, out.dtype), "grid_sample",
+                                    interpolation_mode=_GRID_MODES[mode], sample_mode=_GRID_PADDING[padding],
+                                    align_corners=bool(align)))
 
 
 @tensorrt_converter([F.affine_grid, torch.affine_grid_generator])
@@ -249,7 +240,5 @@ def convert_affine_grid(ctx):
     base = torch.cat([base, torch.ones(base.shape[0], 1, dtype=torch.float64)], 1)  # (points, nd + 1)
     rank = theta.dim()
     b = ctx.trt(base.to(out.dtype), rank=rank)
-    layer = ctx.network.add_matrix_multiply(b, trt.MatrixOperation.NONE, ctx.trt(theta, out.dtype),
-                                            trt.MatrixOperation.TRANSPOSE)
-    ctx.name_layer(layer, "affine_grid")
-    ctx.set_output(out, reshape(ctx, layer.get_output(0), list(out.shape)))
+    grid = matrix_multiply(ctx, b, ctx.trt(theta, out.dtype), op_b=trt.MatrixOperation.TRANSPOSE, name="affine_grid")
+    ctx.set_output(out, reshape(ctx, grid, list(out.shape)))

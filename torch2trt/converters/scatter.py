@@ -22,8 +22,11 @@ from .layers import (
     ARITHMETIC_DTYPES,
     E,
     broadcast_to,
+    cumulative,
     elementwise,
+    gather,
     input_dims,
+    iota,
     is_static,
     reduce_axis,
     reshape,
@@ -37,18 +40,6 @@ R = trt.ReduceOperation
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
-def _iota(ctx, n, dtype=torch.int32):
-    """0 .. n - 1 along one axis (n an int or a DynDim)."""
-    if is_static(n):
-        return ctx.trt(torch.arange(int(n), dtype=dtype))
-    layer = ctx.network.add_fill((1,), trt.FillOperation.LINSPACE, ctx.trt_dtype(dtype))
-    layer.set_input(0, ctx.trt(n, torch.int64, 1))
-    layer.set_input(1, ctx.trt(torch.tensor(0, dtype=dtype)))
-    layer.set_input(2, ctx.trt(torch.tensor([1], dtype=dtype)))
-    ctx.name_layer(layer, "iota")
-    return layer.get_output(0)
-
-
 def _along(ctx, itensor, axis: int, rank: int):
     """A 1-d tensor laid along `axis` of a rank-`rank` tensor (size-1 elsewhere)."""
     shape = [1] * rank
@@ -81,7 +72,7 @@ def accumulate_last(ctx, x_t, index_t, src_t, reduce: str, include_self: bool, d
     positions no index reaches keep x."""
     n = input_dims(ctx, x_t)[-1]
     rank = len(x_t.shape)
-    cols = _along(ctx, _iota(ctx, n, torch.int64), rank, rank + 1)  # (1, ..., 1, n)
+    cols = _along(ctx, iota(ctx, n, torch.int64), rank, rank + 1)  # (1, ..., 1, n)
     hits = elementwise(ctx, _unsqueeze_last(ctx, ctx.cast(index_t, torch.int64)), cols, E.EQUAL, torch.int64)
     s = _unsqueeze_last(ctx, src_t)  # (..., k, 1)
     count = reduce_axis(ctx, ctx.cast(hits, torch.int32), R.SUM, rank - 1, name="scatter_reduce")  # (..., n)
@@ -114,9 +105,9 @@ def last_writer(ctx, n, index_t, rank: int):
     """For a 1-d index (k,) and an axis of n positions: (n,) int32 the last i with index[i] == j (-1: none) —
     PyTorch's CPU loop writes in order, so the last duplicate wins."""
     hits = elementwise(ctx, _unsqueeze_last(ctx, ctx.cast(index_t, torch.int64)),
-                       reshape(ctx, _iota(ctx, n, torch.int64), [1, -1]), E.EQUAL, torch.int64)  # (k, n)
+                       reshape(ctx, iota(ctx, n, torch.int64), [1, -1]), E.EQUAL, torch.int64)  # (k, n)
     k = input_dims(ctx, index_t)[0]
-    rows = reshape(ctx, _iota(ctx, k), [-1, 1])
+    rows = reshape(ctx, iota(ctx, k), [-1, 1])
     none = ctx.trt(torch.tensor([[-1]], dtype=torch.int32))
     return reduce_axis(ctx, select(ctx, hits, rows, none), R.MAX, 0, name="scatter_reduce")
 
@@ -259,9 +250,8 @@ def convert_index_copy(ctx):
     n = sample_dims(ctx, xt, x.shape if x.dim() else (1,))[axis]
     writer = last_writer(ctx, n, it, rank)  # (n,)
     touched = _along(ctx, elementwise(ctx, writer, -1, E.GREATER, torch.int32), axis, rank)
-    layer = ctx.network.add_gather(st, elementwise(ctx, writer, 0, E.MAX, torch.int32), axis)
-    ctx.name_layer(layer, "index_copy")
-    ctx.set_output(out, _restore_rank(ctx, select(ctx, touched, layer.get_output(0), xt), x))
+    copied = gather(ctx, st, elementwise(ctx, writer, 0, E.MAX, torch.int32), axis, "index_copy")
+    ctx.set_output(out, _restore_rank(ctx, select(ctx, touched, copied, xt), x))
 
 
 @tensorrt_converter([torch.index_fill, torch.Tensor.index_fill, torch.Tensor.index_fill_])
@@ -277,7 +267,7 @@ def convert_index_fill(ctx):
     it = ctx.cast(it, torch.int64)
     wrapped = select(ctx, elementwise(ctx, it, 0, E.LESS, torch.int64),
                      elementwise(ctx, it, ctx.trt(n, torch.int64, 1), E.SUM, torch.int64), it)
-    hits = elementwise(ctx, _unsqueeze_last(ctx, wrapped), reshape(ctx, _iota(ctx, n, torch.int64), [1, -1]), E.EQUAL,
+    hits = elementwise(ctx, _unsqueeze_last(ctx, wrapped), reshape(ctx, iota(ctx, n, torch.int64), [1, -1]), E.EQUAL,
                        torch.int64)
     count = reduce_axis(ctx, ctx.cast(hits, torch.int32), R.SUM, 0, name="scatter_reduce")
     filled = elementwise(ctx, count, 0, E.GREATER, torch.int32)
@@ -321,10 +311,9 @@ def convert_slice_scatter(ctx):
     where = torch.zeros(n, dtype=torch.bool)
     where[list(positions)] = True
     source = ((torch.arange(n) - positions.start) // step).clamp(0, len(positions) - 1).to(torch.int32)
-    layer = ctx.network.add_gather(ctx.trt(src, out.dtype), ctx.trt(source), axis)
-    ctx.name_layer(layer, "slice_scatter")
+    spread = gather(ctx, ctx.trt(src, out.dtype), ctx.trt(source), axis, "slice_scatter")
     mask = _along(ctx, ctx.trt(where), axis, x.dim())
-    ctx.set_output(out, select(ctx, mask, layer.get_output(0), xt))
+    ctx.set_output(out, select(ctx, mask, spread, xt))
 
 
 @tensorrt_converter([torch.select_scatter, torch.Tensor.select_scatter])
@@ -366,10 +355,9 @@ def convert_diagonal_scatter(ctx):
     i, j = torch.arange(n1)[:, None], torch.arange(n2)[None, :]
     on_diagonal = (j - i) == offset
     k = (i if offset >= 0 else j).expand(n1, n2).clamp(0, length - 1).to(torch.int32)
-    layer = ctx.network.add_gather(ctx.trt(src, out.dtype), ctx.trt(k), len(src.shape) - 1)  # (..., n1, n2)
-    ctx.name_layer(layer, "diagonal_scatter")
+    spread = gather(ctx, ctx.trt(src, out.dtype), ctx.trt(k), len(src.shape) - 1, "diagonal_scatter")  # (.., n1, n2)
     perm = [a for a in range(rank) if a not in (a1, a2)] + [a1, a2]
-    placed = select(ctx, ctx.trt(on_diagonal, rank=rank), layer.get_output(0), transpose(ctx, xt, perm))
+    placed = select(ctx, ctx.trt(on_diagonal, rank=rank), spread, transpose(ctx, xt, perm))
     ctx.set_output(out, transpose(ctx, placed, _inverse(perm)))
 
 
@@ -404,13 +392,10 @@ def convert_masked_scatter(ctx):
             mask_t = select(ctx, mask_t, ctx.trt(torch.ones(shape, dtype=torch.bool)),
                             ctx.trt(torch.zeros(shape, dtype=torch.bool)))
         counts = reshape(ctx, ctx.cast(mask_t, torch.int32), [numel])
-        layer = ctx.network.add_cumulative(counts, ctx.trt(torch.tensor(0, dtype=torch.int32)),
-                                           trt.CumulativeOperation.SUM, True, False)
-        ctx.name_layer(layer, "masked_scatter_positions")
-        src_pos = elementwise(ctx, layer.get_output(0), source.numel() - 1, E.MIN, torch.int32)
-    layer = ctx.network.add_gather(reshape(ctx, ctx.trt(source, out.dtype), [source.numel()]), src_pos, 0)
-    ctx.name_layer(layer, "masked_scatter")
-    ctx.set_output(out, select(ctx, mask_t, reshape(ctx, layer.get_output(0), list(shape)), xt))
+        positions = cumulative(ctx, counts, 0, exclusive=True, name="masked_scatter_positions")
+        src_pos = elementwise(ctx, positions, source.numel() - 1, E.MIN, torch.int32)
+    spread = gather(ctx, reshape(ctx, ctx.trt(source, out.dtype), [source.numel()]), src_pos, 0, "masked_scatter")
+    ctx.set_output(out, select(ctx, mask_t, reshape(ctx, spread, list(shape)), xt))
 
 
 # ---- index_put(accumulate=True) ---------------------------------------------------------------------------------

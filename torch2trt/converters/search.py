@@ -9,7 +9,7 @@ import torch
 from ..backend import trt
 from ..tracing.context import get_trt, trt_dims
 from ..tracing.registry import tensorrt_converter
-from .layers import E, U, elementwise, input_dims, reshape, select, unary
+from .layers import E, U, elementwise, input_dims, reduce_axis, reshape, select, unary
 
 
 def _count_below(ctx, values, boundaries, right: bool, out_dtype, seq_nd: bool):
@@ -34,10 +34,7 @@ def _count_below(ctx, values, boundaries, right: bool, out_dtype, seq_nd: bool):
     below = elementwise(ctx, b, v, E.LESS, dt)
     if right:
         below = elementwise(ctx, below, elementwise(ctx, b, v, E.EQUAL, dt), E.OR, torch.bool)
-    layer = ctx.network.add_reduce(ctx.cast(below, torch.int32), trt.ReduceOperation.SUM, 1 << (len(v.shape) - 1),
-                                   False)
-    ctx.name_layer(layer)
-    count = layer.get_output(0)
+    count = reduce_axis(ctx, ctx.cast(below, torch.int32), trt.ReduceOperation.SUM, len(v.shape) - 1, False)
     if dt.is_floating_point:
         count = select(ctx, unary(ctx, vt, U.ISNAN), ctx.trt(torch.tensor(m, dtype=torch.int32), rank=len(count.shape)),
                        count)

@@ -18,6 +18,7 @@ from .layers import (
     concat,
     dim_max,
     dim_min,
+    elementwise,
     input_dims,
     is_static,
     reshape,
@@ -26,6 +27,7 @@ from .layers import (
     slice_bounds,
     slice_layer,
     transpose,
+    unary,
     wrap_index,
 )
 
@@ -343,9 +345,7 @@ def convert_channel_shuffle(ctx):
 # ---- run-time checks of split counts (built with layers.assert_dims) ------------------------------------------
 def _compare_dims(ctx, a, b, op):
     def make():
-        layer = ctx.network.add_elementwise(ctx.dim_value(a), ctx.dim_value(b), op)
-        ctx.name_layer(layer, "dim_check")
-        return layer.get_output(0)
+        return elementwise(ctx, ctx.dim_value(a), ctx.dim_value(b), op, name="dim_check")
 
     return make
 
@@ -355,13 +355,10 @@ def _count_holds(ctx, n, size, count: int):
     E = trt.ElementWiseOperation
 
     def make():
-        above = ctx.network.add_elementwise(ctx.dim_value(n), ctx.dim_value((count - 1) * size), E.GREATER)
-        beyond = ctx.network.add_elementwise(ctx.dim_value(n), ctx.dim_value(count * size), E.GREATER)
-        within = ctx.network.add_unary(beyond.get_output(0), trt.UnaryOperation.NOT)
-        both = ctx.network.add_elementwise(above.get_output(0), within.get_output(0), E.AND)
-        for layer in (above, beyond, within, both):
-            ctx.name_layer(layer, "dim_check")
-        return both.get_output(0)
+        above = elementwise(ctx, ctx.dim_value(n), ctx.dim_value((count - 1) * size), E.GREATER, name="dim_check")
+        beyond = elementwise(ctx, ctx.dim_value(n), ctx.dim_value(count * size), E.GREATER, name="dim_check")
+        within = unary(ctx, beyond, trt.UnaryOperation.NOT, name="dim_check")
+        return elementwise(ctx, above, within, E.AND, name="dim_check")
 
     return (count - 1) * int(size) < int(n) <= count * int(size), make
 

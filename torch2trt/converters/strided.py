@@ -9,7 +9,7 @@ import torch
 
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
-from .layers import reshape
+from .layers import gather, reshape
 
 
 def _positions(x: torch.Tensor, size, stride, offset: int) -> torch.Tensor | None:
@@ -41,6 +41,4 @@ def convert_as_strided(ctx):
                               "memory outside the input's elements")
     if positions.numel() == 0:
         raise ctx.unsupported(f"{ctx.method_name}: an empty view")
-    layer = ctx.network.add_gather(reshape(ctx, xt, [x.numel()]), ctx.trt(positions.to(torch.int32)), 0)
-    ctx.name_layer(layer, "as_strided")
-    ctx.set_output(out, layer.get_output(0))
+    ctx.set_output(out, gather(ctx, reshape(ctx, xt, [x.numel()]), ctx.trt(positions.to(torch.int32)), 0, "as_strided"))

@@ -10,7 +10,7 @@ from ..backend import trt
 from ..tracing.context import trt_dims
 from ..tracing.registry import tensorrt_converter
 from ..tracing.shapes import DynDim
-from .layers import filled, input_dims, reshape, slice_layer, transpose
+from .layers import elementwise, filled, gather, input_dims, reshape, scatter, slice_layer, transpose
 
 
 def _ints(ctx, name, value, n):
@@ -21,9 +21,7 @@ def _ints(ctx, name, value, n):
 
 
 def _gather(ctx, itensor, positions: torch.Tensor, axis: int):
-    layer = ctx.network.add_gather(itensor, ctx.trt(positions.to(torch.int32)), axis)
-    ctx.name_layer(layer, "window")
-    return layer.get_output(0)
+    return gather(ctx, itensor, ctx.trt(positions.to(torch.int32)), axis, "window")
 
 
 @tensorrt_converter([torch.Tensor.unfold])
@@ -110,12 +108,10 @@ def convert_fold(ctx):
             o = ki * k[1] + kj
             pos = ((oy * s[0] + ki * d[0]) * wp + ox * s[1] + kj * d[1]).reshape(-1, 1).to(torch.int32)
             block = slice_layer(ctx, blocks, [o, 0, 0, 0], [1, length, n, c], [1, 1, 1, 1], "fold_block")
-            layer = ctx.network.add_scatter(zeros, ctx.trt(pos), reshape(ctx, block, [length, n, c]),
-                                            trt.ScatterMode.ND)
-            ctx.name_layer(layer, "fold")
-            placed = layer.get_output(0)
-            total = placed if total is None else ctx.network.add_elementwise(
-                total, placed, trt.ElementWiseOperation.SUM).get_output(0)
+            placed = scatter(ctx, zeros, ctx.trt(pos), reshape(ctx, block, [length, n, c]), trt.ScatterMode.ND,
+                             name="fold")
+            total = placed if total is None else elementwise(ctx, total, placed, trt.ElementWiseOperation.SUM,
+                                                             name="fold_sum")
     image = transpose(ctx, reshape(ctx, total, [hp, wp, n, c]), [2, 3, 0, 1])  # (N, C, Hp, Wp)
     image = slice_layer(ctx, image, [0, 0, p[0], p[1]], [n, c, size[0], size[1]], [1, 1, 1, 1], "fold_crop")
     ctx.set_output(out, image if batched else reshape(ctx, image, [c, size[0], size[1]]))
