@@ -17,7 +17,9 @@ torch2trt/convert.py that does it:
   so tracing and network construction are one stage (reported merged); *PyTorch forward* is the model's own
   forward alone, for scale (part of that stage, measured separately);
 - *build*: `build_engine` (the TensorRT builder); *records*: `read_network` (the portable network records);
-- *verify*: `verify_conversion` (fresh inputs on the CPU reference executor, compared with PyTorch);
+- *verify*: `verify_conversion` (fresh inputs on the CPU reference executor, compared with PyTorch); of which, for
+  attribution, *reference executor* (verify.py's `run_converted`) and *PyTorch runs* (its `run_preserved`: the
+  model at the fresh inputs, and in float64 where a second look needs it);
 - *other*: the rest of the call (argument checks, the TRTModule).
 The ONNX route's stages: *export* (`torch.onnx.export`, TorchScript exporter, opset 18, constant folding), *parse*
 (TensorRT's OnnxParser), *build* (the same `build_engine`); it builds an unverified engine.
@@ -102,22 +104,33 @@ class _Stages:
         return timed
 
 
+# inside verification, for attribution only (torch2trt/verify.py's helpers; a name it no longer has is not timed)
+VERIFY_PARTS = {"run_converted": "reference executor", "run_preserved": "PyTorch runs"}
+
+
 def _ours(model, inputs, verify: bool) -> dict:
     import torch2trt.convert as convert
+    import torch2trt.verify as verify_module
 
-    stages = _Stages()
-    saved = {name: getattr(convert, name) for name in ("_trace", "build_engine", "read_network", "verify_conversion")}
-    for name, stage in (("_trace", "trace"), ("build_engine", "build"), ("read_network", "records"),
-                        ("verify_conversion", "verify")):
-        setattr(convert, name, stages.wrap(stage, saved[name]))
+    stages, parts = _Stages(), _Stages()
+    wrapped = [(convert, name, stages.wrap(stage, getattr(convert, name))) for name, stage in
+               (("_trace", "trace"), ("build_engine", "build"), ("read_network", "records"),
+                ("verify_conversion", "verify"))]
+    wrapped += [(verify_module, name, parts.wrap(part, getattr(verify_module, name)))
+                for name, part in VERIFY_PARTS.items() if hasattr(verify_module, name)]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in wrapped]
+    for owner, name, fn in wrapped:
+        setattr(owner, name, fn)
     try:
         wall, start = time.perf_counter(), time.process_time()
         m = convert.torch2trt(model, inputs, verify=verify)
         total, wall = time.process_time() - start, time.perf_counter() - wall
     finally:
-        for name, fn in saved.items():
-            setattr(convert, name, fn)
+        for owner, name, fn in saved:
+            setattr(owner, name, fn)
     run = {"total": total, "wall": wall, "stages": dict(stages.seconds)}
+    if verify:
+        run["verify_parts"] = dict(parts.seconds)
     run["stages"]["other"] = total - sum(stages.seconds.values())
     run["layers"] = len(m.network_record.layers)
     if verify:
@@ -219,22 +232,25 @@ def _met(value: float | None, met: bool | None, fmt: str) -> str:
 
 
 def table(models: list[str], results: dict[str, dict[str, dict]]) -> str:
-    lines = ["| model | trace + network | (PyTorch forward) | build | records | verify | other | **default call** "
-             "| verify=False | ONNX export | ONNX parse | ONNX build | **ONNX route** | default / ONNX (≤ 0.7) "
-             "| verify share (≤ 15%) | verify=False / ONNX |",
-             "|---|" + "---:|" * 15]
+    lines = ["| model | trace + network | (PyTorch forward) | build | records | verify | (reference executor) "
+             "| (PyTorch runs) | other | **default call** | verify=False | ONNX export | ONNX parse | ONNX build "
+             f"| **ONNX route** | default / ONNX (≤ {SPEED_TARGET}) | verify share (≤ {VERIFY_TARGET:.0%}) "
+             "| verify=False / ONNX |",
+             "|---|" + "---:|" * 17]
     notes = []
     for name in models:
         runs = results[name]
         ours, bare, onnx = (runs[r] for r in ROUTES)
         v = verdicts(name, runs)
         forward = f"({ours['forward']:.2f})" if "forward" in ours else "—"
+        sub = [f"({ours['verify_parts'][p]:.2f})" if p in ours.get("verify_parts", {}) else "—"
+               for p in VERIFY_PARTS.values()]
         ratio = "—" if v["noverify_ratio"] is None else f"{v['noverify_ratio']:.2f}"
         lines.append(f"| {name} | {_s(ours, 'trace')} | {forward} | {_s(ours, 'build')} | {_s(ours, 'records')} "
-                     f"| {_s(ours, 'verify')} | {_s(ours, 'other')} | **{_s(ours)}** | {_s(bare)} "
-                     f"| {_s(onnx, 'export')} | {_s(onnx, 'parse')} | {_s(onnx, 'build')} | **{_s(onnx)}** "
-                     f"| {_met(v['speed_ratio'], v['speed_met'], '.2f')} "
-                     f"| {_met(v['verify_share'], v['verify_met'], '.0%')} | {ratio} |")
+                     f"| {_s(ours, 'verify')} | {sub[0]} | {sub[1]} | {_s(ours, 'other')} | **{_s(ours)}** "
+                     f"| {_s(bare)} | {_s(onnx, 'export')} | {_s(onnx, 'parse')} | {_s(onnx, 'build')} "
+                     f"| **{_s(onnx)}** | {_met(v['speed_ratio'], v['speed_met'], '.3f')} "
+                     f"| {_met(v['verify_share'], v['verify_met'], '.1%')} | {ratio} |")
         notes += [f"- {name}, {route}: failed ({runs[route]['error']})" for route in ROUTES if "error" in runs[route]]
     return "\n".join(lines + ([""] + notes if notes else []))
 
@@ -318,12 +334,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick and args.models:
         p.error("--quick and --models both choose the models; give one of them")
     models = QUICK if args.quick else (args.models or MODELS)
+    load = [os.getloadavg()[0]]
     results: dict[str, dict[str, dict]] = {}
     for name in models:
         results[name] = {}
         for route in ROUTES:
             print(f"[{name}] {route} ...", file=sys.stderr, flush=True)
             results[name][route] = _run_child(name, route, args.repeat, args.in_process)
+    load.append(os.getloadavg()[0])
     text = table(models, results) + "\n\n" + summary(models, results)
     print(text)
     if args.out:
@@ -332,8 +350,11 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         today = datetime.date.today().isoformat()
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip() or "unknown"
         (out / "time_to_engine.json").write_text(json.dumps(
-            {"date": today, "torch": torch.__version__, "batch": BATCH, "repeat": args.repeat, "encoder": ENCODER,
+            {"date": today, "commit": commit, "torch": torch.__version__, "cpus": os.cpu_count(),
+             "load_average": load, "batch": BATCH, "repeat": args.repeat, "encoder": ENCODER,
              "targets": {"speed": SPEED_TARGET, "verify_share": VERIFY_TARGET}, "results": results,
              "verdicts": [verdicts(n, results[n]) for n in models]}, indent=1) + "\n")
         c = ENCODER
@@ -341,7 +362,10 @@ def main(argv: list[str] | None = None) -> int:
             f"# Time to engine\n\nGenerated by `python benchmarks/time_to_engine.py --out {args.out}"
             + (f" --models {' '.join(models)}" if models != MODELS else "")
             + (f" --repeat {args.repeat}" if args.repeat != 3 else "")
-            + f"` on {today} (batch {BATCH}, float32, random weights, one torch thread, best of {args.repeat}). "
+            + (" --in-process" if args.in_process else "")
+            + f"` on {today} at commit {commit} (batch {BATCH}, float32, random weights, one torch thread, best of "
+            f"{args.repeat}; {os.cpu_count()} CPUs, shared: load average {load[0]:.1f} at the start, {load[1]:.1f} "
+            "at the end). "
             f"CPU seconds; transformer_encoder is `nn.TransformerEncoder` with d_model {c['d_model']}, "
             f"{c['nhead']} heads, feed-forward {c['dim_feedforward']}, {c['num_layers']} layers, batch_first, "
             f"sequence {c['seq']}.\n\n![time to engine](time_to_engine.png)\n\n" + text + "\n\n"

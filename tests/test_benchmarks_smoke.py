@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import torch2trt.convert as convert
+import torch2trt.verify as verify
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -25,11 +26,13 @@ def test_time_to_engine_quick(tmp_path):
     pytest.importorskip("matplotlib")
     tte = _load("time_to_engine")
     patched = {n: getattr(convert, n) for n in ("_trace", "build_engine", "read_network", "verify_conversion")}
+    verified = (verify.run_converted, verify.run_preserved)
     threads = torch.get_num_threads()
     rc = tte.main(["--models", tte.TINY, "--in-process", "--repeat", "2", "--out", str(tmp_path)])
     assert rc == 0
     # the stage timers are taken off again and the process's torch settings are as they were
     assert {n: getattr(convert, n) for n in patched} == patched
+    assert (verify.run_converted, verify.run_preserved) == verified
     assert torch.get_num_threads() == threads
     data = json.loads((tmp_path / "time_to_engine.json").read_text())
     runs = data["results"][tte.TINY]
@@ -46,6 +49,9 @@ def test_time_to_engine_quick(tmp_path):
             assert math.isclose(parts, run["total"], rel_tol=1e-9, abs_tol=1e-9)
             assert run["stages"]["build"] > 0 and run["stages"]["trace"] > 0
     assert runs["default"]["stages"]["verify"] > 0 and runs["default"]["verify_runs"] >= 1
+    parts = runs["default"]["verify_parts"]    # attribution inside verification: both parts ran, within the stage
+    assert set(parts) == set(tte.VERIFY_PARTS.values()) and all(v > 0 for v in parts.values())
+    assert sum(parts.values()) <= runs["default"]["stages"]["verify"] + 1e-6
     (verdict,) = data["verdicts"]
     ratio = runs["default"]["total"] / runs["onnx"]["total"]
     assert verdict["speed_ratio"] == pytest.approx(ratio)
@@ -53,7 +59,7 @@ def test_time_to_engine_quick(tmp_path):
     share = runs["default"]["stages"]["verify"] / runs["default"]["total"]
     assert verdict["verify_met"] == (share <= tte.VERIFY_TARGET)
     md = (tmp_path / "time_to_engine.md").read_text()
-    assert f"| {tte.TINY} |" in md and f"--models {tte.TINY}" in md
+    assert f"| {tte.TINY} |" in md and f"--models {tte.TINY}" in md and "--in-process" in md
     assert (tmp_path / "time_to_engine.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
