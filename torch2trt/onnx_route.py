@@ -27,6 +27,8 @@ class OnnxNetwork:
     builder: Any
     export_seconds: float
     parse_seconds: float
+    export_cpu_seconds: float = 0.0   # process CPU time (all threads) of the export and of the parse
+    parse_cpu_seconds: float = 0.0
 
     @property
     def num_layers(self) -> int:
@@ -39,16 +41,17 @@ def export_and_parse(model: torch.nn.Module, inputs: list[torch.Tensor], *, opse
     do) and parse it with the backend's OnnxParser into a strongly typed network."""
     names = input_names or [f"input_{i}" for i in range(len(inputs))]
     buf = io.BytesIO()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with torch.no_grad():
         torch.onnx.export(model, tuple(inputs), buf, opset_version=opset, input_names=names,
                           dynamic_axes=dynamic_axes, do_constant_folding=True, dynamo=False)
-    exported = time.perf_counter()
+    exported, cpu_exported = time.perf_counter(), time.process_time()
     builder = trt.Builder(trt.Logger(trt.Logger.ERROR))
     network = backend.create_network(builder)
     parser = trt.OnnxParser(network, trt.Logger(trt.Logger.ERROR))
     if not parser.parse(buf.getvalue()):
         errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
         raise OnnxRouteError("ONNX parser failed: " + "; ".join(errors))
-    parsed = time.perf_counter()
-    return OnnxNetwork(network, parser, builder, exported - start, parsed - exported)
+    parsed, cpu_parsed = time.perf_counter(), time.process_time()
+    return OnnxNetwork(network, parser, builder, exported - start, parsed - exported, cpu_exported - cpu_start,
+                       cpu_parsed - cpu_exported)
