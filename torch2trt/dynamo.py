@@ -199,7 +199,7 @@ def compile_graph(gm: torch.fx.GraphModule, example_inputs: list, options: dict 
         def build(slots: list, data: list[torch.Tensor]):
             with torch.no_grad():
                 return torch2trt(_GraphModule(gm, slots).eval(), list(data), min_shapes=lo, opt_shapes=opt,
-                                 max_shapes=hi, **kwargs)
+                                 max_shapes=hi, capture="eager", **kwargs)
 
         trt_module = build(slots, data)
     except (ConversionError, TypeError, ValueError) as e:
@@ -367,7 +367,7 @@ def convert(model: torch.nn.Module, inputs: Any, **kwargs: Any):
         kwargs["input_names"] = [str(k) for k in inputs]
     whole = capture(model, inputs, dynamic)
     with torch.no_grad():
-        return torch2trt(whole, values, **kwargs)
+        return torch2trt(whole, values, capture="eager", **kwargs)
 
 
 __all__ = ["backend", "capture", "compile_graph", "convert", "register"]

@@ -76,7 +76,7 @@ def test_eager_tracing_refuses_the_mask_shortcut_and_says_what_to_do():
     """transformers skips the mask when `padding_mask.all()`: a Python branch on tensor data, never frozen."""
     model, _ = _models()["bert"]()
     ids, mask = _batch(2, 5, "right", 0)
-    msg = assert_refuses(model.eval(), [ids, mask], r"masking_utils\.py:\d+")
+    msg = assert_refuses(model.eval(), [ids, mask], r"masking_utils\.py:\d+", capture="eager")
     assert "padding_mask.all()" in msg
     assert "torch2trt.dynamo.convert" in msg and 'backend="torch2trt"' in msg
 
@@ -110,3 +110,24 @@ def test_torch_compile_backend_gives_one_engine_with_the_models_state_as_constan
     real = mask.bool()
     err = compare(got[key][real], ref[key][real])
     assert err.same_layout and err.rel <= 1e-5, err
+
+
+@pytest.mark.parametrize("name", ["bert", "llama_gqa"])
+def test_plain_torch2trt_captures_a_padded_text_model_with_dynamo(name):
+    """torch2trt(model, [ids, mask]) as a user calls it: the eager trace stops on the mask shortcut, so the model is
+    captured as one TorchDynamo graph; exact at real tokens for other padding patterns and shapes."""
+    from torch2trt import torch2trt
+
+    model, key = _models()[name]()
+    model.eval()
+    ids, mask = _batch(2, 7, "right", 0)
+    trt_model = torch2trt(model, [ids, mask], **PROFILE)
+    assert trt_model.capture == "dynamo" and trt_model.timings["capture"] > 0
+    for k, (batch, seq, pattern) in enumerate([(1, 5, "left"), (3, 11, "mixed"), (4, 16, "none")]):
+        ids, mask = _batch(batch, seq, pattern, k + 1)
+        got = run_reference(trt_model, [ids, mask])
+        with torch.no_grad():
+            ref = model(input_ids=ids, attention_mask=mask)
+        real = mask.bool()
+        err = compare(got[key][real], ref[key][real])
+        assert err.same_layout and err.rel <= 1e-5, f"{name} at {batch}x{seq} ({pattern} padding): {err}"

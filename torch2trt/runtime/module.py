@@ -65,6 +65,7 @@ class TRTModule(torch.nn.Module):
         self._network_read: Any = None   # records read from the live network for the reference executor, not saved
         self.backend_name, self.backend_version = backend.NAME, backend.VERSION
         self.verification: Any = None    # torch2trt(verify=True): the comparison with PyTorch (verify.py)
+        self.capture: str | None = None  # how torch2trt() captured the model: "eager" | "dynamo" (None: loaded)
         self.timings: dict[str, float] = {}  # torch2trt(): seconds spent tracing, building and verifying
         self._engine = None
         self._context = None
