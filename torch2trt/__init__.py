@@ -6,8 +6,8 @@
 
 from . import converters  # noqa: F401  (registers the built-in converters)
 from .backend import trt  # noqa: F401  (converters: `from torch2trt import trt`)
+from .capture import torch2trt
 from .check import check  # noqa: E402
-from .convert import torch2trt
 from .dataset import Dataset, ListDataset
 from .errors import ConversionError, EngineBuildError, InputError, StateError, TRTModuleError, UnsupportedArgument
 from .fallback import load_fallback

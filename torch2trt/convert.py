@@ -61,7 +61,7 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
               data_dependent_max: int | dict | None = None, keep_torch_modules: bool = False,
               strict_type_constraints: bool = False, use_onnx: bool = False, dla_core: int = 0,
               gpu_fallback: bool = True, device_types: Any = None, default_device_type: Any = None,
-              onnx_opset: int | None = None, avg_timing_iterations: int | None = None, capture: str = "auto",
+              onnx_opset: int | None = None, avg_timing_iterations: int | None = None, capture: str = "eager",
               **unknown: Any) -> TRTModule:
     """Convert `module` into a TensorRT engine traced with the sample `inputs`.
 
@@ -104,37 +104,15 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     TRTModules, the rest runs in PyTorch; `min_block_size` (parameters), `torch_executed_modules` (paths, class
     names or classes) and `data_dependent_max` select the parts; `hybrid.fallback_report()` says what runs where.
 
-    `capture="auto"` (the default) traces eagerly; where that stops only on Python control flow over tensor data
-    (transformers' `padding_mask.all()`) or on sizes that flip inside the profile, and the inputs are positional
-    tensors, the model is captured as one TorchDynamo graph (torch2trt.dynamo.convert) and that graph is
-    converted with the same converters and verification. `"eager"` or `"dynamo"` choose one. `model_trt.capture`
-    says which was used (and `timings["capture"]` the dynamo capture's seconds); when both fail, the error gives
-    both reasons.
+    `capture`: this function traces eagerly ("eager"); the package's `torch2trt` (torch2trt/capture.py, the same
+    arguments) defaults to "auto": eager first, else one TorchDynamo graph where the eager trace stops on Python
+    control flow over tensor data; "dynamo" chooses that. `model_trt.capture` says which was used.
     """
     if unknown:
         raise _unknown_argument(next(iter(unknown)))
-    if capture not in ("auto", "eager", "dynamo"):
-        raise ValueError(f"capture must be 'auto', 'eager' or 'dynamo', got {capture!r}")
-    if capture == "dynamo" and fallback:
-        raise ValueError("capture='dynamo' with fallback=True: the hybrid splits the eager model; use "
-                         "torch.compile(model, backend='torch2trt') for graph breaks in PyTorch")
-    if capture != "eager" and not fallback:
-        # eager first; where it stops only on Python control flow over tensor data (or sizes that flip inside the
-        # profile), one TorchDynamo graph of the model goes through the same converters (see _capture)
-        args = dict(input_names=input_names, output_names=output_names, log_level=log_level, fp16_mode=fp16_mode,
-                    max_workspace_size=max_workspace_size, keep_network=keep_network, dtype=dtype,
-                    min_shapes=min_shapes, opt_shapes=opt_shapes, max_shapes=max_shapes, portable=portable,
-                    max_batch_size=max_batch_size, verify=verify, verify_inputs=verify_inputs,
-                    verify_rtol=verify_rtol, min_block_size=min_block_size,
-                    torch_executed_modules=torch_executed_modules, int8_mode=int8_mode,
-                    int8_calib_dataset=int8_calib_dataset, int8_calib_algorithm=int8_calib_algorithm,
-                    int8_calib_percentile=int8_calib_percentile, int8_weight_only=int8_weight_only,
-                    quantize=quantize, quantize_target=quantize_target, fold_batchnorm=fold_batchnorm,
-                    data_dependent_max=data_dependent_max, keep_torch_modules=keep_torch_modules,
-                    strict_type_constraints=strict_type_constraints, use_onnx=use_onnx, dla_core=dla_core,
-                    gpu_fallback=gpu_fallback, device_types=device_types, default_device_type=default_device_type,
-                    onnx_opset=onnx_opset, avg_timing_iterations=avg_timing_iterations)
-        return _capture(module, inputs, capture, args)
+    if capture != "eager":
+        raise ValueError(f"capture={capture!r}: torch2trt.convert.torch2trt traces eagerly; the package's "
+                         "torch2trt (torch2trt.capture) chooses the capture")
     # the keyword arguments that reach the trace (quantization, folding, the original's) and, with fallback=True,
     # the parts' selection
     kwargs: dict[str, Any] = dict(
@@ -208,66 +186,6 @@ def torch2trt(module: torch.nn.Module, inputs: Any, input_names: Sequence[str] |
     if not keep_network:
         trt_module.drop_network()
     return trt_module
-
-
-def _capture(module: torch.nn.Module, inputs: Any, capture: str, args: dict) -> TRTModule:
-    """torch2trt() with capture="auto" or "dynamo" (the module docstring of dynamo.py says what a capture is)."""
-    eager_error = None
-    if capture == "auto":
-        try:
-            m = torch2trt(module, inputs, capture="eager", **args)
-        except ConversionError as e:
-            if not _dynamo_may_help(e) or isinstance(inputs, Dataset):
-                raise
-            eager_error = e
-        else:
-            m.capture = "eager"
-            return m
-    from . import dynamo
-
-    flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    why = ""
-    if isinstance(inputs, Dataset) or not all(isinstance(t, torch.Tensor) for t in flat):
-        why = "TorchDynamo capture takes the model's positional arguments as tensors only"
-    elif args.get("int8_mode") or args.get("quantize"):
-        why = "TorchDynamo capture is not combined with quantization here"
-    elif args.get("max_batch_size") is not None:
-        if args.get("min_shapes") is not None or args.get("max_shapes") is not None:
-            why = "max_batch_size with min_shapes/max_shapes"
-        else:
-            n = args.pop("max_batch_size")
-            args["min_shapes"] = [(1, *t.shape[1:]) for t in flat]
-            args["max_shapes"] = [(n, *t.shape[1:]) for t in flat]
-    if not why:
-        args = {k: v for k, v in args.items() if k in _DYNAMO_ARGS}
-        t0 = time.perf_counter()
-        try:
-            m = dynamo.convert(module, flat, **args)
-        except Exception as e:  # noqa: BLE001  (both reasons are the user's information)
-            why = f"{type(e).__name__}: {e}"
-        else:
-            m.capture = "dynamo"
-            m.timings["capture"] = time.perf_counter() - t0
-            return m
-    if eager_error is None:
-        raise ConversionError(f"torch2trt(capture='dynamo'): {why}")
-    raise ConversionError(f"{eager_error}\n\nThe TorchDynamo capture (tried because the eager trace stops on Python "
-                          f"control flow over tensor data) failed too: {why}") from None
-
-
-# what a TorchDynamo capture passes on to the conversion of its graph
-_DYNAMO_ARGS = ("input_names", "output_names", "log_level", "fp16_mode", "max_workspace_size", "keep_network", "dtype",
-                "min_shapes", "opt_shapes", "max_shapes", "portable", "verify", "verify_inputs", "verify_rtol",
-                "fold_batchnorm")
-
-
-def _dynamo_may_help(error: ConversionError) -> bool:
-    """The eager trace stopped on Python control flow over tensor data, or on sizes that flip inside the profile:
-    what a TorchDynamo graph can hold (data-dependent branches under dynamo's rules, sizes kept symbolic)."""
-    from .tracing.mode import DATA_DEPENDENT_ADVICE
-
-    text = str(error)
-    return DATA_DEPENDENT_ADVICE[:60] in text or " at the sample, " in text
 
 
 def _unknown_argument(name: str) -> TypeError:

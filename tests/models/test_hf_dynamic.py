@@ -63,7 +63,7 @@ def test_eager_tracing_of_bert_with_a_dynamic_sequence_refuses_the_branch_that_f
     model, _ = _model("bert")
     with pytest.raises(ConversionError, match=r"comparison gt on dynamic dimension 16 \(True at the sample, False "
                                               r"at 'input_0' dim 0 = \d+, 'input_0' dim 1 = 1\)") as e:
-        torch2trt(_Ids(model).eval(), [torch.randint(0, VOCAB, (2, 16))], **PROFILE)
+        torch2trt(_Ids(model).eval(), [torch.randint(0, VOCAB, (2, 16))], **PROFILE, capture="eager")
     assert "q_length > 1" in str(e.value)
 
 
