@@ -116,8 +116,8 @@ def main(argv=None) -> int:
     for name in args.models:
         rows.append(measure(name))
         print(rows[-1], flush=True)
-    lines = ["| model | settings | converted | rel. error vs PyTorch (max) | worst output: vs float64 | PyTorch's own | "
-             "allowed | verdicts | CPU s |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | settings | converted | rel. error vs PyTorch (max) | worst output: vs float64 | "
+             "PyTorch's own | allowed | verdicts | CPU s |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if not r["converted"]:
             lines.append(f"| {r['model']} | {r['settings']} | no: {r['error']} | | | | | | {r['cpu_s']:.1f} |")
