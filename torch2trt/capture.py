@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import time
+import warnings
 from typing import Any
 
 import torch
@@ -29,10 +31,26 @@ _DYNAMO_ARGS = ("input_names", "output_names", "log_level", "fp16_mode", "max_wo
                 "min_shapes", "opt_shapes", "max_shapes", "portable", "verify", "verify_inputs", "verify_rtol",
                 "fold_batchnorm")
 _PARAMS = list(inspect.signature(convert.torch2trt).parameters)
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 @functools.wraps(convert.torch2trt)
 def torch2trt(module: torch.nn.Module, inputs: Any, *args: Any, capture: str = "auto", **kwargs: Any):
+    # the conversion's warnings point at the caller's line (this wrapper adds frames between them)
+    caught: list = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            return _torch2trt(module, inputs, *args, capture=capture, **kwargs)
+    finally:   # outside the recording block: re-emitted under the caller's filters
+        for w in caught:
+            if w.filename.startswith(_PKG_DIR):
+                warnings.warn(w.message, w.category, stacklevel=2)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+
+def _torch2trt(module: torch.nn.Module, inputs: Any, *args: Any, capture: str = "auto", **kwargs: Any):
     if capture not in ("auto", "eager", "dynamo"):
         raise ValueError(f"capture must be 'auto', 'eager' or 'dynamo', got {capture!r}")
     if capture == "eager" or kwargs.get("fallback"):

@@ -199,6 +199,10 @@ def _unknown_argument(name: str) -> TypeError:
     return TypeError(f"torch2trt() got an unexpected keyword argument {name!r}{hint}")
 
 
+class CacheLeftOut(UserWarning):
+    """A model output that is a transformers KV cache object was left out of the engine's outputs."""
+
+
 def _one_shot(items: Any) -> bool:
     """An iterator (read once) rather than a sequence or a re-iterable loader."""
     try:
@@ -287,7 +291,13 @@ def _trace(module: torch.nn.Module, inputs: Any, *, input_names=None, output_nam
                 t._trt = ctx.cast(itensor, t.dtype)  # no layer unless the precision differs
                 ctx.set_input_dim_bounds(t._trt, lo, hi, name, tuple(t.shape))
                 tracer.track(t)
-            outputs = model(*structure.unflatten(in_schema, clones))
+            outputs, caches = structure.drop_caches(model(*structure.unflatten(in_schema, clones)))
+            if caches:
+                where = ", ".join(f"output{c}" for c in caches)
+                warnings.warn(CacheLeftOut(f"torch2trt: the model returns a KV cache ({where}), which "
+                                           "the engine leaves out (it keeps no state between calls): call the model "
+                                           "with use_cache=False (or set model.config.use_cache = False) to convert "
+                                           "without building it"), stacklevel=3)
             flat_out, out_schema = structure.flatten(outputs)
             _check_outputs(tracer, flat_out, out_schema)
             tracer.raise_if_problems()

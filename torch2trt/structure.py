@@ -66,6 +66,39 @@ def unflatten(schema: dict, tensors: list) -> Any:
 _HF_PREFIX = "transformers."
 
 
+def _is_cache(v: Any) -> bool:
+    """A transformers KV cache object (DynamicCache, StaticCache, EncoderDecoderCache, ...)."""
+    return any(c.__name__ == "Cache" and c.__module__.startswith(_HF_PREFIX) for c in type(v).__mro__)
+
+
+def drop_caches(value: Any) -> tuple[Any, list[str]]:
+    """`value` with every transformers KV cache object in it left out (a model called with its default
+    use_cache=True returns one): a dict or ModelOutput loses that entry, a list or tuple gets None there. Returns the
+    new value and where the caches were."""
+    dropped: list[str] = []
+
+    def walk(v: Any, path: str) -> Any:
+        if _is_cache(v):
+            dropped.append(path or "the output")
+            return None
+        if isinstance(v, dict):
+            items = {k: walk(x, f"{path}[{k!r}]") for k, x in v.items()}
+            kept = {k: x for k, x in items.items() if not (x is None and _is_cache(v[k]))}
+            if len(kept) == len(v) and all(kept[k] is v[k] for k in v):
+                return v
+            if _model_output_class(type(v)) is not None:
+                return type(v)(**kept)
+            return type(v)(kept) if type(v) is not dict else kept
+        if isinstance(v, (list, tuple)) and not isinstance(v, torch.Tensor):
+            items = [walk(x, f"{path}[{i}]") for i, x in enumerate(v)]
+            if all(a is b for a, b in zip(items, v)):
+                return v
+            return type(v)(items) if type(v) in (list, tuple) else items
+        return v
+
+    return walk(value, ""), dropped
+
+
 def _model_output_class(cls: type) -> str | None:
     if cls is dict or not cls.__module__.startswith(_HF_PREFIX):
         return None

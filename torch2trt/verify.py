@@ -489,8 +489,10 @@ def compare_runs(model: torch.nn.Module, trt_module, arg_lists: Sequence[Sequenc
 
 
 def _outputs_as_converted(returned: Any, schema: dict | None) -> list[torch.Tensor]:
-    """PyTorch's output tensors in the converted module's order (dicts by key); another structure, or a non-tensor
-    output of another value than at the sample, is a ConversionError (the engine returns the sample's)."""
+    """PyTorch's output tensors in the converted module's order (dicts by key; KV caches left out, as the
+    conversion does); another structure, or a non-tensor output of another value than at the sample, is a
+    ConversionError (the engine returns the sample's)."""
+    returned = structure.drop_caches(returned)[0]
     if schema is None:
         return structure.flatten(returned)[0]
     try:

@@ -131,3 +131,24 @@ def test_plain_torch2trt_captures_a_padded_text_model_with_dynamo(name):
         real = mask.bool()
         err = compare(got[key][real], ref[key][real])
         assert err.same_layout and err.rel <= 1e-5, f"{name} at {batch}x{seq} ({pattern} padding): {err}"
+
+
+def test_a_model_returning_its_kv_cache_converts_without_it_and_says_use_cache_false():
+    """GPT-2 with its default use_cache=True returns a DynamicCache: left out of the engine, with one warning
+    (pointing at the caller's line) that names use_cache=False; the logits are exact."""
+    from torch2trt import torch2trt
+    from torch2trt.convert import CacheLeftOut
+
+    t = transformers
+    torch.manual_seed(0)
+    model = t.GPT2LMHeadModel(t.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=32,
+                                           bos_token_id=0, eos_token_id=0)).eval()
+    ids = torch.randint(0, VOCAB, (2, 7))
+    with pytest.warns(CacheLeftOut, match="use_cache=False") as record:
+        trt_model = torch2trt(model, [ids])
+    assert [w for w in record if w.category is CacheLeftOut][0].filename == __file__
+    other = torch.randint(0, VOCAB, (2, 7))
+    with torch.no_grad():
+        ref = model(other).logits
+    err = compare(run_reference(trt_model, [other])["logits"], ref)
+    assert err.same_layout and err.rel <= 1e-5
