@@ -327,10 +327,10 @@ class _Lazy:
 
 
 def _model_outputs(model: torch.nn.Module, args: Sequence[Any], dtype: torch.dtype | None) -> list[torch.Tensor]:
-    """The model's flat outputs with every floating tensor of a copy of it and of `args` in `dtype`."""
-    m = copy.deepcopy(model).to(dtype) if dtype is not None else model
-    return [t.detach() for t in structure.flatten(run_preserved(m, *_cast_args(args, dtype) if dtype is not None
-                                                                else _clone_args(args)))[0]]
+    """The flat outputs (KV caches left out, as the conversion does) of `model` with the floating tensors of `args`
+    in `dtype` (the model is already in it)."""
+    returned = run_preserved(model, *_cast_args(args, dtype) if dtype is not None else _clone_args(args))
+    return [t.detach() for t in structure.flatten(structure.drop_caches(returned)[0])[0]]
 
 
 @dataclass
@@ -343,6 +343,7 @@ class Judge:
     quantized: bool = False
     selections: dict = field(default_factory=dict)   # index outputs (convert.Traced.selections)
     unverifiable: list = field(default_factory=list)  # outputs accepted as not verifiable at the precision
+    copies: dict = field(default_factory=dict, repr=False)   # dtype -> the model copied in it (_copy)
     intermediates: Callable[[], dict] | None = None
 
     def judge(self, args: Sequence[Any], got: list[torch.Tensor], expected: list[torch.Tensor], names: list[str],
@@ -396,16 +397,22 @@ class Judge:
                         left.discard(i)
         return [i for i in failing if i in left]
 
+    def _copy(self, dtype: torch.dtype) -> torch.nn.Module:
+        """A copy of the model in `dtype`, made once per conversion (every run's second look shares it)."""
+        if dtype not in self.copies:
+            self.copies[dtype] = copy.deepcopy(self.model).to(dtype)
+        return self.copies[dtype]
+
     def _own_error(self, failing, args, got, expected, errors, run) -> list[int]:
         if not failing:
             return failing
-        reference = _Lazy(lambda: _model_outputs(self.model, args, torch.float64))
+        reference = _Lazy(lambda: _model_outputs(self._copy(torch.float64), args, torch.float64))
         ref = reference.get()
         if ref is None or len(ref) != len(got):
             run.reference = reference.why or "the float64 model returns other outputs"
             return failing
         at_precision = _Lazy(lambda: expected if self.precision is None else
-                             _model_outputs(self.model, args, self.precision))
+                             _model_outputs(self._copy(self.precision), args, self.precision))
         own = at_precision.get()
         if own is None or len(own) != len(got):
             run.reference = at_precision.why or f"the model in {self.precision} returns other outputs"
